@@ -1,0 +1,159 @@
+/* log.c — a fixed-buffer formatter and the "leaktag:" line writer.
+ * Must never allocate, take a lock or touch stdio: it runs inside malloc hooks. */
+#include "log.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compiler.h"
+
+struct out {
+    char *buf;
+    size_t size, len;
+};
+
+static void put_char(struct out *o, char c)
+{
+    if (o->len + 1 < o->size)
+        o->buf[o->len] = c;
+    o->len++;
+}
+
+static void put_str(struct out *o, const char *s)
+{
+    if (!s)
+        s = "(null)";
+    while (*s)
+        put_char(o, *s++);
+}
+
+static void put_unsigned(struct out *o, unsigned long long v, unsigned base)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    while (n)
+        put_char(o, tmp[--n]);
+}
+
+int lt_vformat(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    struct out o = {buf, size, 0};
+    for (const char *f = fmt; *f; f++) {
+        if (*f != '%') {
+            put_char(&o, *f);
+            continue;
+        }
+        f++;
+        int longs = 0, is_size = 0;
+        for (;; f++) {
+            if (*f == 'l')
+                longs++;
+            else if (*f == 'z')
+                is_size = 1;
+            else
+                break;
+        }
+        switch (*f) {
+        case 'd':
+        case 'i': {
+            long long v = is_size ? (long long)va_arg(ap, ssize_t)
+                        : longs >= 2 ? va_arg(ap, long long)
+                        : longs == 1 ? va_arg(ap, long)
+                                     : va_arg(ap, int);
+            if (v < 0) {
+                put_char(&o, '-');
+                put_unsigned(&o, -(unsigned long long)v, 10);
+            } else {
+                put_unsigned(&o, (unsigned long long)v, 10);
+            }
+            break;
+        }
+        case 'u':
+        case 'x': {
+            unsigned long long v = is_size ? va_arg(ap, size_t)
+                                 : longs >= 2 ? va_arg(ap, unsigned long long)
+                                 : longs == 1 ? va_arg(ap, unsigned long)
+                                              : va_arg(ap, unsigned);
+            put_unsigned(&o, v, *f == 'x' ? 16 : 10);
+            break;
+        }
+        case 'p':
+            put_str(&o, "0x");
+            put_unsigned(&o, (uintptr_t)va_arg(ap, void *), 16);
+            break;
+        case 's':
+            put_str(&o, va_arg(ap, const char *));
+            break;
+        case 'c':
+            put_char(&o, (char)va_arg(ap, int));
+            break;
+        case '%':
+            put_char(&o, '%');
+            break;
+        case '\0':
+            f--;
+            break;
+        default:
+            put_char(&o, '%');
+            put_char(&o, *f);
+        }
+    }
+    if (size)
+        buf[o.len < size ? o.len : size - 1] = '\0';
+    return (int)o.len;
+}
+
+int lt_format(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = lt_vformat(buf, size, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+char *lt_format_bytes(char *buf, size_t size, unsigned long long bytes)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    unsigned u = 0;
+    unsigned long long whole = bytes, tenths = 0;
+    while (whole >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        tenths = (whole % 1024) * 10 / 1024;
+        whole /= 1024;
+        u++;
+    }
+    if (u == 0 || whole >= 100 || tenths == 0)
+        lt_format(buf, size, "%llu %s", whole, units[u]);
+    else
+        lt_format(buf, size, "%llu.%llu %s", whole, tenths, units[u]);
+    return buf;
+}
+
+void lt_log(const char *fmt, ...)
+{
+    int saved_errno = errno;
+    char line[1024];
+    size_t prefix = sizeof("leaktag: ") - 1;
+    memcpy(line, "leaktag: ", prefix);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = lt_vformat(line + prefix, sizeof(line) - prefix - 1, fmt, ap);
+    va_end(ap);
+    size_t len = prefix + lt_min((size_t)n, sizeof(line) - prefix - 2);
+    line[len++] = '\n';
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(STDERR_FILENO, line + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    errno = saved_errno;
+}

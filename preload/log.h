@@ -1,0 +1,28 @@
+/* log.h — leaktag's own messages on stderr ("leaktag: ...").
+ * Formats into a stack buffer and write(2)s it: no stdio, no malloc, usable from any hook. */
+#ifndef LT_LOG_H
+#define LT_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* Supports %s %c %d %i %u %x %p %% with the l, ll and z length modifiers; enough for
+ * our own messages and checked by the compiler like printf. Always NUL-terminates. */
+int lt_vformat(char *buf, size_t size, const char *fmt, va_list ap);
+int lt_format(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* "32 MiB", "2.8 GiB", "512 B": a byte count the way people read it. Returns buf. */
+char *lt_format_bytes(char *buf, size_t size, unsigned long long bytes);
+
+/* One "leaktag: " line on the log fd (stderr); the newline is added. Preserves errno. */
+void lt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Like lt_log, but only the first time this call site runs. */
+#define lt_log_once(...)                                                         \
+    do {                                                                         \
+        static int lt_logged_;                                                   \
+        if (!__atomic_exchange_n(&lt_logged_, 1, __ATOMIC_RELAXED))              \
+            lt_log(__VA_ARGS__);                                                 \
+    } while (0)
+
+#endif

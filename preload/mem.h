@@ -1,0 +1,16 @@
+/* mem.h — memory for leaktag's own structures, straight from mmap.
+ * Nothing here goes through malloc, so the tracker never tracks (or recurses into) itself. */
+#ifndef LT_MEM_H
+#define LT_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Zeroed, page-rounded anonymous memory, or NULL when the kernel refuses (never aborts). */
+void *lt_mem_map(size_t bytes);
+void lt_mem_unmap(void *p, size_t bytes);
+
+/* Bytes leaktag currently holds in mappings of its own (tables, stacks, registry). */
+uint64_t lt_mem_in_use(void);
+
+#endif

@@ -1,0 +1,229 @@
+/* options.c — the one table of LEAKTAG_* options: name, default, parser, help.
+ * Reads environ once, without allocating; an invalid value warns once and keeps the default. */
+#include "options.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#include "compiler.h"
+#include "log.h"
+
+struct lt_options lt_opt = {
+    .depth = 32,
+    .output = "leaktag.%e.%p.%n.lts",
+    .signal = SIGUSR2,
+    .interval = 0,
+    .at_exit = true,
+    .quiet = false,
+    .samples = 8,
+    .sample_bytes = 256,
+};
+
+typedef bool (*parse_fn)(const char *text, void *dest, long min, long max);
+typedef void (*show_fn)(char *buf, size_t size, const void *value);
+
+struct option {
+    struct lt_option_doc doc;
+    parse_fn parse;
+    show_fn show;     /* the value in force, as the variable would spell it */
+    void *dest;
+    long min, max;
+};
+
+static bool parse_unsigned(const char *text, void *dest, long min, long max)
+{
+    if (!*text)
+        return false;
+    unsigned long long v = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p < '0' || *p > '9' || v > (unsigned long long)max)
+            return false;
+        v = v * 10 + (unsigned)(*p - '0');
+    }
+    if (v < (unsigned long long)min || v > (unsigned long long)max)
+        return false;
+    *(unsigned *)dest = (unsigned)v;
+    return true;
+}
+
+static bool parse_bool(const char *text, void *dest, long min, long max)
+{
+    (void)min, (void)max;
+    static const char *const yes[] = {"1", "yes", "true", "on"};
+    static const char *const no[] = {"0", "no", "false", "off"};
+    for (size_t i = 0; i < lt_array_size(yes); i++) {
+        if (!strcasecmp(text, yes[i])) {
+            *(bool *)dest = true;
+            return true;
+        }
+        if (!strcasecmp(text, no[i])) {
+            *(bool *)dest = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool parse_path(const char *text, void *dest, long min, long max)
+{
+    (void)min;
+    size_t len = strlen(text);
+    if (len == 0 || len >= (size_t)max)
+        return false;
+    memcpy(dest, text, len + 1);
+    return true;
+}
+
+static const struct {
+    const char *name;
+    int number;
+} signal_names[] = {
+    {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}, {"URG", SIGURG},
+    {"WINCH", SIGWINCH}, {"PWR", SIGPWR}, {"PROF", SIGPROF}, {"VTALRM", SIGVTALRM},
+};
+
+/* Signals leaktag must never take over: they kill, stop, or report faults. */
+static bool signal_usable(long n)
+{
+    switch (n) {
+    case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS: case SIGILL:
+    case SIGFPE: case SIGABRT: case SIGTRAP: case SIGSYS: case SIGCHLD:
+        return false;
+    }
+    return n > 0 && n < 65;
+}
+
+static bool parse_signal(const char *text, void *dest, long min, long max)
+{
+    (void)min, (void)max;
+    if (!strcasecmp(text, "off") || !strcasecmp(text, "none") || !strcmp(text, "0")) {
+        *(int *)dest = 0;
+        return true;
+    }
+    if (!strncasecmp(text, "SIG", 3))
+        text += 3;
+    for (size_t i = 0; i < lt_array_size(signal_names); i++) {
+        if (!strcasecmp(text, signal_names[i].name)) {
+            *(int *)dest = signal_names[i].number;
+            return true;
+        }
+    }
+    unsigned n;
+    if (!parse_unsigned(text, &n, 1, 64) || !signal_usable(n))
+        return false;
+    *(int *)dest = (int)n;
+    return true;
+}
+
+static const char *signal_name(int sig)
+{
+    for (size_t i = 0; i < lt_array_size(signal_names); i++)
+        if (signal_names[i].number == sig)
+            return signal_names[i].name;
+    return NULL;
+}
+
+static void show_unsigned(char *buf, size_t size, const void *value)
+{
+    lt_format(buf, size, "%u", *(const unsigned *)value);
+}
+
+static void show_bool(char *buf, size_t size, const void *value)
+{
+    lt_format(buf, size, "%d", *(const bool *)value ? 1 : 0);
+}
+
+static void show_path(char *buf, size_t size, const void *value)
+{
+    lt_format(buf, size, "%s", (const char *)value);
+}
+
+static void show_signal(char *buf, size_t size, const void *value)
+{
+    int sig = *(const int *)value;
+    const char *name = sig ? signal_name(sig) : "off";
+    if (name)
+        lt_format(buf, size, "%s", name);
+    else
+        lt_format(buf, size, "%d", sig);
+}
+
+static const struct option options[] = {
+    {{"LEAKTAG_DEPTH", "32", "1..64",
+      "Frames recorded per allocation stack. 1 records only the call site (no unwinding), "
+      "the cheapest mode."},
+     parse_unsigned, show_unsigned, &lt_opt.depth, 1, LT_MAX_DEPTH},
+    {{"LEAKTAG_OUTPUT", "leaktag.%e.%p.%n.lts", "path template",
+      "Where snapshots go: %p pid, %n snapshot number (from 1), %e executable name, "
+      "%t unix time, %% a percent sign. A relative path is taken from the directory the "
+      "process started in."},
+     parse_path, show_path, lt_opt.output, 0, LT_PATH_MAX},
+    {{"LEAKTAG_SIGNAL", "USR2", "USR1, USR2, HUP, URG, WINCH, PWR, PROF, VTALRM, a number, off",
+      "Signal that triggers a snapshot. An application handler installed later for it is "
+      "chained: both run."},
+     parse_signal, show_signal, &lt_opt.signal, 0, 0},
+    {{"LEAKTAG_INTERVAL", "0", "seconds, 0 = off",
+      "Also write a snapshot every this many seconds."},
+     parse_unsigned, show_unsigned, &lt_opt.interval, 0, 86400 * 365},
+    {{"LEAKTAG_AT_EXIT", "1", "0 or 1",
+      "Write a snapshot of the blocks still live when the process exits."},
+     parse_bool, show_bool, &lt_opt.at_exit, 0, 0},
+    {{"LEAKTAG_QUIET", "0", "0 or 1",
+      "Do not print a line for each snapshot written (errors are still printed)."},
+     parse_bool, show_bool, &lt_opt.quiet, 0, 0},
+    {{"LEAKTAG_SAMPLES", "8", "0..1024",
+      "Blocks per stack whose first bytes are copied into a snapshot."},
+     parse_unsigned, show_unsigned, &lt_opt.samples, 0, 1024},
+    {{"LEAKTAG_SAMPLE_BYTES", "256", "0..65536",
+      "Bytes copied from the start of each sampled block; 0 captures no content at all "
+      "(for processes that hold secrets)."},
+     parse_unsigned, show_unsigned, &lt_opt.sample_bytes, 0, 65536},
+};
+
+const struct lt_option_doc *lt_options_docs(size_t *count)
+{
+    static struct lt_option_doc docs[lt_array_size(options)];
+    for (size_t i = 0; i < lt_array_size(options); i++)
+        docs[i] = options[i].doc;
+    *count = lt_array_size(options);
+    return docs;
+}
+
+static const char *env_value(char **envp, const char *name)
+{
+    size_t len = strlen(name);
+    for (char **e = envp; e && *e; e++) {
+        if (!strncmp(*e, name, len) && (*e)[len] == '=')
+            return *e + len + 1;
+    }
+    return NULL;
+}
+
+void lt_options_load(char **envp)
+{
+    for (size_t i = 0; i < lt_array_size(options); i++) {
+        const struct option *o = &options[i];
+        const char *value = env_value(envp, o->doc.name);
+        if (!value)
+            continue;
+        if (!o->parse(value, o->dest, o->min, o->max))
+            lt_log("%s=\"%s\" is not valid (%s); using %s", o->doc.name, value, o->doc.values,
+                   o->doc.default_text);
+    }
+}
+
+size_t lt_options_describe(char *buf, size_t size)
+{
+    size_t len = 0;
+    if (size)
+        buf[0] = '\0';
+    for (size_t i = 0; i < lt_array_size(options); i++) {
+        char value[LT_PATH_MAX];
+        options[i].show(value, sizeof(value), options[i].dest);
+        len += (size_t)lt_format(buf + lt_min(len, size), size - lt_min(len, size), "%s%s=%s",
+                                 i ? " " : "", options[i].doc.name, value);
+    }
+    return len;
+}

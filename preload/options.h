@@ -1,0 +1,42 @@
+/* options.h — every LEAKTAG_* setting, parsed once from the environment.
+ * Parsing never allocates; a bad value warns once and keeps the default. */
+#ifndef LT_OPTIONS_H
+#define LT_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define LT_MAX_DEPTH 64
+#define LT_PATH_MAX 4096
+
+enum lt_backend_kind { LT_BACKEND_LIBC, LT_BACKEND_JEMALLOC };
+
+struct lt_options {
+    unsigned depth;               /* frames per stack; 1 = call site only */
+    char output[LT_PATH_MAX];     /* snapshot path template */
+    int signal;                   /* snapshot signal, 0 = none */
+    unsigned interval;            /* seconds between automatic snapshots, 0 = off */
+    bool at_exit;                 /* snapshot when the process exits */
+    bool quiet;                   /* no "snapshot written" lines */
+    unsigned samples;             /* byte samples per stack */
+    unsigned sample_bytes;        /* bytes per sample, 0 = no content capture */
+};
+
+extern struct lt_options lt_opt;
+
+/* Parses the LEAKTAG_* entries of envp (NULL-terminated) into lt_opt. Idempotent. */
+void lt_options_load(char **envp);
+
+/* The options in force as "NAME=value NAME=value ..." (for snapshots). Returns the length. */
+size_t lt_options_describe(char *buf, size_t size);
+
+/* One row per option, for --help and the generated documentation. */
+struct lt_option_doc {
+    const char *name;
+    const char *default_text;
+    const char *values;
+    const char *help;
+};
+const struct lt_option_doc *lt_options_docs(size_t *count);
+
+#endif

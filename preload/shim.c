@@ -1,0 +1,55 @@
+/* shim.c — what only the preloaded library has: its constructor and the public leaktag_*
+ * API (include/leaktag.h). The core it drives is in tracker.c and is unit-tested alone. */
+#include <errno.h>
+#include <string.h>
+
+#include "../include/leaktag.h"
+#include "compiler.h"
+#include "mem.h"
+#include "options.h"
+#include "stacks.h"
+#include "tracker.h"
+
+extern char **environ;
+
+/* Runs after libc is initialised and before the program's own constructors. Tracking may
+ * already be on (the first malloc starts it); what needs a fully working libc is done here. */
+__attribute__((constructor(101))) static void on_load(void)
+{
+    if (lt_tracker_init() != 0)
+        return;
+    lt_tls.guard++;
+    if (!lt_tls.self)
+        lt_tls.self = lt_thread_attach();
+    lt_thread_note_stack(lt_tls.self);
+    lt_tls.guard--;
+}
+
+LT_EXPORT int leaktag_stats(struct leaktag_stats *out)
+{
+    if (!out || out->struct_size < offsetof(struct leaktag_stats, live_blocks))
+        return -EINVAL;
+    if (atomic_load(&lt_state) != LT_STATE_ON)
+        return -ENODEV;
+    struct lt_totals t;
+    lt_tracker_totals(&t);
+    struct leaktag_stats s = {
+        .struct_size = out->struct_size,
+        .version = 1,
+        .live_blocks = t.allocations - t.frees,
+        .live_bytes = t.bytes_allocated - t.bytes_freed,
+        .peak_live_bytes = t.peak_live_bytes,
+        .allocations = t.allocations,
+        .frees = t.frees,
+        .unknown_frees = t.unknown_frees,
+        .mismatches = t.mismatches,
+        .untracked_blocks = t.untracked_blocks,
+        .threads_seen = t.threads_seen,
+        .threads_alive = t.threads_alive,
+        .stacks = lt_stacks_count() - 1,
+        .tracker_bytes = lt_mem_in_use(),
+    };
+    memcpy(out, &s, lt_min((size_t)out->struct_size, sizeof(s)));
+    out->struct_size = (uint32_t)lt_min((size_t)out->struct_size, sizeof(s));
+    return 0;
+}

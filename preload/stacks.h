@@ -1,0 +1,26 @@
+/* stacks.h — the stack table: each distinct call stack stored once, named by a small id.
+ * Lookups of known stacks are lock-free; only a new stack takes the insert lock. */
+#ifndef LT_STACKS_H
+#define LT_STACKS_H
+
+#include <stdint.h>
+
+#define LT_STACK_NONE 0u /* id of the empty stack: nothing could be captured */
+
+int lt_stacks_init(void);
+
+/* Id of this sequence of return addresses (frame 0 = the allocation's caller), adding it
+ * if new. Returns LT_STACK_NONE if leaktag's memory for stacks ran out. */
+uint32_t lt_stacks_intern(const uint64_t *frames, unsigned depth);
+
+/* Number of ids handed out (ids are 0 .. count-1). */
+uint32_t lt_stacks_count(void);
+
+/* The frames of a stack; never freed, never changed. NULL for an unknown id. */
+const uint64_t *lt_stacks_get(uint32_t id, unsigned *depth);
+
+void lt_stacks_fork_prepare(void);
+void lt_stacks_fork_parent(void);
+void lt_stacks_fork_child(void);
+
+#endif

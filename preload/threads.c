@@ -1,0 +1,253 @@
+/* threads.c — thread registry, thread exit detection and the grace period that lets the
+ * block table unmap retired memory. Entries come from mmap'd chunks, never from malloc. */
+#include "threads.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/membarrier.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "compiler.h"
+#include "log.h"
+#include "mem.h"
+
+#define CHUNK_SHIFT 10
+#define CHUNK_ENTRIES (1u << CHUNK_SHIFT)
+#define CHUNKS (LT_THREADS_MAX / CHUNK_ENTRIES)
+
+static struct lt_thread *_Atomic chunks[CHUNKS];
+static _Atomic uint32_t next_index;
+static struct lt_thread overflow_entry; /* LT_THREAD_OVERFLOW, shared */
+static pthread_key_t exit_key;
+static bool membarrier_ready;
+static _Atomic bool overflow_used; /* its hook_seq is shared, so it cannot show who is inside */
+
+static void on_thread_exit(void *entry);
+
+int lt_threads_init(void)
+{
+    overflow_entry.idx = LT_THREAD_OVERFLOW;
+    overflow_entry.shared = 1;
+    memcpy(overflow_entry.name, "(overflow)", sizeof("(overflow)"));
+    atomic_store(&overflow_entry.state, LT_THREAD_ALIVE);
+    membarrier_ready =
+        syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+    return pthread_key_create(&exit_key, on_thread_exit) ? -EAGAIN : 0;
+}
+
+struct lt_thread *lt_thread_get(uint32_t idx)
+{
+    if (idx == LT_THREAD_OVERFLOW)
+        return &overflow_entry;
+    if (idx >= atomic_load_explicit(&next_index, memory_order_acquire))
+        return NULL;
+    struct lt_thread *chunk = atomic_load_explicit(&chunks[idx >> CHUNK_SHIFT],
+                                                   memory_order_acquire);
+    return chunk ? &chunk[idx & (CHUNK_ENTRIES - 1)] : NULL;
+}
+
+uint32_t lt_threads_count(void)
+{
+    uint32_t n = atomic_load_explicit(&next_index, memory_order_acquire);
+    return n < LT_THREAD_OVERFLOW ? n : LT_THREAD_OVERFLOW;
+}
+
+static struct lt_thread *new_entry(void)
+{
+    uint32_t idx = atomic_load_explicit(&next_index, memory_order_relaxed);
+    do {
+        if (idx >= LT_THREAD_OVERFLOW) {
+            atomic_store(&overflow_used, true);
+            lt_log_once("more than %u threads; later ones are counted together", idx);
+            return &overflow_entry;
+        }
+    } while (!atomic_compare_exchange_weak(&next_index, &idx, idx + 1));
+    /* The index is taken but lt_thread_get refuses it until the chunk exists: map it first. */
+    struct lt_thread *_Atomic *slot = &chunks[idx >> CHUNK_SHIFT];
+    struct lt_thread *chunk = atomic_load_explicit(slot, memory_order_acquire);
+    if (!chunk) {
+        struct lt_thread *fresh = lt_mem_map(sizeof(struct lt_thread) * CHUNK_ENTRIES);
+        if (!fresh) {
+            atomic_store(&overflow_used, true);
+            lt_log_once("out of memory for the thread registry; threads are counted together");
+            return &overflow_entry;
+        }
+        if (atomic_compare_exchange_strong(slot, &chunk, fresh))
+            chunk = fresh;
+        else
+            lt_mem_unmap(fresh, sizeof(struct lt_thread) * CHUNK_ENTRIES);
+    }
+    struct lt_thread *t = &chunk[idx & (CHUNK_ENTRIES - 1)];
+    t->idx = idx;
+    return t;
+}
+
+struct lt_thread *lt_thread_attach(void)
+{
+    struct lt_thread *t = new_entry();
+    if (t == &overflow_entry)
+        return t;
+    t->tid = (pid_t)syscall(SYS_gettid);
+    t->handle = (uint64_t)pthread_self();
+    t->start_cs = lt_clock_cs();
+    prctl(PR_GET_NAME, t->name, 0, 0, 0);
+    atomic_store_explicit(&t->state, LT_THREAD_ALIVE, memory_order_release);
+    /* A non-NULL value makes the destructor run when the thread exits. */
+    pthread_setspecific(exit_key, t);
+    return t;
+}
+
+static void on_thread_exit(void *entry)
+{
+    struct lt_thread *t = entry;
+    /* The comm name may have been set behind our back (writing /proc/.../comm). */
+    prctl(PR_GET_NAME, t->name, 0, 0, 0);
+    t->exit_cs = lt_clock_cs();
+    atomic_fetch_and(&t->state, ~(uint32_t)LT_THREAD_ALIVE);
+    atomic_fetch_or(&t->state, LT_THREAD_EXITED);
+}
+
+void lt_thread_note_stack(struct lt_thread *t)
+{
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr))
+        return;
+    void *addr;
+    size_t size, guard;
+    if (!pthread_attr_getstack(&attr, &addr, &size)) {
+        t->stack_addr = (uint64_t)addr;
+        t->stack_size = size;
+    }
+    if (!pthread_attr_getguardsize(&attr, &guard))
+        t->guard_size = guard;
+    pthread_attr_destroy(&attr);
+}
+
+void lt_thread_set_name(pthread_t handle, const char *name)
+{
+    uint32_t n = lt_threads_count();
+    for (uint32_t i = 0; i < n; i++) {
+        struct lt_thread *t = lt_thread_get(i);
+        if (t && (atomic_load_explicit(&t->state, memory_order_acquire) & LT_THREAD_ALIVE) &&
+            t->handle == (uint64_t)handle) {
+            char copy[16] = {0};
+            strncpy(copy, name, sizeof(copy) - 1);
+            memcpy(t->name, copy, sizeof(copy));
+            return;
+        }
+    }
+}
+
+bool lt_threads_quiesce(const struct lt_thread *self, int64_t timeout_ns)
+{
+    if (!membarrier_ready || atomic_load(&overflow_used))
+        return false;
+    /* After this every thread's earlier hook_seq store is visible and no thread can still
+     * be about to read a table pointer it loaded before we unpublished it. */
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        return false;
+    int64_t deadline = lt_clock_ns(CLOCK_MONOTONIC) + timeout_ns;
+    uint32_t n = lt_threads_count();
+    for (uint32_t i = 0; i < n; i++) {
+        struct lt_thread *t = lt_thread_get(i);
+        if (!t || t == self)
+            continue;
+        uint32_t seq = atomic_load_explicit(&t->hook_seq, memory_order_acquire);
+        if (!(seq & 1))
+            continue;
+        while (atomic_load_explicit(&t->hook_seq, memory_order_acquire) == seq) {
+            if (lt_clock_ns(CLOCK_MONOTONIC) > deadline)
+                return false;
+            sched_yield();
+        }
+    }
+    return true;
+}
+
+static uint64_t vm_size_bytes(void)
+{
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    uint64_t pages = 0;
+    for (char *p = buf; *p >= '0' && *p <= '9'; p++)
+        pages = pages * 10 + (uint64_t)(*p - '0');
+    return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+void lt_threads_inventory(char *buf, size_t size)
+{
+    /* Group the live threads by stack reservation; a handful of distinct sizes is typical. */
+    struct { uint64_t stack; uint32_t count; } groups[8];
+    size_t ngroups = 0;
+    uint32_t alive = 0, unknown = 0;
+    uint64_t reserved = 0;
+    uint32_t n = lt_threads_count();
+    for (uint32_t i = 0; i < n; i++) {
+        struct lt_thread *t = lt_thread_get(i);
+        if (!t || !(atomic_load(&t->state) & LT_THREAD_ALIVE))
+            continue;
+        alive++;
+        if (!t->stack_size) {
+            unknown++;
+            continue;
+        }
+        reserved += t->stack_size;
+        size_t g = 0;
+        while (g < ngroups && groups[g].stack != t->stack_size)
+            g++;
+        if (g == ngroups && ngroups < lt_array_size(groups))
+            groups[ngroups++] = (typeof(groups[0])){t->stack_size, 0};
+        if (g < ngroups)
+            groups[g].count++;
+    }
+    size_t len = (size_t)lt_format(buf, size, "%u threads alive", alive);
+    for (size_t g = 0; g < ngroups && len < size; g++) {
+        char each[32];
+        lt_format_bytes(each, sizeof(each), groups[g].stack);
+        len += (size_t)lt_format(buf + len, size - len, "%s %u x %s stacks", g ? "," : ";",
+                                 groups[g].count, each);
+    }
+    char total[32], vm[32];
+    lt_format_bytes(total, sizeof(total), reserved);
+    lt_format_bytes(vm, sizeof(vm), vm_size_bytes());
+    if (len < size)
+        len += (size_t)lt_format(buf + len, size - len, " = %s of stack reserved", total);
+    if (unknown && len < size)
+        len += (size_t)lt_format(buf + len, size - len, " (+%u not created by pthread_create)",
+                                 unknown);
+    if (len < size)
+        lt_format(buf + len, size - len, "; VmSize %s", vm);
+}
+
+void lt_threads_after_fork_child(struct lt_thread *self)
+{
+    uint32_t n = lt_threads_count();
+    for (uint32_t i = 0; i < n; i++) {
+        struct lt_thread *t = lt_thread_get(i);
+        if (!t || t == self)
+            continue;
+        /* Those threads did not survive the fork; one may have been inside a hook. */
+        atomic_store(&t->hook_seq, 0);
+        if (atomic_load(&t->state) & LT_THREAD_ALIVE) {
+            atomic_fetch_and(&t->state, ~(uint32_t)LT_THREAD_ALIVE);
+            atomic_fetch_or(&t->state, LT_THREAD_EXITED);
+            t->exit_cs = lt_clock_cs();
+        }
+    }
+    if (self && self != &overflow_entry) {
+        self->tid = (pid_t)syscall(SYS_gettid);
+        self->handle = (uint64_t)pthread_self();
+    }
+}

@@ -1,0 +1,86 @@
+/* threads.h — the registry of every thread that ever allocated: tid, name, stack reservation,
+ * lifetime and per-thread counters. Entries live in mmap'd chunks and are never freed, so a
+ * block's thread index stays valid after the thread exits. */
+#ifndef LT_THREADS_H
+#define LT_THREADS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define LT_THREADS_MAX (1u << 20)            /* thread index fits 20 bits in a table slot */
+#define LT_THREAD_OVERFLOW (LT_THREADS_MAX - 1) /* shared by every thread past the limit */
+
+enum lt_thread_state {
+    LT_THREAD_ALIVE = 1,
+    LT_THREAD_EXITED = 2,
+    LT_THREAD_INTERNAL = 4, /* leaktag's own worker */
+};
+
+struct lt_thread {
+    /* First cache line: written by the owning thread on every hook, read by others rarely. */
+    _Atomic uint32_t hook_seq;  /* odd while the owner is inside the block table */
+    uint32_t idx;
+    _Atomic uint64_t allocs;
+    _Atomic uint64_t frees;         /* frees of tracked blocks done by this thread */
+    _Atomic uint64_t bytes_allocated;
+    _Atomic uint64_t bytes_freed;
+    _Atomic uint64_t unknown_frees;
+    _Atomic uint64_t mismatches;
+    int64_t unpublished_bytes;      /* live-byte change not yet added to the global figure */
+
+    /* Identity and rare events. */
+    _Atomic uint64_t untracked_blocks; /* lost because leaktag's own memory ran out */
+    _Atomic uint64_t untracked_bytes;
+    pid_t tid;
+    _Atomic uint32_t state;
+    uint32_t start_cs, exit_cs;
+    uint32_t shared;                /* several threads use this entry: count atomically */
+    uint32_t creator;               /* index of the thread that created it */
+    uint64_t handle;                /* pthread_t */
+    uint64_t start_routine;         /* function the thread was started with */
+    uint64_t stack_addr, stack_size, guard_size;
+    char name[16];
+} __attribute__((aligned(64)));
+
+_Static_assert(sizeof(struct lt_thread) == 192, "thread entry layout");
+
+int lt_threads_init(void);
+
+/* Entry for the calling thread, created on its first allocation. Never NULL. */
+struct lt_thread *lt_thread_attach(void);
+
+/* Entry by index, or NULL for an index never handed out. */
+struct lt_thread *lt_thread_get(uint32_t idx);
+uint32_t lt_threads_count(void);
+
+/* Records what pthread_getattr_np says about the calling thread's stack. */
+void lt_thread_note_stack(struct lt_thread *t);
+
+/* pthread_setname_np / prctl(PR_SET_NAME) have succeeded for a thread. */
+void lt_thread_set_name(pthread_t handle, const char *name);
+
+/* Adds to a counter of t: a plain read-modify-write when only its owner writes it. */
+static inline void lt_thread_add(struct lt_thread *t, _Atomic uint64_t *counter, uint64_t n)
+{
+    if (__builtin_expect(t->shared, 0))
+        atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+    else
+        atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n,
+                              memory_order_relaxed);
+}
+
+/* Grace period for memory retired from the block table: returns true once every thread but
+ * self that might still read it has left the table, false if one has not within timeout_ns. */
+bool lt_threads_quiesce(const struct lt_thread *self, int64_t timeout_ns);
+
+/* One line describing live threads and their stack reservations, for pthread_create
+ * failures ("92 threads alive; 91 x 32 MiB stacks = 2.8 GiB; VmSize 3.0 GiB"). */
+void lt_threads_inventory(char *buf, size_t size);
+
+/* fork(): in the child only the forking thread exists. */
+void lt_threads_after_fork_child(struct lt_thread *self);
+
+#endif

@@ -1,0 +1,262 @@
+/* tracker.c — start-up, the allocation/release bookkeeping and fork handling.
+ * Runs inside malloc hooks with the guard held: never calls malloc itself, never takes a
+ * lock on the common path (new stacks and misuse reports take one, out of line). */
+#include "tracker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "clock.h"
+#include "log.h"
+#include "misuse.h"
+#include "options.h"
+#include "stacks.h"
+#include "unwind.h"
+
+LT_TLS struct lt_tls lt_tls;
+_Atomic int lt_state = LT_STATE_OFF;
+
+/* Live bytes as last published by the threads, and its high-water mark. Each thread folds
+ * its changes in once they pass PUBLISH_BYTES, so the peak is exact to that much per thread
+ * and the hot path touches no shared cache line. */
+#define PUBLISH_BYTES (64 * 1024)
+static _Atomic int64_t published_live_bytes;
+static _Atomic uint64_t peak_live_bytes;
+
+extern char **environ;
+
+static struct lt_thread *self_entry(void)
+{
+    struct lt_thread *self = lt_tls.self;
+    if (lt_unlikely(!self))
+        self = lt_tls.self = lt_thread_attach();
+    return self;
+}
+
+static void fork_prepare(void)
+{
+    lt_tls.guard++;
+    lt_stacks_fork_prepare();
+    lt_misuse_fork_prepare();
+    lt_table_fork_prepare();
+}
+
+static void fork_parent(void)
+{
+    lt_table_fork_parent();
+    lt_misuse_fork_parent();
+    lt_stacks_fork_parent();
+    lt_tls.guard--;
+}
+
+static void fork_child(void)
+{
+    lt_table_fork_child();
+    lt_misuse_fork_child();
+    lt_stacks_fork_child();
+    lt_threads_after_fork_child(lt_tls.self);
+    lt_tls.guard--;
+}
+
+static int start(void)
+{
+    lt_clock_init();
+    if (environ)
+        lt_options_load(environ);
+    int err = lt_backend_init();
+    if (err) {
+        lt_log("no allocator to forward to (statically linked program?); not tracking");
+        return err;
+    }
+    if ((err = lt_threads_init()) || (err = lt_table_init()) || (err = lt_stacks_init()) ||
+        (err = lt_unwind_init())) {
+        lt_log("cannot start (%d); the program runs untracked", err);
+        return err;
+    }
+    if (pthread_atfork(fork_prepare, fork_parent, fork_child))
+        lt_log("pthread_atfork failed; a forked child may not be tracked correctly");
+    return 0;
+}
+
+int lt_tracker_init(void)
+{
+    int state = atomic_load_explicit(&lt_state, memory_order_acquire);
+    if (lt_likely(state == LT_STATE_ON))
+        return 0;
+    if (state == LT_STATE_OFF &&
+        atomic_compare_exchange_strong(&lt_state, &state, LT_STATE_STARTING)) {
+        /* Whatever start-up allocates (dlsym, libunwind) is served untracked. */
+        lt_tls.guard++;
+        int err = start();
+        lt_tls.guard--;
+        atomic_store_explicit(&lt_state, err ? LT_STATE_FAILED : LT_STATE_ON,
+                              memory_order_release);
+        return err;
+    }
+    /* Another thread is starting us, or start-up failed: this call goes untracked. */
+    return -EAGAIN;
+}
+
+static LT_NOINLINE void publish(struct lt_thread *self)
+{
+    int64_t delta = self->unpublished_bytes;
+    self->unpublished_bytes = 0;
+    int64_t live = atomic_fetch_add_explicit(&published_live_bytes, delta,
+                                             memory_order_relaxed) + delta;
+    uint64_t peak = atomic_load_explicit(&peak_live_bytes, memory_order_relaxed);
+    while (live > 0 && (uint64_t)live > peak &&
+           !atomic_compare_exchange_weak_explicit(&peak_live_bytes, &peak, (uint64_t)live,
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+static inline void account_bytes(struct lt_thread *self, int64_t delta)
+{
+    if (lt_unlikely(self->shared)) {
+        /* Entries shared by several threads cannot buffer: publish every change. */
+        int64_t live = atomic_fetch_add(&published_live_bytes, delta) + delta;
+        uint64_t peak = atomic_load(&peak_live_bytes);
+        while (live > 0 && (uint64_t)live > peak &&
+               !atomic_compare_exchange_weak(&peak_live_bytes, &peak, (uint64_t)live))
+            ;
+        return;
+    }
+    self->unpublished_bytes += delta;
+    if (lt_unlikely(self->unpublished_bytes > PUBLISH_BYTES ||
+                    self->unpublished_bytes < -PUBLISH_BYTES))
+        publish(self);
+}
+
+static inline uint32_t capture_stack(const void *caller)
+{
+    uint64_t frames[LT_MAX_DEPTH];
+    unsigned depth;
+    if (lt_opt.depth == 1) {
+        frames[0] = (uint64_t)caller;
+        depth = 1;
+    } else {
+        depth = lt_unwind_capture(frames, lt_opt.depth, caller);
+    }
+    return lt_stacks_intern(frames, depth);
+}
+
+static LT_COLD void untracked(struct lt_thread *self, size_t size)
+{
+    lt_thread_add(self, &self->untracked_blocks, 1);
+    lt_thread_add(self, &self->untracked_bytes, size);
+}
+
+void lt_track_alloc(void *p, size_t size, enum lt_kind kind, const void *caller)
+{
+    int saved_errno = errno; /* a successful allocation leaves errno alone */
+    struct lt_thread *self = self_entry();
+    struct lt_block b = {
+        .addr = (uint64_t)p,
+        .size = size,
+        .stack = capture_stack(caller),
+        .time_cs = lt_clock_cs(),
+        .thread = self->idx,
+        .kind = (uint8_t)kind,
+    };
+    if (lt_likely(lt_table_insert(self, &b) == 0)) {
+        lt_thread_add(self, &self->allocs, 1);
+        lt_thread_add(self, &self->bytes_allocated, size);
+        account_bytes(self, (int64_t)size);
+    } else {
+        untracked(self, size);
+    }
+    errno = saved_errno;
+}
+
+static LT_COLD void note_mismatch(struct lt_thread *self, const struct lt_block *b,
+                                  enum lt_release how, const void *caller)
+{
+    lt_thread_add(self, &self->mismatches, 1);
+    lt_misuse_note(LT_MISUSE_MISMATCH, b->stack, capture_stack(caller), b->kind, how);
+}
+
+void lt_track_commit_release(const struct lt_block *b, enum lt_release how, const void *caller)
+{
+    struct lt_thread *self = self_entry();
+    lt_thread_add(self, &self->frees, 1);
+    lt_thread_add(self, &self->bytes_freed, b->size);
+    account_bytes(self, -(int64_t)b->size);
+    if (lt_unlikely(!lt_kind_matches(b->kind, how)))
+        note_mismatch(self, b, how, caller);
+}
+
+LT_COLD void lt_track_unknown_release(enum lt_release how, const void *caller)
+{
+    struct lt_thread *self = self_entry();
+    lt_thread_add(self, &self->unknown_frees, 1);
+    lt_misuse_note(LT_MISUSE_UNKNOWN_FREE, LT_STACK_NONE, capture_stack(caller), LT_KIND_COUNT,
+                   how);
+}
+
+void lt_track_release(void *p, enum lt_release how, const void *caller)
+{
+    int saved_errno = errno; /* free() preserves errno */
+    struct lt_block b;
+    if (lt_likely(lt_table_remove(self_entry(), (uint64_t)p, &b)))
+        lt_track_commit_release(&b, how, caller);
+    else
+        lt_track_unknown_release(how, caller);
+    errno = saved_errno;
+}
+
+bool lt_track_detach(void *p, struct lt_block *out)
+{
+    return lt_table_remove(self_entry(), (uint64_t)p, out);
+}
+
+void lt_track_restore(const struct lt_block *b)
+{
+    int saved_errno = errno; /* keep the ENOMEM of the failed realloc */
+    struct lt_thread *self = self_entry();
+    if (lt_table_insert(self, b) != 0)
+        untracked(self, b->size);
+    errno = saved_errno;
+}
+
+void lt_track_forget(void *p)
+{
+    int saved_errno = errno;
+    struct lt_thread *self = self_entry();
+    struct lt_block b;
+    if (lt_table_remove(self, (uint64_t)p, &b)) {
+        lt_thread_add(self, &self->allocs, (uint64_t)-1);
+        lt_thread_add(self, &self->bytes_allocated, -b.size);
+        account_bytes(self, -(int64_t)b.size);
+    }
+    errno = saved_errno;
+}
+
+void lt_tracker_totals(struct lt_totals *out)
+{
+    *out = (struct lt_totals){0};
+    uint32_t n = lt_threads_count();
+    for (uint32_t i = 0; i <= n; i++) {
+        struct lt_thread *t = lt_thread_get(i < n ? i : LT_THREAD_OVERFLOW);
+        if (!t)
+            continue;
+        out->allocations += atomic_load_explicit(&t->allocs, memory_order_relaxed);
+        out->frees += atomic_load_explicit(&t->frees, memory_order_relaxed);
+        out->bytes_allocated += atomic_load_explicit(&t->bytes_allocated, memory_order_relaxed);
+        out->bytes_freed += atomic_load_explicit(&t->bytes_freed, memory_order_relaxed);
+        out->unknown_frees += atomic_load_explicit(&t->unknown_frees, memory_order_relaxed);
+        out->mismatches += atomic_load_explicit(&t->mismatches, memory_order_relaxed);
+        out->untracked_blocks += atomic_load_explicit(&t->untracked_blocks,
+                                                      memory_order_relaxed);
+        out->untracked_bytes += atomic_load_explicit(&t->untracked_bytes, memory_order_relaxed);
+        if (i < n) {
+            out->threads_seen++;
+            if (atomic_load_explicit(&t->state, memory_order_relaxed) & LT_THREAD_ALIVE)
+                out->threads_alive++;
+        }
+    }
+    uint64_t live = out->bytes_allocated - out->bytes_freed;
+    uint64_t peak = atomic_load_explicit(&peak_live_bytes, memory_order_relaxed);
+    out->peak_live_bytes = live > peak ? live : peak;
+}

@@ -1,0 +1,75 @@
+/* tracker.h — the core: what happens when a block is allocated or released. The hooks in
+ * interpose.c call only this; unit tests link it without LD_PRELOAD.
+ * The checks every hook makes first are inline here; the work is in tracker.c. */
+#ifndef LT_TRACKER_H
+#define LT_TRACKER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compiler.h"
+#include "kind.h"
+#include "table.h"
+#include "threads.h"
+
+struct lt_tls {
+    struct lt_thread *self; /* registry entry, created on the thread's first allocation */
+    uint32_t guard;         /* non-zero inside leaktag: nothing is tracked */
+};
+extern LT_TLS struct lt_tls lt_tls;
+
+enum lt_state { LT_STATE_OFF, LT_STATE_STARTING, LT_STATE_ON, LT_STATE_FAILED };
+extern _Atomic int lt_state;
+
+/* Brings the tracker up (idempotent, callable from the first hook). 0 when tracking. */
+int lt_tracker_init(void);
+
+/* Hot path, a few instructions: true when this call is to be tracked, and then the guard is
+ * held until lt_hook_end. False inside leaktag (re-entry), before start-up, after a failed
+ * start-up: the hook then calls the real allocator only. */
+LT_INLINE bool lt_hook_begin(void)
+{
+    struct lt_tls *t = &lt_tls;
+    if (lt_unlikely(t->guard))
+        return false;
+    if (lt_unlikely(atomic_load_explicit(&lt_state, memory_order_acquire) != LT_STATE_ON) &&
+        lt_tracker_init() != 0)
+        return false;
+    t->guard = 1;
+    return true;
+}
+
+LT_INLINE void lt_hook_end(void)
+{
+    lt_tls.guard = 0;
+}
+
+/* A block was handed out. `caller` is the hook's return address (frame 0). */
+void lt_track_alloc(void *p, size_t size, enum lt_kind kind, const void *caller);
+
+/* A block is about to be handed back (call before the real free, never after: the address
+ * may be reused at once). Counts mismatches and unknown pointers. */
+void lt_track_release(void *p, enum lt_release how, const void *caller);
+
+/* realloc: take the old block out while the real realloc runs, then either commit the
+ * release or put it back if realloc failed. */
+bool lt_track_detach(void *p, struct lt_block *out);
+void lt_track_commit_release(const struct lt_block *b, enum lt_release how, const void *caller);
+void lt_track_restore(const struct lt_block *b);
+void lt_track_unknown_release(enum lt_release how, const void *caller);
+
+/* Undoes lt_track_alloc of this thread's block, as if it had never been recorded. */
+void lt_track_forget(void *p);
+
+/* Global figures, summed over all threads. */
+struct lt_totals {
+    uint64_t allocations, frees, bytes_allocated, bytes_freed;
+    uint64_t unknown_frees, mismatches, untracked_blocks, untracked_bytes;
+    uint64_t peak_live_bytes;
+    uint32_t threads_seen, threads_alive;
+};
+void lt_tracker_totals(struct lt_totals *out);
+
+#endif

@@ -1,0 +1,69 @@
+/* unwind.c — stack capture with libunwind (UNW_LOCAL_ONLY, per-thread caching).
+ * Called inside malloc hooks with the reentrancy guard held: whatever libunwind allocates
+ * goes straight to the real allocator. Preserves errno (libunwind probes memory). */
+#define UNW_LOCAL_ONLY
+#include "unwind.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <libunwind.h>
+#include <link.h>
+
+#include "compiler.h"
+#include "options.h"
+
+/* Our hook, the tracker and unw_backtrace itself sit above the caller's frame. */
+#define OWN_FRAMES_MAX 8
+
+static uint64_t own_start, own_end;
+
+static int find_own_text(struct dl_phdr_info *info, size_t size, void *base)
+{
+    (void)size;
+    if ((void *)info->dlpi_addr != base)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+            own_start = info->dlpi_addr + ph->p_vaddr;
+            own_end = own_start + ph->p_memsz;
+        }
+    }
+    return 1;
+}
+
+int lt_unwind_init(void)
+{
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    Dl_info info;
+    if (dladdr((void *)lt_unwind_init, &info) && info.dli_fbase)
+        dl_iterate_phdr(find_own_text, info.dli_fbase);
+    return 0;
+}
+
+int lt_unwind_is_own(uint64_t ip)
+{
+    return ip - own_start < own_end - own_start;
+}
+
+unsigned lt_unwind_capture(uint64_t *frames, unsigned max, const void *caller)
+{
+    int saved_errno = errno;
+    void *buf[LT_MAX_DEPTH + OWN_FRAMES_MAX];
+    int n = unw_backtrace(buf, (int)lt_min(max + OWN_FRAMES_MAX, lt_array_size(buf)));
+    errno = saved_errno;
+    int start = 0;
+    while (start < n && start < OWN_FRAMES_MAX && buf[start] != caller)
+        start++;
+    if (start == n || start == OWN_FRAMES_MAX) {
+        /* The caller's frame was not where expected (a tail call, a signal frame): fall
+         * back to dropping leading frames that are ours. */
+        start = 0;
+        while (start < n && lt_unwind_is_own((uint64_t)buf[start]))
+            start++;
+    }
+    unsigned depth = (unsigned)lt_min((unsigned)(n - start), max);
+    for (unsigned i = 0; i < depth; i++)
+        frames[i] = (uint64_t)buf[start + i];
+    return depth;
+}

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs missing build dependencies, builds leaktag and runs every test suite:
+# the main build (unit, preload, e2e), then the unit tests under ASan+UBSan and the
+# concurrent table under TSan.  Usage: tests/run.sh [meson test args...]
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/tests/deps.sh"
+
+# Tests also run real programs nobody here wrote, and the fuzz target needs clang's runtime.
+lt_install_packages $lt_build_packages python3 git clang libclang-rt-14-dev
+
+build=${LEAKTAG_BUILD:-$top/build}
+cd "$top"
+[ -f "$build/build.ninja" ] || meson setup "$build" --werror >/dev/null
+ninja -C "$build" >/dev/null
+meson test -C "$build" --print-errorlogs "$@"
+
+if [ "${LEAKTAG_SANITIZERS:-1}" = 1 ]; then
+    asan="$top/build-asan"
+    [ -f "$asan/build.ninja" ] || meson setup "$asan" --werror -Db_sanitize=address,undefined \
+        -Db_lundef=false >/dev/null
+    ninja -C "$asan" >/dev/null
+    meson test -C "$asan" --print-errorlogs --suite unit
+
+    tsan="$top/build-tsan"
+    [ -f "$tsan/build.ninja" ] || meson setup "$tsan" --werror -Db_sanitize=thread \
+        -Db_lundef=false >/dev/null
+    ninja -C "$tsan" >/dev/null
+    meson test -C "$tsan" --print-errorlogs --suite tsan
+fi
