@@ -2,6 +2,7 @@
  * the tracker's own footprint (bytes per live block) can be reported. Never calls malloc. */
 #include "mem.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -19,7 +20,9 @@ static size_t page_round(size_t bytes)
 void *lt_mem_map(size_t bytes)
 {
     bytes = page_round(bytes);
+    int saved_errno = errno; /* called from inside malloc hooks */
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    errno = saved_errno;
     if (p == MAP_FAILED)
         return NULL;
     atomic_fetch_add_explicit(&mapped_bytes, bytes, memory_order_relaxed);

@@ -37,17 +37,6 @@ static _Atomic uint32_t count;
 static pthread_mutex_t insert_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *arena_cur, *arena_end;
 
-static inline uint64_t hash_frames(const uint64_t *f, unsigned n)
-{
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
-    for (unsigned i = 0; i < n; i++) {
-        h ^= f[i];
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    return h | 1; /* never 0, so an index entry is never 0 either */
-}
-
 static inline struct record *record_of(uint32_t id)
 {
     struct record *_Atomic *chunk =
@@ -150,7 +139,7 @@ int lt_stacks_init(void)
         return -1;
     atomic_store_explicit(&current_index, ix, memory_order_release);
     pthread_mutex_lock(&insert_lock);
-    add(hash_frames(NULL, 0), NULL, 0); /* id 0: the empty stack */
+    add(lt_stacks_hash(NULL, 0), NULL, 0); /* id 0: the empty stack */
     pthread_mutex_unlock(&insert_lock);
     return lt_stacks_count() == 1 ? 0 : -1;
 }
@@ -171,9 +160,13 @@ static LT_NOINLINE uint32_t intern_slow(uint64_t h, const uint64_t *frames, unsi
 
 uint32_t lt_stacks_intern(const uint64_t *frames, unsigned depth)
 {
+    return lt_stacks_intern_hashed(frames, depth, lt_stacks_hash(frames, depth));
+}
+
+uint32_t lt_stacks_intern_hashed(const uint64_t *frames, unsigned depth, uint64_t h)
+{
     if (!depth)
         return LT_STACK_NONE;
-    uint64_t h = hash_frames(frames, depth);
     uint32_t id = find(atomic_load_explicit(&current_index, memory_order_acquire), h, frames,
                        depth);
     return lt_likely(id != UINT32_MAX) ? id : intern_slow(h, frames, depth);

@@ -1,144 +1,37 @@
-/* table.c — lock-free open-addressing hash table of live blocks, sharded by address hash.
+/* table.c — lock-free open-addressing hash table of live blocks, sharded by address hash:
+ * the slow paths, growth, scans and reclamation (the fast paths are inline in table.h).
  *
- * A slot is three 64-bit words: the key (the block address, or a state below) and the packed
- * block. Inserts claim an empty or tombstone slot with one CAS; removes turn the key into a
- * tombstone with one CAS. No lock is taken on either path.
+ * A slot is three 64-bit words: the key (the block address, or a state) and the packed
+ * block. Inserts claim an EMPTY or TOMB slot with one CAS (key -> BUSY|thread), write the two
+ * value words and publish the key; removes turn the key into a TOMB with one CAS.
  *
- * Growth migrates one shard into a new generation while other threads keep going: inserts
- * go to the new generation, removes find a key either still in the old one or marked MOVED
- * there (then they follow `next`). The old generation is unmapped after a grace period
- * (threads.c: membarrier + per-thread hook_seq). Must never call malloc. */
+ * Growth (a "migration") rebuilds one shard into a new generation of 2 x live slots while
+ * other threads keep going: inserts go to the new generation, removes find a key either
+ * still in the old one or marked MOVED there (then they follow `next`). It is triggered
+ * when an insert finds no free slot within LT_INSERT_PROBES of home, or a lookup walks too
+ * far through tombstones. The old generation is unmapped after a grace period (threads.c:
+ * membarrier + per-thread hook_seq). Nothing here calls malloc. */
 #include "table.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdatomic.h>
 #include <string.h>
 
-#include "compiler.h"
 #include "log.h"
 #include "mem.h"
 
-/* Key encoding. Heap addresses are at least 8-aligned and never in the first page, so:
- *   below 4096 with bit 2 clear: a state (EMPTY, TOMB, MOVED_EMPTY);
- *   bit 2 set: BUSY, an insert is writing the slot; the rest is the inserting thread's index
- *              (so that a fork child can tell slots left half-written by vanished threads);
- *   otherwise a block address, with bit 0 MIGRATING and bit 1 MOVED set during growth. */
-#define KEY_EMPTY 0u
-#define KEY_TOMB 8u         /* removed */
-#define KEY_MOVED_EMPTY 16u /* empty or tombstone when its generation was migrated */
-#define KEY_BUSY_BIT 4u
-#define KEY_MIGRATING 1u    /* flag: the migrator is copying this key */
-#define KEY_MOVED 2u        /* flag: this key now lives in the next generation */
-#define KEY_FLAGS (KEY_MIGRATING | KEY_MOVED)
-
-static inline bool key_is_busy(uint64_t k)
-{
-    return k & KEY_BUSY_BIT;
-}
-
-static inline bool key_is_block(uint64_t k)
-{
-    return k >= 4096 && !(k & KEY_BUSY_BIT);
-}
-
-static inline uint64_t busy_key(uint32_t thread)
-{
-    return (uint64_t)thread << 3 | KEY_BUSY_BIT;
-}
-
 #define MIN_SLOTS 64u
+#define LOOKUP_PROBES_MAX 256u /* a lookup this long asks for a rebuild (tombstones) */
 
-struct slot {
-    _Atomic uint64_t key;
-    _Atomic uint64_t meta;  /* size:40 | kind:4 | thread:20 */
-    _Atomic uint64_t where; /* stack:32 | time_cs:32 */
-};
-
-struct generation {
-    /* Read by every operation: kept apart from the counter that inserts write. */
-    uint64_t slots;
-    uint64_t grow_at;               /* used count that asks for a migration */
-    _Atomic uint64_t insert_limit;  /* used count past which application inserts give up */
-    uint64_t map_bytes;
-    struct generation *_Atomic next;
-    char pad[64 - 5 * 8];
-    _Atomic uint64_t used;          /* slots ever claimed from EMPTY (live + tombstones) */
-    char pad2[64 - 8];
-    struct slot slot[];
-};
-
-struct shard {
-    struct generation *_Atomic current;
-    _Atomic bool busy; /* a migration or a scan holds the shard */
-    char pad[64 - sizeof(void *) - sizeof(bool)];
-};
-
-static struct shard shards[LT_TABLE_SHARDS] __attribute__((aligned(64)));
+struct lt_shard lt_shards[LT_TABLE_SHARDS] __attribute__((aligned(64)));
 static _Atomic uint64_t migrations;
 
 #define RETIRED_MAX 256
 static struct {
     pthread_mutex_t lock;
     unsigned count;
-    struct generation *gen[RETIRED_MAX];
+    struct lt_generation *gen[RETIRED_MAX];
 } retired = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static inline uint64_t hash_addr(uint64_t addr)
-{
-    return (addr >> 3) * 0x9E3779B97F4A7C15ull;
-}
-
-static inline struct shard *shard_of(uint64_t h)
-{
-    return &shards[h >> 58];
-}
-
-/* Multiply-shift range reduction: any slot count works, not only powers of two. */
-static inline uint64_t home_slot(uint64_t h, uint64_t slots)
-{
-    return (uint64_t)(((unsigned __int128)(h << 6) * slots) >> 64);
-}
-
-static inline uint64_t pack_meta(const struct lt_block *b)
-{
-    uint64_t size = b->size > LT_BLOCK_SIZE_MAX ? LT_BLOCK_SIZE_MAX : b->size;
-    return size | (uint64_t)(b->kind & 0xf) << 40 | (uint64_t)(b->thread & 0xfffff) << 44;
-}
-
-static inline uint64_t pack_where(const struct lt_block *b)
-{
-    return b->stack | (uint64_t)b->time_cs << 32;
-}
-
-static inline void unpack(uint64_t addr, uint64_t meta, uint64_t where, struct lt_block *out)
-{
-    out->addr = addr;
-    out->size = meta & LT_BLOCK_SIZE_MAX;
-    out->kind = (meta >> 40) & 0xf;
-    out->thread = (uint32_t)(meta >> 44);
-    out->stack = (uint32_t)where;
-    out->time_cs = (uint32_t)(where >> 32);
-}
-
-/* The hook_seq critical section that protects a thread's view of generations from being
- * unmapped under it. A plain store: the reclaimer's membarrier supplies the fence. */
-static inline void enter(struct lt_thread *self)
-{
-    atomic_store_explicit(&self->hook_seq,
-                          atomic_load_explicit(&self->hook_seq, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst);
-}
-
-static inline void leave(struct lt_thread *self)
-{
-    atomic_signal_fence(memory_order_seq_cst);
-    atomic_store_explicit(&self->hook_seq,
-                          atomic_load_explicit(&self->hook_seq, memory_order_relaxed) + 1,
-                          memory_order_release);
-}
 
 static void wait_a_little(unsigned *spins)
 {
@@ -148,36 +41,36 @@ static void wait_a_little(unsigned *spins)
         sched_yield();
 }
 
-static struct generation *new_generation(uint64_t slots, uint64_t reserved_for_migration)
+static struct lt_generation *new_generation(uint64_t slots, uint64_t reserved_for_migration)
 {
     if (slots < MIN_SLOTS)
         slots = MIN_SLOTS;
-    size_t bytes = sizeof(struct generation) + slots * sizeof(struct slot);
-    struct generation *g = lt_mem_map(bytes);
+    size_t bytes = sizeof(struct lt_generation) + slots * sizeof(struct lt_slot);
+    struct lt_generation *g = lt_mem_map(bytes);
     if (!g)
         return NULL;
     g->slots = slots;
     g->map_bytes = bytes;
-    g->grow_at = slots * 3 / 4;
-    atomic_init(&g->insert_limit, slots - lt_min(slots - 1, reserved_for_migration + 1));
+    g->insert_limit = slots - lt_min(slots - 1, reserved_for_migration + 1);
+    atomic_init(&g->limited, reserved_for_migration != 0);
     return g;
 }
 
 int lt_table_init(void)
 {
     for (unsigned i = 0; i < LT_TABLE_SHARDS; i++) {
-        struct generation *g = new_generation(MIN_SLOTS, 0);
+        struct lt_generation *g = new_generation(MIN_SLOTS, 0);
         if (!g)
             return -ENOMEM;
-        atomic_store_explicit(&shards[i].current, g, memory_order_release);
+        atomic_store_explicit(&lt_shards[i].current, g, memory_order_release);
     }
     return 0;
 }
 
-static inline struct generation *newest(struct shard *s)
+static inline struct lt_generation *newest(struct lt_shard *s)
 {
-    struct generation *g = atomic_load_explicit(&s->current, memory_order_acquire);
-    struct generation *n;
+    struct lt_generation *g = atomic_load_explicit(&s->current, memory_order_acquire);
+    struct lt_generation *n;
     while ((n = atomic_load_explicit(&g->next, memory_order_acquire)))
         g = n;
     return g;
@@ -185,76 +78,67 @@ static inline struct generation *newest(struct shard *s)
 
 enum insert_result {
     INSERTED,
-    INSERTED_GROW, /* and the generation asks to grow */
-    REDIRECT,      /* the generation is being migrated: insert into the next one */
-    WAIT,          /* the generation is a migration's target and its spare room is used up */
-    FULL,
+    REDIRECT, /* the generation is being migrated: insert into the next one */
+    WAIT,     /* the generation is a migration's target and its spare room is used up */
+    CROWDED,  /* no free slot near home: the shard wants a rebuild */
+    FULL,     /* no free slot at all */
 };
 
-/* Claims a slot for addr in g. Application inserts (migrated == NULL) respect insert_limit,
- * which keeps room for the keys a migration still has to copy in. The migrator may use every
- * slot and counts its claims in *migrated, added to `used` when it is done, so that the
- * limit applies to application inserts alone. */
-static enum insert_result insert_into(struct generation *g, uint64_t h, uint64_t addr,
+/* Claims a slot for addr in g. Application inserts (migrated == NULL) look no further than
+ * LT_INSERT_PROBES from home, and in a migration's target they stop at insert_limit, which
+ * keeps room for the keys still to be copied. The migrator looks everywhere and counts its
+ * claims in *migrated, so that the limit applies to application inserts alone. */
+static enum insert_result insert_into(struct lt_generation *g, uint64_t h, uint64_t addr,
                                       uint64_t meta, uint64_t where, uint64_t busy,
                                       uint64_t *migrated)
 {
     bool app = migrated == NULL;
-    if (app) {
-        uint64_t limit = atomic_load_explicit(&g->insert_limit, memory_order_relaxed);
-        if (atomic_load_explicit(&g->used, memory_order_relaxed) >= limit) {
-            if (atomic_load_explicit(&g->next, memory_order_acquire))
-                return REDIRECT;
-            return limit < g->slots - 1 ? WAIT : FULL;
-        }
-    }
-    uint64_t i = home_slot(h, g->slots);
-    for (uint64_t probes = 0; probes < g->slots; probes++) {
-        struct slot *sl = &g->slot[i];
+    bool limited = app && atomic_load_explicit(&g->limited, memory_order_acquire);
+    if (limited && atomic_load_explicit(&g->used, memory_order_relaxed) >= g->insert_limit)
+        return atomic_load_explicit(&g->next, memory_order_acquire) ? REDIRECT : WAIT;
+    uint64_t i = lt_home_slot(h, g->slots);
+    uint64_t reach = app && !limited ? lt_min(g->slots, LT_INSERT_PROBES) : g->slots;
+    for (uint64_t probes = 0; probes < reach; probes++) {
+        struct lt_slot *sl = &g->slot[i];
         uint64_t k = atomic_load_explicit(&sl->key, memory_order_acquire);
-        while (k == KEY_EMPTY || k == KEY_TOMB) {
-            if (atomic_compare_exchange_weak_explicit(&sl->key, &k, busy,
-                                                      memory_order_acquire,
+        while (k == LT_KEY_EMPTY || k == LT_KEY_TOMB) {
+            if (atomic_compare_exchange_weak_explicit(&sl->key, &k, busy, memory_order_acquire,
                                                       memory_order_acquire)) {
-                bool grow = false;
-                if (k == KEY_EMPTY && !app)
+                if (k == LT_KEY_EMPTY && !app)
                     ++*migrated;
-                else if (k == KEY_EMPTY)
-                    grow = atomic_fetch_add_explicit(&g->used, 1, memory_order_relaxed) + 1 >=
-                           g->grow_at;
+                else if (k == LT_KEY_EMPTY && limited)
+                    atomic_fetch_add_explicit(&g->used, 1, memory_order_relaxed);
                 atomic_store_explicit(&sl->meta, meta, memory_order_relaxed);
                 atomic_store_explicit(&sl->where, where, memory_order_relaxed);
                 atomic_store_explicit(&sl->key, addr, memory_order_release);
-                return grow ? INSERTED_GROW : INSERTED;
+                return INSERTED;
             }
         }
         /* A migration has passed or is passing here: this generation is closed. */
-        if (app && (k == KEY_MOVED_EMPTY || (key_is_block(k) && (k & KEY_FLAGS))))
+        if (app && (k == LT_KEY_MOVED_EMPTY || (lt_key_is_block(k) && (k & LT_KEY_FLAGS))))
             return REDIRECT;
         if (++i == g->slots)
             i = 0;
     }
-    return FULL;
+    return reach < g->slots ? CROWDED : FULL;
 }
 
 enum migrate_result { MIGRATED, NOT_NEEDED, HELD_ELSEWHERE, NO_MEMORY };
 
-static enum migrate_result migrate(struct lt_thread *self, struct shard *s);
-static void try_reclaim_quickly(struct lt_thread *self);
+static enum migrate_result migrate(struct lt_thread *self, struct lt_shard *s,
+                                   struct lt_generation *crowded);
 
-int lt_table_insert(struct lt_thread *self, const struct lt_block *b)
+int lt_table_insert_slow(struct lt_thread *self, const struct lt_block *b)
 {
-    if (lt_unlikely(!key_is_block(b->addr) || (b->addr & 7)))
-        return -EINVAL; /* not a pointer a conforming allocator hands out */
-    uint64_t h = hash_addr(b->addr);
-    struct shard *s = shard_of(h);
-    uint64_t meta = pack_meta(b), where = pack_where(b);
+    uint64_t h = lt_hash_addr(b->addr);
+    struct lt_shard *s = lt_shard_of(h);
+    uint64_t meta = lt_pack_meta(b), where = lt_pack_where(b);
     unsigned spins = 0;
     for (;;) {
         enum insert_result r;
-        enter(self);
-        struct generation *g = newest(s);
-        while ((r = insert_into(g, h, b->addr, meta, where, busy_key(self->idx), NULL)) ==
+        lt_table_enter(self);
+        struct lt_generation *g = newest(s);
+        while ((r = insert_into(g, h, b->addr, meta, where, lt_busy_key(self->idx), NULL)) ==
                    REDIRECT || r == WAIT) {
             /* WAIT: a migrator was descheduled while others filled its target. It finishes
              * once it runs again; dropping the block instead would break exact counts. */
@@ -262,14 +146,12 @@ int lt_table_insert(struct lt_thread *self, const struct lt_block *b)
                 wait_a_little(&spins);
             g = newest(s);
         }
-        leave(self);
+        lt_table_leave(self);
         if (lt_likely(r == INSERTED))
             return 0;
-        /* Out of line of the common case: grow outside the critical section, so that two
-         * growers never wait for each other's grace period. */
-        enum migrate_result m = migrate(self, s);
-        if (r == INSERTED_GROW)
-            return 0;
+        /* Grow outside the critical section, so two growers never wait for each other's
+         * grace period. */
+        enum migrate_result m = migrate(self, s, g);
         if (m == NO_MEMORY) {
             lt_log_once("out of memory for the block table; some blocks are not tracked "
                         "(see untracked_blocks)");
@@ -280,74 +162,75 @@ int lt_table_insert(struct lt_thread *self, const struct lt_block *b)
     }
 }
 
-bool lt_table_remove(struct lt_thread *self, uint64_t addr, struct lt_block *out)
+bool lt_table_remove_slow(struct lt_thread *self, uint64_t addr, struct lt_block *out)
 {
-    uint64_t h = hash_addr(addr);
-    struct shard *s = shard_of(h);
+    uint64_t h = lt_hash_addr(addr);
+    struct lt_shard *s = lt_shard_of(h);
     bool found = false;
-    enter(self);
-    struct generation *g = atomic_load_explicit(&s->current, memory_order_acquire);
-    while (g) {
-        uint64_t i = home_slot(h, g->slots);
+    uint64_t walked = 0;
+    lt_table_enter(self);
+    struct lt_generation *first = atomic_load_explicit(&s->current, memory_order_acquire);
+    for (struct lt_generation *g = first; g && !found;
+         g = atomic_load_explicit(&g->next, memory_order_acquire)) {
+        uint64_t i = lt_home_slot(h, g->slots);
         bool follow = false;
-        for (uint64_t probes = 0; probes < g->slots && !found && !follow; probes++) {
-            struct slot *sl = &g->slot[i];
+        for (uint64_t probes = 0; probes < g->slots && !found && !follow; probes++, walked++) {
+            struct lt_slot *sl = &g->slot[i];
             unsigned spins = 0;
             for (;;) {
                 uint64_t k = atomic_load_explicit(&sl->key, memory_order_acquire);
                 if (k == addr) {
                     uint64_t meta = atomic_load_explicit(&sl->meta, memory_order_relaxed);
                     uint64_t where = atomic_load_explicit(&sl->where, memory_order_relaxed);
-                    if (atomic_compare_exchange_strong_explicit(&sl->key, &k, KEY_TOMB,
+                    if (atomic_compare_exchange_strong_explicit(&sl->key, &k, LT_KEY_TOMB,
                                                                 memory_order_acq_rel,
                                                                 memory_order_acquire)) {
-                        unpack(addr, meta, where, out);
+                        lt_unpack(addr, meta, where, out);
                         found = true;
                         break;
                     }
                     continue; /* the migrator got there first */
                 }
-                if (k == (addr | KEY_MIGRATING)) {
+                if (k == (addr | LT_KEY_MIGRATING)) {
                     wait_a_little(&spins);
                     continue;
                 }
-                if (k == (addr | KEY_MOVED))
-                    follow = true;
-                else if (k == KEY_EMPTY)
-                    follow = true; /* not in this generation; maybe in a newer one */
+                /* MOVED: the key is in the next generation. EMPTY: not in this one, maybe
+                 * in a newer one. */
+                follow = k == (addr | LT_KEY_MOVED) || k == LT_KEY_EMPTY;
                 break;
             }
             if (++i == g->slots)
                 i = 0;
         }
-        if (found)
-            break;
-        g = atomic_load_explicit(&g->next, memory_order_acquire);
     }
-    leave(self);
+    lt_table_leave(self);
+    /* Tombstones make searches long; a rebuild clears them. */
+    if (walked > LOOKUP_PROBES_MAX)
+        migrate(self, s, first);
     return found;
 }
 
-static bool try_hold(struct shard *s)
+static bool try_hold(struct lt_shard *s)
 {
     bool expected = false;
     return atomic_compare_exchange_strong_explicit(&s->busy, &expected, true,
                                                    memory_order_acquire, memory_order_relaxed);
 }
 
-static void hold(struct shard *s)
+static void hold(struct lt_shard *s)
 {
     unsigned spins = 0;
     while (!try_hold(s))
         wait_a_little(&spins);
 }
 
-static void release(struct shard *s)
+static void release(struct lt_shard *s)
 {
     atomic_store_explicit(&s->busy, false, memory_order_release);
 }
 
-static void retire(struct generation *g)
+static void retire(struct lt_generation *g)
 {
     pthread_mutex_lock(&retired.lock);
     if (retired.count < RETIRED_MAX)
@@ -358,24 +241,25 @@ static void retire(struct generation *g)
     pthread_mutex_unlock(&retired.lock);
 }
 
-/* Moves every key of the shard's current generation into a new one sized for twice the
- * live count. Runs in the thread whose insert crossed the threshold; if another thread
- * already holds the shard, that one will do it. */
-static LT_COLD enum migrate_result migrate(struct lt_thread *self, struct shard *s)
+/* Moves every key of `crowded` (if it is still the shard's current generation) into a new
+ * generation sized for twice the live count. Runs in the thread that found it crowded; if
+ * another thread already holds the shard, that one migrates or scans and we retry. */
+static LT_COLD enum migrate_result migrate(struct lt_thread *self, struct lt_shard *s,
+                                           struct lt_generation *crowded)
 {
     if (!try_hold(s))
         return HELD_ELSEWHERE;
-    struct generation *old = atomic_load_explicit(&s->current, memory_order_acquire);
-    if (atomic_load_explicit(&old->used, memory_order_relaxed) < old->grow_at) {
+    struct lt_generation *old = atomic_load_explicit(&s->current, memory_order_acquire);
+    if (old != crowded) {
         release(s); /* someone migrated it just before us */
         return NOT_NEEDED;
     }
     uint64_t live = 0;
     for (uint64_t i = 0; i < old->slots; i++) {
         uint64_t k = atomic_load_explicit(&old->slot[i].key, memory_order_relaxed);
-        live += key_is_block(k) || key_is_busy(k);
+        live += lt_key_is_block(k) || lt_key_is_busy(k);
     }
-    struct generation *g = new_generation(live * 2 + MIN_SLOTS, live);
+    struct lt_generation *g = new_generation(live * 2 + MIN_SLOTS, live);
     if (!g) {
         release(s);
         return NO_MEMORY;
@@ -384,23 +268,23 @@ static LT_COLD enum migrate_result migrate(struct lt_thread *self, struct shard 
 
     uint64_t migrated = 0;
     for (uint64_t i = 0; i < old->slots; i++) {
-        struct slot *sl = &old->slot[i];
+        struct lt_slot *sl = &old->slot[i];
         unsigned spins = 0;
         uint64_t k = atomic_load_explicit(&sl->key, memory_order_acquire);
         for (;;) {
-            if (k == KEY_EMPTY || k == KEY_TOMB) {
-                if (atomic_compare_exchange_weak_explicit(&sl->key, &k, KEY_MOVED_EMPTY,
+            if (k == LT_KEY_EMPTY || k == LT_KEY_TOMB) {
+                if (atomic_compare_exchange_weak_explicit(&sl->key, &k, LT_KEY_MOVED_EMPTY,
                                                           memory_order_acq_rel,
                                                           memory_order_acquire))
                     break;
                 continue;
             }
-            if (key_is_busy(k)) {
+            if (lt_key_is_busy(k)) {
                 /* An insert is writing this slot; wait for it, unless its thread is gone
                  * (a fork child inherits the slot but not the thread). */
                 struct lt_thread *owner = lt_thread_get((uint32_t)(k >> 3));
                 if (owner && !(atomic_load(&owner->state) & LT_THREAD_ALIVE)) {
-                    if (atomic_compare_exchange_weak_explicit(&sl->key, &k, KEY_MOVED_EMPTY,
+                    if (atomic_compare_exchange_weak_explicit(&sl->key, &k, LT_KEY_MOVED_EMPTY,
                                                               memory_order_acq_rel,
                                                               memory_order_acquire))
                         break;
@@ -410,29 +294,46 @@ static LT_COLD enum migrate_result migrate(struct lt_thread *self, struct shard 
                 k = atomic_load_explicit(&sl->key, memory_order_acquire);
                 continue;
             }
-            if (atomic_compare_exchange_weak_explicit(&sl->key, &k, k | KEY_MIGRATING,
+            if (atomic_compare_exchange_weak_explicit(&sl->key, &k, k | LT_KEY_MIGRATING,
                                                       memory_order_acq_rel,
                                                       memory_order_acquire)) {
                 uint64_t meta = atomic_load_explicit(&sl->meta, memory_order_relaxed);
                 uint64_t where = atomic_load_explicit(&sl->where, memory_order_relaxed);
-                /* Cannot fail: the new generation reserves room for every live key. */
-                while (insert_into(g, hash_addr(k), k, meta, where, busy_key(LT_THREAD_OVERFLOW),
-                                   &migrated) == FULL)
+                /* Cannot stay FULL: the new generation reserves room for every live key;
+                 * only keys of inserts racing the count above can need a removal first. */
+                while (insert_into(g, lt_hash_addr(k), k, meta, where,
+                                   lt_busy_key(LT_THREAD_OVERFLOW), &migrated) == FULL)
                     wait_a_little(&spins);
-                atomic_store_explicit(&sl->key, k | KEY_MOVED, memory_order_release);
+                atomic_store_explicit(&sl->key, k | LT_KEY_MOVED, memory_order_release);
                 break;
             }
         }
     }
     /* Application inserts may now fill the generation like any other. */
-    atomic_fetch_add_explicit(&g->used, migrated, memory_order_relaxed);
-    atomic_store_explicit(&g->insert_limit, g->slots - 1, memory_order_relaxed);
+    atomic_store_explicit(&g->limited, false, memory_order_release);
     atomic_store_explicit(&s->current, g, memory_order_release);
     atomic_fetch_add_explicit(&migrations, 1, memory_order_relaxed);
     release(s);
     retire(old);
-    try_reclaim_quickly(self);
+    /* In an allocating thread: wait at most 200 us; the worker thread retries later. */
+    lt_table_reclaim(self, 200 * 1000);
     return MIGRATED;
+}
+
+void lt_table_compact(struct lt_thread *self)
+{
+    for (unsigned si = 0; si < LT_TABLE_SHARDS; si++) {
+        struct lt_shard *s = &lt_shards[si];
+        lt_table_enter(self);
+        struct lt_generation *g = atomic_load_explicit(&s->current, memory_order_acquire);
+        uint64_t live = 0;
+        for (uint64_t i = 0; i < g->slots; i++)
+            live += lt_key_is_block(atomic_load_explicit(&g->slot[i].key, memory_order_relaxed));
+        bool oversized = g->slots > 4 * live + MIN_SLOTS;
+        lt_table_leave(self);
+        if (oversized)
+            migrate(self, s, g); /* sizes the new generation for 2 x live */
+    }
 }
 
 unsigned lt_table_reclaim(struct lt_thread *self, int64_t timeout_ns)
@@ -449,23 +350,17 @@ unsigned lt_table_reclaim(struct lt_thread *self, int64_t timeout_ns)
     return waiting;
 }
 
-/* In an allocating thread: wait at most 200 us; the worker thread retries later. */
-static void try_reclaim_quickly(struct lt_thread *self)
-{
-    lt_table_reclaim(self, 200 * 1000);
-}
-
 void lt_table_scan(struct lt_thread *self, lt_table_visit_fn visit, void *ctx)
 {
     for (unsigned si = 0; si < LT_TABLE_SHARDS; si++) {
-        struct shard *s = &shards[si];
+        struct lt_shard *s = &lt_shards[si];
         hold(s); /* no migration may move keys under the scan */
-        enter(self);
-        struct generation *g = atomic_load_explicit(&s->current, memory_order_acquire);
+        lt_table_enter(self);
+        struct lt_generation *g = atomic_load_explicit(&s->current, memory_order_acquire);
         for (uint64_t i = 0; i < g->slots; i++) {
-            struct slot *sl = &g->slot[i];
+            struct lt_slot *sl = &g->slot[i];
             uint64_t k = atomic_load_explicit(&sl->key, memory_order_acquire);
-            if (!key_is_block(k))
+            if (!lt_key_is_block(k))
                 continue;
             uint64_t meta = atomic_load_explicit(&sl->meta, memory_order_relaxed);
             uint64_t where = atomic_load_explicit(&sl->where, memory_order_relaxed);
@@ -473,10 +368,10 @@ void lt_table_scan(struct lt_thread *self, lt_table_visit_fn visit, void *ctx)
             if (atomic_load_explicit(&sl->key, memory_order_relaxed) != k)
                 continue; /* freed while we looked */
             struct lt_block b;
-            unpack(k, meta, where, &b);
+            lt_unpack(k, meta, where, &b);
             visit(&b, ctx);
         }
-        leave(self);
+        lt_table_leave(self);
         release(s);
     }
 }
@@ -485,7 +380,8 @@ void lt_table_stats(struct lt_table_stats *out)
 {
     memset(out, 0, sizeof(*out));
     for (unsigned i = 0; i < LT_TABLE_SHARDS; i++) {
-        struct generation *g = atomic_load_explicit(&shards[i].current, memory_order_acquire);
+        struct lt_generation *g = atomic_load_explicit(&lt_shards[i].current,
+                                                       memory_order_acquire);
         out->slots += g->slots;
         out->bytes += g->map_bytes;
     }
@@ -500,19 +396,19 @@ void lt_table_fork_prepare(void)
 {
     pthread_mutex_lock(&retired.lock);
     for (unsigned i = 0; i < LT_TABLE_SHARDS; i++)
-        hold(&shards[i]);
+        hold(&lt_shards[i]);
 }
 
 void lt_table_fork_parent(void)
 {
     for (unsigned i = 0; i < LT_TABLE_SHARDS; i++)
-        release(&shards[i]);
+        release(&lt_shards[i]);
     pthread_mutex_unlock(&retired.lock);
 }
 
 void lt_table_fork_child(void)
 {
     for (unsigned i = 0; i < LT_TABLE_SHARDS; i++)
-        release(&shards[i]);
+        release(&lt_shards[i]);
     pthread_mutex_init(&retired.lock, NULL);
 }

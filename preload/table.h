@@ -1,13 +1,20 @@
 /* table.h — the live-block table: heap address -> size, kind, thread, stack, time.
  * Insert and remove are lock-free from any thread (a block freed by another thread is found
  * in O(1) expected time); shards grow one at a time while the other threads keep working.
- * All memory comes from mmap. */
+ * All memory comes from mmap.
+ *
+ * The common cases of insert and remove are inline below: a handful of loads, one CAS, no
+ * shared counter. Anything unusual (a migration under way, a long probe) goes out of line
+ * to table.c, which also holds the whole algorithm in its comments. */
 #ifndef LT_TABLE_H
 #define LT_TABLE_H
 
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "compiler.h"
 #include "threads.h"
 
 #define LT_TABLE_SHARDS 64
@@ -26,16 +33,20 @@ int lt_table_init(void);
 
 /* Returns 0; -ENOMEM when leaktag's own memory ran out, -EINVAL for an address no conforming
  * allocator returns (not 8-aligned, or in page 0): the block is then not tracked. */
-int lt_table_insert(struct lt_thread *self, const struct lt_block *b);
+static inline int lt_table_insert(struct lt_thread *self, const struct lt_block *b);
 
 /* Removes addr; true with *out filled when it was tracked. */
-bool lt_table_remove(struct lt_thread *self, uint64_t addr, struct lt_block *out);
+static inline bool lt_table_remove(struct lt_thread *self, uint64_t addr, struct lt_block *out);
 
 /* Calls visit for every block live during the whole scan, shard by shard. Blocks inserted
  * or removed while the scan runs may or may not be seen. Only one shard is held at a time,
  * and holding it only delays that shard's growth, never an insert or a remove. */
 typedef void (*lt_table_visit_fn)(const struct lt_block *b, void *ctx);
 void lt_table_scan(struct lt_thread *self, lt_table_visit_fn visit, void *ctx);
+
+/* Rebuilds shards that hold more than four slots per live block (after many frees), so the
+ * table's memory follows the live set down as well as up. For a background thread. */
+void lt_table_compact(struct lt_thread *self);
 
 /* Frees table generations retired by growth once no thread can still read them.
  * Returns the number still waiting. Never called with a shard held. */
@@ -52,5 +63,201 @@ void lt_table_stats(struct lt_table_stats *out);
 void lt_table_fork_prepare(void);
 void lt_table_fork_parent(void);
 void lt_table_fork_child(void);
+
+/* ---- layout, shared with the inline fast paths ------------------------------------------ */
+
+/* Key encoding. Heap addresses are at least 8-aligned and never in the first page, so:
+ *   below 4096 with bit 2 clear: a state (EMPTY, TOMB, MOVED_EMPTY);
+ *   bit 2 set: BUSY, an insert is writing the slot; the rest is the inserting thread's index
+ *              (so that a fork child can tell slots left half-written by vanished threads);
+ *   otherwise a block address, with bit 0 MIGRATING and bit 1 MOVED set during growth. */
+#define LT_KEY_EMPTY 0u
+#define LT_KEY_TOMB 8u         /* removed */
+#define LT_KEY_MOVED_EMPTY 16u /* empty or tombstone when its generation was migrated */
+#define LT_KEY_BUSY_BIT 4u
+#define LT_KEY_MIGRATING 1u    /* flag: the migrator is copying this key */
+#define LT_KEY_MOVED 2u        /* flag: this key now lives in the next generation */
+#define LT_KEY_FLAGS (LT_KEY_MIGRATING | LT_KEY_MOVED)
+
+/* An insert that finds no free slot this close to home asks for the shard to be rebuilt;
+ * this bounds probe lengths without any shared fill counter on the hot path. */
+#define LT_INSERT_PROBES 32
+
+struct lt_slot {
+    _Atomic uint64_t key;
+    _Atomic uint64_t meta;  /* size:40 | kind:4 | thread:20 */
+    _Atomic uint64_t where; /* stack:32 | time_cs:32 */
+};
+
+struct lt_generation {
+    /* Read by every operation, written only while the generation is created or migrated. */
+    uint64_t slots;
+    uint64_t insert_limit;          /* while `limited`: used count at which inserts wait */
+    uint64_t map_bytes;
+    struct lt_generation *_Atomic next; /* set when this generation is being migrated */
+    _Atomic bool limited;           /* a migration is still filling this generation */
+    char pad[64 - 4 * 8 - sizeof(bool)];
+    _Atomic uint64_t used;          /* while `limited`: slots claimed by application inserts */
+    char pad2[64 - 8];
+    struct lt_slot slot[];
+};
+
+struct lt_shard {
+    struct lt_generation *_Atomic current;
+    _Atomic bool busy; /* a migration or a scan holds the shard */
+    char pad[64 - sizeof(void *) - sizeof(bool)];
+};
+
+extern struct lt_shard lt_shards[LT_TABLE_SHARDS];
+
+int lt_table_insert_slow(struct lt_thread *self, const struct lt_block *b);
+bool lt_table_remove_slow(struct lt_thread *self, uint64_t addr, struct lt_block *out);
+
+static inline bool lt_key_is_busy(uint64_t k)
+{
+    return k & LT_KEY_BUSY_BIT;
+}
+
+static inline bool lt_key_is_block(uint64_t k)
+{
+    return k >= 4096 && !(k & LT_KEY_BUSY_BIT);
+}
+
+static inline uint64_t lt_busy_key(uint32_t thread)
+{
+    return (uint64_t)thread << 3 | LT_KEY_BUSY_BIT;
+}
+
+static inline uint64_t lt_hash_addr(uint64_t addr)
+{
+    return (addr >> 3) * 0x9E3779B97F4A7C15ull;
+}
+
+static inline struct lt_shard *lt_shard_of(uint64_t h)
+{
+    return &lt_shards[h >> 58];
+}
+
+/* Multiply-shift range reduction: any slot count works, not only powers of two. */
+static inline uint64_t lt_home_slot(uint64_t h, uint64_t slots)
+{
+    return (uint64_t)(((unsigned __int128)(h << 6) * slots) >> 64);
+}
+
+static inline uint64_t lt_pack_meta(const struct lt_block *b)
+{
+    uint64_t size = b->size > LT_BLOCK_SIZE_MAX ? LT_BLOCK_SIZE_MAX : b->size;
+    return size | (uint64_t)(b->kind & 0xf) << 40 | (uint64_t)(b->thread & 0xfffff) << 44;
+}
+
+static inline uint64_t lt_pack_where(const struct lt_block *b)
+{
+    return b->stack | (uint64_t)b->time_cs << 32;
+}
+
+static inline void lt_unpack(uint64_t addr, uint64_t meta, uint64_t where, struct lt_block *out)
+{
+    out->addr = addr;
+    out->size = meta & LT_BLOCK_SIZE_MAX;
+    out->kind = (meta >> 40) & 0xf;
+    out->thread = (uint32_t)(meta >> 44);
+    out->stack = (uint32_t)where;
+    out->time_cs = (uint32_t)(where >> 32);
+}
+
+/* The hook_seq critical section that protects a thread's view of generations from being
+ * unmapped under it. A plain store: the reclaimer's membarrier supplies the fence. */
+static inline void lt_table_enter(struct lt_thread *self)
+{
+    atomic_store_explicit(&self->hook_seq,
+                          atomic_load_explicit(&self->hook_seq, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+}
+
+static inline void lt_table_leave(struct lt_thread *self)
+{
+    atomic_signal_fence(memory_order_seq_cst);
+    atomic_store_explicit(&self->hook_seq,
+                          atomic_load_explicit(&self->hook_seq, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+
+/* Fast path: the shard's only generation, a free slot within LT_INSERT_PROBES. */
+static inline int lt_table_insert(struct lt_thread *self, const struct lt_block *b)
+{
+    uint64_t addr = b->addr;
+    if (lt_unlikely(!lt_key_is_block(addr) || (addr & 7)))
+        return -EINVAL; /* not a pointer a conforming allocator hands out */
+    uint64_t h = lt_hash_addr(addr);
+    struct lt_shard *s = lt_shard_of(h);
+    lt_table_enter(self);
+    struct lt_generation *g = atomic_load_explicit(&s->current, memory_order_acquire);
+    if (lt_likely(!atomic_load_explicit(&g->next, memory_order_acquire) &&
+                  !atomic_load_explicit(&g->limited, memory_order_relaxed))) {
+        uint64_t i = lt_home_slot(h, g->slots);
+        for (unsigned probes = 0; probes < LT_INSERT_PROBES; probes++) {
+            struct lt_slot *sl = &g->slot[i];
+            uint64_t k = atomic_load_explicit(&sl->key, memory_order_relaxed);
+            if (k == LT_KEY_EMPTY || k == LT_KEY_TOMB) {
+                if (!atomic_compare_exchange_strong_explicit(&sl->key, &k,
+                                                             lt_busy_key(self->idx),
+                                                             memory_order_acquire,
+                                                             memory_order_relaxed))
+                    break; /* raced: let the slow path sort it out */
+                atomic_store_explicit(&sl->meta, lt_pack_meta(b), memory_order_relaxed);
+                atomic_store_explicit(&sl->where, lt_pack_where(b), memory_order_relaxed);
+                atomic_store_explicit(&sl->key, addr, memory_order_release);
+                lt_table_leave(self);
+                return 0;
+            }
+            if (lt_unlikely(k == LT_KEY_MOVED_EMPTY || (k & LT_KEY_FLAGS)))
+                break; /* a migration started under us */
+            if (++i == g->slots)
+                i = 0;
+        }
+    }
+    lt_table_leave(self);
+    return lt_table_insert_slow(self, b);
+}
+
+/* Fast path: the shard's only generation, the key within a few probes, no migration flag. */
+static inline bool lt_table_remove(struct lt_thread *self, uint64_t addr, struct lt_block *out)
+{
+    uint64_t h = lt_hash_addr(addr);
+    struct lt_shard *s = lt_shard_of(h);
+    lt_table_enter(self);
+    struct lt_generation *g = atomic_load_explicit(&s->current, memory_order_acquire);
+    if (lt_likely(!atomic_load_explicit(&g->next, memory_order_acquire))) {
+        uint64_t i = lt_home_slot(h, g->slots);
+        for (unsigned probes = 0; probes < LT_INSERT_PROBES; probes++) {
+            struct lt_slot *sl = &g->slot[i];
+            uint64_t k = atomic_load_explicit(&sl->key, memory_order_acquire);
+            if (k == addr) {
+                uint64_t meta = atomic_load_explicit(&sl->meta, memory_order_relaxed);
+                uint64_t where = atomic_load_explicit(&sl->where, memory_order_relaxed);
+                if (!atomic_compare_exchange_strong_explicit(&sl->key, &k, LT_KEY_TOMB,
+                                                             memory_order_acq_rel,
+                                                             memory_order_relaxed))
+                    break; /* a migration flagged it: the slow path follows it */
+                lt_table_leave(self);
+                lt_unpack(addr, meta, where, out);
+                return true;
+            }
+            /* No newer generation existed when we looked, so an EMPTY ends the search:
+             * a block inserted into a newer one would have made `next` visible to us. */
+            if (k == LT_KEY_EMPTY) {
+                lt_table_leave(self);
+                return false;
+            }
+            if (lt_unlikely(k == (addr | LT_KEY_MIGRATING) || k == (addr | LT_KEY_MOVED)))
+                break;
+            if (++i == g->slots)
+                i = 0;
+        }
+    }
+    lt_table_leave(self);
+    return lt_table_remove_slow(self, addr, out);
+}
 
 #endif

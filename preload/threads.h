@@ -20,25 +20,25 @@ enum lt_thread_state {
 };
 
 struct lt_thread {
-    /* First cache line: written by the owning thread on every hook, read by others rarely. */
+    /* First cache line: what every hook reads or writes; other threads read it rarely. */
     _Atomic uint32_t hook_seq;  /* odd while the owner is inside the block table */
     uint32_t idx;
     _Atomic uint64_t allocs;
     _Atomic uint64_t frees;         /* frees of tracked blocks done by this thread */
     _Atomic uint64_t bytes_allocated;
     _Atomic uint64_t bytes_freed;
-    _Atomic uint64_t unknown_frees;
-    _Atomic uint64_t mismatches;
     int64_t unpublished_bytes;      /* live-byte change not yet added to the global figure */
+    uint32_t shared;                /* several threads use this entry: count atomically */
+    uint32_t creator;               /* index of the thread that created it */
 
     /* Identity and rare events. */
+    _Atomic uint64_t unknown_frees;
+    _Atomic uint64_t mismatches;
     _Atomic uint64_t untracked_blocks; /* lost because leaktag's own memory ran out */
     _Atomic uint64_t untracked_bytes;
     pid_t tid;
     _Atomic uint32_t state;
     uint32_t start_cs, exit_cs;
-    uint32_t shared;                /* several threads use this entry: count atomically */
-    uint32_t creator;               /* index of the thread that created it */
     uint64_t handle;                /* pthread_t */
     uint64_t start_routine;         /* function the thread was started with */
     uint64_t stack_addr, stack_size, guard_size;

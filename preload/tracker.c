@@ -129,17 +129,48 @@ static inline void account_bytes(struct lt_thread *self, int64_t delta)
         publish(self);
 }
 
+/* Recently seen stacks of this thread, so that a known stack costs a compare instead of a
+ * probe of the shared stack table. Keyed by the return address in call-site mode and by
+ * the 64-bit stack hash otherwise (the table itself also trusts a matching hash only after
+ * comparing frames; here a hash collision would need two live stacks to collide in 64 bits). */
+#define STACK_CACHE 64
+static LT_TLS struct {
+    uint64_t key;
+    uint32_t id;
+} stack_cache[STACK_CACHE];
+
+static inline unsigned cache_slot(uint64_t key)
+{
+    return (unsigned)((key ^ key >> 7 ^ key >> 17) & (STACK_CACHE - 1));
+}
+
 static inline uint32_t capture_stack(const void *caller)
 {
     uint64_t frames[LT_MAX_DEPTH];
+    uint64_t key;
     unsigned depth;
     if (lt_opt.depth == 1) {
-        frames[0] = (uint64_t)caller;
+        key = (uint64_t)caller;
+        unsigned slot = cache_slot(key);
+        if (lt_likely(stack_cache[slot].key == key))
+            return stack_cache[slot].id;
+        frames[0] = key;
         depth = 1;
     } else {
         depth = lt_unwind_capture(frames, lt_opt.depth, caller);
+        key = lt_stacks_hash(frames, depth);
+        unsigned slot = cache_slot(key);
+        if (lt_likely(stack_cache[slot].key == key))
+            return stack_cache[slot].id;
     }
-    return lt_stacks_intern(frames, depth);
+    uint64_t hash = lt_opt.depth == 1 ? lt_stacks_hash(frames, depth) : key;
+    uint32_t id = lt_stacks_intern_hashed(frames, depth, hash);
+    if (id != LT_STACK_NONE) {
+        unsigned slot = cache_slot(key);
+        stack_cache[slot].key = key;
+        stack_cache[slot].id = id;
+    }
+    return id;
 }
 
 static LT_COLD void untracked(struct lt_thread *self, size_t size)
@@ -148,9 +179,10 @@ static LT_COLD void untracked(struct lt_thread *self, size_t size)
     lt_thread_add(self, &self->untracked_bytes, size);
 }
 
+/* errno: a successful allocation or a free must leave it alone. Nothing on these paths sets
+ * it except slow paths (unwinding, mmap), which save and restore it themselves. */
 void lt_track_alloc(void *p, size_t size, enum lt_kind kind, const void *caller)
 {
-    int saved_errno = errno; /* a successful allocation leaves errno alone */
     struct lt_thread *self = self_entry();
     struct lt_block b = {
         .addr = (uint64_t)p,
@@ -167,7 +199,6 @@ void lt_track_alloc(void *p, size_t size, enum lt_kind kind, const void *caller)
     } else {
         untracked(self, size);
     }
-    errno = saved_errno;
 }
 
 static LT_COLD void note_mismatch(struct lt_thread *self, const struct lt_block *b,
@@ -177,14 +208,19 @@ static LT_COLD void note_mismatch(struct lt_thread *self, const struct lt_block 
     lt_misuse_note(LT_MISUSE_MISMATCH, b->stack, capture_stack(caller), b->kind, how);
 }
 
-void lt_track_commit_release(const struct lt_block *b, enum lt_release how, const void *caller)
+static inline void commit_release(struct lt_thread *self, const struct lt_block *b,
+                                  enum lt_release how, const void *caller)
 {
-    struct lt_thread *self = self_entry();
     lt_thread_add(self, &self->frees, 1);
     lt_thread_add(self, &self->bytes_freed, b->size);
     account_bytes(self, -(int64_t)b->size);
     if (lt_unlikely(!lt_kind_matches(b->kind, how)))
         note_mismatch(self, b, how, caller);
+}
+
+void lt_track_commit_release(const struct lt_block *b, enum lt_release how, const void *caller)
+{
+    commit_release(self_entry(), b, how, caller);
 }
 
 LT_COLD void lt_track_unknown_release(enum lt_release how, const void *caller)
@@ -197,13 +233,12 @@ LT_COLD void lt_track_unknown_release(enum lt_release how, const void *caller)
 
 void lt_track_release(void *p, enum lt_release how, const void *caller)
 {
-    int saved_errno = errno; /* free() preserves errno */
+    struct lt_thread *self = self_entry();
     struct lt_block b;
-    if (lt_likely(lt_table_remove(self_entry(), (uint64_t)p, &b)))
-        lt_track_commit_release(&b, how, caller);
+    if (lt_likely(lt_table_remove(self, (uint64_t)p, &b)))
+        commit_release(self, &b, how, caller);
     else
         lt_track_unknown_release(how, caller);
-    errno = saved_errno;
 }
 
 bool lt_track_detach(void *p, struct lt_block *out)
@@ -213,16 +248,13 @@ bool lt_track_detach(void *p, struct lt_block *out)
 
 void lt_track_restore(const struct lt_block *b)
 {
-    int saved_errno = errno; /* keep the ENOMEM of the failed realloc */
     struct lt_thread *self = self_entry();
     if (lt_table_insert(self, b) != 0)
         untracked(self, b->size);
-    errno = saved_errno;
 }
 
 void lt_track_forget(void *p)
 {
-    int saved_errno = errno;
     struct lt_thread *self = self_entry();
     struct lt_block b;
     if (lt_table_remove(self, (uint64_t)p, &b)) {
@@ -230,7 +262,6 @@ void lt_track_forget(void *p)
         lt_thread_add(self, &self->bytes_allocated, -b.size);
         account_bytes(self, -(int64_t)b.size);
     }
-    errno = saved_errno;
 }
 
 void lt_tracker_totals(struct lt_totals *out)

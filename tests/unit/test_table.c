@@ -139,7 +139,20 @@ static void growth_keeps_every_block(void **state)
     assert_int_equal(lt_table_reclaim(me(), 1000 * 1000 * 1000), 0);
 }
 
-/* Tombstones from churn must not make the table grow without bound. */
+/* After a mass free, compaction gives the memory back. */
+static void compaction_shrinks(void **state)
+{
+    (void)state;
+    struct lt_table_stats before, after;
+    lt_table_stats(&before);
+    lt_table_compact(me());
+    assert_int_equal(lt_table_reclaim(me(), 1000 * 1000 * 1000), 0);
+    lt_table_stats(&after);
+    assert_true(before.slots > 300000); /* left by growth_keeps_every_block */
+    assert_true(after.slots <= LT_TABLE_SHARDS * 128);
+}
+
+/* Tombstones from churn at a constant live count must not make the table grow. */
 static void churn_reuses_space(void **state)
 {
     (void)state;
@@ -158,7 +171,8 @@ static void churn_reuses_space(void **state)
     }
     struct lt_table_stats st;
     lt_table_stats(&st);
-    assert_true(st.slots < 300000 + 4 * live); /* earlier tests' leftovers + this one */
+    assert_true(st.slots <= 4 * live + LT_TABLE_SHARDS * 64);
+    assert_int_equal(count_range(addr_of(5, 0), addr_of(6, 0)).blocks, live);
     for (uint64_t i = 0; i < live; i++) {
         struct lt_block got;
         assert_true(lt_table_remove(me(), addr_of(5, 199 * live + i), &got));
@@ -397,6 +411,7 @@ int main(void)
         cmocka_unit_test_setup(unknown_remove_is_false, setup),
         cmocka_unit_test_setup(large_sizes_saturate, setup),
         cmocka_unit_test_setup(growth_keeps_every_block, setup),
+        cmocka_unit_test_setup(compaction_shrinks, setup),
         cmocka_unit_test_setup(churn_reuses_space, setup),
         cmocka_unit_test_setup(cross_thread_removal, setup),
         cmocka_unit_test_setup(concurrent_exact_count, setup),
