@@ -33,10 +33,16 @@ struct leaktag_stats {
     uint64_t threads_alive;
     uint64_t stacks;            /* distinct allocation stacks */
     uint64_t tracker_bytes;     /* memory leaktag itself holds (tables, stacks, registry) */
+    uint64_t snapshots;         /* snapshots written by this process */
 };
 
 /* Fills *out with the current counters. -EINVAL if out is NULL or struct_size too small. */
 int leaktag_stats(struct leaktag_stats *out) __attribute__((weak));
+
+/* Writes a snapshot now, in the calling thread, to the path LEAKTAG_OUTPUT names; reason
+ * (NULL: "api") is stored in it. Returns 0, or -errno when the file could not be written
+ * (the reason was also printed as one "leaktag:" line on stderr). */
+int leaktag_snapshot(const char *reason) __attribute__((weak));
 
 #ifdef __cplusplus
 }

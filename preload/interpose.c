@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "compiler.h"
 #include "log.h"
 #include "tracker.h"
+#include "worker.h"
 
 #define CALLER __builtin_return_address(0)
 
@@ -502,4 +504,26 @@ LT_EXPORT int prctl(int option, ...)
         atomic_load_explicit(&lt_state, memory_order_acquire) == LT_STATE_ON)
         lt_thread_set_name(pthread_self(), (const char *)a2);
     return ret;
+}
+
+/* ---- signals: the application's handler for leaktag's signal is chained, not lost -------- */
+
+LT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+    if (lt_worker_app_sigaction(sig, act, old))
+        return 0;
+    return NEXT(sigaction_fn, sigaction)(sig, act, old);
+}
+
+LT_EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+    typedef sighandler_t (*signal_fn)(int, sighandler_t);
+    struct sigaction act, old;
+    memset(&act, 0, sizeof(act));
+    act.sa_handler = handler;
+    act.sa_flags = SA_RESTART; /* glibc's signal() has BSD semantics */
+    if (lt_worker_app_sigaction(sig, &act, &old))
+        return old.sa_handler; /* shares storage with sa_sigaction, as glibc returns it */
+    return NEXT(signal_fn, signal)(sig, handler);
 }

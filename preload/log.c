@@ -21,12 +21,12 @@ static void put_char(struct out *o, char c)
     o->len++;
 }
 
-static void put_str(struct out *o, const char *s)
+static void put_str(struct out *o, const char *s, int precision)
 {
     if (!s)
         s = "(null)";
-    while (*s)
-        put_char(o, *s++);
+    for (int i = 0; s[i] && (precision < 0 || i < precision); i++)
+        put_char(o, s[i]);
 }
 
 static void put_unsigned(struct out *o, unsigned long long v, unsigned base)
@@ -50,7 +50,17 @@ int lt_vformat(char *buf, size_t size, const char *fmt, va_list ap)
             continue;
         }
         f++;
-        int longs = 0, is_size = 0;
+        int longs = 0, is_size = 0, precision = -1;
+        if (*f == '.') { /* precision, for %s only: ".N" or ".*" */
+            f++;
+            if (*f == '*') {
+                precision = va_arg(ap, int);
+                f++;
+            } else {
+                for (precision = 0; *f >= '0' && *f <= '9'; f++)
+                    precision = precision * 10 + (*f - '0');
+            }
+        }
         for (;; f++) {
             if (*f == 'l')
                 longs++;
@@ -84,11 +94,11 @@ int lt_vformat(char *buf, size_t size, const char *fmt, va_list ap)
             break;
         }
         case 'p':
-            put_str(&o, "0x");
+            put_str(&o, "0x", -1);
             put_unsigned(&o, (uintptr_t)va_arg(ap, void *), 16);
             break;
         case 's':
-            put_str(&o, va_arg(ap, const char *));
+            put_str(&o, va_arg(ap, const char *), precision);
             break;
         case 'c':
             put_char(&o, (char)va_arg(ap, int));

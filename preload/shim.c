@@ -8,7 +8,10 @@
 #include "mem.h"
 #include "options.h"
 #include "stacks.h"
+#include "log.h"
+#include "snapshot.h"
 #include "tracker.h"
+#include "worker.h"
 
 extern char **environ;
 
@@ -22,14 +25,28 @@ __attribute__((constructor(101))) static void on_load(void)
     if (!lt_tls.self)
         lt_tls.self = lt_thread_attach();
     lt_thread_note_stack(lt_tls.self);
+    lt_worker_start();
     lt_tls.guard--;
+}
+
+LT_EXPORT int leaktag_snapshot(const char *reason)
+{
+    if (!lt_tracker_active())
+        return -ENODEV;
+    char word[64];
+    lt_format(word, sizeof(word), "%s", reason && *reason ? reason : "api");
+    lt_tls.guard++;
+    struct lt_thread *self = lt_tls.self ? lt_tls.self : (lt_tls.self = lt_thread_attach());
+    int err = lt_snapshot_write(self, word);
+    lt_tls.guard--;
+    return err;
 }
 
 LT_EXPORT int leaktag_stats(struct leaktag_stats *out)
 {
     if (!out || out->struct_size < offsetof(struct leaktag_stats, live_blocks))
         return -EINVAL;
-    if (atomic_load(&lt_state) != LT_STATE_ON)
+    if (!lt_tracker_active())
         return -ENODEV;
     struct lt_totals t;
     lt_tracker_totals(&t);
@@ -48,6 +65,7 @@ LT_EXPORT int leaktag_stats(struct leaktag_stats *out)
         .threads_alive = t.threads_alive,
         .stacks = lt_stacks_count() - 1,
         .tracker_bytes = lt_mem_in_use(),
+        .snapshots = lt_snapshot_count(),
     };
     memcpy(out, &s, lt_min((size_t)out->struct_size, sizeof(s)));
     out->struct_size = (uint32_t)lt_min((size_t)out->struct_size, sizeof(s));

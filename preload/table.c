@@ -25,6 +25,7 @@
 
 struct lt_shard lt_shards[LT_TABLE_SHARDS] __attribute__((aligned(64)));
 static _Atomic uint64_t migrations;
+static void (*_Atomic maintainer_wake)(void);
 
 #define RETIRED_MAX 256
 static struct {
@@ -90,14 +91,14 @@ enum insert_result {
  * claims in *migrated, so that the limit applies to application inserts alone. */
 static enum insert_result insert_into(struct lt_generation *g, uint64_t h, uint64_t addr,
                                       uint64_t meta, uint64_t where, uint64_t busy,
-                                      uint64_t *migrated)
+                                      uint64_t *migrated, bool far)
 {
     bool app = migrated == NULL;
     bool limited = app && atomic_load_explicit(&g->limited, memory_order_acquire);
     if (limited && atomic_load_explicit(&g->used, memory_order_relaxed) >= g->insert_limit)
         return atomic_load_explicit(&g->next, memory_order_acquire) ? REDIRECT : WAIT;
     uint64_t i = lt_home_slot(h, g->slots);
-    uint64_t reach = app && !limited ? lt_min(g->slots, LT_INSERT_PROBES) : g->slots;
+    uint64_t reach = app && !limited && !far ? lt_min(g->slots, LT_INSERT_PROBES) : g->slots;
     for (uint64_t probes = 0; probes < reach; probes++) {
         struct lt_slot *sl = &g->slot[i];
         uint64_t k = atomic_load_explicit(&sl->key, memory_order_acquire);
@@ -128,18 +129,31 @@ enum migrate_result { MIGRATED, NOT_NEEDED, HELD_ELSEWHERE, NO_MEMORY };
 static enum migrate_result migrate(struct lt_thread *self, struct lt_shard *s,
                                    struct lt_generation *crowded);
 
+/* A crowded shard: ask the maintenance thread to rebuild it. False if there is none. */
+static bool request_rebuild(struct lt_shard *s)
+{
+    void (*wake)(void) = atomic_load_explicit(&maintainer_wake, memory_order_acquire);
+    if (!wake)
+        return false;
+    if (!atomic_exchange_explicit(&s->wanted, true, memory_order_acq_rel))
+        wake();
+    return true;
+}
+
 int lt_table_insert_slow(struct lt_thread *self, const struct lt_block *b)
 {
     uint64_t h = lt_hash_addr(b->addr);
     struct lt_shard *s = lt_shard_of(h);
     uint64_t meta = lt_pack_meta(b), where = lt_pack_where(b);
     unsigned spins = 0;
+    bool far = false; /* probe past LT_INSERT_PROBES: a rebuild is on its way */
     for (;;) {
         enum insert_result r;
         lt_table_enter(self);
         struct lt_generation *g = newest(s);
-        while ((r = insert_into(g, h, b->addr, meta, where, lt_busy_key(self->idx), NULL)) ==
-                   REDIRECT || r == WAIT) {
+        while ((r = insert_into(g, h, b->addr, meta, where, lt_busy_key(self->idx), NULL,
+                                far)) == REDIRECT ||
+               r == WAIT) {
             /* WAIT: a migrator was descheduled while others filled its target. It finishes
              * once it runs again; dropping the block instead would break exact counts. */
             if (r == WAIT)
@@ -149,8 +163,12 @@ int lt_table_insert_slow(struct lt_thread *self, const struct lt_block *b)
         lt_table_leave(self);
         if (lt_likely(r == INSERTED))
             return 0;
-        /* Grow outside the critical section, so two growers never wait for each other's
-         * grace period. */
+        if (r == CROWDED && request_rebuild(s)) {
+            far = true;
+            continue;
+        }
+        /* No maintenance thread, or not a single free slot: rebuild here, outside the
+         * critical section so that two growers never wait for each other's grace period. */
         enum migrate_result m = migrate(self, s, g);
         if (m == NO_MEMORY) {
             lt_log_once("out of memory for the block table; some blocks are not tracked "
@@ -206,7 +224,7 @@ bool lt_table_remove_slow(struct lt_thread *self, uint64_t addr, struct lt_block
     }
     lt_table_leave(self);
     /* Tombstones make searches long; a rebuild clears them. */
-    if (walked > LOOKUP_PROBES_MAX)
+    if (walked > LOOKUP_PROBES_MAX && !request_rebuild(s))
         migrate(self, s, first);
     return found;
 }
@@ -302,7 +320,7 @@ static LT_COLD enum migrate_result migrate(struct lt_thread *self, struct lt_sha
                 /* Cannot stay FULL: the new generation reserves room for every live key;
                  * only keys of inserts racing the count above can need a removal first. */
                 while (insert_into(g, lt_hash_addr(k), k, meta, where,
-                                   lt_busy_key(LT_THREAD_OVERFLOW), &migrated) == FULL)
+                                   lt_busy_key(LT_THREAD_OVERFLOW), &migrated, true) == FULL)
                     wait_a_little(&spins);
                 atomic_store_explicit(&sl->key, k | LT_KEY_MOVED, memory_order_release);
                 break;
@@ -315,9 +333,31 @@ static LT_COLD enum migrate_result migrate(struct lt_thread *self, struct lt_sha
     atomic_fetch_add_explicit(&migrations, 1, memory_order_relaxed);
     release(s);
     retire(old);
+    atomic_store_explicit(&s->wanted, false, memory_order_release);
     /* In an allocating thread: wait at most 200 us; the worker thread retries later. */
     lt_table_reclaim(self, 200 * 1000);
     return MIGRATED;
+}
+
+void lt_table_set_maintainer(void (*wake)(void))
+{
+    atomic_store_explicit(&maintainer_wake, wake, memory_order_release);
+}
+
+void lt_table_maintain(struct lt_thread *self)
+{
+    for (unsigned si = 0; si < LT_TABLE_SHARDS; si++) {
+        struct lt_shard *s = &lt_shards[si];
+        if (!atomic_load_explicit(&s->wanted, memory_order_acquire))
+            continue;
+        unsigned spins = 0;
+        enum migrate_result m;
+        while ((m = migrate(self, s, atomic_load_explicit(&s->current, memory_order_acquire))) ==
+               HELD_ELSEWHERE)
+            wait_a_little(&spins); /* a scan holds it */
+        if (m != MIGRATED) /* out of memory: let a later crowded insert ask again */
+            atomic_store_explicit(&s->wanted, false, memory_order_release);
+    }
 }
 
 void lt_table_compact(struct lt_thread *self)

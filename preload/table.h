@@ -44,6 +44,13 @@ static inline bool lt_table_remove(struct lt_thread *self, uint64_t addr, struct
 typedef void (*lt_table_visit_fn)(const struct lt_block *b, void *ctx);
 void lt_table_scan(struct lt_thread *self, lt_table_visit_fn visit, void *ctx);
 
+/* Rebuilds happen in a maintenance thread when one is registered: a crowded insert then asks
+ * for one (calling `wake`, at most once per shard until it is done) and probes on instead of
+ * rebuilding in the allocating thread. lt_table_maintain does the asked-for rebuilds.
+ * wake must be async-signal-safe and cheap (an eventfd write). NULL: rebuild inline. */
+void lt_table_set_maintainer(void (*wake)(void));
+void lt_table_maintain(struct lt_thread *self);
+
 /* Rebuilds shards that hold more than four slots per live block (after many frees), so the
  * table's memory follows the live set down as well as up. For a background thread. */
 void lt_table_compact(struct lt_thread *self);
@@ -104,8 +111,9 @@ struct lt_generation {
 
 struct lt_shard {
     struct lt_generation *_Atomic current;
-    _Atomic bool busy; /* a migration or a scan holds the shard */
-    char pad[64 - sizeof(void *) - sizeof(bool)];
+    _Atomic bool busy;   /* a migration or a scan holds the shard */
+    _Atomic bool wanted; /* crowded: the maintenance thread should rebuild it */
+    char pad[64 - sizeof(void *) - 2 * sizeof(bool)];
 };
 
 extern struct lt_shard lt_shards[LT_TABLE_SHARDS];

@@ -80,11 +80,27 @@ static int start(void)
     return 0;
 }
 
+static void (*restart_fn)(void);
+
+void lt_tracker_request_restart(void (*fn)(void))
+{
+    restart_fn = fn;
+    atomic_store_explicit(&lt_state, LT_STATE_RESTART, memory_order_release);
+}
+
 int lt_tracker_init(void)
 {
     int state = atomic_load_explicit(&lt_state, memory_order_acquire);
     if (lt_likely(state == LT_STATE_ON))
         return 0;
+    if (state == LT_STATE_RESTART &&
+        atomic_compare_exchange_strong(&lt_state, &state, LT_STATE_STARTING)) {
+        lt_tls.guard++;
+        restart_fn();
+        lt_tls.guard--;
+        atomic_store_explicit(&lt_state, LT_STATE_ON, memory_order_release);
+        return 0;
+    }
     if (state == LT_STATE_OFF &&
         atomic_compare_exchange_strong(&lt_state, &state, LT_STATE_STARTING)) {
         /* Whatever start-up allocates (dlsym, libunwind) is served untracked. */
@@ -281,9 +297,10 @@ void lt_tracker_totals(struct lt_totals *out)
         out->untracked_blocks += atomic_load_explicit(&t->untracked_blocks,
                                                       memory_order_relaxed);
         out->untracked_bytes += atomic_load_explicit(&t->untracked_bytes, memory_order_relaxed);
-        if (i < n) {
+        uint32_t state = atomic_load_explicit(&t->state, memory_order_relaxed);
+        if (i < n && !(state & LT_THREAD_INTERNAL)) { /* leaktag's own thread is not counted */
             out->threads_seen++;
-            if (atomic_load_explicit(&t->state, memory_order_relaxed) & LT_THREAD_ALIVE)
+            if (state & LT_THREAD_ALIVE)
                 out->threads_alive++;
         }
     }

@@ -20,11 +20,28 @@ struct lt_tls {
 };
 extern LT_TLS struct lt_tls lt_tls;
 
-enum lt_state { LT_STATE_OFF, LT_STATE_STARTING, LT_STATE_ON, LT_STATE_FAILED };
+enum lt_state {
+    LT_STATE_OFF,
+    LT_STATE_STARTING,
+    LT_STATE_ON,
+    LT_STATE_FAILED,
+    LT_STATE_RESTART, /* a fork child: tracking works, the next hook restarts the worker */
+};
 extern _Atomic int lt_state;
 
 /* Brings the tracker up (idempotent, callable from the first hook). 0 when tracking. */
 int lt_tracker_init(void);
+
+/* True when blocks are being tracked (a fork child waiting for its worker included). */
+static inline bool lt_tracker_active(void)
+{
+    int state = atomic_load_explicit(&lt_state, memory_order_acquire);
+    return state == LT_STATE_ON || state == LT_STATE_RESTART;
+}
+
+/* In a fork child: have the next hook call fn (which may create a thread) before tracking
+ * that call. The hot path pays nothing for it: it already checks the state. */
+void lt_tracker_request_restart(void (*fn)(void));
 
 /* Hot path, a few instructions: true when this call is to be tracked, and then the guard is
  * held until lt_hook_end. False inside leaktag (re-entry), before start-up, after a failed

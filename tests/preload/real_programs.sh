@@ -13,7 +13,7 @@ run() {
     shift
     "$@" >"$work/plain.out" 2>"$work/plain.err"
     plain_status=$?
-    LD_PRELOAD=$lib LEAKTAG_QUIET=1 "$@" >"$work/shim.out" 2>"$work/shim.err"
+    LD_PRELOAD=$lib LEAKTAG_QUIET=1 LEAKTAG_OUTPUT="$work/%e.%p.%n.lts" "$@" >"$work/shim.out" 2>"$work/shim.err"
     shim_status=$?
     if [ "$plain_status" != "$shim_status" ]; then
         echo "FAIL $name: exit status $shim_status under the shim, $plain_status without"

@@ -404,6 +404,66 @@ static void scan_during_churn(void **state)
     }
 }
 
+/* With a maintenance thread registered, crowded shards are rebuilt there while 4 threads
+ * keep inserting and removing; the live set stays exact. */
+static _Atomic int wakes, maint_stop;
+
+static void count_wake(void)
+{
+    atomic_fetch_add(&wakes, 1);
+}
+
+static void *maintainer(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&maint_stop)) {
+        lt_table_maintain(me());
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void *bg_worker(void *arg)
+{
+    uint64_t owner = 60 + (uint64_t)(uintptr_t)arg;
+    for (uint64_t i = 0; i < 60000; i++) {
+        struct lt_block b = block(addr_of(owner, i), i, me()->idx), got;
+        lt_table_insert(me(), &b);
+        if (i % 3 == 0)
+            lt_table_remove(me(), addr_of(owner, i / 3), &got);
+    }
+    return NULL;
+}
+
+static void background_rebuilds(void **state)
+{
+    (void)state;
+    struct lt_table_stats before, after;
+    lt_table_stats(&before);
+    lt_table_set_maintainer(count_wake);
+    atomic_store(&maint_stop, 0);
+    pthread_t m, w[4];
+    pthread_create(&m, NULL, maintainer, NULL);
+    for (uintptr_t i = 0; i < 4; i++)
+        pthread_create(&w[i], NULL, bg_worker, (void *)i);
+    for (int i = 0; i < 4; i++)
+        pthread_join(w[i], NULL);
+    atomic_store(&maint_stop, 1);
+    pthread_join(m, NULL);
+    lt_table_set_maintainer(NULL);
+    lt_table_stats(&after);
+    assert_true(atomic_load(&wakes) > 0);
+    assert_true(after.migrations > before.migrations);
+    /* each worker removed i/3 for every i divisible by 3: blocks 0 .. 19999 */
+    struct count_ctx c = count_range(addr_of(60, 0), addr_of(64, 0));
+    assert_int_equal(c.blocks, 4 * (60000 - 20000));
+    for (uint64_t o = 60; o < 64; o++)
+        for (uint64_t i = 20000; i < 60000; i++) {
+            struct lt_block got;
+            assert_true(lt_table_remove(me(), addr_of(o, i), &got));
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +476,7 @@ int main(void)
         cmocka_unit_test_setup(cross_thread_removal, setup),
         cmocka_unit_test_setup(concurrent_exact_count, setup),
         cmocka_unit_test_setup(scan_during_churn, setup),
+        cmocka_unit_test_setup(background_rebuilds, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

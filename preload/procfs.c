@@ -1,0 +1,195 @@
+/* procfs.c — small /proc/self readers for snapshots: status fields, the smaps mapping list
+ * (what pmap -x shows), the process start time. Raw syscalls into caller buffers only. */
+#include "procfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compiler.h"
+
+ssize_t lt_proc_read(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    size_t len = 0;
+    while (len + 1 < size) {
+        ssize_t n = read(fd, buf + len, size - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+static uint64_t parse_uint(const char **p)
+{
+    uint64_t v = 0;
+    while (**p == ' ' || **p == '\t')
+        (*p)++;
+    while (**p >= '0' && **p <= '9')
+        v = v * 10 + (uint64_t)(*(*p)++ - '0');
+    return v;
+}
+
+static uint64_t parse_hex(const char **p)
+{
+    uint64_t v = 0;
+    for (;; (*p)++) {
+        char c = **p;
+        if (c >= '0' && c <= '9')
+            v = v * 16 + (uint64_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v = v * 16 + (uint64_t)(c - 'a' + 10);
+        else
+            return v;
+    }
+}
+
+/* "Name:   1234 kB" lines: returns the value in bytes if `line` starts with `key`. */
+static int field_kb(const char *line, const char *key, uint64_t *out)
+{
+    size_t n = strlen(key);
+    if (strncmp(line, key, n))
+        return 0;
+    const char *p = line + n;
+    *out = parse_uint(&p) * 1024;
+    return 1;
+}
+
+int lt_proc_status(struct lt_proc_status *out)
+{
+    char buf[4096];
+    memset(out, 0, sizeof(*out));
+    ssize_t n = lt_proc_read("/proc/self/status", buf, sizeof(buf));
+    if (n < 0)
+        return (int)n;
+    for (char *line = buf; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        const char *p;
+        if (field_kb(line, "VmSize:", &out->vm_size) || field_kb(line, "VmPeak:", &out->vm_peak) ||
+            field_kb(line, "VmRSS:", &out->vm_rss) || field_kb(line, "VmHWM:", &out->vm_hwm) ||
+            field_kb(line, "RssAnon:", &out->rss_anon) ||
+            field_kb(line, "RssFile:", &out->rss_file) ||
+            field_kb(line, "VmStk:", &out->vm_stack) || field_kb(line, "VmData:", &out->vm_data))
+            ;
+        else if (!strncmp(line, "Threads:", 8) && (p = line + 8))
+            out->threads = parse_uint(&p);
+        line = next;
+    }
+    return 0;
+}
+
+/* Header line: "start-end perms offset dev inode   path". */
+static int parse_map_header(char *line, struct lt_proc_map *m)
+{
+    const char *p = line;
+    m->start = parse_hex(&p);
+    if (*p++ != '-')
+        return 0;
+    m->end = parse_hex(&p);
+    if (*p++ != ' ')
+        return 0;
+    memcpy(m->perms, p, 4);
+    m->perms[4] = '\0';
+    p += 4;
+    if (*p++ != ' ')
+        return 0;
+    m->offset = parse_hex(&p);
+    while (*p == ' ')
+        p++;
+    while (*p && *p != ' ') /* dev */
+        p++;
+    m->inode = parse_uint(&p);
+    while (*p == ' ')
+        p++;
+    m->path = p;
+    m->rss = m->private_dirty = m->swap = m->anonymous = 0;
+    return 1;
+}
+
+int lt_proc_maps(lt_proc_map_fn fn, void *ctx, char *buf, size_t size)
+{
+    int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct lt_proc_map m;
+    int have = 0;
+    char path[4096];
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, size - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = '\0';
+        char *line = buf, *nl;
+        while ((nl = memchr(line, '\n', (size_t)(buf + len - line)))) {
+            *nl = '\0';
+            /* Field lines start with a capital letter; mapping headers with a hex digit. */
+            if ((*line >= '0' && *line <= '9') || (*line >= 'a' && *line <= 'f')) {
+                if (have)
+                    fn(&m, ctx);
+                have = parse_map_header(line, &m);
+                if (have) {
+                    size_t plen = strlen(m.path);
+                    plen = lt_min(plen, sizeof(path) - 1);
+                    memcpy(path, m.path, plen);
+                    path[plen] = '\0';
+                    m.path = path;
+                }
+            } else if (have) {
+                if (!field_kb(line, "Rss:", &m.rss) &&
+                    !field_kb(line, "Private_Dirty:", &m.private_dirty) &&
+                    !field_kb(line, "Swap:", &m.swap))
+                    field_kb(line, "Anonymous:", &m.anonymous);
+            }
+            line = nl + 1;
+        }
+        len = (size_t)(buf + len - line);
+        memmove(buf, line, len);
+        if (len == size - 1)
+            len = 0; /* a line longer than the buffer: drop it */
+    }
+    close(fd);
+    if (have)
+        fn(&m, ctx);
+    return 0;
+}
+
+uint64_t lt_proc_start_time_ns(void)
+{
+    char buf[1024];
+    if (lt_proc_read("/proc/self/stat", buf, sizeof(buf)) <= 0)
+        return 0;
+    /* Field 22 (starttime, clock ticks since boot) counts from after the ")" of comm. */
+    const char *p = strrchr(buf, ')');
+    if (!p)
+        return 0;
+    p += 2;
+    for (int field = 3; field < 22 && *p; p++)
+        if (*p == ' ')
+            field++;
+    uint64_t ticks = parse_uint(&p);
+    long hz = sysconf(_SC_CLK_TCK);
+    char stat[8192];
+    if (hz <= 0 || lt_proc_read("/proc/stat", stat, sizeof(stat)) <= 0)
+        return 0;
+    const char *bt = strstr(stat, "\nbtime ");
+    if (!bt)
+        return 0;
+    bt += 7;
+    uint64_t boot = parse_uint(&bt);
+    return boot * 1000000000ull + ticks * (1000000000ull / (uint64_t)hz);
+}

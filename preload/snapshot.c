@@ -1,0 +1,542 @@
+/* snapshot.c — composes a snapshot: META, MODULES, MAPS, BLOCKS, SAMPLES, STACKS, THREADS,
+ * MISUSE, COUNTERS, END (docs/FORMAT.md). The block table is scanned one shard at a time;
+ * block contents are copied with process_vm_readv on our own pid, which fails cleanly
+ * (never faults) if another thread freed and unmapped a block meanwhile.
+ * Never calls malloc: transient arrays are mmap'd and released at the end. */
+#include "snapshot.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../config.h"
+#include "clock.h"
+#include "compiler.h"
+#include "format.h"
+#include "kind.h"
+#include "log.h"
+#include "mem.h"
+#include "misuse.h"
+#include "modules.h"
+#include "options.h"
+#include "procfs.h"
+#include "stacks.h"
+#include "table.h"
+#include "tracker.h"
+#include "writer.h"
+
+#define SAMPLES_MAX (1u << 20)       /* sampled blocks per snapshot, all stacks together */
+#define SAMPLE_BATCH 64              /* blocks per process_vm_readv call */
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static uint32_t sequence;            /* snapshots attempted by this process */
+static _Atomic uint64_t written;
+static char start_dir[LT_PATH_MAX];  /* relative templates resolve against this */
+
+void lt_snapshot_init(void)
+{
+    if (!getcwd(start_dir, sizeof(start_dir)))
+        start_dir[0] = '\0';
+}
+
+uint64_t lt_snapshot_count(void)
+{
+    return atomic_load(&written);
+}
+
+void lt_snapshot_fork_prepare(void)
+{
+    pthread_mutex_lock(&lock);
+}
+
+void lt_snapshot_fork_parent(void)
+{
+    pthread_mutex_unlock(&lock);
+}
+
+void lt_snapshot_fork_child(void)
+{
+    pthread_mutex_init(&lock, NULL);
+    sequence = 0; /* the child is a process of its own: its snapshots count from 1 */
+    atomic_store(&written, 0);
+}
+
+static const char *exe_name(char *buf, size_t size)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    const char *slash = strrchr(buf, '/');
+    return slash ? slash + 1 : buf;
+}
+
+/* %p pid, %n sequence, %e executable name, %t unix time, %% percent. */
+static void expand_path(char *out, size_t size, const char *tmpl, uint32_t seq)
+{
+    size_t len = 0;
+    if (tmpl[0] != '/' && start_dir[0])
+        len = (size_t)lt_format(out, size, "%s/", start_dir);
+    for (const char *t = tmpl; *t && len + 1 < size; t++) {
+        char exe[LT_PATH_MAX];
+        if (*t != '%' || !t[1]) {
+            out[len++] = *t;
+            continue;
+        }
+        switch (*++t) {
+        case 'p': len += (size_t)lt_format(out + len, size - len, "%d", (int)getpid()); break;
+        case 'n': len += (size_t)lt_format(out + len, size - len, "%u", seq); break;
+        case 'e': len += (size_t)lt_format(out + len, size - len, "%s", exe_name(exe, sizeof(exe))); break;
+        case 't': len += (size_t)lt_format(out + len, size - len, "%lld", (long long)time(NULL)); break;
+        case '%': out[len++] = '%'; break;
+        default: /* not ours: keep it as written */
+            out[len++] = '%';
+            if (len + 1 < size)
+                out[len++] = *t;
+        }
+    }
+    out[lt_min(len, size - 1)] = '\0';
+}
+
+/* ---- META --------------------------------------------------------------------------------- */
+
+static void meta_uint(struct lt_writer *w, const char *key, uint64_t v)
+{
+    lt_writer_str(w, key, strlen(key));
+    lt_writer_u8(w, LT_META_UINT);
+    lt_writer_uv(w, v);
+}
+
+static void meta_str(struct lt_writer *w, const char *key, const char *v, size_t n)
+{
+    lt_writer_str(w, key, strlen(key));
+    lt_writer_u8(w, LT_META_STRING);
+    lt_writer_str(w, v, n);
+}
+
+static void write_meta(struct lt_writer *w, uint32_t seq, const char *reason, uint32_t now_cs,
+                       const struct lt_proc_status *st)
+{
+    char buf[8192];
+    lt_writer_begin(w, LT_SECTION_META);
+    meta_uint(w, "pid", (uint64_t)getpid());
+    meta_uint(w, "ppid", (uint64_t)getppid());
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    meta_str(w, "exe", buf, n > 0 ? (size_t)n : 0);
+    n = lt_proc_read("/proc/self/cmdline", buf, sizeof(buf));
+    if (n > 0 && buf[n - 1] == '\0')
+        n--; /* arguments stay NUL-separated; the last NUL is dropped */
+    meta_str(w, "cmdline", buf, n > 0 ? (size_t)n : 0);
+    struct utsname u;
+    if (uname(&u) == 0)
+        meta_str(w, "hostname", u.nodename, strlen(u.nodename));
+    meta_str(w, "leaktag_version", LEAKTAG_VERSION, strlen(LEAKTAG_VERSION));
+    meta_uint(w, "seq", seq);
+    meta_str(w, "reason", reason, strlen(reason));
+    int64_t wall = lt_clock_ns(CLOCK_REALTIME), mono = lt_clock_ns(CLOCK_MONOTONIC_COARSE);
+    meta_uint(w, "time_unix_ns", (uint64_t)wall);
+    meta_uint(w, "process_start_unix_ns", lt_proc_start_time_ns());
+    /* Block times are centiseconds since the tracker's clock origin; this places it. */
+    meta_uint(w, "clock_origin_unix_ns", (uint64_t)(wall - (mono - lt_clock_origin_ns)));
+    meta_uint(w, "now_cs", now_cs);
+    size_t len = lt_options_describe(buf, sizeof(buf));
+    meta_str(w, "options", buf, lt_min(len, sizeof(buf) - 1));
+    meta_uint(w, "depth", lt_opt.depth);
+    meta_uint(w, "sample_bytes", lt_opt.sample_bytes);
+    meta_uint(w, "samples_per_stack", lt_opt.samples);
+    meta_uint(w, "page_size", (uint64_t)sysconf(_SC_PAGESIZE));
+    meta_uint(w, "pointer_bits", sizeof(void *) * 8);
+    meta_uint(w, "vm_size_bytes", st->vm_size);
+    meta_uint(w, "vm_peak_bytes", st->vm_peak);
+    meta_uint(w, "rss_bytes", st->vm_rss);
+    meta_uint(w, "rss_peak_bytes", st->vm_hwm);
+    meta_uint(w, "rss_anon_bytes", st->rss_anon);
+    meta_uint(w, "rss_file_bytes", st->rss_file);
+    meta_uint(w, "os_threads", st->threads);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0)
+        meta_uint(w, "rlimit_stack_bytes", rl.rlim_cur == RLIM_INFINITY ? 0 : rl.rlim_cur);
+    if (getrlimit(RLIMIT_AS, &rl) == 0)
+        meta_uint(w, "rlimit_as_bytes", rl.rlim_cur == RLIM_INFINITY ? 0 : rl.rlim_cur);
+    /* User address space of this ABI: what a 32-bit process ran out of in the seed's case. */
+    meta_uint(w, "address_space_bytes", sizeof(void *) == 8 ? 1ull << 47 : 3ull << 30);
+    lt_writer_end(w);
+}
+
+/* ---- MODULES ------------------------------------------------------------------------------ */
+
+static void write_module(const struct lt_module *m, void *ctx)
+{
+    struct lt_writer *w = ctx;
+    lt_writer_str(w, m->path, strlen(m->path));
+    lt_writer_uv(w, m->bias);
+    lt_writer_str(w, (const char *)m->build_id, m->build_id_size);
+    lt_writer_uv(w, m->segments);
+    for (unsigned i = 0; i < m->segments; i++) {
+        lt_writer_uv(w, m->segment[i].start);
+        lt_writer_uv(w, m->segment[i].end - m->segment[i].start);
+        lt_writer_uv(w, m->segment[i].offset);
+        lt_writer_uv(w, m->segment[i].flags);
+    }
+}
+
+/* ---- MAPS ---------------------------------------------------------------------------------- */
+
+struct stack_range {
+    uint64_t lo, hi;
+};
+
+struct maps_ctx {
+    struct lt_writer *w;
+    struct stack_range *stacks;
+    unsigned nstacks;
+};
+
+static enum lt_map_kind classify(const struct lt_proc_map *m, const struct maps_ctx *c)
+{
+    if (!strcmp(m->path, "[heap]"))
+        return LT_MAP_HEAP;
+    if (!strcmp(m->path, "[stack]"))
+        return LT_MAP_MAIN_STACK;
+    if (!strcmp(m->path, "[vdso]") || !strcmp(m->path, "[vvar]") ||
+        !strcmp(m->path, "[vsyscall]") || !strcmp(m->path, "[vvar_vclock]"))
+        return LT_MAP_SPECIAL;
+    if (m->inode || m->path[0] == '/')
+        return LT_MAP_FILE;
+    for (unsigned i = 0; i < c->nstacks; i++)
+        if (m->start < c->stacks[i].hi && m->end > c->stacks[i].lo)
+            return m->perms[0] == '-' ? LT_MAP_GUARD : LT_MAP_THREAD_STACK;
+    if (!strncmp(m->perms, "---", 3))
+        return LT_MAP_GUARD;
+    return LT_MAP_ANON;
+}
+
+static void write_map(const struct lt_proc_map *m, void *ctx)
+{
+    struct maps_ctx *c = ctx;
+    struct lt_writer *w = c->w;
+    lt_writer_uv(w, m->start);
+    lt_writer_uv(w, m->end - m->start);
+    lt_writer_str(w, m->perms, 4);
+    lt_writer_uv(w, m->offset);
+    lt_writer_uv(w, m->inode);
+    lt_writer_str(w, m->path, strlen(m->path));
+    lt_writer_uv(w, m->rss);
+    lt_writer_uv(w, m->private_dirty);
+    lt_writer_uv(w, m->swap);
+    lt_writer_uv(w, m->anonymous);
+    lt_writer_u8(w, (uint8_t)classify(m, c));
+}
+
+static void write_maps(struct lt_writer *w, char *scratch, size_t scratch_size)
+{
+    /* Thread stacks are anonymous mappings; the registry knows where they are. */
+    uint32_t nthreads = lt_threads_count();
+    size_t bytes = (size_t)lt_max(nthreads, 1u) * sizeof(struct stack_range);
+    struct maps_ctx c = {.w = w, .stacks = lt_mem_map(bytes)};
+    for (uint32_t i = 0; c.stacks && i < nthreads; i++) {
+        struct lt_thread *t = lt_thread_get(i);
+        if (t && (atomic_load(&t->state) & LT_THREAD_ALIVE) && t->stack_size)
+            c.stacks[c.nstacks++] = (struct stack_range){t->stack_addr,
+                                                         t->stack_addr + t->stack_size};
+    }
+    lt_writer_begin(w, LT_SECTION_MAPS);
+    lt_proc_maps(write_map, &c, scratch, scratch_size);
+    lt_writer_end(w);
+    if (c.stacks)
+        lt_mem_unmap(c.stacks, bytes);
+}
+
+/* ---- BLOCKS and SAMPLES ------------------------------------------------------------------- */
+
+struct thread_total {
+    uint64_t blocks, bytes;
+};
+
+struct sample {
+    uint64_t addr, size;
+    uint32_t stack;
+};
+
+struct scan {
+    struct lt_writer *w;
+    uint32_t now_cs;
+    uint64_t blocks, bytes;
+    struct thread_total *threads;
+    uint32_t nthreads;
+    uint16_t *taken; /* samples taken per stack */
+    uint32_t nstacks;
+    struct sample *samples;
+    uint32_t nsamples, max_samples;
+};
+
+static void visit_block(const struct lt_block *b, void *ctx)
+{
+    struct scan *s = ctx;
+    struct lt_writer *w = s->w;
+    lt_writer_uv(w, b->addr >> 3); /* the table only holds 8-aligned addresses */
+    lt_writer_uv(w, b->size);
+    lt_writer_uv(w, b->stack);
+    lt_writer_uv(w, b->thread);
+    lt_writer_uv(w, s->now_cs > b->time_cs ? s->now_cs - b->time_cs : 0);
+    lt_writer_u8(w, b->kind);
+    s->blocks++;
+    s->bytes += b->size;
+    if (b->thread < s->nthreads) {
+        s->threads[b->thread].blocks++;
+        s->threads[b->thread].bytes += b->size;
+    }
+    if (b->stack < s->nstacks && s->taken[b->stack] < lt_opt.samples &&
+        s->nsamples < s->max_samples) {
+        s->taken[b->stack]++;
+        s->samples[s->nsamples++] = (struct sample){b->addr, b->size, b->stack};
+    }
+}
+
+/* Copies up to n bytes at addr; 0 if the memory is gone. Never faults. */
+static size_t read_own(void *dst, uint64_t addr, size_t n)
+{
+    struct iovec local = {dst, n}, remote = {(void *)(uintptr_t)addr, n};
+    ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    return got > 0 ? (size_t)got : 0;
+}
+
+static void write_samples(struct lt_writer *w, const struct scan *s)
+{
+    lt_writer_begin(w, LT_SECTION_SAMPLES);
+    size_t per = lt_opt.sample_bytes;
+    char *buf = per ? lt_mem_map(SAMPLE_BATCH * per) : NULL;
+    for (uint32_t first = 0; buf && first < s->nsamples; first += SAMPLE_BATCH) {
+        uint32_t n = lt_min(SAMPLE_BATCH, s->nsamples - first);
+        struct iovec local[SAMPLE_BATCH], remote[SAMPLE_BATCH];
+        size_t want = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            const struct sample *sm = &s->samples[first + i];
+            size_t len = (size_t)lt_min((uint64_t)per, sm->size);
+            local[i] = (struct iovec){buf + i * per, len};
+            remote[i] = (struct iovec){(void *)(uintptr_t)sm->addr, len};
+            want += len;
+        }
+        /* One call for the batch; if a block vanished the call stops there, and the
+         * batch is read again block by block. */
+        ssize_t got = process_vm_readv(getpid(), local, n, remote, n, 0);
+        for (uint32_t i = 0; i < n; i++) {
+            const struct sample *sm = &s->samples[first + i];
+            size_t len = local[i].iov_len;
+            if (got != (ssize_t)want)
+                len = read_own(local[i].iov_base, sm->addr, len);
+            lt_writer_uv(w, sm->addr >> 3);
+            lt_writer_uv(w, sm->stack);
+            lt_writer_str(w, local[i].iov_base, len);
+        }
+    }
+    if (buf)
+        lt_mem_unmap(buf, SAMPLE_BATCH * per);
+    lt_writer_end(w);
+}
+
+/* ---- STACKS, THREADS, MISUSE, COUNTERS -------------------------------------------------- */
+
+static void write_stacks(struct lt_writer *w, uint32_t count)
+{
+    lt_writer_begin(w, LT_SECTION_STACKS);
+    for (uint32_t id = 0; id < count; id++) {
+        unsigned depth = 0;
+        const uint64_t *frames = lt_stacks_get(id, &depth);
+        if (!frames)
+            depth = 0;
+        lt_writer_uv(w, depth);
+        uint64_t prev = 0;
+        for (unsigned i = 0; i < depth; i++) {
+            /* Neighbouring frames are often close: store differences. */
+            lt_writer_sv(w, (int64_t)(frames[i] - prev));
+            prev = frames[i];
+        }
+    }
+    lt_writer_end(w);
+}
+
+static void current_name(const struct lt_thread *t, char name[16])
+{
+    memcpy(name, t->name, 16);
+    name[15] = '\0';
+    if (!(atomic_load(&t->state) & LT_THREAD_ALIVE))
+        return;
+    char path[64], comm[32];
+    lt_format(path, sizeof(path), "/proc/self/task/%d/comm", (int)t->tid);
+    ssize_t n = lt_proc_read(path, comm, sizeof(comm));
+    if (n > 0) {
+        if (comm[n - 1] == '\n')
+            comm[--n] = '\0';
+        memset(name, 0, 16);
+        memcpy(name, comm, lt_min((size_t)n, (size_t)15));
+    }
+}
+
+static void write_threads(struct lt_writer *w, const struct scan *s)
+{
+    lt_writer_begin(w, LT_SECTION_THREADS);
+    uint32_t n = lt_threads_count();
+    for (uint32_t i = 0; i < n; i++) {
+        struct lt_thread *t = lt_thread_get(i);
+        if (!t)
+            continue;
+        uint32_t state = atomic_load(&t->state);
+        struct thread_total tot = i < s->nthreads ? s->threads[i] : (struct thread_total){0};
+        /* Threads that are alive or still own live blocks; the rest only add to counters. */
+        if (!(state & LT_THREAD_ALIVE) && !tot.blocks)
+            continue;
+        char name[16];
+        current_name(t, name);
+        lt_writer_uv(w, t->idx);
+        lt_writer_uv(w, (uint64_t)t->tid);
+        lt_writer_str(w, name, strlen(name));
+        lt_writer_uv(w, state);
+        lt_writer_uv(w, t->start_cs);
+        lt_writer_uv(w, t->exit_cs);
+        lt_writer_uv(w, t->stack_size);
+        lt_writer_uv(w, t->stack_addr);
+        lt_writer_uv(w, t->guard_size);
+        lt_writer_uv(w, t->start_routine);
+        lt_writer_uv(w, t->creator);
+        lt_writer_uv(w, tot.blocks);
+        lt_writer_uv(w, tot.bytes);
+        lt_writer_uv(w, atomic_load_explicit(&t->allocs, memory_order_relaxed));
+        lt_writer_uv(w, atomic_load_explicit(&t->frees, memory_order_relaxed));
+    }
+    lt_writer_end(w);
+}
+
+static void write_misuse(struct lt_writer *w, struct lt_misuse *list, unsigned max)
+{
+    unsigned n = lt_min(lt_misuse_list(list, max), max);
+    lt_writer_begin(w, LT_SECTION_MISUSE);
+    for (unsigned i = 0; i < n; i++) {
+        lt_writer_u8(w, (uint8_t)list[i].type);
+        lt_writer_uv(w, list[i].alloc_stack);
+        lt_writer_uv(w, list[i].release_stack);
+        lt_writer_u8(w, list[i].alloc_kind);
+        lt_writer_u8(w, list[i].release_kind);
+        lt_writer_uv(w, list[i].count);
+    }
+    lt_writer_end(w);
+}
+
+static void counter(struct lt_writer *w, const char *name, uint64_t v)
+{
+    lt_writer_str(w, name, strlen(name));
+    lt_writer_uv(w, v);
+}
+
+static void write_counters(struct lt_writer *w, const struct scan *s, uint32_t stacks)
+{
+    struct lt_totals t;
+    lt_tracker_totals(&t);
+    struct lt_table_stats ts;
+    lt_table_stats(&ts);
+    lt_writer_begin(w, LT_SECTION_COUNTERS);
+    counter(w, "live_blocks", s->blocks);
+    counter(w, "live_bytes", s->bytes);
+    counter(w, "peak_live_bytes", lt_max(t.peak_live_bytes, s->bytes));
+    counter(w, "allocations", t.allocations);
+    counter(w, "frees", t.frees);
+    counter(w, "bytes_allocated", t.bytes_allocated);
+    counter(w, "bytes_freed", t.bytes_freed);
+    counter(w, "unknown_frees", t.unknown_frees);
+    counter(w, "mismatches", t.mismatches);
+    counter(w, "untracked_blocks", t.untracked_blocks);
+    counter(w, "untracked_bytes", t.untracked_bytes);
+    counter(w, "threads_seen", t.threads_seen);
+    counter(w, "threads_alive", t.threads_alive);
+    counter(w, "stacks", stacks);
+    counter(w, "tracker_bytes", lt_mem_in_use());
+    counter(w, "table_slots", ts.slots);
+    counter(w, "table_migrations", ts.migrations);
+    lt_writer_end(w);
+}
+
+/* ---- the whole file ---------------------------------------------------------------------- */
+
+static const char *error_text(int err)
+{
+    const char *text = strerrordesc_np(err);
+    return text ? text : "unknown error";
+}
+
+int lt_snapshot_write(struct lt_thread *self, const char *reason)
+{
+    pthread_mutex_lock(&lock);
+    uint32_t seq = ++sequence;
+    char path[LT_PATH_MAX];
+    expand_path(path, sizeof(path), lt_opt.output, seq);
+
+    struct lt_writer w;
+    int err = lt_writer_open(&w, path);
+    if (err) {
+        lt_log("cannot write snapshot %u to %s: %s", seq, path, error_text(-err));
+        pthread_mutex_unlock(&lock);
+        return err;
+    }
+    /* Transient arrays, all from mmap and gone at the end. */
+    uint32_t nthreads = lt_threads_count() + 64, nstacks = lt_stacks_count();
+    size_t scratch_size = 256 * 1024;
+    size_t threads_bytes = nthreads * sizeof(struct thread_total);
+    size_t taken_bytes = (size_t)lt_max(nstacks, 1u) * sizeof(uint16_t);
+    uint32_t max_samples = (uint32_t)lt_min((uint64_t)nstacks * lt_opt.samples, SAMPLES_MAX);
+    size_t samples_bytes = (size_t)lt_max(max_samples, 1u) * sizeof(struct sample);
+    size_t misuse_bytes = LT_MISUSE_MAX * sizeof(struct lt_misuse);
+    char *scratch = lt_mem_map(scratch_size);
+    struct scan s = {
+        .w = &w,
+        .now_cs = lt_clock_cs(),
+        .threads = lt_mem_map(threads_bytes),
+        .nthreads = nthreads,
+        .taken = lt_mem_map(taken_bytes),
+        .nstacks = nstacks,
+        .samples = lt_mem_map(samples_bytes),
+        .max_samples = max_samples,
+    };
+    struct lt_misuse *misuse = lt_mem_map(misuse_bytes);
+    if (!scratch || !s.threads || !s.taken || !s.samples || !misuse) {
+        err = -ENOMEM;
+        lt_writer_abort(&w);
+    } else {
+        struct lt_proc_status st;
+        lt_proc_status(&st);
+        write_meta(&w, seq, reason, s.now_cs, &st);
+        lt_writer_begin(&w, LT_SECTION_MODULES);
+        lt_modules_each(write_module, &w);
+        lt_writer_end(&w);
+        write_maps(&w, scratch, scratch_size);
+        lt_writer_begin(&w, LT_SECTION_BLOCKS);
+        lt_table_scan(self, visit_block, &s);
+        lt_writer_end(&w);
+        write_samples(&w, &s);
+        /* After the scan: every stack a written block refers to exists by now. */
+        uint32_t stacks = lt_stacks_count();
+        write_stacks(&w, stacks);
+        write_threads(&w, &s);
+        write_misuse(&w, misuse, LT_MISUSE_MAX);
+        write_counters(&w, &s, stacks);
+        err = lt_writer_commit(&w);
+    }
+    if (err) {
+        lt_log("cannot write snapshot %u to %s: %s", seq, path, error_text(-err));
+    } else {
+        atomic_fetch_add(&written, 1);
+        if (!lt_opt.quiet)
+            lt_log("snapshot %u written to %s (%llu live blocks, %llu bytes)", seq, path,
+                   (unsigned long long)s.blocks, (unsigned long long)s.bytes);
+    }
+    lt_mem_unmap(scratch, scratch_size);
+    lt_mem_unmap(s.threads, threads_bytes);
+    lt_mem_unmap(s.taken, taken_bytes);
+    lt_mem_unmap(s.samples, samples_bytes);
+    lt_mem_unmap(misuse, misuse_bytes);
+    pthread_mutex_unlock(&lock);
+    return err;
+}

@@ -1,0 +1,115 @@
+#!/bin/sh
+# Snapshot tests: the C scenarios of snapshot_test plus what only the file system can show
+# (permissions, symlinks, unwritable and full directories, path templates).
+# Usage: run.sh LIBLEAKTAG SNAPSHOT_TEST
+set -u
+abspath() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+lib=$(abspath "$1") prog=$(abspath "$2")
+work=$(mktemp -d)
+trap 'umount "$work/full" 2>/dev/null; rm -rf "$work"' EXIT
+failures=0
+
+fail() {
+    echo "FAIL $*"
+    failures=$((failures + 1))
+}
+
+# shim DIR [VAR=VALUE...] -- ARGS: runs the test program under the shim, output into DIR.
+shim() {
+    dir=$1
+    shift
+    mkdir -p "$dir"
+    env LD_PRELOAD="$lib" SNAPSHOT_DIR="$dir" LEAKTAG_OUTPUT="$dir/snap.%p.%n.lts" \
+        LEAKTAG_AT_EXIT=0 LEAKTAG_QUIET=1 "$@"
+}
+
+for scenario in signal8 storm fork chain sample-race; do
+    if shim "$work/$scenario" "$prog" "$scenario" >"$work/$scenario.out" 2>"$work/$scenario.err"; then
+        echo "ok   $scenario"
+    else
+        fail "$scenario"
+        sed 's/^/    /' "$work/$scenario.err" | tail -20
+    fi
+done
+
+# storm: what the program prints is the same without the shim
+SNAPSHOT_DIR="$work/plain" "$prog" storm >"$work/storm.plain" 2>/dev/null
+cmp -s "$work/storm.out" "$work/storm.plain" && echo "ok   storm output unchanged" ||
+    fail "storm output differs under the shim"
+
+# api + interval + at exit
+if shim "$work/api" LEAKTAG_INTERVAL=1 LEAKTAG_AT_EXIT=1 "$prog" api 2>"$work/api.err"; then
+    last=$(ls "$work/api" | sed -n 's/^snap\.[0-9]*\.\([0-9]*\)\.lts$/\1/p' | sort -n | tail -1)
+    reason=$("$prog" read "$work/api/$(ls "$work/api" | grep "\.$last\.lts$")" | cut -d' ' -f2)
+    [ "$reason" = exit ] && echo "ok   api, interval and at-exit (last is #$last: $reason)" ||
+        fail "api: last snapshot #$last has reason '$reason', not exit"
+else
+    fail "api"
+    sed 's/^/    /' "$work/api.err" | tail -20
+fi
+
+# files are 0600 whatever the umask, and complete
+mkdir -p "$work/mode"
+(umask 000 && shim "$work/mode" "$prog" once >/dev/null 2>&1)
+f=$(ls "$work/mode"/snap.*.lts 2>/dev/null | head -1)
+[ -n "$f" ] && [ "$(stat -c %a "$f")" = 600 ] && echo "ok   mode 0600" ||
+    fail "mode: ${f:-no file} has mode $(stat -c %a "$f" 2>/dev/null)"
+[ -z "$(ls -A "$work/mode" | grep -v '^snap\.[0-9]*\.1\.lts$')" ] &&
+    echo "ok   no temporary file left behind" || fail "leftovers: $(ls -A "$work/mode")"
+
+# a symlink planted at the snapshot's name is replaced, never followed
+mkdir -p "$work/link"
+echo secret >"$work/link/victim"
+ln -s "$work/link/victim" "$work/link/fixed.lts"
+shim "$work/link" LEAKTAG_OUTPUT="$work/link/fixed.lts" "$prog" once >/dev/null 2>&1
+if [ "$(cat "$work/link/victim")" = secret ] && [ ! -L "$work/link/fixed.lts" ] &&
+    "$prog" read "$work/link/fixed.lts" >/dev/null; then
+    echo "ok   symlink not followed"
+else
+    fail "symlink: victim now '$(head -c 20 "$work/link/victim")'"
+fi
+
+# unwritable places: one leaktag line naming the path and the error, the program carries on
+check_error() { # NAME OUTPUT_TEMPLATE EXPECTED_ERROR
+    mkdir -p "$work/$1"
+    shim "$work/$1" LEAKTAG_QUIET=0 LEAKTAG_OUTPUT="$2" "$prog" once >"$work/$1.out" 2>"$work/$1.err"
+    status=$?
+    lines=$(grep -c '^leaktag:' "$work/$1.err")
+    if [ $status = 0 ] && [ "$lines" = 1 ] && grep -q "^leaktag: cannot write snapshot 1 to .*: $3" "$work/$1.err" &&
+        grep -q "returned -" "$work/$1.out"; then
+        echo "ok   $1: $(grep '^leaktag:' "$work/$1.err")"
+    else
+        fail "$1: status $status, $lines leaktag lines:"
+        sed 's/^/    /' "$work/$1.err"
+    fi
+}
+check_error missing-dir "$work/does/not/exist/%p.lts" "No such file or directory"
+if [ "$(id -u)" = 0 ]; then
+    check_error unwritable-dir "/sys/leaktag-%p.lts" "Permission denied"
+    mkdir -p "$work/full"
+    if mount -t tmpfs -o size=16k tmpfs "$work/full" 2>/dev/null; then
+        check_error full-disk "$work/full/%p.lts" "No space left on device"
+        [ -z "$(ls -A "$work/full")" ] && echo "ok   full disk: nothing left behind" ||
+            fail "full disk: leftovers $(ls -A "$work/full")"
+        umount "$work/full"
+    else
+        echo "skip full-disk: cannot mount a tmpfs here"
+    fi
+else
+    mkdir -p "$work/ro" && chmod 500 "$work/ro"
+    check_error unwritable-dir "$work/ro/%p.lts" "Permission denied"
+    echo "skip full-disk: needs root to mount a small tmpfs"
+fi
+
+# %e %p %n %t %% expansion, and relative paths stay where the process started
+mkdir -p "$work/tmpl"
+shim "$work/tmpl" LEAKTAG_OUTPUT="$work/tmpl/x-%e-%p-%n-%t-%%.lts" "$prog" once >/dev/null 2>&1
+ls "$work/tmpl" | grep -Eq '^x-snapshot_test-[0-9]+-1-[0-9]{10}-%\.lts$' &&
+    echo "ok   template expansion: $(ls "$work/tmpl")" || fail "template: got $(ls "$work/tmpl")"
+mkdir -p "$work/rel/out"
+(cd "$work/rel" && shim "$work/rel" LEAKTAG_OUTPUT="out/%n.lts" "$prog" chdir-once \
+    >"$work/rel.out" 2>"$work/rel.err")
+[ -f "$work/rel/out/1.lts" ] && echo "ok   relative path resolved at start-up" ||
+    fail "relative path: $(ls -R "$work/rel" | tr '\n' ' '); $(cat "$work/rel.out" "$work/rel.err")"
+
+exit $((failures != 0))
