@@ -83,6 +83,7 @@ static bool failf(struct cursor *c, const char *fmt, ...)
     vsnprintf(c->err->message, sizeof(c->err->message), fmt, ap);
     va_end(ap);
     c->err->offset = (uint64_t)(c->p - c->base);
+    c->err->has_offset = 1;
     return false;
 }
 

@@ -11,6 +11,7 @@
 struct lts_error {
     char message[256]; /* "truncated BLOCKS section", ... */
     uint64_t offset;   /* byte offset in the file where it went wrong */
+    int has_offset;    /* 0 for errors that are not about the content (cannot open, ...) */
 };
 
 struct lts_meta {

@@ -426,6 +426,7 @@ struct thread_start {
     void *(*fn)(void *);
     void *arg;
     uint32_t creator;
+    struct lt_thread *entry; /* reserved by the creator */
 };
 
 static void *thread_main(void *raw)
@@ -434,13 +435,31 @@ static void *thread_main(void *raw)
     lt_real.free(raw);
     lt_tls.guard++;
     struct lt_thread *self = lt_tls.self;
-    if (!self)
-        self = lt_tls.self = lt_thread_attach();
+    if (self) {
+        lt_thread_unreserve(start.entry); /* glibc allocated on our behalf before we ran */
+    } else {
+        self = lt_tls.self = start.entry;
+        lt_thread_adopt(self);
+    }
     self->creator = start.creator;
     self->start_routine = (uint64_t)start.fn;
     lt_thread_note_stack(self);
     lt_tls.guard--;
     return start.fn(start.arg);
+}
+
+/* The stack the new thread will get: its attribute's, or the process default (ulimit -s). */
+static uint64_t requested_stack(const pthread_attr_t *attr)
+{
+    size_t size = 0;
+    pthread_attr_t defaults;
+    if (attr) {
+        pthread_attr_getstacksize(attr, &size);
+    } else if (pthread_getattr_default_np(&defaults) == 0) {
+        pthread_attr_getstacksize(&defaults, &size);
+        pthread_attr_destroy(&defaults);
+    }
+    return size;
 }
 
 static const char *errno_name(int err)
@@ -466,10 +485,12 @@ LT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
         return real(thread, attr, fn, arg);
     lt_tls.guard++;
     struct lt_thread *self = lt_tls.self ? lt_tls.self : (lt_tls.self = lt_thread_attach());
+    struct lt_thread *entry = lt_thread_reserve(requested_stack(attr));
     lt_tls.guard--;
-    *start = (struct thread_start){fn, arg, self->idx};
+    *start = (struct thread_start){fn, arg, self->idx, entry};
     int err = real(thread, attr, thread_main, start);
     if (err) {
+        lt_thread_unreserve(entry);
         lt_real.free(start);
         /* The seed's third case: out of address space for stacks. Say why, once. */
         static _Atomic int told;

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../config.h"
+#include "config.h"
 #include "clock.h"
 #include "compiler.h"
 #include "format.h"

@@ -87,19 +87,50 @@ static struct lt_thread *new_entry(void)
     return t;
 }
 
+/* Makes t the calling thread's entry. */
+static void adopt(struct lt_thread *t)
+{
+    t->tid = (pid_t)syscall(SYS_gettid);
+    t->handle = (uint64_t)pthread_self();
+    prctl(PR_GET_NAME, t->name, 0, 0, 0);
+    atomic_store_explicit(&t->state, LT_THREAD_ALIVE, memory_order_release);
+    /* A non-NULL value makes the destructor run when the thread exits. */
+    pthread_setspecific(exit_key, t);
+}
+
 struct lt_thread *lt_thread_attach(void)
 {
     struct lt_thread *t = new_entry();
     if (t == &overflow_entry)
         return t;
-    t->tid = (pid_t)syscall(SYS_gettid);
-    t->handle = (uint64_t)pthread_self();
     t->start_cs = lt_clock_cs();
-    prctl(PR_GET_NAME, t->name, 0, 0, 0);
-    atomic_store_explicit(&t->state, LT_THREAD_ALIVE, memory_order_release);
-    /* A non-NULL value makes the destructor run when the thread exits. */
-    pthread_setspecific(exit_key, t);
+    adopt(t);
     return t;
+}
+
+struct lt_thread *lt_thread_reserve(uint64_t stack_size)
+{
+    struct lt_thread *t = new_entry();
+    if (t == &overflow_entry)
+        return t;
+    t->start_cs = lt_clock_cs();
+    t->stack_size = stack_size;
+    atomic_store_explicit(&t->state, LT_THREAD_ALIVE, memory_order_release);
+    return t;
+}
+
+void lt_thread_adopt(struct lt_thread *t)
+{
+    if (t != &overflow_entry)
+        adopt(t);
+}
+
+void lt_thread_unreserve(struct lt_thread *t)
+{
+    if (t == &overflow_entry)
+        return;
+    t->stack_size = 0;
+    atomic_store_explicit(&t->state, 0, memory_order_release); /* never had a thread */
 }
 
 static void on_thread_exit(void *entry)
@@ -196,7 +227,7 @@ void lt_threads_inventory(char *buf, size_t size)
     uint32_t n = lt_threads_count();
     for (uint32_t i = 0; i < n; i++) {
         struct lt_thread *t = lt_thread_get(i);
-        if (!t || !(atomic_load(&t->state) & LT_THREAD_ALIVE))
+        if (!t || !(atomic_load_explicit(&t->state, memory_order_acquire) & LT_THREAD_ALIVE))
             continue;
         alive++;
         if (!t->stack_size) {
@@ -212,22 +243,33 @@ void lt_threads_inventory(char *buf, size_t size)
         if (g < ngroups)
             groups[g].count++;
     }
+    /* Largest reservation first: the line should read "95 x 32 MiB" before the strays. */
+    for (size_t i = 1; i < ngroups; i++)
+        for (size_t j = i; j > 0 && groups[j].stack * groups[j].count >
+                                        groups[j - 1].stack * groups[j - 1].count; j--) {
+            typeof(groups[0]) swap = groups[j];
+            groups[j] = groups[j - 1];
+            groups[j - 1] = swap;
+        }
     size_t len = (size_t)lt_format(buf, size, "%u threads alive", alive);
     for (size_t g = 0; g < ngroups && len < size; g++) {
         char each[32];
         lt_format_bytes(each, sizeof(each), groups[g].stack);
-        len += (size_t)lt_format(buf + len, size - len, "%s %u x %s stacks", g ? "," : ";",
+        len += (size_t)lt_format(buf + len, size - len, "%s %u x %s", g ? "," : ";",
                                  groups[g].count, each);
     }
-    char total[32], vm[32];
+    char total[32], vm[32], limit[32];
     lt_format_bytes(total, sizeof(total), reserved);
     lt_format_bytes(vm, sizeof(vm), vm_size_bytes());
     if (len < size)
-        len += (size_t)lt_format(buf + len, size - len, " = %s of stack reserved", total);
+        len += (size_t)lt_format(buf + len, size - len, " stacks = %s reserved", total);
     if (unknown && len < size)
-        len += (size_t)lt_format(buf + len, size - len, " (+%u not created by pthread_create)",
-                                 unknown);
-    if (len < size)
+        len += (size_t)lt_format(buf + len, size - len, " (+%u of unknown size)", unknown);
+    struct rlimit as;
+    if (len < size && getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
+        lt_format(buf + len, size - len, "; VmSize %s of the %s address-space limit", vm,
+                  lt_format_bytes(limit, sizeof(limit), as.rlim_cur));
+    else if (len < size)
         lt_format(buf + len, size - len, "; VmSize %s", vm);
 }
 

@@ -52,6 +52,13 @@ int lt_threads_init(void);
 /* Entry for the calling thread, created on its first allocation. Never NULL. */
 struct lt_thread *lt_thread_attach(void);
 
+/* pthread_create: an entry for the thread about to be created, counted as alive at once (the
+ * inventory printed when creation fails must include threads that have not run yet); the
+ * new thread adopts it, or it is given back if creation fails. */
+struct lt_thread *lt_thread_reserve(uint64_t stack_size);
+void lt_thread_adopt(struct lt_thread *t);
+void lt_thread_unreserve(struct lt_thread *t);
+
 /* Entry by index, or NULL for an index never handed out. */
 struct lt_thread *lt_thread_get(uint32_t idx);
 uint32_t lt_threads_count(void);
