@@ -107,7 +107,7 @@ static bool get_uv(struct cursor *c, uint64_t *v)
 
 static bool get_sv(struct cursor *c, int64_t *v)
 {
-    uint64_t u;
+    uint64_t u = 0;
     if (!get_uv(c, &u))
         return false;
     *v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);

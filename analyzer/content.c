@@ -1,0 +1,277 @@
+/* content.c — hexdump, printable strings, regex matches (PCRE2) and string histograms over
+ * plain byte buffers. The analyzer's replacement for xxd, strings and grep -o | sort | uniq -c.
+ * An ordinary C module: it may allocate, and checks every allocation. */
+#include "content.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool printable(uint8_t c)
+{
+    return c >= 0x20 && c < 0x7f;
+}
+
+void content_hexdump(FILE *out, const uint8_t *p, size_t n, uint64_t base, const char *indent)
+{
+    bool squeezed = false;
+    for (size_t line = 0; line < n; line += 16) {
+        /* Like xxd -a: a run of lines equal to the one before shows as one "*" (the last line
+         * is always printed, so the dump still ends at the right offset). */
+        if (line >= 16 && line + 16 < n && !memcmp(p + line, p + line - 16, 16)) {
+            if (!squeezed)
+                fprintf(out, "%s*\n", indent);
+            squeezed = true;
+            continue;
+        }
+        squeezed = false;
+        fprintf(out, "%s%08llx: ", indent, (unsigned long long)(base + line));
+        for (size_t i = 0; i < 16; i++) {
+            if (line + i < n)
+                fprintf(out, "%02x", p[line + i]);
+            else
+                fputs("  ", out);
+            if (i % 2 == 1)
+                fputc(' ', out);
+        }
+        fputc(' ', out);
+        for (size_t i = 0; i < 16 && line + i < n; i++)
+            fputc(printable(p[line + i]) ? p[line + i] : '.', out);
+        fputc('\n', out);
+    }
+}
+
+void content_hex(const uint8_t *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void content_printable(const uint8_t *p, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = printable(p[i]) ? (char)p[i] : '.';
+    out[n] = '\0';
+}
+
+/* Separators inside printable runs: whitespace and the punctuation that delimits fields in
+ * forms (a=1&b=2), headers and cookies (a; b), lists (a, b) and quoted values. */
+static bool separator(uint8_t c)
+{
+    return c == ' ' || c == '\t' || c == '&' || c == ';' || c == ',' || c == '"';
+}
+
+void content_strings(const uint8_t *p, size_t n, size_t min_len, content_token_fn fn, void *ctx)
+{
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && printable(p[i]) && !separator(p[i]))
+            continue;
+        if (i - start >= min_len)
+            fn((const char *)p + start, i - start, ctx);
+        start = i + 1;
+    }
+}
+
+struct content_regex {
+    pcre2_code *code;
+    pcre2_match_data *match;
+};
+
+struct content_regex *content_regex_compile(const char *pattern, char *err, size_t errsize)
+{
+    int code;
+    PCRE2_SIZE at;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &code, &at,
+                                   NULL);
+    if (!re) {
+        char msg[256];
+        pcre2_get_error_message(code, (PCRE2_UCHAR *)msg, sizeof(msg));
+        snprintf(err, errsize, "%s at character %zu", msg, (size_t)at);
+        return NULL;
+    }
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* faster when available; fine without */
+    struct content_regex *r = malloc(sizeof(*r));
+    if (!r || !(r->match = pcre2_match_data_create_from_pattern(re, NULL))) {
+        snprintf(err, errsize, "out of memory");
+        pcre2_code_free(re);
+        free(r);
+        return NULL;
+    }
+    r->code = re;
+    return r;
+}
+
+void content_regex_free(struct content_regex *re)
+{
+    if (!re)
+        return;
+    pcre2_match_data_free(re->match);
+    pcre2_code_free(re->code);
+    free(re);
+}
+
+int content_regex_test(const struct content_regex *re, const char *s, size_t n)
+{
+    return pcre2_match(re->code, (PCRE2_SPTR)s, n, 0, 0, re->match, NULL) >= 0;
+}
+
+size_t content_regex_each(const struct content_regex *re, const uint8_t *p, size_t n,
+                          content_token_fn fn, void *ctx)
+{
+    size_t count = 0;
+    PCRE2_SIZE from = 0;
+    while (from <= n) {
+        int rc = pcre2_match(re->code, p, n, from, 0, re->match, NULL);
+        if (rc < 0)
+            break;
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(re->match);
+        if (ov[1] < ov[0])
+            break; /* \K tricks: not a usable match */
+        fn((const char *)p + ov[0], ov[1] - ov[0], ctx);
+        count++;
+        from = ov[1] > ov[0] ? ov[1] : ov[1] + 1; /* an empty match must still advance */
+    }
+    return count;
+}
+
+/* ---- histogram: open addressing on an FNV-1a hash ------------------------------------------- */
+
+struct content_histogram {
+    struct content_entry *entries;
+    size_t count, cap; /* cap is a power of two */
+    uint64_t total;
+    bool sorted;
+};
+
+static uint64_t hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    return h;
+}
+
+struct content_histogram *content_histogram_new(void)
+{
+    return calloc(1, sizeof(struct content_histogram));
+}
+
+static bool grow(struct content_histogram *h)
+{
+    size_t cap = h->cap ? h->cap * 2 : 64;
+    struct content_entry *fresh = calloc(cap, sizeof(*fresh));
+    if (!fresh)
+        return false;
+    for (size_t i = 0; i < h->cap; i++) {
+        if (!h->entries[i].text)
+            continue;
+        size_t j = hash(h->entries[i].text, h->entries[i].len) & (cap - 1);
+        while (fresh[j].text)
+            j = (j + 1) & (cap - 1);
+        fresh[j] = h->entries[i];
+    }
+    free(h->entries);
+    h->entries = fresh;
+    h->cap = cap;
+    return true;
+}
+
+void content_histogram_add(struct content_histogram *h, const char *s, size_t n)
+{
+    if (h->sorted || ((h->count + 1) * 2 > h->cap && !grow(h)))
+        return; /* adding after sorting is a caller bug; out of memory drops the token */
+    size_t i = hash(s, n) & (h->cap - 1);
+    for (; h->entries[i].text; i = (i + 1) & (h->cap - 1)) {
+        if (h->entries[i].len == n && !memcmp(h->entries[i].text, s, n)) {
+            h->entries[i].count++;
+            h->total++;
+            return;
+        }
+    }
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return;
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    h->entries[i] = (struct content_entry){copy, n, 1};
+    h->count++;
+    h->total++;
+}
+
+void content_histogram_add_token(const char *s, size_t n, void *histogram)
+{
+    content_histogram_add(histogram, s, n);
+}
+
+void content_histogram_add_shape(const char *s, size_t n, void *histogram)
+{
+    char buf[512];
+    size_t o = 0;
+    bool folded = false;
+    for (size_t i = 0; i < n && o < sizeof(buf); i++) {
+        if (s[i] >= '0' && s[i] <= '9') {
+            if (!o || buf[o - 1] != '#')
+                buf[o++] = '#';
+            folded = true;
+        } else {
+            buf[o++] = s[i];
+        }
+    }
+    if (folded) /* a token without digits is its own shape: the strings list shows it */
+        content_histogram_add(histogram, buf, o);
+}
+
+uint64_t content_histogram_total(const struct content_histogram *h)
+{
+    return h->total;
+}
+
+static bool key_value(const struct content_entry *e)
+{
+    const char *eq = memchr(e->text, '=', e->len);
+    return eq && eq != e->text && eq != e->text + e->len - 1;
+}
+
+static int by_rank(const void *a, const void *b)
+{
+    const struct content_entry *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    if (key_value(x) != key_value(y))
+        return key_value(x) ? -1 : 1;
+    if (x->len != y->len)
+        return x->len > y->len ? -1 : 1;
+    return strcmp(x->text, y->text);
+}
+
+const struct content_entry *content_histogram_sorted(struct content_histogram *h, size_t *n)
+{
+    if (!h->sorted) {
+        size_t k = 0;
+        for (size_t i = 0; i < h->cap; i++)
+            if (h->entries[i].text)
+                h->entries[k++] = h->entries[i];
+        qsort(h->entries, k, sizeof(*h->entries), by_rank);
+        h->sorted = true;
+    }
+    *n = h->count;
+    return h->entries;
+}
+
+void content_histogram_free(struct content_histogram *h)
+{
+    if (!h)
+        return;
+    size_t n = h->sorted ? h->count : h->cap;
+    for (size_t i = 0; i < n; i++)
+        free(h->entries[i].text);
+    free(h->entries);
+    free(h);
+}

@@ -1,0 +1,60 @@
+/* content.h — what is inside a heap block: an xxd-style hexdump, the printable strings, the
+ * matches of a regular expression, and histograms of those. Works on any byte buffer (block
+ * samples today, memory regions of a live process later); knows nothing about snapshots. */
+#ifndef CONTENT_H
+#define CONTENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* xxd layout: "OFFSET: 16 bytes in groups of 2  ascii", one line per 16 bytes, each line
+ * starting with indent; offsets are printed from base; a run of lines equal to the one
+ * before is squeezed to one "*" line, as xxd -a does. */
+void content_hexdump(FILE *out, const uint8_t *p, size_t n, uint64_t base, const char *indent);
+
+/* Lowercase hex of the bytes into out (2n+1 bytes). */
+void content_hex(const uint8_t *p, size_t n, char *out);
+
+/* The bytes as text, non-printable ones as '.', into out (n+1 bytes). */
+void content_printable(const uint8_t *p, size_t n, char *out);
+
+/* Calls fn for each printable token of at least min_len bytes: runs of printable ASCII,
+ * split further at whitespace and at the separators of forms, headers and lists (& ; , ")
+ * so that "a=1&channelid=4099&b=2" yields "channelid=4099" among others. */
+typedef void (*content_token_fn)(const char *s, size_t n, void *ctx);
+void content_strings(const uint8_t *p, size_t n, size_t min_len, content_token_fn fn, void *ctx);
+
+/* A compiled regular expression (PCRE2 syntax, as grep -P: \d, \w, lookarounds...). */
+struct content_regex;
+/* NULL with a message in err (size errsize) when the pattern does not compile. */
+struct content_regex *content_regex_compile(const char *pattern, char *err, size_t errsize);
+void content_regex_free(struct content_regex *re);
+/* Does the regex match anywhere in s? */
+int content_regex_test(const struct content_regex *re, const char *s, size_t n);
+/* Calls fn for each non-overlapping match in the bytes (like grep -o). Returns the count. */
+size_t content_regex_each(const struct content_regex *re, const uint8_t *p, size_t n,
+                          content_token_fn fn, void *ctx);
+
+/* Counts distinct strings. */
+struct content_entry {
+    char *text;
+    size_t len;
+    uint64_t count;
+};
+struct content_histogram;
+struct content_histogram *content_histogram_new(void);
+void content_histogram_add(struct content_histogram *h, const char *s, size_t n);
+/* content_token_fn-shaped adapter: ctx is the histogram. */
+void content_histogram_add_token(const char *s, size_t n, void *histogram);
+/* The same with each run of digits replaced by '#': "user:session:100060" counts as
+ * "user:session:#", so keys that differ only in their numbers add up. Tokens without digits
+ * are not counted here. */
+void content_histogram_add_shape(const char *s, size_t n, void *histogram);
+uint64_t content_histogram_total(const struct content_histogram *h);
+/* Entries, most frequent first; ties: key=value tokens first (the value is what tells one
+ * request from another), then longer, then alphabetical. Valid until the histogram is freed. */
+const struct content_entry *content_histogram_sorted(struct content_histogram *h, size_t *n);
+void content_histogram_free(struct content_histogram *h);
+
+#endif

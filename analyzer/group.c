@@ -1,0 +1,745 @@
+/* group.c — the grouping engine behind leaktag-report. Per snapshot: every stack gets a key
+ * (the frames after --fold, as module+offset; or the call site; or the function; for --by
+ * thread the thread's family name), blocks are summed per key, samples are attached and
+ * scanned for strings and --grep matches. Several snapshots are then merged by key into one
+ * series per group. Exact integer arithmetic throughout: counts are never estimated. */
+#include "group.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a string -> index map ------------------------------------------------------------------ */
+
+struct keymap {
+    char **keys;
+    size_t *values;
+    size_t count, cap;
+};
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+static int keymap_grow(struct keymap *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 256;
+    char **keys = calloc(cap, sizeof(*keys));
+    size_t *values = calloc(cap, sizeof(*values));
+    if (!keys || !values) {
+        free(keys);
+        free(values);
+        return -1;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->keys[i])
+            continue;
+        size_t j = hash_str(m->keys[i]) & (cap - 1);
+        while (keys[j])
+            j = (j + 1) & (cap - 1);
+        keys[j] = m->keys[i];
+        values[j] = m->values[i];
+    }
+    free(m->keys);
+    free(m->values);
+    m->keys = keys;
+    m->values = values;
+    m->cap = cap;
+    return 0;
+}
+
+/* Index of key, inserting it with value `fresh` if absent (the map keeps `key` then). */
+static size_t *keymap_slot(struct keymap *m, const char *key, int *inserted)
+{
+    if ((m->count + 1) * 2 > m->cap && keymap_grow(m) != 0)
+        return NULL;
+    size_t i = hash_str(key) & (m->cap - 1);
+    for (; m->keys[i]; i = (i + 1) & (m->cap - 1)) {
+        if (!strcmp(m->keys[i], key)) {
+            *inserted = 0;
+            return &m->values[i];
+        }
+    }
+    m->keys[i] = (char *)key;
+    m->count++;
+    *inserted = 1;
+    return &m->values[i];
+}
+
+static void keymap_free(struct keymap *m)
+{
+    free(m->keys);
+    free(m->values);
+}
+
+/* ---- a u64 -> u64 map (pairs seen per block: must be cheap) ---------------------------------- */
+
+struct u64map {
+    uint64_t *keys, *values; /* key 0 is reserved: callers add 1 */
+    size_t count, cap;
+};
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+
+static int u64map_grow(struct u64map *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 1024;
+    uint64_t *keys = calloc(cap, sizeof(*keys)), *values = calloc(cap, sizeof(*values));
+    if (!keys || !values) {
+        free(keys);
+        free(values);
+        return -1;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->keys[i])
+            continue;
+        size_t j = mix64(m->keys[i]) & (cap - 1);
+        while (keys[j])
+            j = (j + 1) & (cap - 1);
+        keys[j] = m->keys[i];
+        values[j] = m->values[i];
+    }
+    free(m->keys);
+    free(m->values);
+    m->keys = keys;
+    m->values = values;
+    m->cap = cap;
+    return 0;
+}
+
+/* The value slot of key (inserted as 0 if absent; *inserted says which). NULL: no memory. */
+static uint64_t *u64map_slot(struct u64map *m, uint64_t key, int *inserted)
+{
+    key++;
+    if ((m->count + 1) * 2 > m->cap && u64map_grow(m) != 0)
+        return NULL;
+    size_t i = mix64(key) & (m->cap - 1);
+    for (; m->keys[i]; i = (i + 1) & (m->cap - 1)) {
+        if (m->keys[i] == key) {
+            *inserted = 0;
+            return &m->values[i];
+        }
+    }
+    m->keys[i] = key;
+    m->count++;
+    *inserted = 1;
+    return &m->values[i];
+}
+
+static void u64map_free(struct u64map *m)
+{
+    free(m->keys);
+    free(m->values);
+}
+
+/* ---- growable text ------------------------------------------------------------------------- */
+
+struct text {
+    char *s;
+    size_t len, cap;
+};
+
+static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void text_add(struct text *t, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if (t->s && t->len + (size_t)n < t->cap) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = (t->cap + (size_t)n + 1) * 2;
+        char *s = realloc(t->s, cap);
+        if (!s)
+            return;
+        t->s = s;
+        t->cap = cap;
+    }
+}
+
+/* ---- frames and keys ------------------------------------------------------------------------- */
+
+/* The real (outermost) function at a return address. */
+static const char *outer_function(const struct analysis *a, uint64_t address)
+{
+    const struct sym_frame *f;
+    size_t n = sym_resolve(a->sym, address, &f);
+    return n ? f[n - 1].function : NULL;
+}
+
+/* The logical caller at a return address: the innermost inlined function that --fold does
+ * not skip (an xmalloc inlined into its caller is folded away, its caller kept). */
+static const struct sym_frame *caller_frame(const struct analysis *a, uint64_t address,
+                                            const struct content_regex *fold)
+{
+    const struct sym_frame *f;
+    size_t n = sym_resolve(a->sym, address, &f);
+    size_t i = 0;
+    while (fold && i + 1 < n && f[i].function &&
+           content_regex_test(fold, f[i].function, strlen(f[i].function)))
+        i++;
+    return &f[i];
+}
+
+static void frame_key(struct text *t, const struct analysis *a, uint64_t address)
+{
+    const struct sym_frame *f;
+    size_t n = sym_resolve(a->sym, address, &f);
+    if (n && f[0].module)
+        text_add(t, "%s+0x%llx", f[0].module, (unsigned long long)f[0].offset);
+    else
+        text_add(t, "0x%llx", (unsigned long long)address);
+}
+
+const uint64_t *group_frames(const struct analysis *a, uint32_t stack, uint32_t *depth)
+{
+    const struct lts_stack *st = &a->snap->stacks[stack];
+    uint32_t skip = a->fold_skip ? a->fold_skip[stack] : 0;
+    *depth = st->depth - skip;
+    return st->frames + skip;
+}
+
+static int compute_fold(struct analysis *a, const struct content_regex *fold)
+{
+    free(a->fold_skip);
+    a->fold_skip = calloc(a->snap->nstacks + 1, sizeof(uint32_t));
+    if (!a->fold_skip)
+        return -1;
+    for (size_t s = 0; fold && s < a->snap->nstacks; s++) {
+        const struct lts_stack *st = &a->snap->stacks[s];
+        uint32_t k = 0;
+        while (k + 1 < st->depth) { /* never fold away the last frame */
+            const char *fn = outer_function(a, st->frames[k]);
+            if (!fn || !content_regex_test(fold, fn, strlen(fn)))
+                break;
+            k++;
+        }
+        a->fold_skip[s] = k;
+    }
+    return 0;
+}
+
+static char *stack_key(const struct analysis *a, uint32_t stack, const struct group_options *opt)
+{
+    struct text t = {0};
+    uint32_t depth;
+    const uint64_t *frames = group_frames(a, stack, &depth);
+    if (depth == 0) {
+        text_add(&t, "(no stack)");
+        return t.s;
+    }
+    switch (opt->by) {
+    case GROUP_BY_STACK:
+        for (uint32_t i = 0; i < depth; i++) {
+            if (i)
+                text_add(&t, ";");
+            frame_key(&t, a, frames[i]);
+        }
+        break;
+    case GROUP_BY_SITE:
+        frame_key(&t, a, frames[0]);
+        break;
+    case GROUP_BY_FUNCTION: {
+        const struct sym_frame *f = caller_frame(a, frames[0], opt->fold);
+        if (f->function)
+            text_add(&t, "%s", f->function);
+        else
+            frame_key(&t, a, frames[0]);
+        break;
+    }
+    case GROUP_BY_THREAD:
+        break;
+    }
+    return t.s;
+}
+
+void group_thread_family(const char *name, char *out, size_t size)
+{
+    size_t n = strlen(name);
+    size_t end = n;
+    while (end > 0 && name[end - 1] >= '0' && name[end - 1] <= '9')
+        end--;
+    if (end == n || end == 0) { /* no trailing number, or only a number */
+        snprintf(out, size, "%s", n ? name : "(unnamed)");
+        return;
+    }
+    snprintf(out, size, "%.*s*", (int)end, name);
+}
+
+/* ---- one snapshot ---------------------------------------------------------------------------- */
+
+struct stack_tally {
+    uint32_t stack;
+    uint64_t bytes;
+};
+
+struct partial {
+    struct group g;
+    struct stack_tally top[3];
+    /* thread families: parallel arrays, few per group */
+    struct thread_share *shares;
+    size_t nshares, capshares;
+};
+
+static struct thread_share *share_for(struct partial *p, const char *family)
+{
+    for (size_t i = 0; i < p->nshares; i++)
+        if (!strcmp(p->shares[i].name, family))
+            return &p->shares[i];
+    if (p->nshares == p->capshares) {
+        size_t cap = p->capshares ? p->capshares * 2 : 4;
+        struct thread_share *s = realloc(p->shares, cap * sizeof(*s));
+        if (!s)
+            return NULL;
+        p->shares = s;
+        p->capshares = cap;
+    }
+    char *copy = strdup(family);
+    if (!copy)
+        return NULL;
+    p->shares[p->nshares] = (struct thread_share){copy, 0, 0, 0};
+    return &p->shares[p->nshares++];
+}
+
+static void note_stack(struct partial *p, uint32_t stack, uint64_t bytes_now)
+{
+    /* keep the three stacks with the most bytes; bytes_now is the stack's running total */
+    for (int i = 0; i < 3; i++) {
+        if (p->top[i].stack == stack && p->top[i].bytes) {
+            p->top[i].bytes = bytes_now;
+            goto resort;
+        }
+    }
+    if (bytes_now > p->top[2].bytes)
+        p->top[2] = (struct stack_tally){stack, bytes_now};
+resort:
+    for (int i = 2; i > 0; i--)
+        if (p->top[i].bytes > p->top[i - 1].bytes) {
+            struct stack_tally t = p->top[i];
+            p->top[i] = p->top[i - 1];
+            p->top[i - 1] = t;
+        }
+}
+
+struct one {
+    struct partial *parts;
+    size_t nparts, capparts;
+    struct keymap keys;
+};
+
+static struct partial *part_for(struct one *o, char *key, int *error)
+{
+    int inserted;
+    size_t *slot = keymap_slot(&o->keys, key, &inserted);
+    if (!slot) {
+        *error = 1;
+        free(key);
+        return NULL;
+    }
+    if (!inserted) {
+        free(key);
+        return &o->parts[*slot];
+    }
+    if (o->nparts == o->capparts) {
+        size_t cap = o->capparts ? o->capparts * 2 : 64;
+        struct partial *p = realloc(o->parts, cap * sizeof(*p));
+        if (!p) {
+            *error = 1;
+            return NULL;
+        }
+        o->parts = p;
+        o->capparts = cap;
+    }
+    struct partial *p = &o->parts[o->nparts];
+    memset(p, 0, sizeof(*p));
+    p->g.key = key;
+    p->g.stack = UINT32_MAX;
+    p->g.min_age_cs = UINT32_MAX;
+    *slot = o->nparts++;
+    return p;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorted (address, block index) pairs, for finding the block a sample was taken from. */
+struct addr_index {
+    uint64_t *pairs; /* address, index, address, index, ... */
+    size_t n;
+};
+
+static int build_addr_index(const struct lts_snapshot *s, struct addr_index *ix)
+{
+    ix->n = s->nblocks;
+    ix->pairs = malloc((s->nblocks + 1) * 2 * sizeof(uint64_t));
+    if (!ix->pairs)
+        return -1;
+    for (size_t i = 0; i < s->nblocks; i++) {
+        ix->pairs[2 * i] = s->blocks[i].addr;
+        ix->pairs[2 * i + 1] = i;
+    }
+    qsort(ix->pairs, ix->n, 2 * sizeof(uint64_t), cmp_u64);
+    return 0;
+}
+
+static const struct lts_block *block_at(const struct lts_snapshot *s, const struct addr_index *ix,
+                                        uint64_t addr)
+{
+    size_t lo = 0, hi = ix->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix->pairs[2 * mid] == addr)
+            return &s->blocks[ix->pairs[2 * mid + 1]];
+        if (ix->pairs[2 * mid] < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static int group_one(struct analysis *a, const struct group_options *opt, struct one *o,
+                     char *err, size_t errsize)
+{
+    const struct lts_snapshot *s = a->snap;
+    int error = 0;
+    if (compute_fold(a, opt->fold) != 0) {
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    /* stack -> partial (stack, site, function); thread idx -> partial (thread) */
+    size_t *stack_part = calloc(s->nstacks + 1, sizeof(size_t));
+    uint64_t *stack_bytes = calloc(s->nstacks + 1, sizeof(uint64_t));
+    size_t *thread_part = NULL;
+    char (*families)[32] = calloc(s->nthreads + 1, sizeof(*families));
+    if (!stack_part || !stack_bytes || !families)
+        error = 1;
+    for (size_t i = 0; !error && i < s->nthreads; i++)
+        group_thread_family(s->threads[i].name, families[i], sizeof(families[i]));
+    if (!error && opt->by != GROUP_BY_THREAD) {
+        for (uint32_t st = 0; !error && st < s->nstacks; st++) {
+            char *key = stack_key(a, st, opt);
+            struct partial *p = key ? part_for(o, key, &error) : NULL;
+            if (!key)
+                error = 1;
+            if (p)
+                stack_part[st] = (size_t)(p - o->parts);
+        }
+    } else if (!error) {
+        thread_part = calloc(s->nthreads + 1, sizeof(size_t));
+        if (!thread_part)
+            error = 1;
+        for (size_t i = 0; !error && i < s->nthreads; i++) {
+            char *key = strdup(families[i]);
+            struct partial *p = key ? part_for(o, key, &error) : NULL;
+            if (!key)
+                error = 1;
+            if (p)
+                thread_part[i] = (size_t)(p - o->parts);
+        }
+    }
+    /* Unlisted threads (past the registry's limit): one shared "(unknown thread)" group. */
+    size_t unknown_thread_part = SIZE_MAX;
+
+    /* (partial, thread) pairs seen, to count distinct threads per family; (partial, stack)
+     * bytes, to find each thread group's main stacks. */
+    struct u64map seen = {0}, per_stack = {0};
+    for (size_t i = 0; !error && i < s->nblocks; i++) {
+        const struct lts_block *b = &s->blocks[i];
+        if (b->age_cs < opt->min_age_cs)
+            continue;
+        const struct lts_thread *t = lts_thread(s, b->thread);
+        size_t ti = t ? (size_t)(t - s->threads) : SIZE_MAX;
+        size_t pi;
+        if (opt->by == GROUP_BY_THREAD) {
+            if (ti != SIZE_MAX) {
+                pi = thread_part[ti];
+            } else {
+                if (unknown_thread_part == SIZE_MAX) {
+                    char *key = strdup("(unknown thread)");
+                    struct partial *p = key ? part_for(o, key, &error) : NULL;
+                    if (!p) {
+                        error = 1;
+                        break;
+                    }
+                    unknown_thread_part = (size_t)(p - o->parts);
+                }
+                pi = unknown_thread_part;
+            }
+        } else {
+            pi = stack_part[b->stack];
+        }
+        struct partial *p = &o->parts[pi];
+        p->g.blocks++;
+        p->g.bytes += b->size;
+        if (b->age_cs < p->g.min_age_cs)
+            p->g.min_age_cs = b->age_cs;
+        if (b->age_cs > p->g.max_age_cs)
+            p->g.max_age_cs = b->age_cs;
+        int inserted;
+        if (opt->by == GROUP_BY_THREAD) {
+            uint64_t *bytes = u64map_slot(&per_stack, (uint64_t)pi << 32 | b->stack, &inserted);
+            if (!bytes) {
+                error = 1;
+                break;
+            }
+            *bytes += b->size;
+            note_stack(p, b->stack, *bytes);
+        } else {
+            stack_bytes[b->stack] += b->size;
+            note_stack(p, b->stack, stack_bytes[b->stack]);
+        }
+        struct thread_share *sh = share_for(p, ti != SIZE_MAX ? families[ti] : "(unknown thread)");
+        if (!sh || !u64map_slot(&seen, (uint64_t)pi << 20 | b->thread, &inserted)) {
+            error = 1;
+            break;
+        }
+        sh->blocks++;
+        sh->bytes += b->size;
+        sh->threads += inserted;
+    }
+    u64map_free(&seen);
+    u64map_free(&per_stack);
+
+    /* Samples: to their group, and their strings and --grep matches. */
+    struct addr_index ix = {0};
+    bool need_blocks = opt->by == GROUP_BY_THREAD || opt->min_age_cs;
+    if (!error && need_blocks && build_addr_index(s, &ix) != 0)
+        error = 1;
+    for (size_t i = 0; !error && i < s->nsamples; i++) {
+        const struct lts_sample *sm = &s->samples[i];
+        size_t pi;
+        if (need_blocks) {
+            const struct lts_block *b = block_at(s, &ix, sm->addr);
+            if (!b || b->age_cs < opt->min_age_cs)
+                continue;
+            if (opt->by == GROUP_BY_THREAD) {
+                const struct lts_thread *t = lts_thread(s, b->thread);
+                pi = t ? thread_part[t - s->threads] : unknown_thread_part;
+                if (pi == SIZE_MAX)
+                    continue;
+            } else {
+                pi = stack_part[sm->stack];
+            }
+        } else {
+            pi = stack_part[sm->stack];
+        }
+        struct partial *p = &o->parts[pi];
+        size_t *grown = realloc(p->g.samples, (p->g.nsamples + 1) * sizeof(size_t));
+        if (!grown) {
+            error = 1;
+            break;
+        }
+        p->g.samples = grown;
+        p->g.samples[p->g.nsamples++] = i;
+        if ((!p->g.strings && !(p->g.strings = content_histogram_new())) ||
+            (!p->g.shapes && !(p->g.shapes = content_histogram_new()))) {
+            error = 1;
+            break;
+        }
+        content_strings(sm->bytes, sm->len, 4, content_histogram_add_token, p->g.strings);
+        content_strings(sm->bytes, sm->len, 4, content_histogram_add_shape, p->g.shapes);
+        if (opt->grep) {
+            if (!p->g.matches && !(p->g.matches = content_histogram_new())) {
+                error = 1;
+                break;
+            }
+            content_regex_each(opt->grep, sm->bytes, sm->len, content_histogram_add_token,
+                               p->g.matches);
+        }
+    }
+    free(ix.pairs);
+
+    for (size_t i = 0; i < o->nparts; i++) {
+        struct partial *p = &o->parts[i];
+        p->g.from = a;
+        p->g.stack = p->top[0].bytes ? p->top[0].stack : UINT32_MAX;
+        if (p->g.min_age_cs == UINT32_MAX)
+            p->g.min_age_cs = 0;
+    }
+    free(stack_part);
+    free(stack_bytes);
+    free(thread_part);
+    free(families);
+    if (error)
+        snprintf(err, errsize, "out of memory while grouping %zu blocks", s->nblocks);
+    return error ? -1 : 0;
+}
+
+static int by_bytes_desc(const void *x, const void *y)
+{
+    const struct thread_share *a = x, *b = y;
+    return a->bytes != b->bytes ? (a->bytes > b->bytes ? -1 : 1) : strcmp(a->name, b->name);
+}
+
+static void free_partial_contents(struct partial *p)
+{
+    free(p->g.key);
+    free(p->g.samples);
+    content_histogram_free(p->g.strings);
+    content_histogram_free(p->g.shapes);
+    content_histogram_free(p->g.matches);
+    for (size_t i = 0; i < p->nshares; i++)
+        free((char *)p->shares[i].name);
+    free(p->shares);
+}
+
+static void free_group_contents(struct group *g)
+{
+    free(g->key);
+    free(g->samples);
+    content_histogram_free(g->strings);
+    content_histogram_free(g->shapes);
+    content_histogram_free(g->matches);
+    for (size_t i = 0; i < g->nthreads; i++)
+        free((char *)g->threads[i].name);
+    free(g->threads);
+    free(g->series_bytes);
+    free(g->series_blocks);
+}
+
+int group_build(struct analysis *snaps, size_t n, const struct group_options *opt,
+                struct grouping *out, char *err, size_t errsize)
+{
+    memset(out, 0, sizeof(*out));
+    out->nsnapshots = n;
+    struct keymap final = {0};
+    size_t cap = 0;
+    for (size_t si = 0; si < n; si++) {
+        struct one o = {0};
+        if (group_one(&snaps[si], opt, &o, err, errsize) != 0) {
+            for (size_t i = 0; i < o.nparts; i++)
+                free_partial_contents(&o.parts[i]);
+            free(o.parts);
+            keymap_free(&o.keys);
+            goto fail;
+        }
+        for (size_t i = 0; i < o.nparts; i++) {
+            struct partial *p = &o.parts[i];
+            if (!p->g.blocks) { /* a stack with no live block (after --min-age) */
+                free_partial_contents(p);
+                continue;
+            }
+            p->g.threads = p->shares;
+            p->g.nthreads = p->nshares;
+            qsort(p->g.threads, p->g.nthreads, sizeof(*p->g.threads), by_bytes_desc);
+            if (si == n - 1) {
+                out->live_bytes += p->g.bytes;
+                out->live_blocks += p->g.blocks;
+            }
+            int inserted;
+            size_t *slot = keymap_slot(&final, p->g.key, &inserted);
+            if (!slot)
+                goto oom;
+            if (inserted) {
+                if (out->ngroups == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    struct group *grown = realloc(out->groups, cap * sizeof(*grown));
+                    if (!grown)
+                        goto oom;
+                    out->groups = grown;
+                }
+                *slot = out->ngroups++;
+                struct group *g = &out->groups[*slot];
+                *g = p->g;
+                g->series_bytes = calloc(n, sizeof(uint64_t));
+                g->series_blocks = calloc(n, sizeof(uint64_t));
+                if (!g->series_bytes || !g->series_blocks)
+                    goto oom;
+            } else {
+                /* Newer snapshot: its figures and samples replace the older ones. */
+                struct group *g = &out->groups[*slot];
+                uint64_t *sb = g->series_bytes, *sk = g->series_blocks;
+                g->series_bytes = g->series_blocks = NULL;
+                g->key = NULL; /* the map owns the first key; this one is freed below */
+                free_group_contents(g);
+                *g = p->g;
+                free(g->key);
+                g->key = final.keys[slot - final.values];
+                g->series_bytes = sb;
+                g->series_blocks = sk;
+            }
+            struct group *g = &out->groups[*slot];
+            g->series_bytes[si] = g->bytes;
+            g->series_blocks[si] = g->blocks;
+        }
+        free(o.parts);
+        keymap_free(&o.keys);
+        continue;
+    oom:
+        snprintf(err, errsize, "out of memory");
+        free(o.parts);
+        keymap_free(&o.keys);
+        goto fail;
+    }
+    for (size_t i = 0; i < out->ngroups; i++) {
+        struct group *g = &out->groups[i];
+        g->bytes = g->series_bytes[n - 1];
+        g->blocks = g->series_blocks[n - 1];
+        g->delta_bytes = (int64_t)(g->series_bytes[n - 1] - g->series_bytes[0]);
+        g->delta_blocks = (int64_t)(g->series_blocks[n - 1] - g->series_blocks[0]);
+        g->grew_every_interval = n >= 2;
+        for (size_t k = 1; k < n; k++)
+            if (g->series_bytes[k] <= g->series_bytes[k - 1])
+                g->grew_every_interval = false;
+    }
+    keymap_free(&final);
+    return 0;
+fail:
+    keymap_free(&final);
+    group_free(out);
+    return -1;
+}
+
+static int by_bytes(const void *x, const void *y)
+{
+    const struct group *a = x, *b = y;
+    if (a->bytes != b->bytes)
+        return a->bytes > b->bytes ? -1 : 1;
+    if (a->blocks != b->blocks)
+        return a->blocks > b->blocks ? -1 : 1;
+    return strcmp(a->key, b->key);
+}
+
+static int by_growth(const void *x, const void *y)
+{
+    const struct group *a = x, *b = y;
+    if (a->grew_every_interval != b->grew_every_interval)
+        return a->grew_every_interval ? -1 : 1;
+    if (a->delta_bytes != b->delta_bytes)
+        return a->delta_bytes > b->delta_bytes ? -1 : 1;
+    return by_bytes(x, y);
+}
+
+void group_sort(struct grouping *g)
+{
+    qsort(g->groups, g->ngroups, sizeof(*g->groups), g->nsnapshots > 1 ? by_growth : by_bytes);
+}
+
+void group_free(struct grouping *g)
+{
+    for (size_t i = 0; i < g->ngroups; i++)
+        free_group_contents(&g->groups[i]);
+    free(g->groups);
+    memset(g, 0, sizeof(*g));
+}

@@ -1,0 +1,86 @@
+/* group.h — turns snapshots into the report's groups: live blocks grouped by stack, call
+ * site, function or thread name, with exact counts, bytes, ages, the threads involved, the
+ * byte samples and their strings and regex matches; and, over several snapshots of one
+ * program, each group's growth. Keys are module-relative, so snapshots of different runs of
+ * the same binaries (other addresses, other stack ids) line up. */
+#ifndef GROUP_H
+#define GROUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "content.h"
+#include "snapshot.h"
+#include "symbolize.h"
+
+enum group_by { GROUP_BY_STACK, GROUP_BY_SITE, GROUP_BY_FUNCTION, GROUP_BY_THREAD };
+
+struct group_options {
+    enum group_by by;
+    const struct content_regex *fold; /* frames whose function matches are skipped at the top */
+    const struct content_regex *grep; /* counted in each group's samples */
+    uint64_t min_age_cs;              /* only blocks at least this old */
+};
+
+/* One snapshot with what the analysis derives from it. */
+struct analysis {
+    const char *path;
+    struct lts_snapshot *snap;
+    struct symbolizer *sym;
+    uint32_t *fold_skip; /* per stack: frames skipped by --fold */
+};
+
+struct thread_share {
+    const char *name;
+    uint32_t threads; /* distinct threads of that name with blocks in the group */
+    uint64_t blocks, bytes;
+};
+
+struct group {
+    char *key;
+    /* Where the group is shown from: the newest snapshot it appears in. */
+    const struct analysis *from;
+    uint32_t stack;       /* representative stack (most bytes); UINT32_MAX: none (by thread) */
+    uint64_t blocks, bytes;
+    uint32_t min_age_cs, max_age_cs;
+    struct thread_share *threads;
+    size_t nthreads;
+    size_t *samples; /* indexes into from->snap->samples */
+    size_t nsamples;
+    struct content_histogram *strings;
+    struct content_histogram *shapes; /* strings with digit runs as '#' */
+    struct content_histogram *matches;
+    /* Over several snapshots, oldest first; a group absent from one counts 0 there. */
+    uint64_t *series_bytes, *series_blocks;
+    int64_t delta_bytes, delta_blocks; /* newest minus oldest */
+    bool grew_every_interval;
+};
+
+struct grouping {
+    struct group *groups;
+    size_t ngroups;
+    size_t nsnapshots;
+    uint64_t live_bytes, live_blocks; /* of the newest snapshot, after --min-age */
+};
+
+/* Groups the blocks of one snapshot (n == 1) or compares several of one program, oldest
+ * first (n >= 2; groups then hold the newest figures plus the series). Returns 0 or -1 with
+ * a message in err. */
+int group_build(struct analysis *snaps, size_t n, const struct group_options *opt,
+                struct grouping *out, char *err, size_t errsize);
+
+/* Sorts: by bytes descending; with several snapshots, leak suspects (grew in every
+ * interval) first, then by growth. */
+void group_sort(struct grouping *g);
+
+void group_free(struct grouping *g);
+
+/* Frames of a stack after --fold: *first is the first frame shown. */
+const uint64_t *group_frames(const struct analysis *a, uint32_t stack, uint32_t *depth);
+
+/* Thread names lose trailing numbers when grouped ("router-12" counts as "router-*"), so
+ * that 91 router threads show as one line; names without a number are kept. */
+void group_thread_family(const char *name, char *out, size_t size);
+
+#endif

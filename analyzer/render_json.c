@@ -1,0 +1,246 @@
+/* render_json.c — the report as one JSON document (schema: docs/REPORT.md). Every string
+ * from a snapshot is escaped; bytes that are not UTF-8 text come out as \u00XX. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format.h"
+#include "report.h"
+
+static void json_string(FILE *out, const char *s, size_t n)
+{
+    fputc('"', out);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default:
+            /* Only printable ASCII goes out as is: snapshot bytes are not known to be UTF-8. */
+            if (c < 0x20 || c >= 0x7f)
+                fprintf(out, "\\u%04x", c);
+            else
+                fputc(c, out);
+        }
+    }
+    fputc('"', out);
+}
+
+static void json_cstr(FILE *out, const char *s)
+{
+    if (s)
+        json_string(out, s, strlen(s));
+    else
+        fputs("null", out);
+}
+
+static void frames_json(FILE *out, const struct report *r, const struct analysis *a,
+                        uint32_t stack)
+{
+    fputs("[", out);
+    if (stack == UINT32_MAX) {
+        fputs("]", out);
+        return;
+    }
+    uint32_t depth;
+    const uint64_t *frames = group_frames(a, stack, &depth);
+    bool first = true;
+    for (uint32_t i = 0; i < depth; i++) {
+        const struct sym_frame *f;
+        size_t n = sym_resolve(a->sym, frames[i], &f);
+        size_t k = 0;
+        while (i == 0 && r->gopt.fold && k + 1 < n && f[k].function &&
+               content_regex_test(r->gopt.fold, f[k].function, strlen(f[k].function)))
+            k++;
+        for (; k < n; k++) {
+            char name[512];
+            fprintf(out, "%s\n        {\"function\": ", first ? "" : ",");
+            first = false;
+            json_cstr(out, report_frame_name(name, sizeof(name), &f[k]));
+            fputs(", \"file\": ", out);
+            json_cstr(out, f[k].file);
+            fprintf(out, ", \"line\": %u, \"module\": ", f[k].line);
+            json_cstr(out, f[k].module);
+            fprintf(out, ", \"address\": \"0x%" PRIx64 "\", \"offset\": \"0x%" PRIx64
+                         "\", \"inlined\": %s, \"symbolized\": %s}",
+                    f[k].address, f[k].offset, f[k].inlined ? "true" : "false",
+                    f[k].function ? "true" : "false");
+        }
+    }
+    fputs(first ? "]" : "\n      ]", out);
+}
+
+static void histogram_json(FILE *out, struct content_histogram *h, size_t max)
+{
+    fputs("[", out);
+    size_t n = 0;
+    const struct content_entry *e = h ? content_histogram_sorted(h, &n) : NULL;
+    for (size_t i = 0; i < n && i < max; i++) {
+        fprintf(out, "%s{\"text\": ", i ? ", " : "");
+        json_string(out, e[i].text, e[i].len);
+        fprintf(out, ", \"count\": %" PRIu64 "}", e[i].count);
+    }
+    fputs("]", out);
+}
+
+static void group_json(FILE *out, const struct report *r, size_t index, bool first)
+{
+    const struct group *g = &r->grouping.groups[index];
+    const struct analysis *a = g->from;
+    const struct lts_snapshot *s = a->snap;
+    fprintf(out, "%s\n    {\"rank\": %zu, \"key\": ", first ? "" : ",", index + 1);
+    json_cstr(out, g->key);
+    fprintf(out, ", \"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64
+                 ", \"min_age_s\": %.2f, \"max_age_s\": %.2f",
+            g->bytes, g->blocks, g->min_age_cs / 100.0, g->max_age_cs / 100.0);
+    if (r->nsnaps > 1) {
+        fprintf(out, ", \"delta_bytes\": %" PRId64 ", \"delta_blocks\": %" PRId64
+                     ", \"grew_every_interval\": %s, \"series_bytes\": [",
+                g->delta_bytes, g->delta_blocks, g->grew_every_interval ? "true" : "false");
+        for (size_t k = 0; k < r->nsnaps; k++)
+            fprintf(out, "%s%" PRIu64, k ? ", " : "", g->series_bytes[k]);
+        fputs("], \"series_blocks\": [", out);
+        for (size_t k = 0; k < r->nsnaps; k++)
+            fprintf(out, "%s%" PRIu64, k ? ", " : "", g->series_blocks[k]);
+        fputs("]", out);
+    }
+    fputs(",\n      \"frames\": ", out);
+    frames_json(out, r, a, g->blocks ? g->stack : UINT32_MAX);
+    fputs(",\n      \"threads\": [", out);
+    for (size_t t = 0; t < g->nthreads; t++) {
+        fprintf(out, "%s{\"name\": ", t ? ", " : "");
+        json_cstr(out, g->threads[t].name);
+        fprintf(out, ", \"threads\": %u, \"blocks\": %" PRIu64 ", \"bytes\": %" PRIu64 "}",
+                g->threads[t].threads, g->threads[t].blocks, g->threads[t].bytes);
+    }
+    fputs("],\n      \"samples\": [", out);
+    for (size_t k = 0; k < g->nsamples; k++) {
+        const struct lts_sample *sm = &s->samples[g->samples[k]];
+        const struct lts_block *b = report_sample_block(a, sm);
+        char *hex = malloc(2 * (size_t)sm->len + 1), *text = malloc((size_t)sm->len + 1);
+        if (!hex || !text) {
+            free(hex);
+            free(text);
+            break;
+        }
+        content_hex(sm->bytes, sm->len, hex);
+        content_printable(sm->bytes, sm->len, text);
+        fprintf(out, "%s\n        {\"address\": \"0x%" PRIx64 "\", \"size\": %" PRIu64
+                     ", \"captured\": %u, \"hex\": \"%s\", \"text\": ",
+                k ? "," : "", sm->addr, b ? b->size : (uint64_t)sm->len, sm->len, hex);
+        json_string(out, text, sm->len);
+        fputs("}", out);
+        free(hex);
+        free(text);
+    }
+    fputs(g->nsamples ? "\n      ],\n      \"strings\": " : "],\n      \"strings\": ", out);
+    histogram_json(out, g->strings, 50);
+    fputs(",\n      \"string_shapes\": ", out);
+    histogram_json(out, g->shapes, 20);
+    if (r->grep_pattern) {
+        fprintf(out, ",\n      \"grep\": {\"pattern\": ");
+        json_cstr(out, r->grep_pattern);
+        fprintf(out, ", \"matches\": %" PRIu64 ", \"distinct\": ",
+                g->matches ? content_histogram_total(g->matches) : 0);
+        histogram_json(out, g->matches, 1000);
+        fputs("}", out);
+    }
+    fputs("}", out);
+}
+
+void render_json(FILE *out, const struct report *r)
+{
+    const struct analysis *a = report_newest(r);
+    const struct lts_snapshot *s = a->snap;
+    static const char *const by[] = {"stack", "site", "function", "thread"};
+    fprintf(out, "{\n  \"format\": \"leaktag-report\", \"version\": 1,\n  \"process\": {\"pid\": %"
+                 PRIu64 ", \"exe\": ", s->pid);
+    json_cstr(out, s->exe);
+    fputs(", \"cmdline\": ", out);
+    /* NUL-separated arguments become spaces, as a shell would show them */
+    char *cmd = malloc(s->cmdline_len + 1);
+    if (cmd) {
+        for (size_t i = 0; i < s->cmdline_len; i++)
+            cmd[i] = s->cmdline[i] ? s->cmdline[i] : ' ';
+        json_string(out, cmd, s->cmdline_len);
+        free(cmd);
+    } else {
+        fputs("null", out);
+    }
+    fprintf(out, ", \"start_unix\": %" PRIu64 "},\n", lts_meta_number(s, "process_start_unix_ns", 0) / 1000000000u);
+    fprintf(out, "  \"snapshot\": {\"file\": ");
+    json_cstr(out, a->path);
+    fprintf(out, ", \"seq\": %" PRIu64 ", \"time_unix\": %" PRIu64 ", \"reason\": ", s->seq,
+            s->time_unix_ns / 1000000000u);
+    json_cstr(out, s->reason);
+    fprintf(out, ", \"sampled\": false, \"options\": ");
+    json_cstr(out, s->options);
+    fputs("},\n", out);
+    if (r->nsnaps > 1) {
+        fputs("  \"compared\": [", out);
+        for (size_t i = 0; i < r->nsnaps; i++) {
+            fprintf(out, "%s{\"file\": ", i ? ", " : "");
+            json_cstr(out, r->snaps[i].path);
+            fprintf(out, ", \"seq\": %" PRIu64 ", \"time_unix\": %" PRIu64 ", \"live_bytes\": %"
+                         PRIu64 "}",
+                    r->snaps[i].snap->seq, r->snaps[i].snap->time_unix_ns / 1000000000u,
+                    lts_counter(r->snaps[i].snap, "live_bytes", 0));
+        }
+        fputs("],\n", out);
+    }
+    fprintf(out, "  \"totals\": {\"live_bytes\": %" PRIu64 ", \"live_blocks\": %" PRIu64
+                 ", \"shown_bytes\": %" PRIu64 ", \"shown_blocks\": %" PRIu64
+                 ", \"peak_live_bytes\": %" PRIu64 ", \"rss_bytes\": %" PRIu64
+                 ", \"vm_size_bytes\": %" PRIu64 ", \"allocations\": %" PRIu64
+                 ", \"frees\": %" PRIu64 ", \"mismatches\": %" PRIu64
+                 ", \"unknown_frees\": %" PRIu64 ", \"untracked_blocks\": %" PRIu64 "},\n",
+            lts_counter(s, "live_bytes", 0), lts_counter(s, "live_blocks", 0),
+            r->grouping.live_bytes, r->grouping.live_blocks, lts_counter(s, "peak_live_bytes", 0),
+            s->rss_bytes, s->vm_size_bytes, lts_counter(s, "allocations", 0),
+            lts_counter(s, "frees", 0), lts_counter(s, "mismatches", 0),
+            lts_counter(s, "unknown_frees", 0), lts_counter(s, "untracked_blocks", 0));
+    fprintf(out, "  \"grouping\": {\"by\": \"%s\", \"fold\": ", by[r->gopt.by]);
+    json_cstr(out, r->fold_pattern);
+    fprintf(out, ", \"min_age_s\": %.2f, \"groups\": %zu},\n", r->gopt.min_age_cs / 100.0,
+            r->grouping.ngroups);
+    fputs("  \"groups\": [", out);
+    bool first = true;
+    for (size_t i = 0; i < r->grouping.ngroups; i++) {
+        if (!report_shows(r, i))
+            continue;
+        group_json(out, r, i, first);
+        first = false;
+    }
+    fputs(first ? "],\n" : "\n  ],\n", out);
+    fputs("  \"threads\": [", out);
+    for (size_t i = 0; i < s->nthreads; i++) {
+        const struct lts_thread *t = &s->threads[i];
+        fprintf(out, "%s\n    {\"tid\": %" PRIu64 ", \"name\": ", i ? "," : "", t->tid);
+        json_cstr(out, t->name);
+        char family[40];
+        group_thread_family(t->name, family, sizeof(family));
+        fputs(", \"family\": ", out);
+        json_cstr(out, family);
+        fprintf(out, ", \"alive\": %s, \"leaktag\": %s, \"stack_bytes\": %" PRIu64
+                     ", \"live_blocks\": %" PRIu64 ", \"live_bytes\": %" PRIu64
+                     ", \"allocations\": %" PRIu64 ", \"start_routine\": ",
+                (t->state & LT_THREAD_FLAG_ALIVE) ? "true" : "false",
+                (t->state & LT_THREAD_FLAG_INTERNAL) ? "true" : "false", t->stack_size,
+                t->live_blocks, t->live_bytes, t->allocs);
+        const struct sym_frame *f;
+        if (t->start_routine && a->sym && sym_resolve(a->sym, t->start_routine + 1, &f) &&
+            f[0].function)
+            json_cstr(out, f[0].function);
+        else
+            fputs("null", out);
+        fputs("}", out);
+    }
+    fputs(s->nthreads ? "\n  ],\n" : "],\n", out);
+    fprintf(out, "  \"limits\": {\"rlimit_stack_bytes\": %" PRIu64 ", \"rlimit_as_bytes\": %" PRIu64
+                 ", \"address_space_bytes\": %" PRIu64 "}\n}\n",
+            lts_meta_number(s, "rlimit_stack_bytes", 0), lts_meta_number(s, "rlimit_as_bytes", 0),
+            lts_meta_number(s, "address_space_bytes", 0));
+}

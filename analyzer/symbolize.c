@@ -1,0 +1,911 @@
+/* symbolize.c — offline symbolization with libdwfl: one Dwfl for the snapshot, each module
+ * reported the first time an address falls into it, each compilation unit's functions indexed
+ * once, every address resolved once and cached. Never names an address from a file whose
+ * build-id differs from the snapshot's. One thread. */
+#include "symbolize.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* libstdc++'s demangler (cxxabi.h is C++ only); the program links -lstdc++. */
+char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
+#define WARNING "leaktag-report: warning: "
+
+/* ---- arena: frames and strings live until sym_close ---------------------------------------- */
+
+struct chunk {
+    struct chunk *next;
+    size_t used, size;
+    max_align_t data[];
+};
+
+#define CHUNK_BYTES ((size_t)64 << 10)
+
+static void *arena_alloc(struct chunk **arena, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    struct chunk *c = *arena;
+    if (!c || c->size - c->used < n) {
+        size_t size = n > CHUNK_BYTES ? n : CHUNK_BYTES;
+        struct chunk *fresh = malloc(sizeof(*fresh) + size);
+        if (!fresh)
+            return NULL;
+        fresh->used = 0;
+        fresh->size = size;
+        if (c && n > CHUNK_BYTES) { /* a big one: keep filling the current chunk after it */
+            fresh->next = c->next;
+            c->next = fresh;
+            fresh->used = n;
+            return fresh->data;
+        }
+        fresh->next = c;
+        *arena = c = fresh;
+    }
+    void *p = (char *)c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+static void arena_free(struct chunk *arena)
+{
+    for (struct chunk *next; arena; arena = next) {
+        next = arena->next;
+        free(arena);
+    }
+}
+
+/* ---- the symbolizer ------------------------------------------------------------------------ */
+
+enum module_state {
+    MODULE_UNSEEN, /* no address has fallen into it yet: its file is not opened */
+    MODULE_READY,  /* reported to libdwfl, build-id checked */
+    MODULE_BLIND,  /* gone, unreadable or rebuilt: addresses are shown as module+offset */
+};
+
+/* A compilation unit's code range (DWARF address), for files without .debug_aranges. */
+struct unit_range {
+    Dwarf_Addr low, high;
+    Dwarf_Off offset; /* of the CU DIE */
+};
+
+struct module {
+    const struct lts_module *lts;
+    const char *path; /* never NULL */
+    const char *name; /* basename, interned */
+    Dwfl_Module *dwfl;
+    enum module_state state;
+    bool cus_listed;
+    struct unit_range *cus; /* sorted by low; in the arena */
+    size_t ncus;
+};
+
+struct range {
+    uint64_t start, end;
+    size_t module;
+};
+
+/* A function's code range in a compilation unit (DWARF addresses, before the module bias). */
+struct func {
+    Dwarf_Addr low, high;
+    Dwarf_Off offset; /* of die */
+    Dwarf_Die die;
+};
+
+struct unit_index {
+    struct unit_index *next;
+    Dwfl_Module *dm;
+    Dwarf_Off offset; /* of the CU DIE */
+    struct func *funcs; /* sorted by low */
+    size_t nfuncs;
+};
+
+#define UNIT_BUCKETS 4096
+
+struct entry {
+    uint64_t address;
+    size_t n;
+    struct sym_frame frames[];
+};
+
+struct symbolizer {
+    const struct lts_snapshot *s;
+    FILE *warn;
+    Dwfl *dwfl;
+    struct module *modules;
+    size_t nmodules;
+    struct range *ranges; /* every PT_LOAD segment, sorted by start */
+    size_t nranges;
+
+    struct chunk *arena;
+    const char **strings; /* interned strings: one copy of each path and name */
+    size_t strings_mask, nstrings;
+    struct entry **cache; /* address -> frames */
+    size_t cache_mask, ncache;
+    struct unit_index **indexes; /* (module, CU) -> its functions, UNIT_BUCKETS chains */
+
+    struct sym_frame *scratch; /* the frames of the address being resolved */
+    size_t nscratch, scratch_cap;
+    struct func *collected; /* a unit's functions while it is indexed */
+    size_t ncollected, collected_cap;
+    char *demangled; /* __cxa_demangle's buffer, reused */
+    size_t demangled_len;
+    bool oom; /* an allocation failed while resolving the current address */
+    struct sym_frame spare; /* the answer when out of memory */
+};
+
+/* NULL: libdwfl's default search path (/usr/lib/debug, .gnu_debuglink next to the file). */
+static char *debuginfo_path;
+
+static const Dwfl_Callbacks callbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = &debuginfo_path,
+};
+
+__attribute__((format(printf, 3, 4))) static void warn_module(struct symbolizer *sym,
+                                                              const struct module *mod,
+                                                              const char *fmt, ...)
+{
+    if (!sym->warn)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(sym->warn, WARNING "%s: ", mod->path[0] ? mod->path : "(unnamed module)");
+    vfprintf(sym->warn, fmt, ap);
+    fputc('\n', sym->warn);
+    va_end(ap);
+}
+
+/* ---- interned strings ---------------------------------------------------------------------- */
+
+static uint64_t hash_string(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3u;
+    return h;
+}
+
+static bool strings_grow(struct symbolizer *sym)
+{
+    size_t size = sym->strings ? (sym->strings_mask + 1) * 2 : 1024;
+    const char **fresh = calloc(size, sizeof(*fresh));
+    if (!fresh)
+        return false;
+    for (size_t i = 0; sym->strings && i <= sym->strings_mask; i++) {
+        const char *str = sym->strings[i];
+        if (!str)
+            continue;
+        size_t j = hash_string(str, strlen(str)) & (size - 1);
+        while (fresh[j])
+            j = (j + 1) & (size - 1);
+        fresh[j] = str;
+    }
+    free(sym->strings);
+    sym->strings = fresh;
+    sym->strings_mask = size - 1;
+    return true;
+}
+
+/* Returns the symbolizer's copy of s[0..n), or NULL (and sets oom) when out of memory. */
+static const char *intern_n(struct symbolizer *sym, const char *s, size_t n)
+{
+    if ((sym->nstrings + 1) * 2 > sym->strings_mask + 1 && !strings_grow(sym)) {
+        sym->oom = true;
+        return NULL;
+    }
+    size_t i = hash_string(s, n) & sym->strings_mask;
+    for (const char *str; (str = sym->strings[i]); i = (i + 1) & sym->strings_mask)
+        if (!strncmp(str, s, n) && str[n] == '\0')
+            return str;
+    char *copy = arena_alloc(&sym->arena, n + 1);
+    if (!copy) {
+        sym->oom = true;
+        return NULL;
+    }
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    sym->strings[i] = copy;
+    sym->nstrings++;
+    return copy;
+}
+
+static const char *intern(struct symbolizer *sym, const char *s)
+{
+    return s ? intern_n(sym, s, strlen(s)) : NULL;
+}
+
+/* ---- the address cache --------------------------------------------------------------------- */
+
+static size_t hash_address(uint64_t address)
+{
+    uint64_t h = address * 0x9e3779b97f4a7c15u;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static struct entry *cache_find(const struct symbolizer *sym, uint64_t address)
+{
+    if (!sym->cache)
+        return NULL;
+    for (size_t i = hash_address(address) & sym->cache_mask; sym->cache[i];
+         i = (i + 1) & sym->cache_mask)
+        if (sym->cache[i]->address == address)
+            return sym->cache[i];
+    return NULL;
+}
+
+static bool cache_grow(struct symbolizer *sym)
+{
+    size_t size = sym->cache ? (sym->cache_mask + 1) * 2 : 4096;
+    struct entry **fresh = calloc(size, sizeof(*fresh));
+    if (!fresh)
+        return false;
+    for (size_t i = 0; sym->cache && i <= sym->cache_mask; i++) {
+        struct entry *e = sym->cache[i];
+        if (!e)
+            continue;
+        size_t j = hash_address(e->address) & (size - 1);
+        while (fresh[j])
+            j = (j + 1) & (size - 1);
+        fresh[j] = e;
+    }
+    free(sym->cache);
+    sym->cache = fresh;
+    sym->cache_mask = size - 1;
+    return true;
+}
+
+/* Stores the scratch frames for address (known to be absent). */
+static struct entry *cache_add(struct symbolizer *sym, uint64_t address)
+{
+    if ((!sym->cache || (sym->ncache + 1) * 2 > sym->cache_mask + 1) && !cache_grow(sym))
+        return NULL;
+    struct entry *e = arena_alloc(&sym->arena, sizeof(*e) + sym->nscratch * sizeof(e->frames[0]));
+    if (!e)
+        return NULL;
+    e->address = address;
+    e->n = sym->nscratch;
+    memcpy(e->frames, sym->scratch, sym->nscratch * sizeof(e->frames[0]));
+    size_t i = hash_address(address) & sym->cache_mask;
+    while (sym->cache[i])
+        i = (i + 1) & sym->cache_mask;
+    sym->cache[i] = e;
+    sym->ncache++;
+    return e;
+}
+
+static void push_frame(struct symbolizer *sym, const struct sym_frame *f)
+{
+    if (sym->nscratch == sym->scratch_cap) {
+        size_t cap = sym->scratch_cap ? sym->scratch_cap * 2 : 16;
+        struct sym_frame *fresh = realloc(sym->scratch, cap * sizeof(*fresh));
+        if (!fresh) {
+            sym->oom = true;
+            return;
+        }
+        sym->scratch = fresh;
+        sym->scratch_cap = cap;
+    }
+    sym->scratch[sym->nscratch++] = *f;
+}
+
+/* ---- modules ------------------------------------------------------------------------------- */
+
+static int compare_ranges(const void *a, const void *b)
+{
+    const struct range *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static struct module *module_at(const struct symbolizer *sym, uint64_t pc)
+{
+    size_t lo = 0, hi = sym->nranges; /* find the last range starting at or below pc */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sym->ranges[mid].start <= pc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0 || pc >= sym->ranges[lo - 1].end)
+        return NULL;
+    return &sym->modules[sym->ranges[lo - 1].module];
+}
+
+/* The vDSO has no file: its code only ever existed in the traced process's memory. */
+static bool is_vdso(const char *path, const char *base)
+{
+    return !strcmp(path, "[vdso]") || !strncmp(base, "linux-vdso.so", 13) ||
+           !strncmp(base, "linux-gate.so", 13);
+}
+
+/* Opens a module's file the first time an address falls into it, once: whatever goes wrong
+ * is warned about here and the module stays blind, so a missing file costs one line. */
+static void module_load(struct symbolizer *sym, struct module *mod)
+{
+    const char *path = mod->path;
+    mod->state = MODULE_BLIND;
+    if (is_vdso(path, mod->name))
+        return;
+    dwfl_report_begin_add(sym->dwfl);
+    /* add_p_vaddr true: the snapshot's bias is dlpi_addr (runtime = ELF vaddr + bias). With
+     * false libdwfl would take it for the first PT_LOAD's runtime address, which is the same
+     * only when that segment's vaddr is 0 (not so for prelinked or -Ttext objects). */
+    Dwfl_Module *dm = path[0] ? dwfl_report_elf(sym->dwfl, path, path, -1, mod->lts->bias, true)
+                              : NULL;
+    int err = dwfl_errno();
+    if (dwfl_report_end(sym->dwfl, NULL, NULL) != 0 && dm) {
+        err = dwfl_errno();
+        dm = NULL;
+    }
+    if (!dm) {
+        if (!path[0] || access(path, R_OK) != 0)
+            warn_module(sym, mod, "cannot open (gone?); addresses shown as module+offset");
+        else
+            warn_module(sym, mod, "cannot read it (%s); addresses shown as module+offset",
+                        dwfl_errmsg(err));
+        return;
+    }
+    if (mod->lts->build_id_len) {
+        const unsigned char *bits = NULL;
+        GElf_Addr vaddr;
+        int len = dwfl_module_build_id(dm, &bits, &vaddr);
+        if (len <= 0 || (size_t)len != mod->lts->build_id_len ||
+            memcmp(bits, mod->lts->build_id, (size_t)len) != 0) {
+            warn_module(sym, mod,
+                        "build-id differs from the snapshot; symbols for it are not shown "
+                        "(rebuilt since?)");
+            return;
+        }
+    }
+    mod->dwfl = dm;
+    mod->state = MODULE_READY;
+}
+
+/* ---- names and source locations ------------------------------------------------------------ */
+
+/* Returns the demangled form of a C++ (Itanium ABI) name, or NULL if it is not one. */
+static const char *demangle(struct symbolizer *sym, const char *name)
+{
+    if (name[0] != '_' || name[1] != 'Z')
+        return NULL;
+    int status = -1;
+    char *out = __cxa_demangle(name, sym->demangled, &sym->demangled_len, &status);
+    if (status != 0 || !out)
+        return NULL; /* the buffer, if any, is untouched and still ours */
+    sym->demangled = out;
+    return intern(sym, out);
+}
+
+/* The linkage name gives C++ its full signature (parameters, namespaces); dwarf_attr_integrate
+ * follows abstract_origin and specification, where an inlined or out-of-class definition
+ * keeps its names. */
+static const char *die_function(struct symbolizer *sym, Dwarf_Die *die)
+{
+    Dwarf_Attribute attr;
+    const char *linkage = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
+    if (!linkage)
+        linkage = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
+    if (linkage) {
+        const char *readable = demangle(sym, linkage);
+        if (readable)
+            return readable;
+    }
+    const char *name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr));
+    return intern(sym, name ? name : linkage);
+}
+
+static const char *symtab_function(struct symbolizer *sym, Dwfl_Module *dm, uint64_t pc)
+{
+    GElf_Off off;
+    GElf_Sym elf_sym;
+    const char *name = dwfl_module_addrinfo(dm, pc, &off, &elf_sym, NULL, NULL, NULL);
+    if (!name || !name[0])
+        return NULL;
+    const char *readable = demangle(sym, name);
+    return readable ? readable : intern(sym, name);
+}
+
+/* libdw already joins a file's name to its line-table directory; a directory given relative
+ * to the compilation directory still needs that one. A relative compilation directory (a
+ * build with -fdebug-prefix-map) is kept as the build recorded it. */
+/* "/a/build/../src/./x.c" -> "/a/src/x.c", in place; only for absolute paths, where ".."
+ * of the root stays the root. Purely lexical, as the build recorded it: no file is read. */
+static void tidy_path(char *path)
+{
+    if (path[0] != '/')
+        return;
+    char *out = path + 1;
+    for (const char *in = path + 1; *in;) {
+        const char *end = strchr(in, '/');
+        size_t len = end ? (size_t)(end - in) : strlen(in);
+        if (len == 0 || (len == 1 && in[0] == '.')) {
+            /* "//" or "/./": nothing to keep */
+        } else if (len == 2 && in[0] == '.' && in[1] == '.') {
+            if (out > path + 1) { /* drop the last kept component */
+                out--;
+                while (out > path + 1 && out[-1] != '/')
+                    out--;
+            }
+        } else {
+            memmove(out, in, len);
+            out += len;
+            *out++ = '/';
+        }
+        in += len + (end ? 1 : 0);
+    }
+    if (out > path + 1 && out[-1] == '/')
+        out--;
+    *out = '\0';
+}
+
+static const char *source_path(struct symbolizer *sym, const char *src, Dwarf_Die *cu)
+{
+    Dwarf_Attribute attr;
+    const char *dir = src[0] != '/' && cu ? dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &attr))
+                                          : NULL;
+    if (!dir || dir[0] != '/')
+        return intern(sym, src);
+    size_t ndir = strlen(dir), nsrc = strlen(src);
+    char *joined = malloc(ndir + 1 + nsrc + 1);
+    if (!joined) {
+        sym->oom = true;
+        return NULL;
+    }
+    memcpy(joined, dir, ndir);
+    joined[ndir] = '/';
+    memcpy(joined + ndir + 1, src, nsrc + 1);
+    tidy_path(joined);
+    const char *result = intern(sym, joined);
+    free(joined);
+    return result;
+}
+
+/* Where the inlined subroutine die was called from: a place in the function it was inlined
+ * into, recorded on the inlined instance itself. */
+static void call_site(struct symbolizer *sym, Dwarf_Die *die, const char **file, unsigned *line)
+{
+    Dwarf_Attribute attr;
+    Dwarf_Word val;
+    Dwarf_Die cu_mem, *cu = dwarf_diecu(die, &cu_mem, NULL, NULL);
+    Dwarf_Files *files;
+    size_t nfiles;
+    *file = NULL;
+    *line = 0;
+    if (cu && dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &attr), &val) == 0 &&
+        dwarf_getsrcfiles(cu, &files, &nfiles) == 0 && val < nfiles) {
+        const char *src = dwarf_filesrc(files, val, NULL, NULL);
+        if (src)
+            *file = source_path(sym, src, cu);
+    }
+    if (dwarf_formudata(dwarf_attr(die, DW_AT_call_line, &attr), &val) == 0)
+        *line = val > UINT_MAX ? 0 : (unsigned)val;
+}
+
+/* ---- scopes: which functions, inlined or not, hold an address -------------------------------- */
+
+static void collect_func(struct symbolizer *sym, Dwarf_Die *die)
+{
+    Dwarf_Addr base, low, high;
+    for (ptrdiff_t off = 0; (off = dwarf_ranges(die, off, &base, &low, &high)) > 0;) {
+        if (low >= high)
+            continue;
+        if (sym->ncollected == sym->collected_cap) {
+            size_t cap = sym->collected_cap ? sym->collected_cap * 2 : 256;
+            struct func *fresh = realloc(sym->collected, cap * sizeof(*fresh));
+            if (!fresh) {
+                sym->oom = true;
+                return;
+            }
+            sym->collected = fresh;
+            sym->collected_cap = cap;
+        }
+        sym->collected[sym->ncollected++] = (struct func){low, high, dwarf_dieoffset(die), *die};
+    }
+}
+
+/* Function definitions sit at the top of a CU, or inside namespaces and classes (C++). */
+static void collect_funcs(struct symbolizer *sym, Dwarf_Die *parent, int depth)
+{
+    Dwarf_Die child;
+    if (depth > 64 || dwarf_child(parent, &child) != 0)
+        return;
+    do {
+        switch (dwarf_tag(&child)) {
+        case DW_TAG_subprogram:
+        case DW_TAG_entry_point:
+            collect_func(sym, &child);
+            break;
+        case DW_TAG_namespace:
+        case DW_TAG_module:
+        case DW_TAG_class_type:
+        case DW_TAG_structure_type:
+        case DW_TAG_union_type:
+            collect_funcs(sym, &child, depth + 1);
+            break;
+        default:
+            break;
+        }
+    } while (dwarf_siblingof(&child, &child) == 0);
+}
+
+/* By address, then in DIE order: of aliases (one code range, several DIEs, as glibc's
+ * assembly has), the first is the one dwarf_getscopes and eu-addr2line report. */
+static int compare_funcs(const void *a, const void *b)
+{
+    const struct func *x = a, *y = b;
+    if (x->low != y->low)
+        return x->low < y->low ? -1 : 1;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static size_t hash_unit(const Dwfl_Module *dm, Dwarf_Off offset)
+{
+    return hash_address((uint64_t)(uintptr_t)dm ^ offset) & (UNIT_BUCKETS - 1);
+}
+
+/* A CU's functions, indexed the first time an address falls into the CU: finding the scopes
+ * at an address from the CU DIE down (dwarf_getscopes) walks the whole CU every time, which
+ * costs milliseconds per address in large C++ units. */
+static const struct unit_index *unit_of(struct symbolizer *sym, Dwfl_Module *dm, Dwarf_Die *cu)
+{
+    Dwarf_Off offset = dwarf_dieoffset(cu);
+    size_t bucket = hash_unit(dm, offset);
+    for (struct unit_index *u = sym->indexes[bucket]; u; u = u->next)
+        if (u->dm == dm && u->offset == offset)
+            return u;
+    struct unit_index *u = arena_alloc(&sym->arena, sizeof(*u));
+    if (!u) {
+        sym->oom = true;
+        return NULL;
+    }
+    sym->ncollected = 0;
+    collect_funcs(sym, cu, 0);
+    if (sym->ncollected)
+        qsort(sym->collected, sym->ncollected, sizeof(*sym->collected), compare_funcs);
+    *u = (struct unit_index){sym->indexes[bucket], dm, offset, NULL, sym->ncollected};
+    if (u->nfuncs) {
+        u->funcs = arena_alloc(&sym->arena, u->nfuncs * sizeof(*u->funcs));
+        if (!u->funcs) {
+            sym->oom = true;
+            return NULL;
+        }
+        memcpy(u->funcs, sym->collected, u->nfuncs * sizeof(*u->funcs));
+    }
+    sym->indexes[bucket] = u;
+    return u;
+}
+
+/* The scopes holding pc in their physical nesting, innermost first, down from the indexed
+ * function: each inlined instance is followed by the function it was inlined into. Returns
+ * their number (0: not found) with *chain malloc'd. */
+static int descend(struct symbolizer *sym, const struct unit_index *u, Dwarf_Addr pc,
+                   Dwarf_Die **chain)
+{
+    size_t lo = 0, hi = u->nfuncs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (u->funcs[mid].low <= pc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return 0;
+    size_t first = lo - 1;
+    while (first > 0 && u->funcs[first - 1].low == u->funcs[lo - 1].low)
+        first--;
+    while (first < lo && pc >= u->funcs[first].high)
+        first++;
+    if (first == lo)
+        return 0;
+    size_t n = 1, cap = 16;
+    Dwarf_Die *dies = malloc(cap * sizeof(*dies));
+    if (!dies)
+        return 0;
+    dies[0] = u->funcs[first].die;
+    for (bool deeper = true; deeper && n < 1024;) {
+        Dwarf_Die child;
+        deeper = false;
+        if (dwarf_child(&dies[n - 1], &child) != 0)
+            break;
+        do {
+            if (dwarf_haspc(&child, pc) == 1) {
+                if (n == cap) {
+                    Dwarf_Die *fresh = realloc(dies, (cap *= 2) * sizeof(*dies));
+                    if (!fresh) {
+                        sym->oom = true;
+                        break;
+                    }
+                    dies = fresh;
+                }
+                dies[n++] = child;
+                deeper = true;
+                break;
+            }
+        } while (dwarf_siblingof(&child, &child) == 0);
+    }
+    for (size_t i = 0; i < n / 2; i++) {
+        Dwarf_Die t = dies[i];
+        dies[i] = dies[n - 1 - i];
+        dies[n - 1 - i] = t;
+    }
+    *chain = dies;
+    return (int)n;
+}
+
+/* The scope chain at pc (a DWARF address): from the unit's index, else from libdw's generic
+ * search. dwarf_getscopes finds the innermost scope, but above an inlined instance it lists
+ * the abstract definition's scopes; the instance's real parents (the functions it was inlined
+ * into) come from dwarf_getscopes_die, as eu-addr2line -i does. */
+static int scope_chain(struct symbolizer *sym, Dwfl_Module *dm, Dwarf_Die *cu, Dwarf_Addr pc,
+                       Dwarf_Die **chain)
+{
+    const struct unit_index *u = unit_of(sym, dm, cu);
+    int n = u ? descend(sym, u, pc, chain) : 0;
+    if (n > 0)
+        return n;
+    Dwarf_Die *scopes = NULL;
+    int nscopes = dwarf_getscopes(cu, pc, &scopes);
+    n = 0;
+    if (nscopes > 0) {
+        Dwarf_Die innermost = scopes[0];
+        n = dwarf_getscopes_die(&innermost, chain);
+    }
+    free(scopes);
+    return n > 0 ? n : 0;
+}
+
+static int compare_unit_ranges(const void *a, const void *b)
+{
+    const struct unit_range *x = a, *y = b;
+    if (x->low != y->low)
+        return x->low < y->low ? -1 : 1;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Lists a module's CUs with their ranges, once. */
+static void list_cus(struct symbolizer *sym, struct module *mod, Dwarf *dw)
+{
+    size_t n = 0, cap = 0;
+    struct unit_range *list = NULL;
+    Dwarf_Off offset = 0, next;
+    size_t header;
+    mod->cus_listed = true;
+    for (; dwarf_nextcu(dw, offset, &next, &header, NULL, NULL, NULL) == 0; offset = next) {
+        Dwarf_Die cu;
+        if (!dwarf_offdie(dw, offset + header, &cu) || dwarf_tag(&cu) != DW_TAG_compile_unit)
+            continue;
+        Dwarf_Addr base, low, high;
+        for (ptrdiff_t off = 0; (off = dwarf_ranges(&cu, off, &base, &low, &high)) > 0;) {
+            if (low >= high)
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                struct unit_range *fresh = realloc(list, cap * sizeof(*fresh));
+                if (!fresh) {
+                    sym->oom = true;
+                    free(list);
+                    return;
+                }
+                list = fresh;
+            }
+            list[n++] = (struct unit_range){low, high, offset + header};
+        }
+    }
+    if (n) {
+        qsort(list, n, sizeof(*list), compare_unit_ranges);
+        mod->cus = arena_alloc(&sym->arena, n * sizeof(*list));
+        if (mod->cus) {
+            memcpy(mod->cus, list, n * sizeof(*list));
+            mod->ncus = n;
+        } else {
+            sym->oom = true;
+        }
+    }
+    free(list);
+}
+
+/* The CU holding pc. libdwfl (0.188) finds CUs through .debug_aranges only, which clang does
+ * not emit: such files are searched through the CUs' own ranges. */
+static Dwarf_Die *unit_at(struct symbolizer *sym, struct module *mod, uint64_t pc,
+                          Dwarf_Die *mem, Dwarf_Addr *dwarf_bias)
+{
+    Dwarf_Die *cu = dwfl_module_addrdie(mod->dwfl, pc, dwarf_bias);
+    if (cu)
+        return cu;
+    Dwarf *dw = dwfl_module_getdwarf(mod->dwfl, dwarf_bias);
+    if (!dw)
+        return NULL;
+    if (!mod->cus_listed)
+        list_cus(sym, mod, dw);
+    Dwarf_Addr at = pc - *dwarf_bias;
+    size_t lo = 0, hi = mod->ncus;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (mod->cus[mid].low <= at)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0 || at >= mod->cus[lo - 1].high)
+        return NULL;
+    return dwarf_offdie(dw, mod->cus[lo - 1].offset, mem);
+}
+
+/* The line-table row at pc: libdwfl's lookup, else the CU's own table (see unit_at). */
+static void source_line(struct symbolizer *sym, Dwfl_Module *dm, uint64_t pc, Dwarf_Die *cu,
+                        Dwarf_Addr dwarf_bias, struct sym_frame *f)
+{
+    const char *src = NULL;
+    int line = 0, column = 0;
+    Dwfl_Line *dl = dwfl_module_getsrc(dm, pc);
+    if (dl) {
+        Dwarf_Addr at;
+        src = dwfl_lineinfo(dl, &at, &line, &column, NULL, NULL);
+        cu = dwfl_linecu(dl);
+    } else if (cu) {
+        Dwarf_Line *l = dwarf_getsrc_die(cu, pc - dwarf_bias);
+        if (l && (src = dwarf_linesrc(l, NULL, NULL)) && dwarf_lineno(l, &line) != 0)
+            line = 0;
+    }
+    if (src) {
+        f->file = source_path(sym, src, cu);
+        f->line = line > 0 ? (unsigned)line : 0;
+    }
+}
+
+static bool is_function_scope(int tag)
+{
+    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+           tag == DW_TAG_entry_point;
+}
+
+/* Fills the scratch frames for pc (= return address - 1) in a ready module. */
+static void describe(struct symbolizer *sym, struct module *mod, uint64_t pc,
+                     const struct sym_frame *base)
+{
+    Dwfl_Module *dm = mod->dwfl;
+    struct sym_frame f = *base;
+    Dwarf_Addr dwarf_bias = 0;
+    Dwarf_Die cu_mem, *cu = unit_at(sym, mod, pc, &cu_mem, &dwarf_bias);
+    source_line(sym, dm, pc, cu, dwarf_bias, &f);
+    Dwarf_Die *chain = NULL;
+    int nchain = cu ? scope_chain(sym, dm, cu, pc - dwarf_bias, &chain) : 0;
+
+    for (int i = 0; i < nchain; i++) {
+        int tag = dwarf_tag(&chain[i]);
+        if (!is_function_scope(tag))
+            continue; /* lexical blocks */
+        f.function = die_function(sym, &chain[i]);
+        f.inlined = tag == DW_TAG_inlined_subroutine;
+        if (!f.inlined) {
+            if (!f.function)
+                f.function = symtab_function(sym, dm, pc);
+            push_frame(sym, &f);
+            free(chain);
+            return;
+        }
+        push_frame(sym, &f);
+        call_site(sym, &chain[i], &f.file, &f.line);
+    }
+    /* No DWARF, or an inline chain without its container: the symbol table names the code.
+     * With no function scope at all, a line found by address belongs to some other code (the
+     * nearest row of another unit, say after _start): better none than a wrong one. */
+    bool any_scope = false;
+    for (int i = 0; i < nchain; i++)
+        any_scope |= is_function_scope(dwarf_tag(&chain[i]));
+    free(chain);
+    if (!any_scope) {
+        f.file = NULL;
+        f.line = 0;
+    }
+    f.function = symtab_function(sym, dm, pc);
+    f.inlined = 0;
+    push_frame(sym, &f);
+}
+
+/* ---- interface ----------------------------------------------------------------------------- */
+
+struct symbolizer *sym_open(const struct lts_snapshot *s, FILE *warn)
+{
+    struct symbolizer *sym = calloc(1, sizeof(*sym));
+    if (!sym)
+        return NULL;
+    sym->s = s;
+    sym->warn = warn;
+    sym->nmodules = s->modules ? s->nmodules : 0;
+    size_t nsegments = 0;
+    for (size_t i = 0; i < sym->nmodules; i++)
+        nsegments += s->modules[i].segments ? s->modules[i].nsegments : 0;
+    sym->modules = calloc(sym->nmodules + 1, sizeof(*sym->modules));
+    sym->ranges = calloc(nsegments + 1, sizeof(*sym->ranges));
+    sym->indexes = calloc(UNIT_BUCKETS, sizeof(*sym->indexes));
+    sym->dwfl = dwfl_begin(&callbacks);
+    if (!sym->modules || !sym->ranges || !sym->indexes || !sym->dwfl || !strings_grow(sym))
+        goto fail;
+
+    for (size_t i = 0; i < sym->nmodules; i++) {
+        const struct lts_module *m = &s->modules[i];
+        struct module *mod = &sym->modules[i];
+        mod->lts = m;
+        mod->path = m->path ? m->path : "";
+        const char *slash = strrchr(mod->path, '/');
+        mod->name = intern(sym, slash && slash[1] ? slash + 1 : mod->path);
+        if (!mod->name)
+            goto fail;
+        for (uint32_t j = 0; m->segments && j < m->nsegments; j++) {
+            const struct lts_segment *seg = &m->segments[j];
+            if (seg->size == 0 || seg->start + seg->size < seg->start)
+                continue;
+            sym->ranges[sym->nranges++] = (struct range){seg->start, seg->start + seg->size, i};
+        }
+    }
+    qsort(sym->ranges, sym->nranges, sizeof(*sym->ranges), compare_ranges);
+    return sym;
+
+fail:
+    sym_close(sym);
+    return NULL;
+}
+
+size_t sym_resolve(struct symbolizer *sym, uint64_t address, const struct sym_frame **frames)
+{
+    struct entry *e = cache_find(sym, address);
+    if (e) {
+        *frames = e->frames;
+        return e->n;
+    }
+    sym->nscratch = 0;
+    sym->oom = false;
+    struct sym_frame base = {.address = address, .offset = address};
+    /* A return address may sit just past its function (a call as its last instruction), even
+     * past its module's last byte: the call itself is at address - 1. */
+    uint64_t pc = address - 1;
+    struct module *mod = address ? module_at(sym, pc) : NULL;
+    if (mod) {
+        base.module = mod->name;
+        base.offset = address - mod->lts->bias;
+        if (mod->state == MODULE_UNSEEN)
+            module_load(sym, mod);
+        if (mod->state == MODULE_READY)
+            describe(sym, mod, pc, &base);
+    }
+    if (sym->nscratch == 0)
+        push_frame(sym, &base);
+    if (!sym->oom && (e = cache_add(sym, address))) {
+        *frames = e->frames;
+        return e->n;
+    }
+    /* Out of memory: the address, unnamed and uncached, so callers never see 0 frames. */
+    sym->spare = base;
+    *frames = &sym->spare;
+    return 1;
+}
+
+void sym_close(struct symbolizer *sym)
+{
+    if (!sym)
+        return;
+    if (sym->dwfl)
+        dwfl_end(sym->dwfl);
+    free(sym->modules);
+    free(sym->ranges);
+    free(sym->strings);
+    free(sym->cache);
+    free(sym->indexes);
+    free(sym->scratch);
+    free(sym->collected);
+    free(sym->demangled);
+    arena_free(sym->arena);
+    free(sym);
+}

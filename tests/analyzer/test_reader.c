@@ -1,0 +1,211 @@
+/* The snapshot reader on real files and on every way they can be broken: each prefix of a
+ * valid snapshot, single-byte corruptions everywhere, a future version, wrong magic, bytes
+ * after END. Every failure must give a message and an offset inside the file. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "crc32.h"
+#include "format.h"
+#include "snapshot.h"
+
+static const char *corpus_dir;
+static uint8_t *image;
+static size_t image_size;
+
+static int load(void **state)
+{
+    (void)state;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/threads.lts", corpus_dir);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    image_size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    image = malloc(image_size);
+    assert_int_equal(fread(image, 1, image_size, f), image_size);
+    fclose(f);
+    return 0;
+}
+
+static int unload(void **state)
+{
+    (void)state;
+    free(image);
+    return 0;
+}
+
+static void valid_file_parses(void **state)
+{
+    (void)state;
+    struct lts_snapshot *s;
+    struct lts_error e;
+    assert_int_equal(lts_parse(image, image_size, &s, &e), 0);
+    assert_true(s->nblocks >= 25);
+    assert_true(s->nstacks >= 2 && s->nthreads >= 1 && s->nmodules >= 3 && s->nmaps >= 5);
+    assert_string_equal(s->reason, "seed");
+    assert_int_equal(s->nblocks, lts_counter(s, "live_blocks", 0));
+    lts_close(s);
+}
+
+static void every_prefix_fails_cleanly(void **state)
+{
+    (void)state;
+    for (size_t n = 0; n < image_size; n++) {
+        struct lts_snapshot *s;
+        struct lts_error e;
+        if (lts_parse(image, n, &s, &e) == 0)
+            fail_msg("a %zu-byte prefix of a %zu-byte snapshot parsed", n, image_size);
+        assert_true(e.message[0] != '\0');
+        assert_true(e.has_offset);
+        assert_true(e.offset <= n);
+    }
+}
+
+static void every_byte_flip_fails_or_parses(void **state)
+{
+    (void)state;
+    uint8_t *copy = malloc(image_size);
+    size_t failed = 0;
+    for (size_t i = 0; i < image_size; i++) {
+        memcpy(copy, image, image_size);
+        copy[i] ^= 0x41;
+        struct lts_snapshot *s;
+        struct lts_error e;
+        if (lts_parse(copy, image_size, &s, &e) == 0) {
+            lts_close(s); /* only bytes outside the checksums (section lengths' unused bits) */
+        } else {
+            failed++;
+            assert_true(e.message[0] && e.offset <= image_size);
+        }
+    }
+    assert_true(failed > image_size * 9 / 10); /* the CRCs catch nearly every change */
+    free(copy);
+}
+
+/* Rewrites the payload of one section and fixes its CRC, to reach the record checks. */
+static uint8_t *with_section(uint32_t type, const uint8_t *payload, size_t len, size_t *out_size)
+{
+    uint8_t *out = malloc(image_size + len + 64);
+    size_t o = 0, p = LT_FILE_HEADER_SIZE;
+    memcpy(out, image, LT_FILE_HEADER_SIZE);
+    o = LT_FILE_HEADER_SIZE;
+    while (p < image_size) {
+        uint32_t t;
+        uint64_t l;
+        memcpy(&t, image + p, 4);
+        memcpy(&l, image + p + 8, 8);
+        if (t == type) {
+            uint32_t crc = lt_crc32(0, payload, len);
+            uint64_t len64 = len;
+            memcpy(out + o, &t, 4);
+            memcpy(out + o + 4, &crc, 4);
+            memcpy(out + o + 8, &len64, 8);
+            memcpy(out + o + 16, payload, len);
+            o += 16 + len;
+        } else {
+            memcpy(out + o, image + p, 16 + l);
+            o += 16 + l;
+        }
+        p += 16 + l;
+    }
+    *out_size = o;
+    return out;
+}
+
+static void expect_error(const uint8_t *data, size_t size, const char *fragment)
+{
+    struct lts_snapshot *s;
+    struct lts_error e;
+    assert_int_not_equal(lts_parse(data, size, &s, &e), 0);
+    if (!strstr(e.message, fragment))
+        fail_msg("expected an error about '%s', got '%s'", fragment, e.message);
+    assert_true(e.offset <= size);
+}
+
+static void corrupt_records_are_named(void **state)
+{
+    (void)state;
+    size_t size;
+    /* a block naming a stack that does not exist: addr, size, stack 99999, thread, age, kind */
+    const uint8_t bad_stack[] = {0x80, 0x80, 0x04, 0x10, 0x9f, 0x8d, 0x06, 0x00, 0x00, 0x00};
+    uint8_t *f = with_section(LT_SECTION_BLOCKS, bad_stack, sizeof(bad_stack), &size);
+    expect_error(f, size, "stack 99999");
+    free(f);
+    /* a string longer than its section */
+    const uint8_t long_string[] = {0x03, 'p', 'i', 'd', 0x01, 0xff, 0x7f};
+    f = with_section(LT_SECTION_META, long_string, sizeof(long_string), &size);
+    expect_error(f, size, "string longer");
+    free(f);
+    /* an 11-byte varint */
+    const uint8_t endless[] = {0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x01};
+    f = with_section(LT_SECTION_STACKS, endless, sizeof(endless), &size);
+    expect_error(f, size, "STACKS");
+    free(f);
+    /* a stack deeper than leaktag records */
+    const uint8_t deep[] = {0xc8, 0x01};
+    f = with_section(LT_SECTION_STACKS, deep, sizeof(deep), &size);
+    expect_error(f, size, "stack depth");
+    free(f);
+    /* an unknown allocation kind */
+    const uint8_t kind[] = {0x80, 0x80, 0x04, 0x10, 0x00, 0x00, 0x00, 0x77};
+    f = with_section(LT_SECTION_BLOCKS, kind, sizeof(kind), &size);
+    expect_error(f, size, "allocation kind");
+    free(f);
+}
+
+static void header_problems(void **state)
+{
+    (void)state;
+    uint8_t *copy = malloc(image_size + 8);
+    memcpy(copy, image, image_size);
+    copy[0] = 'X';
+    expect_error(copy, image_size, "magic");
+    memcpy(copy, image, image_size);
+    uint32_t future = 7;
+    memcpy(copy + 8, &future, 4);
+    expect_error(copy, image_size, "version 7");
+    memcpy(copy, image, image_size);
+    memcpy(copy + image_size, "garbage!", 8);
+    expect_error(copy, image_size + 8, "after the END");
+    expect_error(image, 0, "empty");
+    free(copy);
+}
+
+static void files_that_are_not_snapshots(void **state)
+{
+    (void)state;
+    struct lts_snapshot *s;
+    struct lts_error e;
+    assert_int_not_equal(lts_open("/nonexistent/x.lts", &s, &e), 0);
+    assert_non_null(strstr(e.message, "No such file"));
+    assert_false(e.has_offset);
+    assert_int_not_equal(lts_open("/", &s, &e), 0);
+    assert_non_null(strstr(e.message, "directory"));
+    assert_int_not_equal(lts_open("/dev/null", &s, &e), 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: test_reader CORPUS_DIR\n");
+        return 2;
+    }
+    corpus_dir = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(valid_file_parses),
+        cmocka_unit_test(every_prefix_fails_cleanly),
+        cmocka_unit_test(every_byte_flip_fails_or_parses),
+        cmocka_unit_test(corrupt_records_are_named),
+        cmocka_unit_test(header_problems),
+        cmocka_unit_test(files_that_are_not_snapshots),
+    };
+    return cmocka_run_group_tests(tests, load, unload);
+}

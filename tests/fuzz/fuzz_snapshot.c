@@ -1,0 +1,58 @@
+/* libFuzzer target for the snapshot reader: any byte string must parse or fail with a
+ * message and an offset, never crash, leak or read out of bounds (built with ASan+UBSan).
+ * What parses is walked as the report would walk it, content analysis included. */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "content.h"
+#include "snapshot.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void count_token(const char *s, size_t n, void *ctx)
+{
+    *(size_t *)ctx += n + (size_t)(s[0] != 0);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct content_regex *re;
+    char err[128];
+    if (!re)
+        re = content_regex_compile("channelid=\\d*", err, sizeof(err));
+    struct lts_snapshot *s;
+    struct lts_error e;
+    if (lts_parse(data, size, &s, &e) != 0) {
+        if (!e.message[0] || e.offset > size)
+            __builtin_trap(); /* every failure says what and where */
+        return 0;
+    }
+    size_t sum = 0;
+    for (size_t i = 0; i < s->nblocks; i++) {
+        const struct lts_stack *st = &s->stacks[s->blocks[i].stack];
+        sum += st->depth ? (size_t)st->frames[st->depth - 1] : 0;
+        const struct lts_thread *t = lts_thread(s, s->blocks[i].thread);
+        sum += t ? strlen(t->name) : 0;
+    }
+    struct content_histogram *h = content_histogram_new();
+    for (size_t i = 0; i < s->nsamples; i++) {
+        const struct lts_sample *sm = &s->samples[i];
+        sum += s->stacks[sm->stack].depth;
+        content_strings(sm->bytes, sm->len, 4, content_histogram_add_token, h);
+        if (re)
+            content_regex_each(re, sm->bytes, sm->len, count_token, &sum);
+    }
+    size_t n;
+    const struct content_entry *entries = content_histogram_sorted(h, &n);
+    for (size_t i = 0; i < n; i++)
+        sum += entries[i].count;
+    content_histogram_free(h);
+    for (size_t i = 0; i < s->nmisuse; i++)
+        sum += s->stacks[s->misuse[i].alloc_stack].depth + s->stacks[s->misuse[i].release_stack].depth;
+    for (size_t i = 0; i < s->nmodules; i++)
+        sum += s->modules[i].nsegments ? s->modules[i].segments[0].size : 0;
+    sum += strlen(s->exe) + strlen(s->reason) + s->cmdline_len;
+    lts_close(s);
+    return sum == 0x5eed ? 1 : 0;
+}
