@@ -281,6 +281,19 @@ static void progress_done(void)
         fputs("\r\033[K", stderr);
 }
 
+static void release(struct report *r, struct content_regex *grep, struct content_regex *fold)
+{
+    group_free(&r->grouping);
+    for (size_t i = 0; r->snaps && i < r->nsnaps; i++) {
+        sym_close(r->snaps[i].sym);
+        free(r->snaps[i].fold_skip);
+        lts_close(r->snaps[i].snap);
+    }
+    free(r->snaps);
+    content_regex_free(grep);
+    content_regex_free(fold);
+}
+
 int main(int argc, char **argv)
 {
     enum { OPT_BY = 256, OPT_FOLD, OPT_TOP, OPT_MIN_BYTES, OPT_MIN_AGE, OPT_GREP, OPT_FORMAT,
@@ -397,13 +410,13 @@ int main(int argc, char **argv)
                         e.message, e.offset);
             else
                 fprintf(stderr, "leaktag-report: %s: %s\n", path, e.message);
+            release(&r, grep, fold);
             return EXIT_BAD_INPUT;
         }
     }
     if (dump) {
         dump_raw(stdout, r.snaps[0].snap);
-        lts_close(r.snaps[0].snap);
-        free(r.snaps);
+        release(&r, grep, fold);
         return 0;
     }
     for (size_t i = 1; i < nfiles; i++) {
@@ -426,6 +439,7 @@ int main(int argc, char **argv)
     if (group_build(r.snaps, nfiles, &r.gopt, &r.grouping, err, sizeof(err)) != 0) {
         progress_done();
         fprintf(stderr, "leaktag-report: %s\n", err);
+        release(&r, grep, fold);
         return 1;
     }
     group_sort(&r.grouping);
@@ -440,14 +454,6 @@ int main(int argc, char **argv)
     if (rc)
         fprintf(stderr, "leaktag-report: writing the report failed\n");
 
-    group_free(&r.grouping);
-    for (size_t i = 0; i < nfiles; i++) {
-        sym_close(r.snaps[i].sym);
-        free(r.snaps[i].fold_skip);
-        lts_close(r.snaps[i].snap);
-    }
-    free(r.snaps);
-    content_regex_free(grep);
-    content_regex_free(fold);
+    release(&r, grep, fold);
     return rc;
 }

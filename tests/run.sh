@@ -20,7 +20,14 @@ if [ "${LEAKTAG_SANITIZERS:-1}" = 1 ]; then
     [ -f "$asan/build.ninja" ] || meson setup "$asan" --werror -Db_sanitize=address,undefined \
         -Db_lundef=false >/dev/null
     ninja -C "$asan" >/dev/null
-    meson test -C "$asan" --print-errorlogs --suite unit
+    meson test -C "$asan" --print-errorlogs --suite unit --suite analyzer
+
+    # The snapshot reader under libFuzzer: clang, ASan and UBSan, the fuzz target only.
+    fuzz="$top/build-fuzz"
+    [ -f "$fuzz/build.ninja" ] || CC=clang CXX=clang++ meson setup "$fuzz" -Dfuzzing=true \
+        -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+    ninja -C "$fuzz" tests/fuzz_snapshot >/dev/null
+    meson test -C "$fuzz" --no-rebuild --print-errorlogs --suite fuzz
 
     tsan="$top/build-tsan"
     [ -f "$tsan/build.ninja" ] || meson setup "$tsan" --werror -Db_sanitize=thread \
