@@ -1,0 +1,37 @@
+#!/bin/sh
+# The README's first command. On a fresh Debian machine (as root) it installs what is missing,
+# builds leaktag, runs the seed article's SPP worker under the shim, takes a snapshot with
+# SIGUSR2 and prints the report: the leaking branch and the channelid=4099 inside its blocks.
+# Leaves nothing behind but the build directory (and its demo/ output directory).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/tests/deps.sh"
+lt_install_packages $lt_build_packages
+
+build=${LEAKTAG_BUILD:-$top/build}
+[ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
+ninja -C "$build" >/dev/null
+out="$build/demo"
+rm -rf "$out"
+mkdir -p "$out"
+
+echo "== 1. Run the SPP worker under leaktag. It answers HTTP form requests and, like the"
+echo "      article's spp_handle_process, forgets to delete the request on an invalid channel."
+echo "      \$ leaktag $build/examples/spp_worker"
+LEAKTAG_OUTPUT="$out/spp_worker.%p.%n.lts" LEAKTAG_AT_EXIT=0 \
+    "$build/preload/leaktag" "$build/examples/spp_worker" >"$out/spp_worker.log" 2>&1 &
+pid=$! # the launcher execs the worker: same pid
+trap 'kill "$pid" 2>/dev/null || true' EXIT
+sleep 4
+
+echo "== 2. Ask it for a snapshot (what kill -USR2 $pid does), while it keeps running."
+echo "      \$ leaktag --pid $pid --wait 20"
+snapshot=$("$build/preload/leaktag" --pid "$pid" --wait 20 | tail -1)
+kill -TERM "$pid"
+wait "$pid" 2>/dev/null || true
+trap - EXIT
+
+echo "== 3. What is piling up, where it comes from, and what is inside."
+echo "      \$ leaktag-report --top 3 --samples 1 --grep 'channelid=\\d*' $snapshot"
+echo
+"$build/analyzer/leaktag-report" --top 3 --samples 1 --grep 'channelid=\d*' "$snapshot"

@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""End to end: the seed article's three cases, diagnosed by leaktag itself. Each example runs
+under the launcher, snapshots are taken with `leaktag --pid`, and leaktag-report's JSON must
+name the leaking line (read from the example's source, never hard-coded), its threads and
+its content; the thread inventory must explain the third case; examples/demo.sh must print
+the leaking function and channelid=4099.
+
+    test_examples.py BUILD_DIR SOURCE_DIR
+"""
+import json
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+BUILD, SOURCE = (os.path.abspath(p) for p in sys.argv[1:3])
+LAUNCHER = os.path.join(BUILD, "preload", "leaktag")
+REPORT = os.path.join(BUILD, "analyzer", "leaktag-report")
+MIB = 1 << 20
+
+
+def line_of(example, marker):
+    """Line number of the first line of examples/EXAMPLE containing marker."""
+    with open(os.path.join(SOURCE, "examples", example)) as f:
+        for number, line in enumerate(f, 1):
+            if marker in line:
+                return number
+    raise AssertionError(f"{marker!r} not in {example}")
+
+
+class Running:
+    """An example under the launcher, snapshots into a temporary directory."""
+
+    def __init__(self, program, *args, stack_limit=None):
+        self.dir = tempfile.mkdtemp(prefix=f"leaktag-e2e-{program}.")
+        env = dict(os.environ, LEAKTAG_OUTPUT=os.path.join(self.dir, f"{program}.%p.%n.lts"),
+                   LEAKTAG_AT_EXIT="0")
+
+        def limits():
+            if stack_limit:
+                resource.setrlimit(resource.RLIMIT_STACK, (stack_limit, stack_limit))
+
+        self.proc = subprocess.Popen([LAUNCHER, os.path.join(BUILD, "examples", program), *args],
+                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, preexec_fn=limits)
+
+    def snapshot(self):
+        res = subprocess.run([LAUNCHER, "--pid", str(self.proc.pid), "--wait", "30"],
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            raise AssertionError(f"no snapshot: {res.stderr}")
+        return res.stdout.strip().split("\n")[-1]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.wait()
+
+    def wait(self):
+        out, err = self.proc.communicate(timeout=60)
+        return self.proc.returncode, out, err
+
+
+def report_json(*args):
+    res = subprocess.run([REPORT, "--format", "json", "--top", "0", *args], capture_output=True,
+                         text=True)
+    if res.returncode != 0:
+        raise AssertionError(res.stderr)
+    return json.loads(res.stdout)
+
+
+def frame0(group):
+    return group["frames"][0]
+
+
+class SppWorker(unittest.TestCase):
+    """Case 1: one thread; request objects new'ed and never deleted on an invalid channel."""
+
+    @classmethod
+    def setUpClass(cls):
+        run = Running("spp_worker")
+        time.sleep(2)
+        cls.first = run.snapshot()
+        time.sleep(2)
+        cls.second = run.snapshot()
+        status, _, cls.stderr = run.stop()
+        assert status == 0, cls.stderr
+        cls.leak_line = line_of("spp_worker.cpp", "= new itop_common::CommItopReq")
+
+    def test_top_group_is_the_leaking_new(self):
+        doc = report_json("--grep", r"channelid=\d*", self.second)
+        top = doc["groups"][0]
+        self.assertEqual(frame0(top)["function"], "spp_handle_process")
+        self.assertEqual(frame0(top)["line"], self.leak_line)
+        self.assertTrue(frame0(top)["file"].endswith("examples/spp_worker.cpp"))
+        self.assertGreater(top["bytes"], 0.8 * doc["totals"]["live_bytes"])
+        self.assertEqual([(t["name"], t["threads"]) for t in top["threads"]],
+                         [("spp_worker", 1)])
+        # ~1500-byte request objects, as in the article
+        self.assertTrue(1000 <= top["bytes"] / top["blocks"] <= 2000)
+        # the content fingerprint: channelid=4099 in every sample, and the only channel
+        samples = len(top["samples"])
+        self.assertGreaterEqual(samples, 1)
+        self.assertIn({"text": "channelid=4099", "count": samples}, top["strings"])
+        self.assertEqual(top["strings"][0]["text"], "channelid=4099")
+        self.assertEqual(top["grep"]["distinct"], [{"text": "channelid=4099", "count": samples}])
+
+    def test_diff_ranks_it_first(self):
+        doc = report_json("--diff", self.first, self.second)
+        top = doc["groups"][0]
+        self.assertEqual((frame0(top)["function"], frame0(top)["line"]),
+                         ("spp_handle_process", self.leak_line))
+        self.assertTrue(top["grew_every_interval"])
+        self.assertGreater(top["delta_blocks"], 0)
+
+
+class HandlerPool(unittest.TestCase):
+    """Case 2: six threads named handler leak a Redis command on a `continue` branch."""
+
+    @classmethod
+    def setUpClass(cls):
+        run = Running("handler_pool")
+        time.sleep(1.5)
+        cls.snaps = []
+        for _ in range(3):
+            cls.snaps.append(run.snapshot())
+            time.sleep(1.5)
+        status, _, cls.stderr = run.stop()
+        assert status == 0, cls.stderr
+        cls.leak_line = line_of("handler_pool.cpp", "= new RedisCmd")
+
+    def test_top_group_is_the_handlers_leak(self):
+        doc = report_json(self.snaps[-1])
+        top = doc["groups"][0]
+        self.assertEqual((frame0(top)["function"], frame0(top)["line"]),
+                         ("handler_main", self.leak_line))
+        self.assertEqual([(t["name"], t["threads"]) for t in top["threads"]], [("handler", 6)])
+        shapes = {s["text"]: s["count"] for s in top["string_shapes"]}
+        self.assertEqual(shapes.get("user:session:#"), len(top["samples"]))
+        # six threads named handler in the inventory, as top -H showed in the article
+        handlers = [t for t in doc["threads"] if t["name"] == "handler" and t["alive"]]
+        self.assertEqual(len(handlers), 6)
+
+    def test_only_the_handlers_grow(self):
+        doc = report_json("--by", "thread", "--diff", *self.snaps)
+        groups = {g["key"]: g for g in doc["groups"]}
+        handler = groups["handler"]
+        self.assertEqual(doc["groups"][0]["key"], "handler")
+        self.assertTrue(handler["grew_every_interval"])
+        for clean in ("io", "timer"):
+            if clean in groups:  # absent: not a single live block, ever
+                self.assertLess(max(groups[clean]["series_bytes"]), 0.05 * handler["bytes"],
+                                f"{clean} holds {groups[clean]['series_bytes']}")
+                self.assertFalse(groups[clean]["grew_every_interval"] and
+                                 groups[clean]["delta_bytes"] > 4096)
+
+
+class RouterThreads(unittest.TestCase):
+    """Case 3: one thread per router with ulimit -s 32 MiB stacks, until the address space
+    (3 GiB, as for the article's 32-bit worker) runs out."""
+
+    def test_inventory_explains_the_address_space(self):
+        run = Running("router_threads", "--routers", "91", "--vm-limit", "3072",
+                      stack_limit=32 * MIB)
+        deadline = time.time() + 30
+        line = ""
+        while "registered" not in line and time.time() < deadline:
+            line = run.proc.stdout.readline()
+        self.assertIn("91 router threads registered", line)
+        snap = run.snapshot()
+        status, _, err = run.stop()
+        self.assertEqual(status, 0, err)
+        doc = report_json(snap)
+        routers = [t for t in doc["threads"] if t["family"] == "router-*" and t["alive"]]
+        self.assertEqual(len(routers), 91)
+        self.assertTrue(all(t["stack_bytes"] == 32 * MIB for t in routers))
+        self.assertEqual(doc["limits"]["rlimit_as_bytes"], 3072 * MIB)
+        self.assertEqual(doc["limits"]["rlimit_stack_bytes"], 32 * MIB)
+        self.assertEqual([t["start_routine"] for t in routers], ["router_client_svc"] * 91)
+        text = subprocess.run([REPORT, snap], capture_output=True, text=True).stdout
+        self.assertRegex(text, r"91 x router-\*\s+32\.0 MiB stack each = 2\.8 GiB")
+        self.assertRegex(text, r"reserved for their stacks = 9\d% of the 3\.0 GiB address-space "
+                               r"limit \(RLIMIT_AS\)")
+
+    def test_failing_pthread_create_is_explained(self):
+        run = Running("router_threads", "--routers", "200", "--vm-limit", "3072",
+                      stack_limit=32 * MIB)
+        status, _, err = run.wait()  # it gives up by itself when pthread_create fails
+        self.assertEqual(status, 1, err)
+        lines = [l for l in err.split("\n") if l.startswith("leaktag: pthread_create failed")]
+        self.assertEqual(len(lines), 1, err)
+        self.assertRegex(lines[0], r"\((EAGAIN|ENOMEM)\)")
+        self.assertRegex(lines[0], r"; 9\d x 32 MiB")
+        self.assertIn("of the 3 GiB address-space limit", lines[0])
+        self.assertRegex(err, r"pthread_create failed for router \d+")
+
+
+class Demo(unittest.TestCase):
+    def test_demo_shows_the_leak(self):
+        env = dict(os.environ, LEAKTAG_BUILD=BUILD)
+        res = subprocess.run([os.path.join(SOURCE, "examples", "demo.sh")], env=env,
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("spp_handle_process", res.stdout)
+        self.assertRegex(res.stdout, r"\n\s+8\s+channelid=4099\n")
+        first_group = res.stdout[res.stdout.index("#1 "):res.stdout.index("#2 ")]
+        self.assertIn("spp_handle_process", first_group)
+        self.assertIn("channelid=4099", first_group)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=[sys.argv[0], "-v"])
