@@ -160,26 +160,44 @@ static inline unsigned cache_slot(uint64_t key)
     return (unsigned)((key ^ key >> 7 ^ key >> 17) & (STACK_CACHE - 1));
 }
 
-static inline uint32_t capture_stack(const void *caller)
+/* One block counted into this thread's counters: blocks and bytes (allocated, or freed) and
+ * the live-byte change. Usually three plain updates of the thread's own cache line. */
+static inline void count(struct lt_thread *self, _Atomic uint64_t *blocks,
+                         _Atomic uint64_t *bytes, uint64_t size, int64_t live_delta)
+{
+    if (lt_likely(!self->shared)) {
+        atomic_store_explicit(blocks, atomic_load_explicit(blocks, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        atomic_store_explicit(bytes, atomic_load_explicit(bytes, memory_order_relaxed) + size,
+                              memory_order_relaxed);
+        self->unpublished_bytes += live_delta;
+        if (lt_unlikely(self->unpublished_bytes > PUBLISH_BYTES ||
+                        self->unpublished_bytes < -PUBLISH_BYTES))
+            publish(self);
+        return;
+    }
+    atomic_fetch_add_explicit(blocks, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(bytes, size, memory_order_relaxed);
+    account_bytes(self, live_delta);
+}
+
+/* The slow part of capture_stack: unwinding (full mode) and the shared stack table. */
+static LT_NOINLINE uint32_t capture_stack_slow(const void *caller)
 {
     uint64_t frames[LT_MAX_DEPTH];
-    uint64_t key;
+    uint64_t key, hash;
     unsigned depth;
     if (lt_opt.depth == 1) {
-        key = (uint64_t)caller;
-        unsigned slot = cache_slot(key);
-        if (lt_likely(stack_cache[slot].key == key))
-            return stack_cache[slot].id;
-        frames[0] = key;
+        frames[0] = key = (uint64_t)caller;
         depth = 1;
+        hash = lt_stacks_hash(frames, 1);
     } else {
         depth = lt_unwind_capture(frames, lt_opt.depth, caller);
-        key = lt_stacks_hash(frames, depth);
+        key = hash = lt_stacks_hash(frames, depth);
         unsigned slot = cache_slot(key);
         if (lt_likely(stack_cache[slot].key == key))
             return stack_cache[slot].id;
     }
-    uint64_t hash = lt_opt.depth == 1 ? lt_stacks_hash(frames, depth) : key;
     uint32_t id = lt_stacks_intern_hashed(frames, depth, hash);
     if (id != LT_STACK_NONE) {
         unsigned slot = cache_slot(key);
@@ -187,6 +205,17 @@ static inline uint32_t capture_stack(const void *caller)
         stack_cache[slot].id = id;
     }
     return id;
+}
+
+/* Call-site mode answers a known call site from the cache in a few instructions. */
+static inline uint32_t capture_stack(const void *caller)
+{
+    if (lt_opt.depth == 1) {
+        unsigned slot = cache_slot((uint64_t)caller);
+        if (lt_likely(stack_cache[slot].key == (uint64_t)caller))
+            return stack_cache[slot].id;
+    }
+    return capture_stack_slow(caller);
 }
 
 static LT_COLD void untracked(struct lt_thread *self, size_t size)
@@ -209,9 +238,7 @@ void lt_track_alloc(void *p, size_t size, enum lt_kind kind, const void *caller)
         .kind = (uint8_t)kind,
     };
     if (lt_likely(lt_table_insert(self, &b) == 0)) {
-        lt_thread_add(self, &self->allocs, 1);
-        lt_thread_add(self, &self->bytes_allocated, size);
-        account_bytes(self, (int64_t)size);
+        count(self, &self->allocs, &self->bytes_allocated, size, (int64_t)size);
     } else {
         untracked(self, size);
     }
@@ -227,9 +254,7 @@ static LT_COLD void note_mismatch(struct lt_thread *self, const struct lt_block 
 static inline void commit_release(struct lt_thread *self, const struct lt_block *b,
                                   enum lt_release how, const void *caller)
 {
-    lt_thread_add(self, &self->frees, 1);
-    lt_thread_add(self, &self->bytes_freed, b->size);
-    account_bytes(self, -(int64_t)b->size);
+    count(self, &self->frees, &self->bytes_freed, b->size, -(int64_t)b->size);
     if (lt_unlikely(!lt_kind_matches(b->kind, how)))
         note_mismatch(self, b, how, caller);
 }
