@@ -3,11 +3,14 @@
 #include "mem.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "compiler.h"
+#include "log.h"
+#include "options.h"
 
 static _Atomic uint64_t mapped_bytes;
 
@@ -17,16 +20,45 @@ static size_t page_round(size_t bytes)
     return (bytes + page - 1) & ~(page - 1);
 }
 
-void *lt_mem_map(size_t bytes)
+/* The one message for every way leaktag's own memory runs out: whichever structure asked,
+ * the consequence for the user is the same. */
+static void out_of_memory(size_t bytes, bool capped)
+{
+    char have[32], want[32];
+    lt_format_bytes(have, sizeof(have), atomic_load_explicit(&mapped_bytes, memory_order_relaxed));
+    lt_format_bytes(want, sizeof(want), bytes);
+    lt_log_once("leaktag's own memory ran out (%s in use, %s more %s); from now on some blocks "
+                "may not be tracked (untracked_blocks counts them), the program runs on",
+                have, want, capped ? "would pass LEAKTAG_MAX_MEMORY" : "refused by the kernel");
+}
+
+static void *map(size_t bytes, bool capped)
 {
     bytes = page_round(bytes);
+    if (capped && lt_opt.max_memory &&
+        atomic_load_explicit(&mapped_bytes, memory_order_relaxed) + bytes > lt_opt.max_memory) {
+        out_of_memory(bytes, true);
+        return NULL;
+    }
     int saved_errno = errno; /* called from inside malloc hooks */
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     errno = saved_errno;
-    if (p == MAP_FAILED)
+    if (p == MAP_FAILED) {
+        out_of_memory(bytes, false);
         return NULL;
+    }
     atomic_fetch_add_explicit(&mapped_bytes, bytes, memory_order_relaxed);
     return p;
+}
+
+void *lt_mem_map(size_t bytes)
+{
+    return map(bytes, true);
+}
+
+void *lt_mem_map_scratch(size_t bytes)
+{
+    return map(bytes, false);
 }
 
 void lt_mem_unmap(void *p, size_t bytes)

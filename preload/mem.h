@@ -6,8 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Zeroed, page-rounded anonymous memory, or NULL when the kernel refuses (never aborts). */
+/* Zeroed, page-rounded anonymous memory for leaktag's lasting structures, or NULL when the
+ * kernel refuses or LEAKTAG_MAX_MEMORY would be passed (one line says so, once). */
 void *lt_mem_map(size_t bytes);
+/* The same for short-lived buffers (a snapshot's): not held to LEAKTAG_MAX_MEMORY, so that a
+ * capped tracker can still write snapshots. Counted while mapped. */
+void *lt_mem_map_scratch(size_t bytes);
 void lt_mem_unmap(void *p, size_t bytes);
 
 /* Bytes leaktag currently holds in mappings of its own (tables, stacks, registry). */

@@ -86,7 +86,7 @@ void lt_modules_each(lt_module_fn fn, void *ctx)
     static struct walk w; /* one caller at a time: snapshots are serialised */
     w.max = MODULES_MAX;
     size_t bytes = w.max * sizeof(struct copy);
-    w.list = lt_mem_map(bytes);
+    w.list = lt_mem_map_scratch(bytes);
     w.count = 0;
     if (!w.list)
         return;

@@ -19,6 +19,7 @@ struct lt_options lt_opt = {
     .quiet = false,
     .samples = 8,
     .sample_bytes = 256,
+    .max_memory = 0,
 };
 
 typedef bool (*parse_fn)(const char *text, void *dest, long min, long max);
@@ -45,6 +46,29 @@ static bool parse_unsigned(const char *text, void *dest, long min, long max)
     if (v < (unsigned long long)min || v > (unsigned long long)max)
         return false;
     *(unsigned *)dest = (unsigned)v;
+    return true;
+}
+
+/* "64M", "1G", "500000": a byte count with an optional K/M/G suffix (powers of 1024). */
+static bool parse_bytes(const char *text, void *dest, long min, long max)
+{
+    (void)min, (void)max;
+    unsigned long long v = 0;
+    const char *p = text;
+    if (*p < '0' || *p > '9')
+        return false;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (~0ull - 9) / 10)
+            return false;
+        v = v * 10 + (unsigned)(*p - '0');
+    }
+    unsigned shift = *p == 'K' || *p == 'k' ? 10 : *p == 'M' || *p == 'm' ? 20
+                   : *p == 'G' || *p == 'g' ? 30 : 0;
+    if (shift)
+        p++;
+    if (*p || (shift && v > (~0ull >> shift)))
+        return false;
+    *(unsigned long long *)dest = v << shift;
     return true;
 }
 
@@ -135,6 +159,11 @@ static void show_bool(char *buf, size_t size, const void *value)
     lt_format(buf, size, "%d", *(const bool *)value ? 1 : 0);
 }
 
+static void show_bytes(char *buf, size_t size, const void *value)
+{
+    lt_format(buf, size, "%llu", *(const unsigned long long *)value);
+}
+
 static void show_path(char *buf, size_t size, const void *value)
 {
     lt_format(buf, size, "%s", (const char *)value);
@@ -180,6 +209,10 @@ static const struct option options[] = {
       "Bytes copied from the start of each sampled block; 0 captures no content at all "
       "(for processes that hold secrets)."},
      parse_unsigned, show_unsigned, &lt_opt.sample_bytes, 0, 65536},
+    {{"LEAKTAG_MAX_MEMORY", "0", "bytes (K, M, G suffixes), 0 = no limit",
+      "Cap on leaktag's own memory (tables, stacks, threads). Past it, new blocks are not "
+      "tracked: one line says so, untracked_blocks counts them, the program runs on."},
+     parse_bytes, show_bytes, &lt_opt.max_memory, 0, 0},
 };
 
 const struct lt_option_doc *lt_options_docs(size_t *count)

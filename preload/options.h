@@ -20,6 +20,7 @@ struct lt_options {
     bool quiet;                   /* no "snapshot written" lines */
     unsigned samples;             /* byte samples per stack */
     unsigned sample_bytes;        /* bytes per sample, 0 = no content capture */
+    unsigned long long max_memory; /* cap on leaktag's own mappings, 0 = none */
 };
 
 extern struct lt_options lt_opt;

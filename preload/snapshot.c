@@ -237,7 +237,7 @@ static void write_maps(struct lt_writer *w, char *scratch, size_t scratch_size)
     /* Thread stacks are anonymous mappings; the registry knows where they are. */
     uint32_t nthreads = lt_threads_count();
     size_t bytes = (size_t)lt_max(nthreads, 1u) * sizeof(struct stack_range);
-    struct maps_ctx c = {.w = w, .stacks = lt_mem_map(bytes)};
+    struct maps_ctx c = {.w = w, .stacks = lt_mem_map_scratch(bytes)};
     for (uint32_t i = 0; c.stacks && i < nthreads; i++) {
         struct lt_thread *t = lt_thread_get(i);
         if (t && (atomic_load(&t->state) & LT_THREAD_ALIVE) && t->stack_size)
@@ -309,7 +309,7 @@ static void write_samples(struct lt_writer *w, const struct scan *s)
 {
     lt_writer_begin(w, LT_SECTION_SAMPLES);
     size_t per = lt_opt.sample_bytes;
-    char *buf = per ? lt_mem_map(SAMPLE_BATCH * per) : NULL;
+    char *buf = per ? lt_mem_map_scratch(SAMPLE_BATCH * per) : NULL;
     for (uint32_t first = 0; buf && first < s->nsamples; first += SAMPLE_BATCH) {
         uint32_t n = lt_min(SAMPLE_BATCH, s->nsamples - first);
         struct iovec local[SAMPLE_BATCH], remote[SAMPLE_BATCH];
@@ -489,18 +489,18 @@ int lt_snapshot_write(struct lt_thread *self, const char *reason)
     uint32_t max_samples = (uint32_t)lt_min((uint64_t)nstacks * lt_opt.samples, SAMPLES_MAX);
     size_t samples_bytes = (size_t)lt_max(max_samples, 1u) * sizeof(struct sample);
     size_t misuse_bytes = LT_MISUSE_MAX * sizeof(struct lt_misuse);
-    char *scratch = lt_mem_map(scratch_size);
+    char *scratch = lt_mem_map_scratch(scratch_size);
     struct scan s = {
         .w = &w,
         .now_cs = lt_clock_cs(),
-        .threads = lt_mem_map(threads_bytes),
+        .threads = lt_mem_map_scratch(threads_bytes),
         .nthreads = nthreads,
-        .taken = lt_mem_map(taken_bytes),
+        .taken = lt_mem_map_scratch(taken_bytes),
         .nstacks = nstacks,
-        .samples = lt_mem_map(samples_bytes),
+        .samples = lt_mem_map_scratch(samples_bytes),
         .max_samples = max_samples,
     };
-    struct lt_misuse *misuse = lt_mem_map(misuse_bytes);
+    struct lt_misuse *misuse = lt_mem_map_scratch(misuse_bytes);
     if (!scratch || !s.threads || !s.taken || !s.samples || !misuse) {
         err = -ENOMEM;
         lt_writer_abort(&w);

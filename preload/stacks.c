@@ -150,9 +150,7 @@ static LT_NOINLINE uint32_t intern_slow(uint64_t h, const uint64_t *frames, unsi
     uint32_t id = find(atomic_load_explicit(&current_index, memory_order_relaxed), h, frames,
                        depth);
     if (id == UINT32_MAX) {
-        id = add(h, frames, depth);
-        if (id == LT_STACK_NONE)
-            lt_log_once("out of memory for stacks; new stacks are recorded as unknown");
+        id = add(h, frames, depth); /* LT_STACK_NONE when out of memory (mem.c said so) */
     }
     pthread_mutex_unlock(&insert_lock);
     return id;

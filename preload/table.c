@@ -170,11 +170,8 @@ int lt_table_insert_slow(struct lt_thread *self, const struct lt_block *b)
         /* No maintenance thread, or not a single free slot: rebuild here, outside the
          * critical section so that two growers never wait for each other's grace period. */
         enum migrate_result m = migrate(self, s, g);
-        if (m == NO_MEMORY) {
-            lt_log_once("out of memory for the block table; some blocks are not tracked "
-                        "(see untracked_blocks)");
-            return -ENOMEM;
-        }
+        if (m == NO_MEMORY)
+            return -ENOMEM; /* mem.c has said so, once */
         if (m == HELD_ELSEWHERE)
             wait_a_little(&spins); /* its grower or a scan will be done shortly */
     }

@@ -72,9 +72,8 @@ static struct lt_thread *new_entry(void)
     struct lt_thread *chunk = atomic_load_explicit(slot, memory_order_acquire);
     if (!chunk) {
         struct lt_thread *fresh = lt_mem_map(sizeof(struct lt_thread) * CHUNK_ENTRIES);
-        if (!fresh) {
+        if (!fresh) { /* mem.c has said so, once */
             atomic_store(&overflow_used, true);
-            lt_log_once("out of memory for the thread registry; threads are counted together");
             return &overflow_entry;
         }
         if (atomic_compare_exchange_strong(slot, &chunk, fresh))

@@ -71,7 +71,7 @@ int lt_writer_open(struct lt_writer *w, const char *path)
     if (w->fd < 0)
         return -errno;
     w->cap = BUFFER_BYTES;
-    w->buf = lt_mem_map(w->cap);
+    w->buf = lt_mem_map_scratch(w->cap);
     if (!w->buf) {
         lt_writer_abort(w);
         return -ENOMEM;
