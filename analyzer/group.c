@@ -5,6 +5,7 @@
  * series per group. Exact integer arithmetic throughout: counts are never estimated. */
 #include "group.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -418,10 +419,37 @@ static const struct lts_block *block_at(const struct lts_snapshot *s, const stru
     return NULL;
 }
 
+double group_block_weight(uint64_t size, uint64_t interval)
+{
+    if (!interval)
+        return 1.0;
+    double p = -expm1(-(double)(size ? size : 1) / (double)interval);
+    return p > 0 ? 1.0 / p : 1.0;
+}
+
+void group_live_totals(const struct lts_snapshot *s, uint64_t *blocks, uint64_t *bytes)
+{
+    uint64_t interval = lts_meta_number(s, "sample_interval_bytes", 0);
+    if (!interval) {
+        *blocks = lts_counter(s, "live_blocks", s->nblocks);
+        *bytes = lts_counter(s, "live_bytes", 0);
+        return;
+    }
+    double nb = 0, ny = 0;
+    for (size_t i = 0; i < s->nblocks; i++) {
+        double w = group_block_weight(s->blocks[i].size, interval);
+        nb += w;
+        ny += w * (double)s->blocks[i].size;
+    }
+    *blocks = (uint64_t)llround(nb);
+    *bytes = (uint64_t)llround(ny);
+}
+
 static int group_one(struct analysis *a, const struct group_options *opt, struct one *o,
                      char *err, size_t errsize)
 {
     const struct lts_snapshot *s = a->snap;
+    uint64_t interval = lts_meta_number(s, "sample_interval_bytes", 0);
     int error = 0;
     if (compute_fold(a, opt->fold) != 0) {
         snprintf(err, errsize, "out of memory");
@@ -490,8 +518,10 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
             pi = stack_part[b->stack];
         }
         struct partial *p = &o->parts[pi];
-        p->g.blocks++;
-        p->g.bytes += b->size;
+        double weight = group_block_weight(b->size, interval);
+        p->g.sampled_blocks++;
+        p->g.est_blocks += weight;
+        p->g.est_bytes += weight * (double)b->size;
         if (b->age_cs < p->g.min_age_cs)
             p->g.min_age_cs = b->age_cs;
         if (b->age_cs > p->g.max_age_cs)
@@ -514,8 +544,8 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
             error = 1;
             break;
         }
-        sh->blocks++;
-        sh->bytes += b->size;
+        sh->est_blocks += weight;
+        sh->est_bytes += weight * (double)b->size;
         sh->threads += inserted;
     }
     u64map_free(&seen);
@@ -572,6 +602,13 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
 
     for (size_t i = 0; i < o->nparts; i++) {
         struct partial *p = &o->parts[i];
+        /* Exact sums of integer weights unless sampled; llround keeps them exact. */
+        p->g.blocks = (uint64_t)llround(p->g.est_blocks);
+        p->g.bytes = (uint64_t)llround(p->g.est_bytes);
+        for (size_t t = 0; t < p->nshares; t++) {
+            p->shares[t].blocks = (uint64_t)llround(p->shares[t].est_blocks);
+            p->shares[t].bytes = (uint64_t)llround(p->shares[t].est_bytes);
+        }
         p->g.from = a;
         p->g.stack = p->top[0].bytes ? p->top[0].stack : UINT32_MAX;
         if (p->g.min_age_cs == UINT32_MAX)
@@ -636,7 +673,7 @@ int group_build(struct analysis *snaps, size_t n, const struct group_options *op
         }
         for (size_t i = 0; i < o.nparts; i++) {
             struct partial *p = &o.parts[i];
-            if (!p->g.blocks) { /* a stack with no live block (after --min-age) */
+            if (!p->g.sampled_blocks) { /* a stack with no live block (after --min-age) */
                 free_partial_contents(p);
                 continue;
             }
@@ -692,9 +729,12 @@ int group_build(struct analysis *snaps, size_t n, const struct group_options *op
         keymap_free(&o.keys);
         goto fail;
     }
+    out->sample_interval = lts_meta_number(snaps[n - 1].snap, "sample_interval_bytes", 0);
     for (size_t i = 0; i < out->ngroups; i++) {
         struct group *g = &out->groups[i];
         g->bytes = g->series_bytes[n - 1];
+        if (!g->series_blocks[n - 1])
+            g->sampled_blocks = 0; /* gone from the newest snapshot */
         g->blocks = g->series_blocks[n - 1];
         g->delta_bytes = (int64_t)(g->series_bytes[n - 1] - g->series_bytes[0]);
         g->delta_blocks = (int64_t)(g->series_blocks[n - 1] - g->series_blocks[0]);

@@ -34,7 +34,8 @@ struct analysis {
 struct thread_share {
     const char *name;
     uint32_t threads; /* distinct threads of that name with blocks in the group */
-    uint64_t blocks, bytes;
+    uint64_t blocks, bytes; /* estimates in a sampled snapshot */
+    double est_blocks, est_bytes;
 };
 
 struct group {
@@ -42,7 +43,9 @@ struct group {
     /* Where the group is shown from: the newest snapshot it appears in. */
     const struct analysis *from;
     uint32_t stack;       /* representative stack (most bytes); UINT32_MAX: none (by thread) */
-    uint64_t blocks, bytes;
+    uint64_t blocks, bytes;   /* exact; in a sampled snapshot, unbiased estimates */
+    uint64_t sampled_blocks;  /* blocks actually recorded (= blocks unless sampled) */
+    double est_blocks, est_bytes;
     uint32_t min_age_cs, max_age_cs;
     struct thread_share *threads;
     size_t nthreads;
@@ -61,8 +64,17 @@ struct grouping {
     struct group *groups;
     size_t ngroups;
     size_t nsnapshots;
-    uint64_t live_bytes, live_blocks; /* of the newest snapshot, after --min-age */
+    uint64_t live_bytes, live_blocks; /* of the newest snapshot, after --min-age (estimates
+                                         when it is sampled) */
+    uint64_t sample_interval;         /* of the newest snapshot: 0 = every block recorded */
 };
+
+/* The weight of one recorded block of `size` bytes: 1, or in a snapshot sampled every
+ * `interval` bytes on average, 1 / P(sampled) = 1 / (1 - exp(-size / interval)). */
+double group_block_weight(uint64_t size, uint64_t interval);
+
+/* Live blocks and bytes of a snapshot: its exact counters, or estimates if it is sampled. */
+void group_live_totals(const struct lts_snapshot *s, uint64_t *blocks, uint64_t *bytes);
 
 /* Groups the blocks of one snapshot (n == 1) or compares several of one program, oldest
  * first (n >= 2; groups then hold the newest figures plus the series). Returns 0 or -1 with

@@ -93,9 +93,10 @@ static void group_json(FILE *out, const struct report *r, size_t index, bool fir
     const struct lts_snapshot *s = a->snap;
     fprintf(out, "%s\n    {\"rank\": %zu, \"key\": ", first ? "" : ",", index + 1);
     json_cstr(out, g->key);
-    fprintf(out, ", \"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64
-                 ", \"min_age_s\": %.2f, \"max_age_s\": %.2f",
-            g->bytes, g->blocks, g->min_age_cs / 100.0, g->max_age_cs / 100.0);
+    fprintf(out, ", \"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"estimated\": %s"
+                 ", \"sampled_blocks\": %" PRIu64 ", \"min_age_s\": %.2f, \"max_age_s\": %.2f",
+            g->bytes, g->blocks, r->grouping.sample_interval ? "true" : "false",
+            g->sampled_blocks, g->min_age_cs / 100.0, g->max_age_cs / 100.0);
     if (r->nsnaps > 1) {
         fprintf(out, ", \"delta_bytes\": %" PRId64 ", \"delta_blocks\": %" PRId64
                      ", \"grew_every_interval\": %s, \"series_bytes\": [",
@@ -176,7 +177,8 @@ void render_json(FILE *out, const struct report *r)
     fprintf(out, ", \"seq\": %" PRIu64 ", \"time_unix\": %" PRIu64 ", \"reason\": ", s->seq,
             s->time_unix_ns / 1000000000u);
     json_cstr(out, s->reason);
-    fprintf(out, ", \"sampled\": false, \"options\": ");
+    fprintf(out, ", \"sampled\": %s, \"sample_interval_bytes\": %" PRIu64 ", \"options\": ",
+            r->grouping.sample_interval ? "true" : "false", r->grouping.sample_interval);
     json_cstr(out, s->options);
     fputs("},\n", out);
     if (r->nsnaps > 1) {
@@ -191,13 +193,15 @@ void render_json(FILE *out, const struct report *r)
         }
         fputs("],\n", out);
     }
+    uint64_t live_blocks, live_bytes;
+    group_live_totals(s, &live_blocks, &live_bytes);
     fprintf(out, "  \"totals\": {\"live_bytes\": %" PRIu64 ", \"live_blocks\": %" PRIu64
                  ", \"shown_bytes\": %" PRIu64 ", \"shown_blocks\": %" PRIu64
                  ", \"peak_live_bytes\": %" PRIu64 ", \"rss_bytes\": %" PRIu64
                  ", \"vm_size_bytes\": %" PRIu64 ", \"allocations\": %" PRIu64
                  ", \"frees\": %" PRIu64 ", \"mismatches\": %" PRIu64
                  ", \"unknown_frees\": %" PRIu64 ", \"untracked_blocks\": %" PRIu64 "},\n",
-            lts_counter(s, "live_bytes", 0), lts_counter(s, "live_blocks", 0),
+            live_bytes, live_blocks,
             r->grouping.live_bytes, r->grouping.live_blocks, lts_counter(s, "peak_live_bytes", 0),
             s->rss_bytes, s->vm_size_bytes, lts_counter(s, "allocations", 0),
             lts_counter(s, "frees", 0), lts_counter(s, "mismatches", 0),

@@ -76,11 +76,21 @@ static void header(FILE *out, const struct report *r)
                                : 0));
     }
     print_cmdline(out, s);
-    uint64_t live = lts_counter(s, "live_bytes", 0), blocks = lts_counter(s, "live_blocks", 0);
-    fprintf(out, "  live: %s in %s blocks (peak %s); RSS %s; VmSize %s\n",
-            report_bytes(b1, sizeof(b1), (int64_t)live),
-            report_count(n1, sizeof(n1), blocks),
-            report_bytes(b2, sizeof(b2), (int64_t)lts_counter(s, "peak_live_bytes", 0)),
+    uint64_t live, blocks;
+    group_live_totals(s, &blocks, &live);
+    const char *est = r->grouping.sample_interval ? "~" : "";
+    if (r->grouping.sample_interval)
+        fprintf(out, "  %ssampled:%s about one block per %s allocated was recorded "
+                     "(LEAKTAG_SAMPLE); blocks and bytes marked ~ are unbiased estimates\n",
+                bold(r), plain(r),
+                report_bytes(up, sizeof(up), (int64_t)r->grouping.sample_interval));
+    char peak[48] = "";
+    if (!r->grouping.sample_interval) /* the peak of recorded blocks says little when sampled */
+        snprintf(peak, sizeof(peak), " (peak %s)",
+                 report_bytes(b2, sizeof(b2), (int64_t)lts_counter(s, "peak_live_bytes", 0)));
+    fprintf(out, "  live: %s%s in %s%s blocks%s; RSS %s; VmSize %s\n", est,
+            report_bytes(b1, sizeof(b1), (int64_t)live), est,
+            report_count(n1, sizeof(n1), blocks), peak,
             report_bytes(b3, sizeof(b3), (int64_t)s->rss_bytes),
             report_bytes(b4, sizeof(b4), (int64_t)s->vm_size_bytes));
     if (r->gopt.min_age_cs)
@@ -292,11 +302,14 @@ static void group_text(FILE *out, const struct report *r, size_t index)
 {
     const struct group *g = &r->grouping.groups[index];
     const struct analysis *a = g->from;
-    char b1[32], b2[32], n1[32], ag1[32], ag2[32];
+    char b1[32], b2[32], n1[32], n2[32], ag1[32], ag2[32];
     double share = r->grouping.live_bytes ? 100.0 * (double)g->bytes / (double)r->grouping.live_bytes : 0;
-    fprintf(out, "\n%s#%zu  %s (%.1f%% of live) in %s blocks%s", bold(r), index + 1,
-            report_bytes(b1, sizeof(b1), (int64_t)g->bytes), share,
+    const char *est = r->grouping.sample_interval ? "~" : "";
+    fprintf(out, "\n%s#%zu  %s%s (%.1f%% of live) in %s%s blocks%s", bold(r), index + 1, est,
+            report_bytes(b1, sizeof(b1), (int64_t)g->bytes), share, est,
             report_count(n1, sizeof(n1), g->blocks), plain(r));
+    if (r->grouping.sample_interval)
+        fprintf(out, " (%s recorded)", report_count(n2, sizeof(n2), g->sampled_blocks));
     if (g->blocks)
         fprintf(out, ", avg %s, age %s .. %s",
                 report_bytes(b2, sizeof(b2), (int64_t)(g->bytes / g->blocks)),

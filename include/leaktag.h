@@ -34,6 +34,8 @@ struct leaktag_stats {
     uint64_t stacks;            /* distinct allocation stacks */
     uint64_t tracker_bytes;     /* memory leaktag itself holds (tables, stacks, registry) */
     uint64_t snapshots;         /* snapshots written by this process */
+    uint64_t sample_interval;   /* LEAKTAG_SAMPLE: 0 = every block is recorded; otherwise the
+                                   block counts above are of sampled blocks only */
 };
 
 /* Fills *out with the current counters. -EINVAL if out is NULL or struct_size too small. */

@@ -95,7 +95,10 @@ static inline void release(void *p, enum lt_release how, const void *caller)
         untracked_free(p);
         return;
     }
-    lt_track_release(p, how, caller); /* before the real free: the address may be reused */
+    /* Before the real free: the address may be reused at once. (In sampled mode, blocks
+     * that were never recorded skip the table: one filter load.) */
+    if (lt_table_may_contain((uint64_t)p))
+        lt_track_release(p, how, caller);
     lt_real.free(p);
     lt_hook_end();
 }

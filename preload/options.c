@@ -20,6 +20,7 @@ struct lt_options lt_opt = {
     .samples = 8,
     .sample_bytes = 256,
     .max_memory = 0,
+    .sample = 0,
 };
 
 typedef bool (*parse_fn)(const char *text, void *dest, long min, long max);
@@ -69,6 +70,24 @@ static bool parse_bytes(const char *text, void *dest, long min, long max)
     if (*p || (shift && v > (~0ull >> shift)))
         return false;
     *(unsigned long long *)dest = v << shift;
+    return true;
+}
+
+/* Sampling: a mean interval in bytes, "on" for 512 KiB (as tcmalloc and jemalloc), "off". */
+static bool parse_sample(const char *text, void *dest, long min, long max)
+{
+    if (!strcasecmp(text, "on") || !strcasecmp(text, "yes")) {
+        *(unsigned long long *)dest = 512 * 1024;
+        return true;
+    }
+    if (!strcasecmp(text, "off") || !strcasecmp(text, "no")) {
+        *(unsigned long long *)dest = 0;
+        return true;
+    }
+    unsigned long long v;
+    if (!parse_bytes(text, &v, min, max) || v > (1ull << 40))
+        return false;
+    *(unsigned long long *)dest = v;
     return true;
 }
 
@@ -213,6 +232,11 @@ static const struct option options[] = {
       "Cap on leaktag's own memory (tables, stacks, threads). Past it, new blocks are not "
       "tracked: one line says so, untracked_blocks counts them, the program runs on."},
      parse_bytes, show_bytes, &lt_opt.max_memory, 0, 0},
+    {{"LEAKTAG_SAMPLE", "0", "bytes (K, M, G suffixes), on (= 512K), off",
+      "Sampled mode: record a block about every this many bytes allocated (Poisson "
+      "sampling by bytes), for near-zero overhead. Reports then show unbiased estimates of "
+      "blocks and bytes per group, marked as such."},
+     parse_sample, show_bytes, &lt_opt.sample, 0, 0},
 };
 
 const struct lt_option_doc *lt_options_docs(size_t *count)

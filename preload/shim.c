@@ -66,6 +66,7 @@ LT_EXPORT int leaktag_stats(struct leaktag_stats *out)
         .stacks = lt_stacks_count() - 1,
         .tracker_bytes = lt_mem_in_use(),
         .snapshots = lt_snapshot_count(),
+        .sample_interval = lt_opt.sample,
     };
     memcpy(out, &s, lt_min((size_t)out->struct_size, sizeof(s)));
     out->struct_size = (uint32_t)lt_min((size_t)out->struct_size, sizeof(s));

@@ -148,6 +148,7 @@ static void write_meta(struct lt_writer *w, uint32_t seq, const char *reason, ui
     meta_uint(w, "depth", lt_opt.depth);
     meta_uint(w, "sample_bytes", lt_opt.sample_bytes);
     meta_uint(w, "samples_per_stack", lt_opt.samples);
+    meta_uint(w, "sample_interval_bytes", lt_opt.sample); /* 0: every block is recorded */
     meta_uint(w, "page_size", (uint64_t)sysconf(_SC_PAGESIZE));
     meta_uint(w, "pointer_bits", sizeof(void *) * 8);
     meta_uint(w, "vm_size_bytes", st->vm_size);

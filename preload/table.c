@@ -24,6 +24,13 @@
 #define LOOKUP_PROBES_MAX 256u /* a lookup this long asks for a rebuild (tombstones) */
 
 struct lt_shard lt_shards[LT_TABLE_SHARDS] __attribute__((aligned(64)));
+bool lt_table_filter_on;
+_Atomic uint16_t lt_table_filter[1u << LT_FILTER_BITS];
+
+void lt_table_enable_filter(void)
+{
+    lt_table_filter_on = true; /* at start-up, before any insert */
+}
 static _Atomic uint64_t migrations;
 static void (*_Atomic maintainer_wake)(void);
 

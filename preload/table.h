@@ -38,6 +38,25 @@ static inline int lt_table_insert(struct lt_thread *self, const struct lt_block 
 /* Removes addr; true with *out filled when it was tracked. */
 static inline bool lt_table_remove(struct lt_thread *self, uint64_t addr, struct lt_block *out);
 
+/* Sampled mode: a counting filter of the addresses in the table, so that a free of a block
+ * that was never recorded (nearly all of them) costs one load instead of a table lookup.
+ * No false negatives; false positives only cost the lookup. Off unless enabled at start. */
+#define LT_FILTER_BITS 16
+extern bool lt_table_filter_on;
+extern _Atomic uint16_t lt_table_filter[1u << LT_FILTER_BITS];
+void lt_table_enable_filter(void);
+
+static inline unsigned lt_filter_slot(uint64_t addr)
+{
+    return (unsigned)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - LT_FILTER_BITS));
+}
+
+static inline bool lt_table_may_contain(uint64_t addr)
+{
+    return !lt_table_filter_on ||
+           atomic_load_explicit(&lt_table_filter[lt_filter_slot(addr)], memory_order_relaxed);
+}
+
 /* Calls visit for every block live during the whole scan, shard by shard. Blocks inserted
  * or removed while the scan runs may or may not be seen. Only one shard is held at a time,
  * and holding it only delays that shard's growth, never an insert or a remove. */
@@ -191,8 +210,19 @@ static inline void lt_table_leave(struct lt_thread *self)
                           memory_order_release);
 }
 
-/* Fast path: the shard's only generation, a free slot within LT_INSERT_PROBES. */
+static inline int lt_table_insert_unfiltered(struct lt_thread *self, const struct lt_block *b);
+
 static inline int lt_table_insert(struct lt_thread *self, const struct lt_block *b)
+{
+    int err = lt_table_insert_unfiltered(self, b);
+    if (lt_unlikely(lt_table_filter_on) && err == 0)
+        atomic_fetch_add_explicit(&lt_table_filter[lt_filter_slot(b->addr)], 1,
+                                  memory_order_relaxed);
+    return err;
+}
+
+/* Fast path: the shard's only generation, a free slot within LT_INSERT_PROBES. */
+static inline int lt_table_insert_unfiltered(struct lt_thread *self, const struct lt_block *b)
 {
     uint64_t addr = b->addr;
     if (lt_unlikely(!lt_key_is_block(addr) || (addr & 7)))
@@ -229,8 +259,23 @@ static inline int lt_table_insert(struct lt_thread *self, const struct lt_block 
     return lt_table_insert_slow(self, b);
 }
 
-/* Fast path: the shard's only generation, the key within a few probes, no migration flag. */
+static inline bool lt_table_remove_unfiltered(struct lt_thread *self, uint64_t addr,
+                                              struct lt_block *out);
+
 static inline bool lt_table_remove(struct lt_thread *self, uint64_t addr, struct lt_block *out)
+{
+    if (!lt_table_may_contain(addr))
+        return false;
+    bool found = lt_table_remove_unfiltered(self, addr, out);
+    if (lt_unlikely(lt_table_filter_on) && found)
+        atomic_fetch_sub_explicit(&lt_table_filter[lt_filter_slot(addr)], 1,
+                                  memory_order_relaxed);
+    return found;
+}
+
+/* Fast path: the shard's only generation, the key within a few probes, no migration flag. */
+static inline bool lt_table_remove_unfiltered(struct lt_thread *self, uint64_t addr,
+                                              struct lt_block *out)
 {
     uint64_t h = lt_hash_addr(addr);
     struct lt_shard *s = lt_shard_of(h);

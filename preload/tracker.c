@@ -4,6 +4,7 @@
 #include "tracker.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -75,6 +76,8 @@ static int start(void)
         lt_log("cannot start (%d); the program runs untracked", err);
         return err;
     }
+    if (lt_opt.sample)
+        lt_table_enable_filter();
     if (pthread_atfork(fork_prepare, fork_parent, fork_child))
         lt_log("pthread_atfork failed; a forked child may not be tracked correctly");
     return 0;
@@ -224,9 +227,45 @@ static LT_COLD void untracked(struct lt_thread *self, size_t size)
     lt_thread_add(self, &self->untracked_bytes, size);
 }
 
+/* Sampled mode (LEAKTAG_SAMPLE=M): the bytes between two sampled blocks are exponentially
+ * distributed with mean M, so a block of n bytes is sampled with probability 1 - exp(-n/M)
+ * whatever the pattern of sizes: the report divides by it for unbiased estimates. */
+static LT_NOINLINE int64_t sample_interval(struct lt_tls *t)
+{
+    if (!t->rng)
+        t->rng = (((uint64_t)(uintptr_t)t * 0x9E3779B97F4A7C15ull) ^
+                  (uint64_t)lt_clock_ns(CLOCK_MONOTONIC)) | 1;
+    t->rng ^= t->rng << 13;
+    t->rng ^= t->rng >> 7;
+    t->rng ^= t->rng << 17;
+    double u = ((t->rng >> 11) + 0.5) / 9007199254740992.0; /* uniform in (0, 1) */
+    double interval = -log(u) * (double)lt_opt.sample;
+    return interval < 1 ? 1 : interval > 1e15 ? (int64_t)1e15 : (int64_t)interval;
+}
+
+bool lt_sample_next(size_t size)
+{
+    struct lt_tls *t = &lt_tls;
+    if (lt_likely((t->sample_left -= (int64_t)size) > 0))
+        return false;
+    if (lt_unlikely(!t->rng)) {
+        /* The thread's first allocation: start from a random point like every later one,
+         * or each thread's first block would be sampled for sure. */
+        t->sample_left = sample_interval(t) - (int64_t)size;
+        if (t->sample_left > 0)
+            return false;
+    }
+    /* Crossed the sampling point: this block is sampled; draw the next point. A block that
+     * spans several points is sampled once (its probability accounts for that). */
+    do
+        t->sample_left += sample_interval(t);
+    while (t->sample_left <= 0);
+    return true;
+}
+
 /* errno: a successful allocation or a free must leave it alone. Nothing on these paths sets
  * it except slow paths (unwinding, mmap), which save and restore it themselves. */
-void lt_track_alloc(void *p, size_t size, enum lt_kind kind, const void *caller)
+void lt_track_alloc_slow(void *p, size_t size, enum lt_kind kind, const void *caller)
 {
     struct lt_thread *self = self_entry();
     struct lt_block b = {
@@ -266,6 +305,8 @@ void lt_track_commit_release(const struct lt_block *b, enum lt_release how, cons
 
 LT_COLD void lt_track_unknown_release(enum lt_release how, const void *caller)
 {
+    if (lt_opt.sample)
+        return; /* sampled mode: most blocks were never recorded, so this is normal */
     struct lt_thread *self = self_entry();
     lt_thread_add(self, &self->unknown_frees, 1);
     lt_misuse_note(LT_MISUSE_UNKNOWN_FREE, LT_STACK_NONE, capture_stack(caller), LT_KIND_COUNT,
@@ -278,7 +319,7 @@ void lt_track_release(void *p, enum lt_release how, const void *caller)
     struct lt_block b;
     if (lt_likely(lt_table_remove(self, (uint64_t)p, &b)))
         commit_release(self, &b, how, caller);
-    else
+    else if (!lt_opt.sample) /* sampled mode: most blocks were never recorded */
         lt_track_unknown_release(how, caller);
 }
 

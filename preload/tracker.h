@@ -11,12 +11,15 @@
 
 #include "compiler.h"
 #include "kind.h"
+#include "options.h"
 #include "table.h"
 #include "threads.h"
 
 struct lt_tls {
     struct lt_thread *self; /* registry entry, created on the thread's first allocation */
     uint32_t guard;         /* non-zero inside leaktag: nothing is tracked */
+    int64_t sample_left;    /* sampled mode: bytes to allocate before the next sampled block */
+    uint64_t rng;           /* sampled mode: this thread's random state */
 };
 extern LT_TLS struct lt_tls lt_tls;
 
@@ -63,8 +66,17 @@ LT_INLINE void lt_hook_end(void)
     lt_tls.guard = 0;
 }
 
-/* A block was handed out. `caller` is the hook's return address (frame 0). */
-void lt_track_alloc(void *p, size_t size, enum lt_kind kind, const void *caller);
+/* A block was handed out. `caller` is the hook's return address (frame 0). In sampled mode
+ * most blocks stop here, after one subtraction: only a sampled one is recorded. */
+void lt_track_alloc_slow(void *p, size_t size, enum lt_kind kind, const void *caller);
+bool lt_sample_next(size_t size);
+
+LT_INLINE void lt_track_alloc(void *p, size_t size, enum lt_kind kind, const void *caller)
+{
+    if (lt_unlikely(lt_opt.sample) && !lt_sample_next(size))
+        return;
+    lt_track_alloc_slow(p, size, kind, caller);
+}
 
 /* A block is about to be handed back (call before the real free, never after: the address
  * may be reused at once). Counts mismatches and unknown pointers. */

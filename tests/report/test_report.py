@@ -13,7 +13,7 @@ import sys
 import tempfile
 import unittest
 
-REPORT, LIB, TARGET = (os.path.abspath(p) for p in sys.argv[1:4])
+REPORT, LIB, TARGET, SAMPLED_TARGET = (os.path.abspath(p) for p in sys.argv[1:5])
 A, B, G = 40, 12, 7  # alpha blocks per round, beta blocks, gamma blocks per thread
 WORK = tempfile.mkdtemp(prefix="leaktag-report-test.")
 
@@ -168,6 +168,38 @@ class Collapsed(unittest.TestCase):
         self.assertEqual(len(alpha), 1)
         self.assertEqual(int(alpha[0].rsplit(" ", 1)[1]), 100 * A)
         self.assertIn("main;", alpha[0])  # root first
+
+
+class Sampled(unittest.TestCase):
+    """LEAKTAG_SAMPLE: the report's estimates are unbiased; checked at six standard
+    deviations of the estimator, so a correct implementation fails once in 10^8 runs."""
+
+    INTERVAL = 16384
+    SITES = {"small_site": (200000, 100), "medium_site": (20000, 3000),
+             "large_site": (2000, 65536)}
+
+    def test_estimates(self):
+        import math
+        out = os.path.join(WORK, "sampled.lts")
+        env = dict(os.environ, LD_PRELOAD=LIB, LEAKTAG_OUTPUT=out, LEAKTAG_AT_EXIT="0",
+                   LEAKTAG_QUIET="1", LEAKTAG_SAMPLE=str(self.INTERVAL))
+        counts = [str(n) for n, _ in self.SITES.values()]
+        subprocess.run([SAMPLED_TARGET, *counts], env=env, check=True)
+        doc = report_json(out)
+        self.assertTrue(doc["snapshot"]["sampled"])
+        self.assertEqual(doc["snapshot"]["sample_interval_bytes"], self.INTERVAL)
+        for site, (n, size) in self.SITES.items():
+            g = group_at(doc, site)
+            self.assertTrue(g["estimated"])
+            p = 1 - math.exp(-size / self.INTERVAL)  # chance a block is sampled
+            sd = math.sqrt(n * (1 - p) / p)
+            self.assertLess(abs(g["blocks"] - n), 6 * sd + 1,
+                            f"{site}: estimated {g['blocks']} blocks for {n} (sd {sd:.0f})")
+            self.assertLess(abs(g["bytes"] - n * size), (6 * sd + 1) * size)
+            self.assertLess(g["sampled_blocks"], n if p < 0.9 else n + 1)
+        text = report(out).stdout
+        self.assertIn("sampled:", text)
+        self.assertRegex(text, r"#1  ~[0-9.]+ MiB")
 
 
 class BadInput(unittest.TestCase):
