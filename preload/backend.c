@@ -3,6 +3,8 @@
  * scratch arena below, and frees of scratch memory are ignored by the hooks. */
 #include "backend.h"
 
+#include "config.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdalign.h>
@@ -12,6 +14,7 @@
 
 #include "compiler.h"
 #include "log.h"
+#include "options.h"
 
 struct lt_backend lt_real;
 
@@ -106,6 +109,153 @@ static void *next(const char *name)
     return dlsym(RTLD_NEXT, name);
 }
 
+/* ---- jemalloc through its non-standard API ------------------------------------------------ */
+#if LT_HAVE_JEMALLOC
+
+#define JE_ZERO 0x40                                     /* MALLOCX_ZERO */
+#define JE_ALIGN(a) ((int)__builtin_ctzl((unsigned long)(a))) /* MALLOCX_LG_ALIGN */
+
+static struct {
+    void *(*mallocx)(size_t, int);
+    void *(*rallocx)(void *, size_t, int);
+    void (*dallocx)(void *, int);
+    size_t (*sallocx)(const void *, int);
+} je;
+
+/* mallocx's contract differs from malloc's (size 0 is undefined, errno is not set): these
+ * wrappers give the program exactly what glibc would. */
+static void *je_result(void *p)
+{
+    if (!p)
+        errno = ENOMEM;
+    return p;
+}
+
+static void *je_malloc(size_t n)
+{
+    return je_result(je.mallocx(n ? n : 1, 0));
+}
+
+static void je_free(void *p)
+{
+    if (p)
+        je.dallocx(p, 0);
+}
+
+static void *je_calloc(size_t n, size_t size)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return je_result(je.mallocx(bytes ? bytes : 1, JE_ZERO));
+}
+
+static void *je_realloc(void *p, size_t n)
+{
+    if (!p)
+        return je_malloc(n);
+    if (!n) { /* glibc: realloc(p, 0) frees p and returns NULL */
+        je.dallocx(p, 0);
+        return NULL;
+    }
+    return je_result(je.rallocx(p, n, 0));
+}
+
+static void *je_reallocarray(void *p, size_t n, size_t size)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return je_realloc(p, bytes);
+}
+
+static void *je_memalign(size_t align, size_t n)
+{
+    if (align & (align - 1)) { /* glibc rounds up a non-power of two */
+        size_t a = 1;
+        while (a < align)
+            a <<= 1;
+        align = a;
+    }
+    if (align < 16)
+        align = 16;
+    return je_result(je.mallocx(n ? n : 1, JE_ALIGN(align)));
+}
+
+static int je_posix_memalign(void **out, size_t align, size_t n)
+{
+    if (align < sizeof(void *) || (align & (align - 1)))
+        return EINVAL;
+    void *p = je.mallocx(n ? n : 1, JE_ALIGN(align));
+    if (!p)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+static void *je_aligned_alloc(size_t align, size_t n)
+{
+    if (!align || (align & (align - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return je_memalign(align, n);
+}
+
+static void *je_valloc(size_t n)
+{
+    return je_memalign(page_size(), n);
+}
+
+static void *je_pvalloc(size_t n)
+{
+    size_t page = page_size(), rounded;
+    if (__builtin_add_overflow(n, page - 1, &rounded)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return je_memalign(page, rounded & ~(page - 1));
+}
+
+static size_t je_usable_size(void *p)
+{
+    return p ? je.sallocx(p, 0) : 0;
+}
+
+/* Loads jemalloc without letting its malloc into the program's symbol scope (RTLD_LOCAL):
+ * the program keeps calling ours. If the program links jemalloc itself, this is the same
+ * instance, so sizes and ownership agree. */
+static bool use_jemalloc(struct lt_backend *b)
+{
+    void *h = dlopen("libjemalloc.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return false;
+    je.mallocx = dlsym(h, "mallocx");
+    je.rallocx = dlsym(h, "rallocx");
+    je.dallocx = dlsym(h, "dallocx");
+    je.sallocx = dlsym(h, "sallocx");
+    if (!je.mallocx || !je.rallocx || !je.dallocx || !je.sallocx)
+        return false;
+    *b = (struct lt_backend){
+        .malloc = je_malloc, .free = je_free, .calloc = je_calloc, .realloc = je_realloc,
+        .reallocarray = je_reallocarray, .memalign = je_memalign,
+        .posix_memalign = je_posix_memalign, .aligned_alloc = je_aligned_alloc,
+        .valloc = je_valloc, .pvalloc = je_pvalloc, .malloc_usable_size = je_usable_size,
+    };
+    return true;
+}
+#else
+static bool use_jemalloc(struct lt_backend *b)
+{
+    (void)b;
+    return false;
+}
+#endif
+
 int lt_backend_init(void)
 {
     struct lt_backend b;
@@ -116,6 +266,13 @@ int lt_backend_init(void)
     b.memalign = next("memalign");
     if (!b.malloc || !b.free || !b.calloc || !b.realloc || !b.memalign)
         return -ENOSYS;
+    if (lt_opt.backend == LT_BACKEND_JEMALLOC) {
+        if (use_jemalloc(&b))
+            goto publish;
+        lt_log("LEAKTAG_BACKEND=jemalloc: %s; using the next malloc",
+               LT_HAVE_JEMALLOC ? "cannot load libjemalloc.so.2 with mallocx"
+                                : "this leaktag was built without jemalloc support");
+    }
     b.reallocarray = next("reallocarray");
     b.posix_memalign = next("posix_memalign");
     b.aligned_alloc = next("aligned_alloc");
@@ -132,6 +289,7 @@ int lt_backend_init(void)
         b.valloc = fallback_valloc;
     if (!b.pvalloc)
         b.pvalloc = fallback_pvalloc;
+publish:
     /* Publish malloc last: the hooks take "lt_real.malloc != NULL" to mean "resolved". */
     void *(*malloc_fn)(size_t) = b.malloc;
     b.malloc = NULL;

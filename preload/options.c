@@ -21,6 +21,7 @@ struct lt_options lt_opt = {
     .sample_bytes = 256,
     .max_memory = 0,
     .sample = 0,
+    .backend = LT_BACKEND_LIBC,
 };
 
 typedef bool (*parse_fn)(const char *text, void *dest, long min, long max);
@@ -89,6 +90,25 @@ static bool parse_sample(const char *text, void *dest, long min, long max)
         return false;
     *(unsigned long long *)dest = v;
     return true;
+}
+
+static bool parse_backend(const char *text, void *dest, long min, long max)
+{
+    (void)min, (void)max;
+    if (!strcasecmp(text, "libc") || !strcasecmp(text, "next")) {
+        *(int *)dest = LT_BACKEND_LIBC;
+        return true;
+    }
+    if (!strcasecmp(text, "jemalloc")) {
+        *(int *)dest = LT_BACKEND_JEMALLOC;
+        return true;
+    }
+    return false;
+}
+
+static void show_backend(char *buf, size_t size, const void *value)
+{
+    lt_format(buf, size, "%s", *(const int *)value == LT_BACKEND_JEMALLOC ? "jemalloc" : "libc");
 }
 
 static bool parse_bool(const char *text, void *dest, long min, long max)
@@ -237,6 +257,11 @@ static const struct option options[] = {
       "sampling by bytes), for near-zero overhead. Reports then show unbiased estimates of "
       "blocks and bytes per group, marked as such."},
      parse_sample, show_bytes, &lt_opt.sample, 0, 0},
+    {{"LEAKTAG_BACKEND", "libc", "libc, jemalloc",
+      "Where the program's memory comes from: libc is the next malloc in the chain (glibc, or "
+      "jemalloc if the program links it); jemalloc loads libjemalloc.so.2 privately and uses "
+      "its mallocx API (glibc's behaviour at the malloc interface is kept)."},
+     parse_backend, show_backend, &lt_opt.backend, 0, 0},
 };
 
 const struct lt_option_doc *lt_options_docs(size_t *count)

@@ -22,6 +22,7 @@ struct lt_options {
     unsigned sample_bytes;        /* bytes per sample, 0 = no content capture */
     unsigned long long max_memory; /* cap on leaktag's own mappings, 0 = none */
     unsigned long long sample;     /* mean bytes between sampled blocks, 0 = every block */
+    int backend;                   /* enum lt_backend_kind */
 };
 
 extern struct lt_options lt_opt;
