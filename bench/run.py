@@ -2,7 +2,7 @@
 """Runs leaktag's benchmarks side by side and prints a Markdown table of ratios.
 
     bench/run.py [--build DIR] [--runs N] [--ops N] [--blocks N]
-                 [--only malloc|footprint|snapshot|report]
+                 [--only malloc|footprint|snapshot|report|servers]
 
 Each configuration runs plain, under leaktag with full stacks, under leaktag in call-site
 mode (LEAKTAG_DEPTH=1) and under heaptrack, round-robin, RUNS times; the table shows the
@@ -152,6 +152,126 @@ def run_report(args, lib):
     print()
 
 
+# ---- real programs: redis-server, memcached, python3 ------------------------------------------
+
+SERVER_TOOLS = ["plain", "leaktag", "leaktag-callsite", "leaktag-sampled", "leaktag-jemalloc",
+                "heaptrack"]
+
+
+def server_env(tool, lib):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    if tool.startswith("leaktag"):
+        env.update({"LD_PRELOAD": lib, "LEAKTAG_AT_EXIT": "0", "LEAKTAG_QUIET": "1"})
+        if tool == "leaktag-callsite":
+            env["LEAKTAG_DEPTH"] = "1"
+        if tool == "leaktag-sampled":
+            env["LEAKTAG_SAMPLE"] = "on"
+        if tool == "leaktag-jemalloc":
+            env["LEAKTAG_BACKEND"] = "jemalloc"
+    return env
+
+
+def wrap(tool, argv, outdir):
+    return (["heaptrack", "-o", os.path.join(outdir, "ht")] + argv) if tool == "heaptrack" else argv
+
+
+def redis_once(tool, lib, outdir, port, requests):
+    import time
+    server = subprocess.Popen(wrap(tool, ["redis-server", "--port", str(port), "--save", "",
+                                          "--appendonly", "no", "--dir", outdir], outdir),
+                              env=server_env(tool, lib), cwd=outdir,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cli = ["redis-cli", "-p", str(port)]
+    for _ in range(400):
+        if subprocess.run(cli + ["ping"], capture_output=True).returncode == 0:
+            break
+        time.sleep(0.05)
+
+    def cpu():
+        info = subprocess.run(cli + ["info", "cpu"], capture_output=True, text=True).stdout
+        return sum(float(v) for k, v in re.findall(r"(used_cpu_(?:user|sys)):([\d.]+)", info))
+
+    before = cpu()
+    res = subprocess.run(["redis-benchmark", "-p", str(port), "-P", "16", "-n", str(requests),
+                          "-t", "set,get,lpush,lpop", "-q"], capture_output=True, text=True)
+    used = cpu() - before
+    subprocess.run(cli + ["shutdown", "nosave"], capture_output=True)
+    server.wait(timeout=600)
+    rps = [float(x) for x in re.findall(r"([\d.]+) requests per second", res.stdout)]
+    if len(rps) != 4:
+        sys.exit(f"redis-benchmark under {tool}: {res.stdout[-500:]}{res.stderr[-500:]}")
+    return statistics.mean(rps), used / (4 * requests) * 1e6  # rps, server CPU us/request
+
+
+def memcached_once(tool, lib, outdir, port, ops):
+    import signal
+    import time
+    server = subprocess.Popen(wrap(tool, ["memcached", "-u", "root", "-p", str(port), "-U", "0",
+                                          "-t", "1", "-m", "512"], outdir),
+                              env=server_env(tool, lib), cwd=outdir,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5 if tool != "heaptrack" else 2)
+    res = subprocess.run(["memcaslap", "-s", f"127.0.0.1:{port}", "-T", "1", "-c", "32",
+                          "-x", str(ops)], capture_output=True, text=True)
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=600)
+    tps = re.findall(r"TPS: (\d+)", res.stdout)
+    if not tps:
+        sys.exit(f"memcaslap under {tool}: {res.stdout[-500:]}{res.stderr[-500:]}")
+    return float(tps[-1])
+
+
+def python_once(tool, lib, outdir):
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "python_alloc.py")
+    res = subprocess.run(wrap(tool, ["python3", script], outdir), env=server_env(tool, lib),
+                         cwd=outdir, capture_output=True, text=True)
+    if res.returncode:
+        sys.exit(f"python3 under {tool}: {res.stderr[-500:]}")
+    return timed_region(res.stdout)
+
+
+def run_servers(args, lib):
+    tools = [t for t in SERVER_TOOLS if t != "heaptrack" or shutil.which("heaptrack")]
+    have = {name: shutil.which(name) for name in ("redis-server", "memcached", "memcaslap")}
+    results = {t: {"redis": [], "redis_cpu": [], "memcached": [], "python": []} for t in tools}
+    port = 20000 + os.getpid() % 20000
+    for _ in range(args.runs):
+        for tool in tools:
+            with tempfile.TemporaryDirectory() as out:
+                if have["redis-server"]:
+                    rps, cpu_us = redis_once(tool, lib, out, port, args.redis_requests)
+                    results[tool]["redis"].append(rps)
+                    results[tool]["redis_cpu"].append(cpu_us)
+                if have["memcached"] and have["memcaslap"]:
+                    results[tool]["memcached"].append(
+                        memcached_once(tool, lib, out, port + 1, args.memcached_ops))
+                results[tool]["python"].append(python_once(tool, lib, out))
+    med = {t: {k: statistics.median(v) if v else None for k, v in r.items()}
+           for t, r in results.items()}
+    p = med["plain"]
+    print(f"Real programs, median of {args.runs} runs, ratio to plain in brackets. redis: "
+          f"redis-benchmark -P 16 -n {args.redis_requests} -t set,get,lpush,lpop (mean of the "
+          f"four rates) and the server's CPU per request; memcached: memcaslap -c 32 -x "
+          f"{args.memcached_ops} (90% get); python3: bench/python_alloc.py, timed region.\n")
+    print("| tool | redis throughput | redis server CPU per request | memcached throughput | "
+          "python3 time |")
+    print("|---|---|---|---|---|")
+    for tool in tools:
+        m = med[tool]
+        cells = []
+        if m["redis"]:
+            cells.append(f"{m['redis'] / 1000:.0f}k req/s ({m['redis'] / p['redis']:.2f}x)")
+            cells.append(f"{m['redis_cpu']:.2f} us ({m['redis_cpu'] / p['redis_cpu']:.2f}x)")
+        else:
+            cells += ["not installed", "-"]
+        cells.append(f"{m['memcached'] / 1000:.0f}k ops/s ({m['memcached'] / p['memcached']:.2f}x)"
+                     if m["memcached"] else "not installed")
+        cells.append(f"{m['python']:.2f} s ({m['python'] / p['python']:.2f}x)")
+        print(f"| {tool} | " + " | ".join(cells) + " |")
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -159,7 +279,9 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--ops", type=int, default=2000000)
     ap.add_argument("--blocks", type=int, default=1000000, help="for snapshot and report")
-    ap.add_argument("--only", choices=["malloc", "footprint", "snapshot", "report"])
+    ap.add_argument("--redis-requests", type=int, default=1000000)
+    ap.add_argument("--memcached-ops", type=int, default=500000)
+    ap.add_argument("--only", choices=["malloc", "footprint", "snapshot", "report", "servers"])
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
     lib = os.path.join(args.build, "preload", "libleaktag.so")
@@ -173,6 +295,8 @@ def main():
         run_snapshot(args, lib)
     if args.only in (None, "report"):
         run_report(args, lib)
+    if args.only in (None, "servers"):
+        run_servers(args, lib)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,9 @@
 #include "worker.h"
 
 #define CALLER __builtin_return_address(0)
+/* Where CALLER is stored: the key of the per-thread stack cache. Using the frame address
+ * makes the exported function keep a frame pointer, so the slot is right above it. */
+#define RA_SLOT ((const uint64_t *)__builtin_frame_address(0) + 1)
 
 /* ---- bootstrap: before the real allocator is known ---------------------------------- */
 
@@ -71,7 +74,7 @@ LT_EXPORT void *malloc(size_t size)
         return untracked_malloc(size);
     void *p = lt_real.malloc(size);
     if (lt_likely(p != NULL))
-        lt_track_alloc(p, size, LT_KIND_MALLOC, CALLER);
+        lt_track_alloc(p, size, LT_KIND_MALLOC, CALLER, RA_SLOT);
     lt_hook_end();
     return p;
 }
@@ -82,7 +85,7 @@ LT_EXPORT void *calloc(size_t n, size_t size)
         return untracked_calloc(n, size);
     void *p = lt_real.calloc(n, size);
     if (lt_likely(p != NULL))
-        lt_track_alloc(p, n * size, LT_KIND_CALLOC, CALLER);
+        lt_track_alloc(p, n * size, LT_KIND_CALLOC, CALLER, RA_SLOT);
     lt_hook_end();
     return p;
 }
@@ -110,7 +113,8 @@ LT_EXPORT void free(void *p)
 
 /* realloc and reallocarray: the old block leaves the table while the real call runs and
  * comes back if it fails, so a concurrent malloc that reuses the address cannot collide. */
-static void *resize(void *p, size_t n, size_t m, enum lt_kind kind, const void *caller)
+static void *resize(void *p, size_t n, size_t m, enum lt_kind kind, const void *caller,
+                    const uint64_t *ra_slot)
 {
     struct lt_block old;
     bool had = p && lt_track_detach(p, &old);
@@ -126,7 +130,7 @@ static void *resize(void *p, size_t n, size_t m, enum lt_kind kind, const void *
         lt_track_restore(&old);
     }
     if (q)
-        lt_track_alloc(q, bytes, kind, caller);
+        lt_track_alloc(q, bytes, kind, caller, ra_slot);
     return q;
 }
 
@@ -136,7 +140,7 @@ LT_EXPORT void *realloc(void *p, size_t size)
         return scratch_realloc(p, size);
     if (!lt_hook_begin())
         return lt_real.realloc(p, size);
-    void *q = resize(p, size, 1, LT_KIND_REALLOC, CALLER);
+    void *q = resize(p, size, 1, LT_KIND_REALLOC, CALLER, RA_SLOT);
     lt_hook_end();
     return q;
 }
@@ -153,7 +157,7 @@ LT_EXPORT void *reallocarray(void *p, size_t n, size_t size)
     }
     if (!lt_hook_begin())
         return lt_real.reallocarray(p, n, size);
-    void *q = resize(p, n, size, LT_KIND_REALLOCARRAY, CALLER);
+    void *q = resize(p, n, size, LT_KIND_REALLOCARRAY, CALLER, RA_SLOT);
     lt_hook_end();
     return q;
 }
@@ -173,7 +177,7 @@ LT_EXPORT int posix_memalign(void **out, size_t align, size_t size)
     }
     int err = lt_real.posix_memalign(out, align, size);
     if (err == 0)
-        lt_track_alloc(*out, size, LT_KIND_POSIX_MEMALIGN, CALLER);
+        lt_track_alloc(*out, size, LT_KIND_POSIX_MEMALIGN, CALLER, RA_SLOT);
     lt_hook_end();
     return err;
 }
@@ -186,7 +190,7 @@ LT_EXPORT int posix_memalign(void **out, size_t align, size_t size)
             return untracked;                                                            \
         void *p = lt_real.name args;                                                     \
         if (lt_likely(p != NULL))                                                        \
-            lt_track_alloc(p, size, kind, CALLER);                                       \
+            lt_track_alloc(p, size, kind, CALLER, RA_SLOT);                              \
         lt_hook_end();                                                                   \
         return p;                                                                        \
     }
@@ -251,7 +255,7 @@ static LT_COLD void *new_fallback(const char *next_name, size_t size, size_t ali
 }
 
 static inline void *new_impl(size_t size, size_t align, enum lt_kind kind, bool nothrow,
-                             const char *next_name, const void *caller)
+                             const char *next_name, const void *caller, const uint64_t *ra_slot)
 {
     if (!lt_hook_begin()) {
         void *p = align ? untracked_memalign(align, size) : untracked_malloc(size ? size : 1);
@@ -261,7 +265,7 @@ static inline void *new_impl(size_t size, size_t align, enum lt_kind kind, bool 
     if (lt_unlikely(p == NULL))
         p = new_fallback(next_name, size, align, nothrow, true);
     if (lt_likely(p != NULL))
-        lt_track_alloc(p, size, kind, caller);
+        lt_track_alloc(p, size, kind, caller, ra_slot);
     lt_hook_end();
     return p;
 }
@@ -292,49 +296,50 @@ DELETE_DECL(_ZdaPvSt11align_val_tRKSt9nothrow_t, void *, size_t, const void *)
 
 void *_Znwm(size_t size)
 {
-    return new_impl(size, 0, LT_KIND_NEW, false, "_Znwm", CALLER);
+    return new_impl(size, 0, LT_KIND_NEW, false, "_Znwm", CALLER, RA_SLOT);
 }
 
 void *_Znam(size_t size)
 {
-    return new_impl(size, 0, LT_KIND_NEW_ARRAY, false, "_Znam", CALLER);
+    return new_impl(size, 0, LT_KIND_NEW_ARRAY, false, "_Znam", CALLER, RA_SLOT);
 }
 
 void *_ZnwmRKSt9nothrow_t(size_t size, const void *tag)
 {
     (void)tag;
-    return new_impl(size, 0, LT_KIND_NEW, true, "_ZnwmRKSt9nothrow_t", CALLER);
+    return new_impl(size, 0, LT_KIND_NEW, true, "_ZnwmRKSt9nothrow_t", CALLER, RA_SLOT);
 }
 
 void *_ZnamRKSt9nothrow_t(size_t size, const void *tag)
 {
     (void)tag;
-    return new_impl(size, 0, LT_KIND_NEW_ARRAY, true, "_ZnamRKSt9nothrow_t", CALLER);
+    return new_impl(size, 0, LT_KIND_NEW_ARRAY, true, "_ZnamRKSt9nothrow_t", CALLER, RA_SLOT);
 }
 
 void *_ZnwmSt11align_val_t(size_t size, size_t align)
 {
-    return new_impl(size, align, LT_KIND_NEW_ALIGNED, false, "_ZnwmSt11align_val_t", CALLER);
+    return new_impl(size, align, LT_KIND_NEW_ALIGNED, false, "_ZnwmSt11align_val_t", CALLER,
+                    RA_SLOT);
 }
 
 void *_ZnamSt11align_val_t(size_t size, size_t align)
 {
     return new_impl(size, align, LT_KIND_NEW_ARRAY_ALIGNED, false, "_ZnamSt11align_val_t",
-                    CALLER);
+                    CALLER, RA_SLOT);
 }
 
 void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t size, size_t align, const void *tag)
 {
     (void)tag;
     return new_impl(size, align, LT_KIND_NEW_ALIGNED, true,
-                    "_ZnwmSt11align_val_tRKSt9nothrow_t", CALLER);
+                    "_ZnwmSt11align_val_tRKSt9nothrow_t", CALLER, RA_SLOT);
 }
 
 void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t size, size_t align, const void *tag)
 {
     (void)tag;
     return new_impl(size, align, LT_KIND_NEW_ARRAY_ALIGNED, true,
-                    "_ZnamSt11align_val_tRKSt9nothrow_t", CALLER);
+                    "_ZnamSt11align_val_tRKSt9nothrow_t", CALLER, RA_SLOT);
 }
 
 void _ZdlPv(void *p)

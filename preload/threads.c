@@ -15,6 +15,7 @@
 #include "compiler.h"
 #include "log.h"
 #include "mem.h"
+#include "stackcache.h"
 
 #define CHUNK_SHIFT 10
 #define CHUNK_ENTRIES (1u << CHUNK_SHIFT)
@@ -135,6 +136,10 @@ void lt_thread_unreserve(struct lt_thread *t)
 static void on_thread_exit(void *entry)
 {
     struct lt_thread *t = entry;
+    /* Other destructors may still allocate in this thread: they will unwind the slow way. */
+    struct lt_stackcache *cache = t->stack_cache;
+    t->stack_cache = NULL;
+    lt_stackcache_free(cache);
     /* The comm name may have been set behind our back (writing /proc/.../comm). */
     prctl(PR_GET_NAME, t->name, 0, 0, 0);
     t->exit_cs = lt_clock_cs();

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct lt_stackcache;
+
 #define LT_THREADS_MAX (1u << 20)            /* thread index fits 20 bits in a table slot */
 #define LT_THREAD_OVERFLOW (LT_THREADS_MAX - 1) /* shared by every thread past the limit */
 
@@ -30,6 +32,7 @@ struct lt_thread {
     int64_t unpublished_bytes;      /* live-byte change not yet added to the global figure */
     uint32_t shared;                /* several threads use this entry: count atomically */
     uint32_t creator;               /* index of the thread that created it */
+    struct lt_stackcache *stack_cache; /* this thread's validated stacks (stackcache.h) */
 
     /* Identity and rare events. */
     _Atomic uint64_t unknown_frees;

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "misuse.h"
 #include "options.h"
+#include "stackcache.h"
 #include "stacks.h"
 #include "unwind.h"
 
@@ -184,22 +185,47 @@ static inline void count(struct lt_thread *self, _Atomic uint64_t *blocks,
     account_bytes(self, live_delta);
 }
 
-/* The slow part of capture_stack: unwinding (full mode) and the shared stack table. */
-static LT_NOINLINE uint32_t capture_stack_slow(const void *caller)
+/* The slow part of capture_stack: unwinding (full mode) and the shared stack table. With
+ * ra_slot (an allocation), the unwind also records where each return address lives and
+ * fills the thread's validated stack cache; without (a misuse report), it does not. */
+static LT_NOINLINE uint32_t capture_stack_slow(struct lt_thread *self, const void *caller,
+                                               const uint64_t *ra_slot)
 {
-    uint64_t frames[LT_MAX_DEPTH];
+    uint64_t frames[LT_MAX_DEPTH], slots[LT_MAX_DEPTH];
     uint64_t key, hash;
-    unsigned depth;
+    unsigned depth = 0;
     if (lt_opt.depth == 1) {
         frames[0] = key = (uint64_t)caller;
         depth = 1;
         hash = lt_stacks_hash(frames, 1);
     } else {
-        depth = lt_unwind_capture(frames, lt_opt.depth, caller);
+        struct lt_stackcache *cache = self ? self->stack_cache : NULL;
+        if (!cache && self && ra_slot && (atomic_load(&self->state) & LT_THREAD_ALIVE) &&
+            !(atomic_load(&self->state) & LT_THREAD_EXITED)) {
+            if (!self->stack_size)
+                lt_thread_note_stack(self);
+            if (self->stack_size)
+                cache = self->stack_cache =
+                    lt_stackcache_new(self->stack_addr, self->stack_addr + self->stack_size);
+        }
+        if (cache)
+            depth = lt_unwind_capture_slots(frames, slots, lt_opt.depth, caller, ra_slot);
+        if (!depth) {
+            cache = NULL;
+            depth = lt_unwind_capture(frames, lt_opt.depth, caller);
+        }
         key = hash = lt_stacks_hash(frames, depth);
         unsigned slot = cache_slot(key);
+        uint32_t id;
         if (lt_likely(stack_cache[slot].key == key))
-            return stack_cache[slot].id;
+            id = stack_cache[slot].id;
+        else if ((id = lt_stacks_intern_hashed(frames, depth, hash)) != LT_STACK_NONE) {
+            stack_cache[slot].key = key;
+            stack_cache[slot].id = id;
+        }
+        if (cache && id != LT_STACK_NONE)
+            lt_stackcache_store(cache, (uint64_t)caller, frames, slots, depth, id);
+        return id;
     }
     uint32_t id = lt_stacks_intern_hashed(frames, depth, hash);
     if (id != LT_STACK_NONE) {
@@ -210,15 +236,21 @@ static LT_NOINLINE uint32_t capture_stack_slow(const void *caller)
     return id;
 }
 
-/* Call-site mode answers a known call site from the cache in a few instructions. */
-static inline uint32_t capture_stack(const void *caller)
+/* A known call site (call-site mode) or a stack the thread's stack cache still holds costs
+ * a few instructions; everything else goes out of line. */
+static inline uint32_t capture_stack(struct lt_thread *self, const void *caller,
+                                     const uint64_t *ra_slot)
 {
     if (lt_opt.depth == 1) {
         unsigned slot = cache_slot((uint64_t)caller);
         if (lt_likely(stack_cache[slot].key == (uint64_t)caller))
             return stack_cache[slot].id;
+    } else if (lt_likely(self->stack_cache != NULL)) {
+        uint32_t id = lt_stackcache_find(self->stack_cache, (uint64_t)caller, ra_slot);
+        if (lt_likely(id != LT_STACKCACHE_MISS))
+            return id;
     }
-    return capture_stack_slow(caller);
+    return capture_stack_slow(self, caller, ra_slot);
 }
 
 static LT_COLD void untracked(struct lt_thread *self, size_t size)
@@ -265,13 +297,14 @@ bool lt_sample_next(size_t size)
 
 /* errno: a successful allocation or a free must leave it alone. Nothing on these paths sets
  * it except slow paths (unwinding, mmap), which save and restore it themselves. */
-void lt_track_alloc_slow(void *p, size_t size, enum lt_kind kind, const void *caller)
+void lt_track_alloc_slow(void *p, size_t size, enum lt_kind kind, const void *caller,
+                         const uint64_t *ra_slot)
 {
     struct lt_thread *self = self_entry();
     struct lt_block b = {
         .addr = (uint64_t)p,
         .size = size,
-        .stack = capture_stack(caller),
+        .stack = capture_stack(self, caller, ra_slot),
         .time_cs = lt_clock_cs(),
         .thread = self->idx,
         .kind = (uint8_t)kind,
@@ -287,7 +320,8 @@ static LT_COLD void note_mismatch(struct lt_thread *self, const struct lt_block 
                                   enum lt_release how, const void *caller)
 {
     lt_thread_add(self, &self->mismatches, 1);
-    lt_misuse_note(LT_MISUSE_MISMATCH, b->stack, capture_stack(caller), b->kind, how);
+    lt_misuse_note(LT_MISUSE_MISMATCH, b->stack, capture_stack_slow(NULL, caller, NULL), b->kind,
+                   how);
 }
 
 static inline void commit_release(struct lt_thread *self, const struct lt_block *b,
@@ -309,8 +343,8 @@ LT_COLD void lt_track_unknown_release(enum lt_release how, const void *caller)
         return; /* sampled mode: most blocks were never recorded, so this is normal */
     struct lt_thread *self = self_entry();
     lt_thread_add(self, &self->unknown_frees, 1);
-    lt_misuse_note(LT_MISUSE_UNKNOWN_FREE, LT_STACK_NONE, capture_stack(caller), LT_KIND_COUNT,
-                   how);
+    lt_misuse_note(LT_MISUSE_UNKNOWN_FREE, LT_STACK_NONE, capture_stack_slow(NULL, caller, NULL),
+                   LT_KIND_COUNT, how);
 }
 
 void lt_track_release(void *p, enum lt_release how, const void *caller)

@@ -68,14 +68,18 @@ LT_INLINE void lt_hook_end(void)
 
 /* A block was handed out. `caller` is the hook's return address (frame 0). In sampled mode
  * most blocks stop here, after one subtraction: only a sampled one is recorded. */
-void lt_track_alloc_slow(void *p, size_t size, enum lt_kind kind, const void *caller);
+/* ra_slot is where the hook's return address (caller) is stored: the key of the per-thread
+ * stack cache (interpose.c passes __builtin_frame_address(0) + 1). */
+void lt_track_alloc_slow(void *p, size_t size, enum lt_kind kind, const void *caller,
+                         const uint64_t *ra_slot);
 bool lt_sample_next(size_t size);
 
-LT_INLINE void lt_track_alloc(void *p, size_t size, enum lt_kind kind, const void *caller)
+LT_INLINE void lt_track_alloc(void *p, size_t size, enum lt_kind kind, const void *caller,
+                              const uint64_t *ra_slot)
 {
     if (lt_unlikely(lt_opt.sample) && !lt_sample_next(size))
         return;
-    lt_track_alloc_slow(p, size, kind, caller);
+    lt_track_alloc_slow(p, size, kind, caller, ra_slot);
 }
 
 /* A block is about to be handed back (call before the real free, never after: the address

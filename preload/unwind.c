@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <libunwind.h>
 #include <link.h>
+#include <stdbool.h>
 
 #include "compiler.h"
 #include "options.h"
@@ -44,6 +45,43 @@ int lt_unwind_init(void)
 int lt_unwind_is_own(uint64_t ip)
 {
     return ip - own_start < own_end - own_start;
+}
+
+unsigned lt_unwind_capture_slots(uint64_t *frames, uint64_t *slots, unsigned max,
+                                 const void *caller, const uint64_t *ra_slot)
+{
+    int saved_errno = errno;
+    unw_context_t context;
+    unw_cursor_t cursor;
+    unsigned depth = 0;
+    if (unw_getcontext(&context) != 0 || unw_init_local(&cursor, &context) != 0)
+        goto out;
+    /* Our own frames first: step until the caller's frame, recognised by its return
+     * address and by where that address is stored (CFA - 8 on x86-64). */
+    bool found = false;
+    for (unsigned skipped = 0; depth < max;) {
+        unw_word_t ip, sp;
+        if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 ||
+            unw_get_reg(&cursor, UNW_REG_SP, &sp) != 0)
+            break;
+        if (!found) {
+            found = ip == (unw_word_t)caller && sp - 8 == (unw_word_t)ra_slot;
+            if (!found && ++skipped > OWN_FRAMES_MAX)
+                break;
+        }
+        if (found) {
+            frames[depth] = ip;
+            slots[depth] = sp - 8; /* where the call that returns to ip left it */
+            depth++;
+        }
+        if (unw_step(&cursor) <= 0)
+            break;
+    }
+    if (!found)
+        depth = 0;
+out:
+    errno = saved_errno;
+    return depth;
 }
 
 unsigned lt_unwind_capture(uint64_t *frames, unsigned max, const void *caller)
