@@ -17,7 +17,8 @@ import subprocess
 import sys
 import tempfile
 
-TOOLS = ["plain", "leaktag", "leaktag-callsite", "heaptrack"]
+TOOLS = ["plain", "leaktag", "leaktag-callsite", "leaktag-sampled", "leaktag-jemalloc",
+         "heaptrack"]
 
 
 def tool_command(tool, lib, argv, outdir):
@@ -28,6 +29,10 @@ def tool_command(tool, lib, argv, outdir):
                     "LEAKTAG_SIGNAL": "off"})
         if tool == "leaktag-callsite":
             env["LEAKTAG_DEPTH"] = "1"
+        if tool == "leaktag-sampled":
+            env["LEAKTAG_SAMPLE"] = "on"
+        if tool == "leaktag-jemalloc":
+            env["LEAKTAG_BACKEND"] = "jemalloc"
     if tool == "heaptrack":
         argv = ["heaptrack", "-o", os.path.join(outdir, "ht")] + argv
     return argv, env
@@ -59,9 +64,10 @@ def run_malloc(args, lib):
     names = {"1t": "1 thread", "2t": "2 threads", "pc": "producer/consumer"}
     print(f"malloc_bench, {args.ops} operations, median of {args.runs} runs "
           "(seconds of the timed region; ratio to plain)\n")
-    print("| configuration | plain | leaktag full stacks | leaktag call-site | heaptrack "
+    print("| configuration | plain | leaktag full stacks | leaktag call-site | leaktag sampled "
+          "(512 KiB) | leaktag full, jemalloc backend | heaptrack "
           "| full-stack overhead / heaptrack overhead |")
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for config, m in rows:
         plain = m["plain"]
         cells = [f"{plain:.3f} s"]
@@ -73,6 +79,8 @@ def run_malloc(args, lib):
         else:
             cells += ["not installed", "-"]
         print(f"| {names[config]} | " + " | ".join(cells) + " |")
+    print("\nThe jemalloc column compares against plain glibc: it includes the difference between"
+          " the two allocators, not only leaktag's cost.")
     print()
 
 

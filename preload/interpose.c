@@ -488,6 +488,8 @@ LT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
     create_fn real = NEXT(create_fn, pthread_create);
     if (atomic_load_explicit(&lt_state, memory_order_acquire) != LT_STATE_ON || lt_tls.guard)
         return real(thread, attr, fn, arg);
+    /* The program is becoming multithreaded: leaktag's own thread costs nothing more now. */
+    lt_worker_ensure();
     struct thread_start *start = lt_real.malloc(sizeof(*start));
     if (!start)
         return real(thread, attr, fn, arg);

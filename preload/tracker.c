@@ -88,8 +88,11 @@ static void (*restart_fn)(void);
 
 void lt_tracker_request_restart(void (*fn)(void))
 {
+    /* Async-signal-safe: a store and a CAS. Only a running tracker is diverted. */
     restart_fn = fn;
-    atomic_store_explicit(&lt_state, LT_STATE_RESTART, memory_order_release);
+    int on = LT_STATE_ON;
+    atomic_compare_exchange_strong_explicit(&lt_state, &on, LT_STATE_RESTART,
+                                            memory_order_acq_rel, memory_order_relaxed);
 }
 
 int lt_tracker_init(void)

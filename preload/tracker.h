@@ -28,7 +28,7 @@ enum lt_state {
     LT_STATE_STARTING,
     LT_STATE_ON,
     LT_STATE_FAILED,
-    LT_STATE_RESTART, /* a fork child: tracking works, the next hook restarts the worker */
+    LT_STATE_RESTART, /* tracking works; the next hook starts leaktag's thread first */
 };
 extern _Atomic int lt_state;
 
@@ -42,8 +42,9 @@ static inline bool lt_tracker_active(void)
     return state == LT_STATE_ON || state == LT_STATE_RESTART;
 }
 
-/* In a fork child: have the next hook call fn (which may create a thread) before tracking
- * that call. The hot path pays nothing for it: it already checks the state. */
+/* Have the next hook (in any thread) call fn, which may create a thread, before tracking
+ * that call: from a fork child, or from a signal handler. Async-signal-safe. The hot path
+ * pays nothing for it: it already checks the state. */
 void lt_tracker_request_restart(void (*fn)(void));
 
 /* Hot path, a few instructions: true when this call is to be tracked, and then the guard is

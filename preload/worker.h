@@ -7,15 +7,18 @@
 #include <signal.h>
 #include <stdbool.h>
 
-/* Installs the signal handler and the at-exit hook and starts the thread (from the library
- * constructor). Returns 0 or -errno; leaktag keeps tracking either way. */
+/* Installs the signal handler and the at-exit hook (from the library constructor); starts
+ * the thread now only for LEAKTAG_INTERVAL, else when first needed (lt_worker_ensure, or
+ * the signal). Returns 0 or -errno; leaktag keeps tracking either way. */
 int lt_worker_start(void);
 
-/* After fork, in the child: the thread is gone. A new eventfd is made at once (the signal
- * may arrive any time); the thread itself is started by lt_worker_restart, later, from a
- * context where creating a thread is allowed. */
+/* Starts the thread if it is not running (the program is starting a thread of its own). */
+void lt_worker_ensure(void);
+
+/* After fork, in the child: the thread is gone. New eventfds are made at once (the signal
+ * may arrive any time); the thread itself, if the parent had one, is started by the next
+ * hook, from where creating a thread is allowed. */
 void lt_worker_fork_child(void);
-void lt_worker_restart(void);
 
 /* The application calls sigaction()/signal() for leaktag's signal: its handler is recorded
  * and chained from ours (both run) rather than installed. Returns true if handled here. */
