@@ -278,11 +278,10 @@ static LT_NOINLINE int64_t sample_interval(struct lt_tls *t)
     return interval < 1 ? 1 : interval > 1e15 ? (int64_t)1e15 : (int64_t)interval;
 }
 
-bool lt_sample_next(size_t size)
+/* The countdown went to zero or below (lt_track_alloc already subtracted size). */
+bool lt_sample_crossed(size_t size)
 {
     struct lt_tls *t = &lt_tls;
-    if (lt_likely((t->sample_left -= (int64_t)size) > 0))
-        return false;
     if (lt_unlikely(!t->rng)) {
         /* The thread's first allocation: start from a random point like every later one,
          * or each thread's first block would be sampled for sure. */

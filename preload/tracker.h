@@ -73,12 +73,14 @@ LT_INLINE void lt_hook_end(void)
  * stack cache (interpose.c passes __builtin_frame_address(0) + 1). */
 void lt_track_alloc_slow(void *p, size_t size, enum lt_kind kind, const void *caller,
                          const uint64_t *ra_slot);
-bool lt_sample_next(size_t size);
+bool lt_sample_crossed(size_t size);
 
 LT_INLINE void lt_track_alloc(void *p, size_t size, enum lt_kind kind, const void *caller,
                               const uint64_t *ra_slot)
 {
-    if (lt_unlikely(lt_opt.sample) && !lt_sample_next(size))
+    /* Sampled mode: one subtraction decides for nearly every block. */
+    if (lt_unlikely(lt_opt.sample) &&
+        ((lt_tls.sample_left -= (int64_t)size) > 0 || !lt_sample_crossed(size)))
         return;
     lt_track_alloc_slow(p, size, kind, caller, ra_slot);
 }
