@@ -133,8 +133,12 @@ static enum insert_result insert_into(struct lt_generation *g, uint64_t h, uint6
 
 enum migrate_result { MIGRATED, NOT_NEEDED, HELD_ELSEWHERE, NO_MEMORY };
 
+/* Why a shard is rebuilt: it is crowded (an insert or lookup went too far), or it is
+ * oversized (most of its blocks were freed). */
+enum rebuild { REBUILD_CROWDED, REBUILD_OVERSIZED };
+
 static enum migrate_result migrate(struct lt_thread *self, struct lt_shard *s,
-                                   struct lt_generation *crowded);
+                                   struct lt_generation *crowded, enum rebuild why);
 
 /* A crowded shard: ask the maintenance thread to rebuild it. False if there is none. */
 static bool request_rebuild(struct lt_shard *s)
@@ -176,11 +180,13 @@ int lt_table_insert_slow(struct lt_thread *self, const struct lt_block *b)
         }
         /* No maintenance thread, or not a single free slot: rebuild here, outside the
          * critical section so that two growers never wait for each other's grace period. */
-        enum migrate_result m = migrate(self, s, g);
+        enum migrate_result m = migrate(self, s, g, REBUILD_CROWDED);
         if (m == NO_MEMORY)
             return -ENOMEM; /* mem.c has said so, once */
         if (m == HELD_ELSEWHERE)
             wait_a_little(&spins); /* its grower or a scan will be done shortly */
+        else
+            far = true; /* rebuilt: the new generation has room, wherever it is */
     }
 }
 
@@ -229,7 +235,7 @@ bool lt_table_remove_slow(struct lt_thread *self, uint64_t addr, struct lt_block
     lt_table_leave(self);
     /* Tombstones make searches long; a rebuild clears them. */
     if (walked > LOOKUP_PROBES_MAX && !request_rebuild(s))
-        migrate(self, s, first);
+        migrate(self, s, first, REBUILD_CROWDED);
     return found;
 }
 
@@ -267,7 +273,7 @@ static void retire(struct lt_generation *g)
  * generation sized for twice the live count. Runs in the thread that found it crowded; if
  * another thread already holds the shard, that one migrates or scans and we retry. */
 static LT_COLD enum migrate_result migrate(struct lt_thread *self, struct lt_shard *s,
-                                           struct lt_generation *crowded)
+                                           struct lt_generation *crowded, enum rebuild why)
 {
     if (!try_hold(s))
         return HELD_ELSEWHERE;
@@ -281,7 +287,13 @@ static LT_COLD enum migrate_result migrate(struct lt_thread *self, struct lt_sha
         uint64_t k = atomic_load_explicit(&old->slot[i].key, memory_order_relaxed);
         live += lt_key_is_block(k) || lt_key_is_busy(k);
     }
-    struct lt_generation *g = new_generation(live * 2 + MIN_SLOTS, live);
+    uint64_t slots = live * 2 + MIN_SLOTS;
+    /* Crowded at a load of 1/2 or less: the keys cluster (linear probing makes runs of 40
+     * and more at that load in a big shard). The same size would rebuild the same runs and
+     * be crowded again at once; twice the slots breaks them up. */
+    if (why == REBUILD_CROWDED && slots <= old->slots)
+        slots = old->slots * 2;
+    struct lt_generation *g = new_generation(slots, live);
     if (!g) {
         release(s);
         return NO_MEMORY;
@@ -356,7 +368,8 @@ void lt_table_maintain(struct lt_thread *self)
             continue;
         unsigned spins = 0;
         enum migrate_result m;
-        while ((m = migrate(self, s, atomic_load_explicit(&s->current, memory_order_acquire))) ==
+        while ((m = migrate(self, s, atomic_load_explicit(&s->current, memory_order_acquire),
+                            REBUILD_CROWDED)) ==
                HELD_ELSEWHERE)
             wait_a_little(&spins); /* a scan holds it */
         if (m != MIGRATED) /* out of memory: let a later crowded insert ask again */
@@ -376,7 +389,7 @@ void lt_table_compact(struct lt_thread *self)
         bool oversized = g->slots > 4 * live + MIN_SLOTS;
         lt_table_leave(self);
         if (oversized)
-            migrate(self, s, g); /* sizes the new generation for 2 x live */
+            migrate(self, s, g, REBUILD_OVERSIZED); /* sizes it for 2 x live */
     }
 }
 

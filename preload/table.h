@@ -107,7 +107,7 @@ void lt_table_fork_child(void);
 
 /* An insert that finds no free slot this close to home asks for the shard to be rebuilt;
  * this bounds probe lengths without any shared fill counter on the hot path. */
-#define LT_INSERT_PROBES 32
+#define LT_INSERT_PROBES 64
 
 struct lt_slot {
     _Atomic uint64_t key;
@@ -155,9 +155,14 @@ static inline uint64_t lt_busy_key(uint32_t thread)
     return (uint64_t)thread << 3 | LT_KEY_BUSY_BIT;
 }
 
+/* Shard and home slot come from the top bits. One multiply is not enough: a heap's addresses
+ * step by a repeating pattern of chunk sizes, and one multiplicative hash maps such a pattern
+ * to clustered homes (probe runs over 32 at a load of 1/2). The second round breaks it up. */
 static inline uint64_t lt_hash_addr(uint64_t addr)
 {
-    return (addr >> 3) * 0x9E3779B97F4A7C15ull;
+    uint64_t h = (addr >> 3) * 0x9E3779B97F4A7C15ull;
+    h ^= h >> 29;
+    return h * 0xBF58476D1CE4E5B9ull;
 }
 
 static inline struct lt_shard *lt_shard_of(uint64_t h)

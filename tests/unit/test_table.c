@@ -139,6 +139,50 @@ static void growth_keeps_every_block(void **state)
     assert_int_equal(lt_table_reclaim(me(), 1000 * 1000 * 1000), 0);
 }
 
+/* Growth without a maintenance thread (a single-threaded program: the inserting thread
+ * rebuilds) on the addresses a real heap hands out: chunks of 32..96 bytes in a repeating
+ * pattern, and random ones. Each rebuild must make progress: a shard rebuilt at the same size
+ * would keep the same long runs and be crowded again at once (this used to loop forever). */
+static void growth_without_maintainer(void **state)
+{
+    (void)state;
+    lt_table_compact(me());
+    lt_table_reclaim(me(), 1000 * 1000 * 1000);
+    const uint64_t n = 400000;
+    uint64_t *addrs = malloc(n * sizeof(*addrs));
+    assert_non_null(addrs);
+    for (int pattern = 0; pattern < 2; pattern++) {
+        struct lt_table_stats before, after;
+        lt_table_stats(&before);
+        uint64_t a = 0x200000000000ull, rng = 0x9E3779B97F4A7C15ull;
+        for (uint64_t i = 0; i < n; i++) {
+            if (pattern == 0) {
+                uint64_t chunk = (16 + i % 64 + 8 + 15) & ~15ull; /* glibc: size + header */
+                a += chunk < 32 ? 32 : chunk;
+            } else {
+                rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+                a = 0x300000000000ull + (rng % (1ull << 36)) * 16;
+            }
+            addrs[i] = a;
+            struct lt_block b = block(a, i, me()->idx);
+            assert_int_equal(lt_table_insert(me(), &b), 0);
+        }
+        lt_table_stats(&after);
+        uint64_t rebuilds = after.migrations - before.migrations;
+        /* A rebuild grows a shard by 2 x its load when crowded: 1.5 at a load of 3/4. Even
+         * at 1.25 a shard would need log1.25(2 n / 64 / 64) = 24 rebuilds. */
+        assert_true(rebuilds <= LT_TABLE_SHARDS * 24);
+        assert_true(after.slots * 24 <= n * 48 * 2);
+        for (uint64_t i = 0; i < n; i++) {
+            struct lt_block got;
+            assert_true(lt_table_remove(me(), addrs[i], &got));
+        }
+        lt_table_compact(me());
+        assert_int_equal(lt_table_reclaim(me(), 1000 * 1000 * 1000), 0);
+    }
+    free(addrs);
+}
+
 /* After a mass free, compaction gives the memory back. */
 static void compaction_shrinks(void **state)
 {
@@ -476,6 +520,7 @@ int main(void)
         cmocka_unit_test_setup(large_sizes_saturate, setup),
         cmocka_unit_test_setup(growth_keeps_every_block, setup),
         cmocka_unit_test_setup(compaction_shrinks, setup),
+        cmocka_unit_test_setup(growth_without_maintainer, setup),
         cmocka_unit_test_setup(churn_reuses_space, setup),
         cmocka_unit_test_setup(cross_thread_removal, setup),
         cmocka_unit_test_setup(concurrent_exact_count, setup),
