@@ -14,53 +14,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "crc32.h"
 #include "format.h"
 #include "kind.h"
 #include "misuse.h"
 #include "options.h"
 #include "threads.h"
-
-/* ---- arena ---------------------------------------------------------------------------------- */
-
-struct chunk {
-    struct chunk *next;
-    size_t used, size;
-    max_align_t data[];
-};
-
-static void *arena_alloc(void **arena, size_t n)
-{
-    n = (n + 15) & ~(size_t)15;
-    struct chunk *c = *arena;
-    if (!c || c->size - c->used < n) {
-        size_t size = n > (1u << 20) ? n : (1u << 20);
-        struct chunk *fresh = malloc(sizeof(*fresh) + size);
-        if (!fresh)
-            return NULL;
-        fresh->used = 0;
-        fresh->size = size;
-        if (c && n > (1u << 20)) { /* a big one: keep filling the current chunk after it */
-            fresh->next = c->next;
-            c->next = fresh;
-            fresh->used = n;
-            return fresh->data;
-        }
-        fresh->next = c;
-        *arena = c = fresh;
-    }
-    void *p = (char *)c->data + c->used;
-    c->used += n;
-    return p;
-}
-
-static void arena_free(void *arena)
-{
-    for (struct chunk *c = arena, *next; c; c = next) {
-        next = c->next;
-        free(c);
-    }
-}
 
 /* ---- cursor ---------------------------------------------------------------------------------- */
 
@@ -135,7 +95,7 @@ static bool get_u32_max(struct cursor *c, uint32_t *v, uint64_t max, const char 
 }
 
 /* A string field: bounds-checked, then copied NUL-terminated into the arena (when `arena`). */
-static bool get_str(struct cursor *c, void **arena, const char **out, size_t *len_out)
+static bool get_str(struct cursor *c, struct lts_arena_chunk **arena, const char **out, size_t *len_out)
 {
     uint64_t len;
     if (!get_uv(c, &len))
@@ -151,7 +111,7 @@ static bool get_str(struct cursor *c, void **arena, const char **out, size_t *le
             *out = NULL;
         return true;
     }
-    char *copy = arena_alloc(arena, (size_t)len + 1);
+    char *copy = lts_arena_alloc(arena, (size_t)len + 1);
     if (!copy)
         return failf(c, "out of memory");
     memcpy(copy, start, (size_t)len);
@@ -196,7 +156,7 @@ static void cursor_for(struct parse *ps, const struct located *sec, uint32_t typ
 static bool parse_meta(struct parse *ps, bool fill, size_t *n)
 {
     struct cursor *c = &ps->c;
-    void **arena = fill ? &ps->s->arena : NULL;
+    struct lts_arena_chunk **arena = fill ? &ps->s->arena : NULL;
     for (*n = 0; c->p < c->end; (*n)++) {
         struct lts_meta m = {0};
         uint8_t type = 0;
@@ -234,7 +194,7 @@ static bool parse_counters(struct parse *ps, bool fill, size_t *n)
 static bool parse_modules(struct parse *ps, bool fill, size_t *n)
 {
     struct cursor *c = &ps->c;
-    void **arena = fill ? &ps->s->arena : NULL;
+    struct lts_arena_chunk **arena = fill ? &ps->s->arena : NULL;
     for (*n = 0; c->p < c->end; (*n)++) {
         struct lts_module m = {0};
         size_t id_len;
@@ -244,7 +204,7 @@ static bool parse_modules(struct parse *ps, bool fill, size_t *n)
             return false;
         m.build_id = (const uint8_t *)id;
         m.build_id_len = id_len;
-        if (fill && !(m.segments = arena_alloc(arena, m.nsegments * sizeof(*m.segments) + 1)))
+        if (fill && !(m.segments = lts_arena_alloc(arena, m.nsegments * sizeof(*m.segments) + 1)))
             return failf(c, "out of memory");
         for (uint32_t i = 0; i < m.nsegments; i++) {
             struct lts_segment seg;
@@ -265,7 +225,7 @@ static bool parse_modules(struct parse *ps, bool fill, size_t *n)
 static bool parse_maps(struct parse *ps, bool fill, size_t *n)
 {
     struct cursor *c = &ps->c;
-    void **arena = fill ? &ps->s->arena : NULL;
+    struct lts_arena_chunk **arena = fill ? &ps->s->arena : NULL;
     for (*n = 0; c->p < c->end; (*n)++) {
         struct lts_map m = {0};
         const char *perms;
@@ -297,7 +257,7 @@ static bool parse_stacks(struct parse *ps, bool fill, size_t *n)
         if (!get_u32_max(c, &st.depth, LT_MAX_DEPTH, "stack depth"))
             return false;
         uint64_t *frames = NULL;
-        if (fill && !(frames = arena_alloc(&ps->s->arena, st.depth * sizeof(uint64_t) + 1)))
+        if (fill && !(frames = lts_arena_alloc(&ps->s->arena, st.depth * sizeof(uint64_t) + 1)))
             return failf(c, "out of memory");
         uint64_t prev = 0;
         for (uint32_t i = 0; i < st.depth; i++) {
@@ -425,7 +385,7 @@ static bool parse_list(struct parse *ps, const struct located *sec, uint32_t typ
     cursor_for(ps, sec, type);
     if (!fn(ps, false, &n))
         return false;
-    if (!(*array = arena_alloc(&ps->s->arena, n * elem + 1)))
+    if (!(*array = lts_arena_alloc(&ps->s->arena, n * elem + 1)))
         return failf(&ps->c, "out of memory for %zu records", n);
     cursor_for(ps, sec, type);
     if (!fn(ps, true, count))
@@ -606,8 +566,8 @@ int lts_open(const char *path, struct lts_snapshot **out, struct lts_error *err)
         close(fd);
         return -1;
     }
-    void *arena = NULL;
-    uint8_t *data = st.st_size ? arena_alloc(&arena, (size_t)st.st_size) : NULL;
+    struct lts_arena_chunk *arena = NULL;
+    uint8_t *data = st.st_size ? lts_arena_alloc(&arena, (size_t)st.st_size) : NULL;
     if (st.st_size && !data) {
         snprintf(err->message, sizeof(err->message), "out of memory reading %lld bytes",
                  (long long)st.st_size);
@@ -624,7 +584,7 @@ int lts_open(const char *path, struct lts_snapshot **out, struct lts_error *err)
                      n < 0 ? strerror(errno) : "file shrank while being read");
             err->offset = have;
             close(fd);
-            arena_free(arena);
+            lts_arena_free(arena);
             return -1;
         }
         have += (size_t)n;
@@ -632,13 +592,10 @@ int lts_open(const char *path, struct lts_snapshot **out, struct lts_error *err)
     close(fd);
     int rc = lts_parse(data, have, out, err);
     if (rc != 0) {
-        arena_free(arena);
+        lts_arena_free(arena);
         return rc;
     }
-    /* Hand the image's chunk to the snapshot's arena. */
-    struct chunk *image = arena;
-    image->next = (*out)->arena;
-    (*out)->arena = image;
+    lts_arena_merge(&(*out)->arena, &arena); /* the image lives as long as the snapshot */
     return 0;
 }
 
@@ -646,7 +603,7 @@ void lts_close(struct lts_snapshot *s)
 {
     if (!s)
         return;
-    arena_free(s->arena);
+    lts_arena_free(s->arena);
     free(s);
 }
 

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct lts_arena_chunk;
+
 struct lts_error {
     char message[256]; /* "truncated BLOCKS section", ... */
     uint64_t offset;   /* byte offset in the file where it went wrong */
@@ -112,7 +114,7 @@ struct lts_snapshot {
     struct lts_misuse *misuse;
     size_t nmisuse;
 
-    void *arena; /* everything above lives in here: freed by lts_close */
+    struct lts_arena_chunk *arena; /* everything above lives in here: freed by lts_close */
 };
 
 /* Parses a snapshot held in memory. Returns 0, or -1 with *err filled. */

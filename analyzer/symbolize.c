@@ -14,53 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arena.h"
+
 /* libstdc++'s demangler (cxxabi.h is C++ only); the program links -lstdc++. */
 char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
 #define WARNING "leaktag-report: warning: "
-
-/* ---- arena: frames and strings live until sym_close ---------------------------------------- */
-
-struct chunk {
-    struct chunk *next;
-    size_t used, size;
-    max_align_t data[];
-};
-
-#define CHUNK_BYTES ((size_t)64 << 10)
-
-static void *arena_alloc(struct chunk **arena, size_t n)
-{
-    n = (n + 15) & ~(size_t)15;
-    struct chunk *c = *arena;
-    if (!c || c->size - c->used < n) {
-        size_t size = n > CHUNK_BYTES ? n : CHUNK_BYTES;
-        struct chunk *fresh = malloc(sizeof(*fresh) + size);
-        if (!fresh)
-            return NULL;
-        fresh->used = 0;
-        fresh->size = size;
-        if (c && n > CHUNK_BYTES) { /* a big one: keep filling the current chunk after it */
-            fresh->next = c->next;
-            c->next = fresh;
-            fresh->used = n;
-            return fresh->data;
-        }
-        fresh->next = c;
-        *arena = c = fresh;
-    }
-    void *p = (char *)c->data + c->used;
-    c->used += n;
-    return p;
-}
-
-static void arena_free(struct chunk *arena)
-{
-    for (struct chunk *next; arena; arena = next) {
-        next = arena->next;
-        free(arena);
-    }
-}
 
 /* ---- the symbolizer ------------------------------------------------------------------------ */
 
@@ -124,7 +83,7 @@ struct symbolizer {
     struct range *ranges; /* every PT_LOAD segment, sorted by start */
     size_t nranges;
 
-    struct chunk *arena;
+    struct lts_arena_chunk *arena; /* frames and strings, until sym_close */
     const char **strings; /* interned strings: one copy of each path and name */
     size_t strings_mask, nstrings;
     struct entry **cache; /* address -> frames */
@@ -207,7 +166,7 @@ static const char *intern_n(struct symbolizer *sym, const char *s, size_t n)
     for (const char *str; (str = sym->strings[i]); i = (i + 1) & sym->strings_mask)
         if (!strncmp(str, s, n) && str[n] == '\0')
             return str;
-    char *copy = arena_alloc(&sym->arena, n + 1);
+    char *copy = lts_arena_alloc(&sym->arena, n + 1);
     if (!copy) {
         sym->oom = true;
         return NULL;
@@ -269,7 +228,7 @@ static struct entry *cache_add(struct symbolizer *sym, uint64_t address)
 {
     if ((!sym->cache || (sym->ncache + 1) * 2 > sym->cache_mask + 1) && !cache_grow(sym))
         return NULL;
-    struct entry *e = arena_alloc(&sym->arena, sizeof(*e) + sym->nscratch * sizeof(e->frames[0]));
+    struct entry *e = lts_arena_alloc(&sym->arena, sizeof(*e) + sym->nscratch * sizeof(e->frames[0]));
     if (!e)
         return NULL;
     e->address = address;
@@ -563,7 +522,7 @@ static const struct unit_index *unit_of(struct symbolizer *sym, Dwfl_Module *dm,
     for (struct unit_index *u = sym->indexes[bucket]; u; u = u->next)
         if (u->dm == dm && u->offset == offset)
             return u;
-    struct unit_index *u = arena_alloc(&sym->arena, sizeof(*u));
+    struct unit_index *u = lts_arena_alloc(&sym->arena, sizeof(*u));
     if (!u) {
         sym->oom = true;
         return NULL;
@@ -574,7 +533,7 @@ static const struct unit_index *unit_of(struct symbolizer *sym, Dwfl_Module *dm,
         qsort(sym->collected, sym->ncollected, sizeof(*sym->collected), compare_funcs);
     *u = (struct unit_index){sym->indexes[bucket], dm, offset, NULL, sym->ncollected};
     if (u->nfuncs) {
-        u->funcs = arena_alloc(&sym->arena, u->nfuncs * sizeof(*u->funcs));
+        u->funcs = lts_arena_alloc(&sym->arena, u->nfuncs * sizeof(*u->funcs));
         if (!u->funcs) {
             sym->oom = true;
             return NULL;
@@ -704,7 +663,7 @@ static void list_cus(struct symbolizer *sym, struct module *mod, Dwarf *dw)
     }
     if (n) {
         qsort(list, n, sizeof(*list), compare_unit_ranges);
-        mod->cus = arena_alloc(&sym->arena, n * sizeof(*list));
+        mod->cus = lts_arena_alloc(&sym->arena, n * sizeof(*list));
         if (mod->cus) {
             memcpy(mod->cus, list, n * sizeof(*list));
             mod->ncus = n;
@@ -906,6 +865,6 @@ void sym_close(struct symbolizer *sym)
     free(sym->scratch);
     free(sym->collected);
     free(sym->demangled);
-    arena_free(sym->arena);
+    lts_arena_free(sym->arena);
     free(sym);
 }
