@@ -115,6 +115,16 @@ static void *next(const char *name)
 #define JE_ZERO 0x40                                     /* MALLOCX_ZERO */
 #define JE_ALIGN(a) ((int)__builtin_ctzl((unsigned long)(a))) /* MALLOCX_LG_ALIGN */
 
+/* libleaktag.so links libjemalloc.so.2 (DT_NEEDED), so that it is loaded at start-up: it
+ * uses initial-exec TLS, and a dlopen after start-up fails for want of static TLS room
+ * ("cannot allocate memory in static TLS block"). It comes after libc in the symbol search
+ * order, so the program's malloc stays ours, and the next one after us stays libc's. Weak:
+ * the unit tests link the core without jemalloc. */
+extern void *mallocx(size_t size, int flags) __attribute__((weak));
+extern void *rallocx(void *p, size_t size, int flags) __attribute__((weak));
+extern void dallocx(void *p, int flags) __attribute__((weak));
+extern size_t sallocx(const void *p, int flags) __attribute__((weak));
+
 static struct {
     void *(*mallocx)(size_t, int);
     void *(*rallocx)(void *, size_t, int);
@@ -226,20 +236,16 @@ static size_t je_usable_size(void *p)
     return p ? je.sallocx(p, 0) : 0;
 }
 
-/* Loads jemalloc without letting its malloc into the program's symbol scope (RTLD_LOCAL):
- * the program keeps calling ours. If the program links jemalloc itself, this is the same
- * instance, so sizes and ownership agree. */
+/* If the program links jemalloc itself, this is the same instance, so sizes and ownership
+ * agree. */
 static bool use_jemalloc(struct lt_backend *b)
 {
-    void *h = dlopen("libjemalloc.so.2", RTLD_NOW | RTLD_LOCAL);
-    if (!h)
+    if (!mallocx || !rallocx || !dallocx || !sallocx)
         return false;
-    je.mallocx = dlsym(h, "mallocx");
-    je.rallocx = dlsym(h, "rallocx");
-    je.dallocx = dlsym(h, "dallocx");
-    je.sallocx = dlsym(h, "sallocx");
-    if (!je.mallocx || !je.rallocx || !je.dallocx || !je.sallocx)
-        return false;
+    je.mallocx = mallocx;
+    je.rallocx = rallocx;
+    je.dallocx = dallocx;
+    je.sallocx = sallocx;
     *b = (struct lt_backend){
         .malloc = je_malloc, .free = je_free, .calloc = je_calloc, .realloc = je_realloc,
         .reallocarray = je_reallocarray, .memalign = je_memalign,
@@ -270,7 +276,7 @@ int lt_backend_init(void)
         if (use_jemalloc(&b))
             goto publish;
         lt_log("LEAKTAG_BACKEND=jemalloc: %s; using the next malloc",
-               LT_HAVE_JEMALLOC ? "cannot load libjemalloc.so.2 with mallocx"
+               LT_HAVE_JEMALLOC ? "libjemalloc.so.2 is not loaded"
                                 : "this leaktag was built without jemalloc support");
     }
     b.reallocarray = next("reallocarray");

@@ -259,8 +259,8 @@ static const struct option options[] = {
      parse_sample, show_bytes, &lt_opt.sample, 0, 0},
     {{"LEAKTAG_BACKEND", "libc", "libc, jemalloc",
       "Where the program's memory comes from: libc is the next malloc in the chain (glibc, or "
-      "jemalloc if the program links it); jemalloc loads libjemalloc.so.2 privately and uses "
-      "its mallocx API (glibc's behaviour at the malloc interface is kept)."},
+      "jemalloc if the program links it); jemalloc serves every block from libjemalloc.so.2 "
+      "through its mallocx API (glibc's behaviour at the malloc interface is kept)."},
      parse_backend, show_backend, &lt_opt.backend, 0, 0},
 };
 

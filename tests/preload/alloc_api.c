@@ -1,5 +1,6 @@
 /* Every C allocation entry point under the shim: the exact live set after each step,
  * glibc's semantics (errno, realloc corner cases, alignment) left as they were. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -25,12 +26,34 @@ static void expect_live(long long blocks, long long bytes, int line)
 }
 #define EXPECT_LIVE(blocks, bytes) expect_live(blocks, bytes, __LINE__)
 
+/* Under LEAKTAG_BACKEND=jemalloc the memory must really come from jemalloc (not from a
+ * silent fallback to glibc): jemalloc's per-thread counter of allocated bytes moves. */
+static void check_backend(void)
+{
+    const char *backend = getenv("LEAKTAG_BACKEND");
+    if (!backend || strcmp(backend, "jemalloc") != 0)
+        return;
+    int (*mallctl)(const char *, void *, size_t *, void *, size_t) =
+        (int (*)(const char *, void *, size_t *, void *, size_t))dlsym(RTLD_DEFAULT, "mallctl");
+    CHECK(mallctl != NULL);
+    uint64_t before = 0, after = 0;
+    size_t len = sizeof(before);
+    CHECK(mallctl("thread.allocated", &before, &len, NULL, 0) == 0);
+    void *p = malloc(100000);
+    CHECK(p != NULL);
+    len = sizeof(after);
+    CHECK(mallctl("thread.allocated", &after, &len, NULL, 0) == 0);
+    CHECK(after - before >= 100000);
+    free(p);
+}
+
 int main(void)
 {
     fprintf(stderr, "alloc_api: start\n"); /* stdio buffers allocated before the baseline */
     base = lt_test_stats();
     CHECK_EQ(base.version, 1);
     CHECK(base.threads_seen >= 1);
+    check_backend();
 
     void *m = malloc(100);
     EXPECT_LIVE(1, 100);
