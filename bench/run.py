@@ -12,6 +12,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -191,7 +192,7 @@ def redis_once(tool, lib, outdir, port, requests):
     import time
     server = subprocess.Popen(wrap(tool, ["redis-server", "--port", str(port), "--save", "",
                                           "--appendonly", "no", "--dir", outdir], outdir),
-                              env=server_env(tool, lib), cwd=outdir,
+                              env=server_env(tool, lib), cwd=outdir, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cli = ["redis-cli", "-p", str(port)]
     for _ in range(400):
@@ -209,24 +210,38 @@ def redis_once(tool, lib, outdir, port, requests):
     used = cpu() - before
     subprocess.run(cli + ["shutdown", "nosave"], capture_output=True)
     server.wait(timeout=600)
+    wait_group_gone(server.pid)
     rps = [float(x) for x in re.findall(r"([\d.]+) requests per second", res.stdout)]
     if len(rps) != 4:
         sys.exit(f"redis-benchmark under {tool}: {res.stdout[-500:]}{res.stderr[-500:]}")
     return statistics.mean(rps), used / (4 * requests) * 1e6  # rps, server CPU us/request
 
 
+def wait_group_gone(pgid):
+    import time
+    for _ in range(600):
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.killpg(pgid, signal.SIGKILL)
+
+
 def memcached_once(tool, lib, outdir, port, ops):
-    import signal
     import time
     server = subprocess.Popen(wrap(tool, ["memcached", "-u", "root", "-p", str(port), "-U", "0",
                                           "-t", "1", "-m", "512"], outdir),
-                              env=server_env(tool, lib), cwd=outdir,
+                              env=server_env(tool, lib), cwd=outdir, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5 if tool != "heaptrack" else 2)
     res = subprocess.run(["memcaslap", "-s", f"127.0.0.1:{port}", "-T", "1", "-c", "32",
                           "-x", str(ops)], capture_output=True, text=True)
-    server.send_signal(signal.SIGTERM)
+    # The whole group: under heaptrack, `server` is heaptrack's script, and memcached would
+    # outlive it and eat CPU through the following measurements.
+    os.killpg(server.pid, signal.SIGTERM)
     server.wait(timeout=600)
+    wait_group_gone(server.pid)
     tps = re.findall(r"TPS: (\d+)", res.stdout)
     if not tps:
         sys.exit(f"memcaslap under {tool}: {res.stdout[-500:]}{res.stderr[-500:]}")
