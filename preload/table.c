@@ -140,14 +140,14 @@ enum rebuild { REBUILD_CROWDED, REBUILD_OVERSIZED };
 static enum migrate_result migrate(struct lt_thread *self, struct lt_shard *s,
                                    struct lt_generation *crowded, enum rebuild why);
 
-/* A crowded shard: ask the maintenance thread to rebuild it. False if there is none. */
-static bool request_rebuild(struct lt_shard *s)
+/* A crowded generation: ask the maintenance thread to rebuild it. False if there is none. */
+static bool request_rebuild(struct lt_shard *s, struct lt_generation *crowded)
 {
     void (*wake)(void) = atomic_load_explicit(&maintainer_wake, memory_order_acquire);
     if (!wake)
         return false;
-    if (!atomic_exchange_explicit(&s->wanted, true, memory_order_acq_rel))
-        wake();
+    if (atomic_exchange_explicit(&s->wanted, crowded, memory_order_acq_rel) != crowded)
+        wake(); /* a new request (one eventfd write); repeats for the same one are free */
     return true;
 }
 
@@ -174,7 +174,7 @@ int lt_table_insert_slow(struct lt_thread *self, const struct lt_block *b)
         lt_table_leave(self);
         if (lt_likely(r == INSERTED))
             return 0;
-        if (r == CROWDED && request_rebuild(s)) {
+        if (r == CROWDED && request_rebuild(s, g)) {
             far = true;
             continue;
         }
@@ -234,7 +234,7 @@ bool lt_table_remove_slow(struct lt_thread *self, uint64_t addr, struct lt_block
     }
     lt_table_leave(self);
     /* Tombstones make searches long; a rebuild clears them. */
-    if (walked > LOOKUP_PROBES_MAX && !request_rebuild(s))
+    if (walked > LOOKUP_PROBES_MAX && !request_rebuild(s, first))
         migrate(self, s, first, REBUILD_CROWDED);
     return found;
 }
@@ -282,17 +282,25 @@ static LT_COLD enum migrate_result migrate(struct lt_thread *self, struct lt_sha
         release(s); /* someone migrated it just before us */
         return NOT_NEEDED;
     }
-    uint64_t live = 0;
+    uint64_t live = 0, tombs = 0;
     for (uint64_t i = 0; i < old->slots; i++) {
         uint64_t k = atomic_load_explicit(&old->slot[i].key, memory_order_relaxed);
         live += lt_key_is_block(k) || lt_key_is_busy(k);
+        tombs += k == LT_KEY_TOMB;
     }
     uint64_t slots = live * 2 + MIN_SLOTS;
-    /* Crowded at a load of 1/2 or less: the keys cluster (linear probing makes runs of 40
-     * and more at that load in a big shard). The same size would rebuild the same runs and
-     * be crowded again at once; twice the slots breaks them up. */
-    if (why == REBUILD_CROWDED && slots <= old->slots)
-        slots = old->slots * 2;
+    if (why == REBUILD_CROWDED) {
+        if ((live + tombs) * 2 <= old->slots) {
+            /* Crowded while half empty: the keys cluster. The same size would rebuild the
+             * same runs and be crowded again at once; twice the slots breaks them up. */
+            slots = lt_max(slots, old->slots * 2);
+        } else if (tombs < live) {
+            /* Full of live keys: grow by a quarter at least, so that a load just over 1/2
+             * cannot be rebuilt at the same size over and over. */
+            slots = lt_max(slots, old->slots + old->slots / 4);
+        }
+        /* Mostly tombstones: 2 x live sweeps them away. */
+    }
     struct lt_generation *g = new_generation(slots, live);
     if (!g) {
         release(s);
@@ -349,7 +357,10 @@ static LT_COLD enum migrate_result migrate(struct lt_thread *self, struct lt_sha
     atomic_fetch_add_explicit(&migrations, 1, memory_order_relaxed);
     release(s);
     retire(old);
-    atomic_store_explicit(&s->wanted, false, memory_order_release);
+    /* Only a request for the generation just replaced is done; a newer one stays. */
+    struct lt_generation *expected = old;
+    atomic_compare_exchange_strong_explicit(&s->wanted, &expected, NULL, memory_order_acq_rel,
+                                            memory_order_relaxed);
     /* In an allocating thread: wait at most 200 us; the worker thread retries later. */
     lt_table_reclaim(self, 200 * 1000);
     return MIGRATED;
@@ -364,16 +375,17 @@ void lt_table_maintain(struct lt_thread *self)
 {
     for (unsigned si = 0; si < LT_TABLE_SHARDS; si++) {
         struct lt_shard *s = &lt_shards[si];
-        if (!atomic_load_explicit(&s->wanted, memory_order_acquire))
+        struct lt_generation *crowded = atomic_load_explicit(&s->wanted, memory_order_acquire);
+        if (!crowded)
             continue;
         unsigned spins = 0;
         enum migrate_result m;
-        while ((m = migrate(self, s, atomic_load_explicit(&s->current, memory_order_acquire),
-                            REBUILD_CROWDED)) ==
-               HELD_ELSEWHERE)
+        while ((m = migrate(self, s, crowded, REBUILD_CROWDED)) == HELD_ELSEWHERE)
             wait_a_little(&spins); /* a scan holds it */
-        if (m != MIGRATED) /* out of memory: let a later crowded insert ask again */
-            atomic_store_explicit(&s->wanted, false, memory_order_release);
+        /* NOT_NEEDED: rebuilt meanwhile. Out of memory: a later crowded insert asks again. */
+        if (m != MIGRATED)
+            atomic_compare_exchange_strong_explicit(&s->wanted, &crowded, NULL,
+                                                    memory_order_acq_rel, memory_order_relaxed);
     }
 }
 
@@ -386,7 +398,9 @@ void lt_table_compact(struct lt_thread *self)
         uint64_t live = 0;
         for (uint64_t i = 0; i < g->slots; i++)
             live += lt_key_is_block(atomic_load_explicit(&g->slot[i].key, memory_order_relaxed));
-        bool oversized = g->slots > 4 * live + MIN_SLOTS;
+        /* Eight, not four: a clustered shard may have been doubled to four slots per live
+         * block, and shrinking it back would rebuild the clusters. */
+        bool oversized = g->slots > 8 * live + MIN_SLOTS;
         lt_table_leave(self);
         if (oversized)
             migrate(self, s, g, REBUILD_OVERSIZED); /* sizes it for 2 x live */

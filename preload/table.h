@@ -130,9 +130,11 @@ struct lt_generation {
 
 struct lt_shard {
     struct lt_generation *_Atomic current;
-    _Atomic bool busy;   /* a migration or a scan holds the shard */
-    _Atomic bool wanted; /* crowded: the maintenance thread should rebuild it */
-    char pad[64 - sizeof(void *) - 2 * sizeof(bool)];
+    /* The generation found crowded: the maintenance thread should rebuild it (if it is
+     * still current when it gets there; only compared, never dereferenced). */
+    struct lt_generation *_Atomic wanted;
+    _Atomic bool busy; /* a migration or a scan holds the shard */
+    char pad[64 - 2 * sizeof(void *) - sizeof(bool)];
 };
 
 extern struct lt_shard lt_shards[LT_TABLE_SHARDS];
