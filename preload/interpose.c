@@ -223,7 +223,12 @@ static LT_COLD void *new_fallback(const char *next_name, size_t size, size_t ali
                                   bool nothrow, bool tracked)
 {
     static const struct std_nothrow { char c; } nothrow_tag;
-    void *next = dlsym(RTLD_NEXT, next_name);
+    /* libstdc++'s by its symbol version first: an allocator loaded before it (jemalloc
+     * exports every operator new, unversioned) would hand out memory that our delete
+     * returns to a different allocator. */
+    void *next = dlvsym(RTLD_NEXT, next_name, align ? "CXXABI_1.3.11" : "GLIBCXX_3.4");
+    if (!next)
+        next = dlsym(RTLD_NEXT, next_name);
     if (tracked)
         lt_hook_end();
     void *p = NULL;
