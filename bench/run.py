@@ -22,6 +22,16 @@ TOOLS = ["plain", "leaktag", "leaktag-callsite", "leaktag-sampled", "leaktag-jem
          "heaptrack"]
 
 
+def jemalloc_shim(lib):
+    """The shim that brings jemalloc along (built when libjemalloc-dev is installed)."""
+    return os.path.join(os.path.dirname(lib), "libleaktag-jemalloc.so")
+
+
+def available(tools, lib):
+    return [t for t in tools if (t != "heaptrack" or shutil.which("heaptrack")) and
+            (t != "leaktag-jemalloc" or os.path.exists(jemalloc_shim(lib)))]
+
+
 def tool_command(tool, lib, argv, outdir):
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
@@ -33,7 +43,7 @@ def tool_command(tool, lib, argv, outdir):
         if tool == "leaktag-sampled":
             env["LEAKTAG_SAMPLE"] = "on"
         if tool == "leaktag-jemalloc":
-            env["LEAKTAG_BACKEND"] = "jemalloc"
+            env.update({"LD_PRELOAD": jemalloc_shim(lib), "LEAKTAG_BACKEND": "jemalloc"})
     if tool == "heaptrack":
         argv = ["heaptrack", "-o", os.path.join(outdir, "ht")] + argv
     return argv, env
@@ -49,7 +59,7 @@ def timed_region(output):
 
 def run_malloc(args, lib):
     bench = os.path.join(args.build, "bench", "malloc_bench")
-    tools = [t for t in TOOLS if t != "heaptrack" or shutil.which("heaptrack")]
+    tools = available(TOOLS, lib)
     rows = []
     for config in ["1t", "2t", "pc"]:
         samples = {t: [] for t in tools}
@@ -65,10 +75,12 @@ def run_malloc(args, lib):
     names = {"1t": "1 thread", "2t": "2 threads", "pc": "producer/consumer"}
     print(f"malloc_bench, {args.ops} operations, median of {args.runs} runs "
           "(seconds of the timed region; ratio to plain)\n")
-    print("| configuration | plain | leaktag full stacks | leaktag call-site | leaktag sampled "
-          "(512 KiB) | leaktag full, jemalloc backend | heaptrack "
-          "| full-stack overhead / heaptrack overhead |")
-    print("|---|---|---|---|---|---|---|---|")
+    titles = {"plain": "plain", "leaktag": "leaktag full stacks",
+              "leaktag-callsite": "leaktag call-site", "leaktag-sampled": "leaktag sampled (512 KiB)",
+              "leaktag-jemalloc": "leaktag full, jemalloc backend", "heaptrack": "heaptrack"}
+    columns = [titles[t] for t in tools] + ["full-stack overhead / heaptrack overhead"]
+    print("| configuration | " + " | ".join(columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
     for config, m in rows:
         plain = m["plain"]
         cells = [f"{plain:.3f} s"]
@@ -81,7 +93,7 @@ def run_malloc(args, lib):
             cells.append(f"{ours / theirs:.2f}" if theirs > 0.1 * plain
                          else "n/a (heaptrack within 10% of plain)")
         else:
-            cells += ["not installed", "-"]
+            cells.append("heaptrack not installed")
         print(f"| {names[config]} | " + " | ".join(cells) + " |")
     print("\nThe jemalloc column compares against plain glibc: it includes the difference between"
           " the two allocators, not only leaktag's cost.")
@@ -180,7 +192,7 @@ def server_env(tool, lib):
         if tool == "leaktag-sampled":
             env["LEAKTAG_SAMPLE"] = "on"
         if tool == "leaktag-jemalloc":
-            env["LEAKTAG_BACKEND"] = "jemalloc"
+            env.update({"LD_PRELOAD": jemalloc_shim(lib), "LEAKTAG_BACKEND": "jemalloc"})
     return env
 
 
@@ -258,7 +270,7 @@ def python_once(tool, lib, outdir):
 
 
 def run_servers(args, lib):
-    tools = [t for t in SERVER_TOOLS if t != "heaptrack" or shutil.which("heaptrack")]
+    tools = available(SERVER_TOOLS, lib)
     have = {name: shutil.which(name) for name in ("redis-server", "memcached", "memcaslap")}
     results = {t: {"redis": [], "redis_cpu": [], "memcached": [], "python": []} for t in tools}
     port = 20000 + os.getpid() % 20000

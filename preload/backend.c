@@ -115,11 +115,11 @@ static void *next(const char *name)
 #define JE_ZERO 0x40                                     /* MALLOCX_ZERO */
 #define JE_ALIGN(a) ((int)__builtin_ctzl((unsigned long)(a))) /* MALLOCX_LG_ALIGN */
 
-/* libleaktag.so links libjemalloc.so.2 (DT_NEEDED), so that it is loaded at start-up: it
- * uses initial-exec TLS, and a dlopen after start-up fails for want of static TLS room
- * ("cannot allocate memory in static TLS block"). It comes after libc in the symbol search
- * order, so the program's malloc stays ours, and the next one after us stays libc's. Weak:
- * the unit tests link the core without jemalloc. */
+/* Weak: jemalloc is there when the program links it (redis-server) or when the shim is
+ * libleaktag-jemalloc.so, which has it as a dependency. It cannot be dlopen'ed here: its TLS
+ * is initial-exec, and a late dlopen fails for want of static TLS room. As our dependency it
+ * comes after libc in the symbol search order, so the program's malloc stays ours, and the
+ * next one after us stays libc's. */
 extern void *mallocx(size_t size, int flags) __attribute__((weak));
 extern void *rallocx(void *p, size_t size, int flags) __attribute__((weak));
 extern void dallocx(void *p, int flags) __attribute__((weak));
@@ -276,7 +276,8 @@ int lt_backend_init(void)
         if (use_jemalloc(&b))
             goto publish;
         lt_log("LEAKTAG_BACKEND=jemalloc: %s; using the next malloc",
-               LT_HAVE_JEMALLOC ? "libjemalloc.so.2 is not loaded"
+               LT_HAVE_JEMALLOC ? "jemalloc is not in this process (preload libleaktag-jemalloc.so, "
+                                  "as `leaktag --backend jemalloc` does)"
                                 : "this leaktag was built without jemalloc support");
     }
     b.reallocarray = next("reallocarray");

@@ -53,7 +53,8 @@ static void usage(FILE *out)
         fprintf(out, "  --%s VALUE\n      %s [%s; default %s]\n      %s\n", flag, docs[i].name,
                 docs[i].values, docs[i].default_text, docs[i].help);
     }
-    fprintf(out, "  --lib PATH        libleaktag.so to preload (default: next to this program)\n"
+    fprintf(out, "  --lib PATH        the shim to preload (default: libleaktag.so next to this "
+                 "program,\n                    libleaktag-jemalloc.so with --backend jemalloc)\n"
                  "  --version, --help\n");
 }
 
@@ -63,8 +64,9 @@ static bool file_exists(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* libleaktag.so next to the launcher (build tree) or in the library directory (installed). */
-static bool find_library(char *out, size_t size)
+/* The shim (libleaktag.so, or libleaktag-jemalloc.so) next to the launcher (build tree) or
+ * in the library directory (installed). */
+static bool find_library(const char *name, char *out, size_t size)
 {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -75,11 +77,12 @@ static bool find_library(char *out, size_t size)
     if (!slash)
         return false;
     *slash = '\0';
-    const char *candidates[] = {"/libleaktag.so", "/" LT_LIBDIR_FROM_BINDIR "/libleaktag.so",
-                                "/../preload/libleaktag.so"};
+    const char *candidates[] = {"/", "/" LT_LIBDIR_FROM_BINDIR "/", "/../preload/"};
     for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
         char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s%s", self, candidates[i]);
+        int len = snprintf(path, sizeof(path), "%s%s%s", self, candidates[i], name);
+        if (len < 0 || (size_t)len >= sizeof(path))
+            continue;
         if (file_exists(path) && realpath(path, out)) {
             (void)size;
             return true;
@@ -123,7 +126,7 @@ static bool runs_leaktag(pid_t pid)
         return false;
     bool found = false;
     while (!found && fgets(line, sizeof(line), f))
-        found = strstr(line, "/libleaktag.so") != NULL;
+        found = strstr(line, "/libleaktag.so") || strstr(line, "/libleaktag-jemalloc.so");
     fclose(f);
     return found;
 }
@@ -309,8 +312,12 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (!lib[0] && !find_library(lib, sizeof(lib))) {
-        fprintf(stderr, "leaktag: cannot find libleaktag.so next to this program; use --lib\n");
+    /* jemalloc must be loaded with the program (see backend.c): the shim that depends on it */
+    const char *backend = getenv("LEAKTAG_BACKEND");
+    const char *shim = backend && !strcmp(backend, "jemalloc") ? "libleaktag-jemalloc.so"
+                                                                : "libleaktag.so";
+    if (!lib[0] && !find_library(shim, lib, sizeof(lib))) {
+        fprintf(stderr, "leaktag: cannot find %s next to this program; use --lib\n", shim);
         return 2;
     }
     if (!file_exists(lib)) {

@@ -260,7 +260,9 @@ static const struct option options[] = {
     {{"LEAKTAG_BACKEND", "libc", "libc, jemalloc",
       "Where the program's memory comes from: libc is the next malloc in the chain (glibc, or "
       "jemalloc if the program links it); jemalloc serves every block from libjemalloc.so.2 "
-      "through its mallocx API (glibc's behaviour at the malloc interface is kept)."},
+      "through its mallocx API (glibc's behaviour at the malloc interface is kept), in a "
+      "program that links jemalloc or under libleaktag-jemalloc.so (leaktag --backend "
+      "jemalloc picks it)."},
      parse_backend, show_backend, &lt_opt.backend, 0, 0},
 };
 
