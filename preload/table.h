@@ -217,6 +217,17 @@ static inline void lt_table_leave(struct lt_thread *self)
                           memory_order_release);
 }
 
+/* Starts fetching the line of addr's home slot (for writing), so that the miss overlaps the
+ * work done before the insert (capturing the stack). A hint only: a generation that is
+ * replaced meanwhile is still mapped until a grace period has passed, and a prefetch of an
+ * unmapped address does not fault anyway. */
+static inline void lt_table_prefetch(uint64_t addr)
+{
+    uint64_t h = lt_hash_addr(addr);
+    struct lt_generation *g = atomic_load_explicit(&lt_shard_of(h)->current, memory_order_relaxed);
+    __builtin_prefetch(&g->slot[lt_home_slot(h, g->slots)], 1, 3);
+}
+
 static inline int lt_table_insert_unfiltered(struct lt_thread *self, const struct lt_block *b);
 
 static inline int lt_table_insert(struct lt_thread *self, const struct lt_block *b)

@@ -302,6 +302,7 @@ bool lt_sample_crossed(size_t size)
 void lt_track_alloc_slow(void *p, size_t size, enum lt_kind kind, const void *caller,
                          const uint64_t *ra_slot)
 {
+    lt_table_prefetch((uint64_t)p);
     struct lt_thread *self = self_entry();
     struct lt_block b = {
         .addr = (uint64_t)p,
