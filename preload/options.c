@@ -228,17 +228,18 @@ static const struct option options[] = {
       "%t unix time, %% a percent sign. A relative path is taken from the directory the "
       "process started in."},
      parse_path, show_path, lt_opt.output, 0, LT_PATH_MAX},
-    {{"LEAKTAG_SIGNAL", "USR2", "USR1, USR2, HUP, URG, WINCH, PWR, PROF, VTALRM, a number, off",
+    {{"LEAKTAG_SIGNAL", "USR2", "USR1, USR2, HUP, URG, WINCH, PWR, PROF, VTALRM (SIG prefix optional), a number (not "
+      "KILL, STOP, SEGV, BUS, ILL, FPE, ABRT, TRAP, SYS, CHLD), off",
       "Signal that triggers a snapshot. An application handler installed later for it is "
       "chained: both run."},
      parse_signal, show_signal, &lt_opt.signal, 0, 0},
     {{"LEAKTAG_INTERVAL", "0", "seconds, 0 = off",
       "Also write a snapshot every this many seconds."},
      parse_unsigned, show_unsigned, &lt_opt.interval, 0, 86400 * 365},
-    {{"LEAKTAG_AT_EXIT", "1", "0 or 1",
+    {{"LEAKTAG_AT_EXIT", "1", "0/1, no/yes, false/true, off/on",
       "Write a snapshot of the blocks still live when the process exits."},
      parse_bool, show_bool, &lt_opt.at_exit, 0, 0},
-    {{"LEAKTAG_QUIET", "0", "0 or 1",
+    {{"LEAKTAG_QUIET", "0", "0/1, no/yes, false/true, off/on",
       "Do not print a line for each snapshot written (errors are still printed)."},
      parse_bool, show_bool, &lt_opt.quiet, 0, 0},
     {{"LEAKTAG_SAMPLES", "8", "0..1024",
@@ -252,12 +253,12 @@ static const struct option options[] = {
       "Cap on leaktag's own memory (tables, stacks, threads). Past it, new blocks are not "
       "tracked: one line says so, untracked_blocks counts them, the program runs on."},
      parse_bytes, show_bytes, &lt_opt.max_memory, 0, 0},
-    {{"LEAKTAG_SAMPLE", "0", "bytes (K, M, G suffixes), on (= 512K), off",
+    {{"LEAKTAG_SAMPLE", "0", "bytes (K, M, G suffixes, at most 1T), on (= 512K), off",
       "Sampled mode: record a block about every this many bytes allocated (Poisson "
       "sampling by bytes), for near-zero overhead. Reports then show unbiased estimates of "
       "blocks and bytes per group, marked as such."},
      parse_sample, show_bytes, &lt_opt.sample, 0, 0},
-    {{"LEAKTAG_BACKEND", "libc", "libc, jemalloc",
+    {{"LEAKTAG_BACKEND", "libc", "libc (or next), jemalloc",
       "Where the program's memory comes from: libc is the next malloc in the chain (glibc, or "
       "jemalloc if the program links it); jemalloc serves every block from libjemalloc.so.2 "
       "through its mallocx API (glibc's behaviour at the malloc interface is kept), in a "
