@@ -18,7 +18,8 @@ import subprocess
 import sys
 import tempfile
 
-TOOLS = ["plain", "leaktag", "leaktag-callsite", "leaktag-sampled", "leaktag-jemalloc",
+TOOLS = ["plain", "leaktag", "leaktag-callsite", "leaktag-sampled", "plain-jemalloc",
+         "leaktag-jemalloc",
          "heaptrack"]
 
 
@@ -27,9 +28,19 @@ def jemalloc_shim(lib):
     return os.path.join(os.path.dirname(lib), "libleaktag-jemalloc.so")
 
 
+def libjemalloc():
+    """Debian's libjemalloc.so.2, for an uninstrumented jemalloc baseline."""
+    for d in ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"]:
+        path = os.path.join(d, "libjemalloc.so.2")
+        if os.path.exists(path):
+            return path
+    return None
+
+
 def available(tools, lib):
+    have_jemalloc = os.path.exists(jemalloc_shim(lib)) and libjemalloc() is not None
     return [t for t in tools if (t != "heaptrack" or shutil.which("heaptrack")) and
-            (t != "leaktag-jemalloc" or os.path.exists(jemalloc_shim(lib)))]
+            (not t.endswith("jemalloc") or have_jemalloc)]
 
 
 def tool_command(tool, lib, argv, outdir):
@@ -44,9 +55,25 @@ def tool_command(tool, lib, argv, outdir):
             env["LEAKTAG_SAMPLE"] = "on"
         if tool == "leaktag-jemalloc":
             env.update({"LD_PRELOAD": jemalloc_shim(lib), "LEAKTAG_BACKEND": "jemalloc"})
+    if tool == "plain-jemalloc":
+        env["LD_PRELOAD"] = libjemalloc()
     if tool == "heaptrack":
         argv = ["heaptrack", "-o", os.path.join(outdir, "ht")] + argv
     return argv, env
+
+
+PEAK_RSS = None  # bench/peak_rss in the build directory, set by main()
+
+
+def run_measured(argv, env, cwd):
+    """Runs argv; returns (exit code, its output, peak RSS in bytes). The peak is the largest
+    of the process and the descendants it waited for (under heaptrack: the program or
+    heaptrack's own interpreter, whichever is larger)."""
+    res = subprocess.run([PEAK_RSS] + argv, env=env, cwd=cwd, capture_output=True, text=True)
+    found = re.findall(r"^peak_rss_kb (\d+)$", res.stderr, re.M)
+    if not found:
+        sys.exit(f"{argv[0]}: no peak RSS reported:\n{res.stderr[-500:]}")
+    return res.returncode, res.stdout + res.stderr, int(found[-1]) * 1024
 
 
 def timed_region(output):
@@ -61,42 +88,63 @@ def run_malloc(args, lib):
     bench = os.path.join(args.build, "bench", "malloc_bench")
     tools = available(TOOLS, lib)
     rows = []
+    peak_rss = {}
     for config in ["1t", "2t", "pc"]:
         samples = {t: [] for t in tools}
         for _ in range(args.runs):
             for tool in tools:
                 with tempfile.TemporaryDirectory() as out:
                     argv, env = tool_command(tool, lib, [bench, config, str(args.ops)], out)
-                    res = subprocess.run(argv, env=env, cwd=out, capture_output=True, text=True)
-                    if res.returncode != 0:
-                        sys.exit(f"{tool} {config} failed:\n{res.stdout}{res.stderr}")
-                    samples[tool].append(timed_region(res.stdout))
-        rows.append((config, {t: statistics.median(v) for t, v in samples.items()}))
+                    code, output, rss = run_measured(argv, env, out)
+                    if code != 0:
+                        sys.exit(f"{tool} {config} failed:\n{output}")
+                    samples[tool].append(timed_region(output))
+                    peak_rss.setdefault(config, {}).setdefault(tool, []).append(rss)
+        plain_runs = samples["plain"]
+        spread = (max(plain_runs) - min(plain_runs)) / statistics.median(plain_runs)
+        rows.append((config, {t: statistics.median(v) for t, v in samples.items()}, spread))
     names = {"1t": "1 thread", "2t": "2 threads", "pc": "producer/consumer"}
     print(f"malloc_bench, {args.ops} operations, median of {args.runs} runs "
           "(seconds of the timed region; ratio to plain)\n")
     titles = {"plain": "plain", "leaktag": "leaktag full stacks",
               "leaktag-callsite": "leaktag call-site", "leaktag-sampled": "leaktag sampled (512 KiB)",
+              "plain-jemalloc": "plain, jemalloc preloaded",
               "leaktag-jemalloc": "leaktag full, jemalloc backend", "heaptrack": "heaptrack"}
     columns = [titles[t] for t in tools] + ["full-stack overhead / heaptrack overhead"]
     print("| configuration | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 1) + "|")
-    for config, m in rows:
+    for config, m, spread in rows:
         plain = m["plain"]
         cells = [f"{plain:.3f} s"]
         for tool in tools[1:]:
-            cells.append(f"{m[tool]:.3f} s ({m[tool] / plain:.2f}x)")
+            # jemalloc's column is leaktag's cost over jemalloc itself, not the allocators' difference.
+            base = m["plain-jemalloc"] if tool == "leaktag-jemalloc" else plain
+            cells.append(f"{m[tool]:.3f} s ({m[tool] / base:.2f}x)")
         if "heaptrack" in m:
             ours, theirs = m["leaktag"] - plain, m["heaptrack"] - plain
-            # Below 10% of plain, heaptrack's overhead is inside this machine's noise and
-            # a quotient of two noise figures means nothing.
-            cells.append(f"{ours / theirs:.2f}" if theirs > 0.1 * plain
-                         else "n/a (heaptrack within 10% of plain)")
+            # When heaptrack's overhead is inside the plain runs' own spread (at least 10%),
+            # it is noise, and a quotient of two noise figures means nothing.
+            noise = max(0.10, spread)
+            if theirs <= noise * plain:
+                cells.append(f"n/a (heaptrack's +{theirs / plain:.0%} is within plain's "
+                             f"run-to-run spread, {noise:.0%})")
+            elif ours <= 0:
+                cells.append("0 (leaktag not slower than plain)")
+            else:
+                cells.append(f"{ours / theirs:.2f}")
         else:
             cells.append("heaptrack not installed")
         print(f"| {names[config]} | " + " | ".join(cells) + " |")
-    print("\nThe jemalloc column compares against plain glibc: it includes the difference between"
-          " the two allocators, not only leaktag's cost.")
+    if "plain-jemalloc" in m:
+        print("\nRatios are to plain glibc, except leaktag's jemalloc backend: to the same program with"
+              " libjemalloc.so.2 preloaded (its ratio to plain glibc also includes the allocators'"
+              " difference).")
+    print("\nPeak RSS of the benchmark (median; MB)\n")
+    print("| configuration | " + " | ".join(titles[t] for t in tools) + " |")
+    print("|---" * (len(tools) + 1) + "|")
+    for config, per_tool in peak_rss.items():
+        print(f"| {names[config]} | " + " | ".join(
+            f"{statistics.median(per_tool[t]) / 1e6:.1f}" for t in tools) + " |")
     print()
 
 
@@ -216,17 +264,23 @@ def redis_once(tool, lib, outdir, port, requests):
         info = subprocess.run(cli + ["info", "cpu"], capture_output=True, text=True).stdout
         return sum(float(v) for k, v in re.findall(r"(used_cpu_(?:user|sys)):([\d.]+)", info))
 
+    pid = re.search(r"process_id:(\d+)", subprocess.run(cli + ["info", "server"],
+                    capture_output=True, text=True).stdout)
     before = cpu()
     res = subprocess.run(["redis-benchmark", "-p", str(port), "-P", "16", "-n", str(requests),
                           "-t", "set,get,lpush,lpop", "-q"], capture_output=True, text=True)
     used = cpu() - before
+    peak = 0
+    if pid:
+        with open(f"/proc/{pid.group(1)}/status") as status:
+            peak = int(re.search(r"VmHWM:\s+(\d+) kB", status.read()).group(1)) * 1024
     subprocess.run(cli + ["shutdown", "nosave"], capture_output=True)
     server.wait(timeout=600)
     wait_group_gone(server.pid)
     rps = [float(x) for x in re.findall(r"([\d.]+) requests per second", res.stdout)]
     if len(rps) != 4:
         sys.exit(f"redis-benchmark under {tool}: {res.stdout[-500:]}{res.stderr[-500:]}")
-    return statistics.mean(rps), used / (4 * requests) * 1e6  # rps, server CPU us/request
+    return statistics.mean(rps), used / (4 * requests) * 1e6, peak  # rps, CPU us/request, RSS
 
 
 def wait_group_gone(pgid):
@@ -262,29 +316,33 @@ def memcached_once(tool, lib, outdir, port, ops):
 
 def python_once(tool, lib, outdir):
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "python_alloc.py")
-    res = subprocess.run(wrap(tool, ["python3", script], outdir), env=server_env(tool, lib),
-                         cwd=outdir, capture_output=True, text=True)
-    if res.returncode:
-        sys.exit(f"python3 under {tool}: {res.stderr[-500:]}")
-    return timed_region(res.stdout)
+    code, output, rss = run_measured(wrap(tool, ["python3", script], outdir),
+                                     server_env(tool, lib), outdir)
+    if code:
+        sys.exit(f"python3 under {tool}: {output[-500:]}")
+    return timed_region(output), rss
 
 
 def run_servers(args, lib):
     tools = available(SERVER_TOOLS, lib)
     have = {name: shutil.which(name) for name in ("redis-server", "memcached", "memcaslap")}
-    results = {t: {"redis": [], "redis_cpu": [], "memcached": [], "python": []} for t in tools}
+    results = {t: {"redis": [], "redis_cpu": [], "redis_rss": [], "memcached": [], "python": [],
+                   "python_rss": []} for t in tools}
     port = 20000 + os.getpid() % 20000
     for _ in range(args.runs):
         for tool in tools:
             with tempfile.TemporaryDirectory() as out:
                 if have["redis-server"]:
-                    rps, cpu_us = redis_once(tool, lib, out, port, args.redis_requests)
+                    rps, cpu_us, rss = redis_once(tool, lib, out, port, args.redis_requests)
                     results[tool]["redis"].append(rps)
                     results[tool]["redis_cpu"].append(cpu_us)
+                    results[tool]["redis_rss"].append(rss)
                 if have["memcached"] and have["memcaslap"]:
                     results[tool]["memcached"].append(
                         memcached_once(tool, lib, out, port + 1, args.memcached_ops))
-                results[tool]["python"].append(python_once(tool, lib, out))
+                seconds, rss = python_once(tool, lib, out)
+                results[tool]["python"].append(seconds)
+                results[tool]["python_rss"].append(rss)
     med = {t: {k: statistics.median(v) if v else None for k, v in r.items()}
            for t, r in results.items()}
     p = med["plain"]
@@ -292,20 +350,22 @@ def run_servers(args, lib):
           f"redis-benchmark -P 16 -n {args.redis_requests} -t set,get,lpush,lpop (mean of the "
           f"four rates) and the server's CPU per request; memcached: memcaslap -c 32 -x "
           f"{args.memcached_ops} (90% get); python3: bench/python_alloc.py, timed region.\n")
-    print("| tool | redis throughput | redis server CPU per request | memcached throughput | "
-          "python3 time |")
-    print("|---|---|---|---|---|")
+    print("| tool | redis throughput | redis server CPU per request | redis peak RSS | "
+          "memcached throughput | python3 time | python3 peak RSS |")
+    print("|---|---|---|---|---|---|---|")
     for tool in tools:
         m = med[tool]
         cells = []
         if m["redis"]:
             cells.append(f"{m['redis'] / 1000:.0f}k req/s ({m['redis'] / p['redis']:.2f}x)")
             cells.append(f"{m['redis_cpu']:.2f} us ({m['redis_cpu'] / p['redis_cpu']:.2f}x)")
+            cells.append(f"{m['redis_rss'] / 1e6:.1f} MB")
         else:
-            cells += ["not installed", "-"]
+            cells += ["not installed", "-", "-"]
         cells.append(f"{m['memcached'] / 1000:.0f}k ops/s ({m['memcached'] / p['memcached']:.2f}x)"
                      if m["memcached"] else "not installed")
         cells.append(f"{m['python']:.2f} s ({m['python'] / p['python']:.2f}x)")
+        cells.append(f"{m['python_rss'] / 1e6:.1f} MB")
         print(f"| {tool} | " + " | ".join(cells) + " |")
     print()
 
@@ -323,6 +383,8 @@ def main():
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
     lib = os.path.join(args.build, "preload", "libleaktag.so")
+    global PEAK_RSS
+    PEAK_RSS = os.path.join(args.build, "bench", "peak_rss")
     if not os.path.exists(lib):
         sys.exit(f"{lib} not found: build first (meson setup {args.build} && ninja -C {args.build})")
     if args.only in (None, "malloc"):
