@@ -300,9 +300,18 @@ def memcached_once(tool, lib, outdir, port, ops):
                                           "-t", "1", "-m", "512"], outdir),
                               env=server_env(tool, lib), cwd=outdir, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5 if tool != "heaptrack" else 2)
-    res = subprocess.run(["memcaslap", "-s", f"127.0.0.1:{port}", "-T", "1", "-c", "32",
-                          "-x", str(ops)], capture_output=True, text=True)
+    import socket
+    for _ in range(200):  # until it accepts connections
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    for _ in range(3):  # memcaslap now and then ends early without its summary: run it again
+        res = subprocess.run(["memcaslap", "-s", f"127.0.0.1:{port}", "-T", "1", "-c", "32",
+                              "-x", str(ops)], capture_output=True, text=True)
+        if re.search(r"TPS: (\d+)", res.stdout):
+            break
     # The whole group: under heaptrack, `server` is heaptrack's script, and memcached would
     # outlive it and eat CPU through the following measurements.
     os.killpg(server.pid, signal.SIGTERM)
