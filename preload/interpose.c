@@ -119,8 +119,11 @@ static void *resize(void *p, size_t n, size_t m, enum lt_kind kind, const void *
     struct lt_block old;
     bool had = p && lt_track_detach(p, &old);
     void *q = kind == LT_KIND_REALLOC ? lt_real.realloc(p, n) : lt_real.reallocarray(p, n, m);
-    size_t bytes = kind == LT_KIND_REALLOC ? n : n * m;
-    bool released = p && (q || bytes == 0); /* glibc: realloc(p, 0) frees p, returns NULL */
+    size_t bytes = n;
+    /* An overflowing reallocarray fails with ENOMEM and leaves p alone; a product that
+     * wrapped to 0 must not pass for realloc(p, 0), which frees p. */
+    bool overflow = kind != LT_KIND_REALLOC && __builtin_mul_overflow(n, m, &bytes);
+    bool released = p && (q || (bytes == 0 && !overflow)); /* glibc: realloc(p, 0) frees p */
     if (released) {
         if (had)
             lt_track_commit_release(&old, LT_RELEASE_FREE, caller);
@@ -522,7 +525,7 @@ LT_EXPORT int pthread_setname_np(pthread_t thread, const char *name)
 {
     typedef int (*setname_fn)(pthread_t, const char *);
     int err = NEXT(setname_fn, pthread_setname_np)(thread, name);
-    if (!err && atomic_load_explicit(&lt_state, memory_order_acquire) == LT_STATE_ON)
+    if (!err && lt_tracker_active())
         lt_thread_set_name(thread, name);
     return err;
 }
@@ -536,8 +539,7 @@ LT_EXPORT int prctl(int option, ...)
     unsigned long a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
     va_end(ap);
     int ret = NEXT(prctl_fn, prctl)(option, a2, a3, a4, a5);
-    if (ret == 0 && option == PR_SET_NAME &&
-        atomic_load_explicit(&lt_state, memory_order_acquire) == LT_STATE_ON)
+    if (ret == 0 && option == PR_SET_NAME && lt_tracker_active())
         lt_thread_set_name(pthread_self(), (const char *)a2);
     return ret;
 }

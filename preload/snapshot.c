@@ -457,6 +457,7 @@ static void write_counters(struct lt_writer *w, const struct scan *s, uint32_t s
     counter(w, "tracker_bytes", lt_mem_in_use());
     counter(w, "table_slots", ts.slots);
     counter(w, "table_migrations", ts.migrations);
+    counter(w, "table_lost_records", ts.lost_records);
     lt_writer_end(w);
 }
 

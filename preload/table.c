@@ -41,6 +41,11 @@ static struct {
     struct lt_generation *gen[RETIRED_MAX];
 } retired = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* How long a migration waits for room before giving a record up (wait_a_little rounds:
+ * 64 spins, then yields; about 10 ms on an idle machine). */
+#define FULL_PATIENCE 2048u
+static _Atomic uint64_t lost_records;
+
 static void wait_a_little(unsigned *spins)
 {
     if (++*spins < 64)
@@ -59,7 +64,7 @@ static struct lt_generation *new_generation(uint64_t slots, uint64_t reserved_fo
         return NULL;
     g->slots = slots;
     g->map_bytes = bytes;
-    g->insert_limit = slots - lt_min(slots - 1, reserved_for_migration + 1);
+    atomic_init(&g->insert_limit, slots - lt_min(slots - 1, reserved_for_migration + 1));
     atomic_init(&g->limited, reserved_for_migration != 0);
     return g;
 }
@@ -70,6 +75,7 @@ int lt_table_init(void)
         struct lt_generation *g = new_generation(MIN_SLOTS, 0);
         if (!g)
             return -ENOMEM;
+        atomic_store_explicit(&lt_shards[i].slots_hint, g->slots, memory_order_relaxed);
         atomic_store_explicit(&lt_shards[i].current, g, memory_order_release);
     }
     return 0;
@@ -102,7 +108,8 @@ static enum insert_result insert_into(struct lt_generation *g, uint64_t h, uint6
 {
     bool app = migrated == NULL;
     bool limited = app && atomic_load_explicit(&g->limited, memory_order_acquire);
-    if (limited && atomic_load_explicit(&g->used, memory_order_relaxed) >= g->insert_limit)
+    if (limited && atomic_load_explicit(&g->used, memory_order_relaxed) >=
+                       atomic_load_explicit(&g->insert_limit, memory_order_relaxed))
         return atomic_load_explicit(&g->next, memory_order_acquire) ? REDIRECT : WAIT;
     uint64_t i = lt_home_slot(h, g->slots);
     uint64_t reach = app && !limited && !far ? lt_min(g->slots, LT_INSERT_PROBES) : g->slots;
@@ -308,7 +315,26 @@ static LT_COLD enum migrate_result migrate(struct lt_thread *self, struct lt_sha
     }
     atomic_store_explicit(&old->next, g, memory_order_release);
 
-    uint64_t migrated = 0;
+    /* Inserts that found `old` open while we counted were not reserved for. Now that new
+     * inserts go to g, only those already under way (one per thread at most) can still add
+     * keys to `old`: count again and keep room for all of them, or the copy could find g
+     * filled by application inserts and wait for frees that may never come. */
+    uint64_t live_now = 0;
+    for (uint64_t i = 0; i < old->slots; i++) {
+        uint64_t k = atomic_load_explicit(&old->slot[i].key, memory_order_relaxed);
+        live_now += lt_key_is_block(k) || lt_key_is_busy(k);
+    }
+    uint64_t reserve = live_now + lt_threads_count() + 1;
+    if (reserve > live + 1) {
+        uint64_t limit = g->slots - lt_min(g->slots - 1, reserve);
+        uint64_t was = atomic_load_explicit(&g->insert_limit, memory_order_relaxed);
+        while (limit < was && !atomic_compare_exchange_weak_explicit(
+                                  &g->insert_limit, &was, limit, memory_order_relaxed,
+                                  memory_order_relaxed))
+            ;
+    }
+
+    uint64_t migrated = 0, lost = 0;
     for (uint64_t i = 0; i < old->slots; i++) {
         struct lt_slot *sl = &old->slot[i];
         unsigned spins = 0;
@@ -341,18 +367,36 @@ static LT_COLD enum migrate_result migrate(struct lt_thread *self, struct lt_sha
                                                       memory_order_acquire)) {
                 uint64_t meta = atomic_load_explicit(&sl->meta, memory_order_relaxed);
                 uint64_t where = atomic_load_explicit(&sl->where, memory_order_relaxed);
-                /* Cannot stay FULL: the new generation reserves room for every live key;
-                 * only keys of inserts racing the count above can need a removal first. */
-                while (insert_into(g, lt_hash_addr(k), k, meta, where,
-                                   lt_busy_key(LT_THREAD_OVERFLOW), &migrated, true) == FULL)
-                    wait_a_little(&spins);
-                atomic_store_explicit(&sl->key, k | LT_KEY_MOVED, memory_order_release);
+                /* FULL should not happen: g reserves room for every key counted after
+                 * `next` was published. Should it still, wait a while for a free, then
+                 * give the record up rather than the host's progress: inserts into g wait
+                 * for this migration to end. */
+                enum insert_result r;
+                unsigned full_spins = 0;
+                while ((r = insert_into(g, lt_hash_addr(k), k, meta, where,
+                                        lt_busy_key(LT_THREAD_OVERFLOW), &migrated,
+                                        true)) == FULL &&
+                       full_spins < FULL_PATIENCE)
+                    wait_a_little(&full_spins);
+                if (r == FULL) {
+                    lost++;
+                    atomic_store_explicit(&sl->key, LT_KEY_MOVED_EMPTY, memory_order_release);
+                } else {
+                    atomic_store_explicit(&sl->key, k | LT_KEY_MOVED, memory_order_release);
+                }
                 break;
             }
         }
     }
+    if (lt_unlikely(lost)) {
+        atomic_fetch_add_explicit(&lost_records, lost, memory_order_relaxed);
+        lt_log_once("a table rebuild found no room for %llu records: those blocks are no "
+                    "longer tracked (their frees will count as unknown)",
+                    (unsigned long long)lost);
+    }
     /* Application inserts may now fill the generation like any other. */
     atomic_store_explicit(&g->limited, false, memory_order_release);
+    atomic_store_explicit(&s->slots_hint, g->slots, memory_order_relaxed);
     atomic_store_explicit(&s->current, g, memory_order_release);
     atomic_fetch_add_explicit(&migrations, 1, memory_order_relaxed);
     release(s);
@@ -450,17 +494,20 @@ void lt_table_scan(struct lt_thread *self, lt_table_visit_fn visit, void *ctx)
 void lt_table_stats(struct lt_table_stats *out)
 {
     memset(out, 0, sizeof(*out));
+    /* Held first: a generation replaced while we read it is retired, and retired ones are
+     * unmapped only under this lock, so none can vanish under us. */
+    pthread_mutex_lock(&retired.lock);
     for (unsigned i = 0; i < LT_TABLE_SHARDS; i++) {
         struct lt_generation *g = atomic_load_explicit(&lt_shards[i].current,
                                                        memory_order_acquire);
         out->slots += g->slots;
         out->bytes += g->map_bytes;
     }
-    pthread_mutex_lock(&retired.lock);
     for (unsigned i = 0; i < retired.count; i++)
         out->bytes += retired.gen[i]->map_bytes;
     pthread_mutex_unlock(&retired.lock);
     out->migrations = atomic_load_explicit(&migrations, memory_order_relaxed);
+    out->lost_records = atomic_load_explicit(&lost_records, memory_order_relaxed);
 }
 
 void lt_table_fork_prepare(void)

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -82,6 +83,7 @@ struct lt_table_stats {
     uint64_t slots;      /* capacity of the current generations */
     uint64_t bytes;      /* mapped by the table, retired generations included */
     uint64_t migrations;
+    uint64_t lost_records; /* given up by a rebuild that found no room (should stay 0) */
 };
 void lt_table_stats(struct lt_table_stats *out);
 
@@ -118,7 +120,7 @@ struct lt_slot {
 struct lt_generation {
     /* Read by every operation, written only while the generation is created or migrated. */
     uint64_t slots;
-    uint64_t insert_limit;          /* while `limited`: used count at which inserts wait */
+    _Atomic uint64_t insert_limit;  /* while `limited`: used count at which inserts wait */
     uint64_t map_bytes;
     struct lt_generation *_Atomic next; /* set when this generation is being migrated */
     _Atomic bool limited;           /* a migration is still filling this generation */
@@ -133,8 +135,11 @@ struct lt_shard {
     /* The generation found crowded: the maintenance thread should rebuild it (if it is
      * still current when it gets there; only compared, never dereferenced). */
     struct lt_generation *_Atomic wanted;
+    /* current's slot count, for lt_table_prefetch, which must not dereference current: it
+     * runs outside the critical section, where a replaced generation may be unmapped. */
+    _Atomic uint64_t slots_hint;
     _Atomic bool busy; /* a migration or a scan holds the shard */
-    char pad[64 - 2 * sizeof(void *) - sizeof(bool)];
+    char pad[64 - 2 * sizeof(void *) - sizeof(uint64_t) - sizeof(bool)];
 };
 
 extern struct lt_shard lt_shards[LT_TABLE_SHARDS];
@@ -218,14 +223,18 @@ static inline void lt_table_leave(struct lt_thread *self)
 }
 
 /* Starts fetching the line of addr's home slot (for writing), so that the miss overlaps the
- * work done before the insert (capturing the stack). A hint only: a generation that is
- * replaced meanwhile is still mapped until a grace period has passed, and a prefetch of an
- * unmapped address does not fault anyway. */
+ * work done before the insert (capturing the stack). A hint only, taken outside the critical
+ * section: the generation may be replaced and unmapped under us, so it is never read here
+ * (its size comes from the shard), and a prefetch of an unmapped address does not fault. */
 static inline void lt_table_prefetch(uint64_t addr)
 {
     uint64_t h = lt_hash_addr(addr);
-    struct lt_generation *g = atomic_load_explicit(&lt_shard_of(h)->current, memory_order_relaxed);
-    __builtin_prefetch(&g->slot[lt_home_slot(h, g->slots)], 1, 3);
+    struct lt_shard *s = lt_shard_of(h);
+    uintptr_t g = (uintptr_t)atomic_load_explicit(&s->current, memory_order_relaxed);
+    uint64_t slots = atomic_load_explicit(&s->slots_hint, memory_order_relaxed);
+    __builtin_prefetch((const void *)(g + offsetof(struct lt_generation, slot) +
+                                      lt_home_slot(h, slots) * sizeof(struct lt_slot)),
+                       1, 3);
 }
 
 static inline int lt_table_insert_unfiltered(struct lt_thread *self, const struct lt_block *b);

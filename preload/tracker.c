@@ -100,13 +100,20 @@ int lt_tracker_init(void)
     int state = atomic_load_explicit(&lt_state, memory_order_acquire);
     if (lt_likely(state == LT_STATE_ON))
         return 0;
-    if (state == LT_STATE_RESTART &&
-        atomic_compare_exchange_strong(&lt_state, &state, LT_STATE_STARTING)) {
-        lt_tls.guard++;
-        restart_fn();
-        lt_tls.guard--;
-        atomic_store_explicit(&lt_state, LT_STATE_ON, memory_order_release);
+    /* Other threads keep tracking while one restarts: the tables are whole, and a free
+     * that skipped them would leave a stale record behind for the address's next owner. */
+    if (state == LT_STATE_RESTARTING)
         return 0;
+    if (state == LT_STATE_RESTART) {
+        if (atomic_compare_exchange_strong(&lt_state, &state, LT_STATE_RESTARTING)) {
+            lt_tls.guard++;
+            restart_fn();
+            lt_tls.guard--;
+            atomic_store_explicit(&lt_state, LT_STATE_ON, memory_order_release);
+            return 0;
+        }
+        if (state == LT_STATE_RESTARTING || state == LT_STATE_ON)
+            return 0; /* another thread took the restart */
     }
     if (state == LT_STATE_OFF &&
         atomic_compare_exchange_strong(&lt_state, &state, LT_STATE_STARTING)) {

@@ -29,6 +29,7 @@ enum lt_state {
     LT_STATE_ON,
     LT_STATE_FAILED,
     LT_STATE_RESTART, /* tracking works; the next hook starts leaktag's thread first */
+    LT_STATE_RESTARTING, /* tracking works; one thread is starting leaktag's thread */
 };
 extern _Atomic int lt_state;
 
@@ -39,7 +40,7 @@ int lt_tracker_init(void);
 static inline bool lt_tracker_active(void)
 {
     int state = atomic_load_explicit(&lt_state, memory_order_acquire);
-    return state == LT_STATE_ON || state == LT_STATE_RESTART;
+    return state == LT_STATE_ON || state == LT_STATE_RESTART || state == LT_STATE_RESTARTING;
 }
 
 /* Have the next hook (in any thread) call fn, which may create a thread, before tracking

@@ -83,6 +83,10 @@ int main(void)
     errno = 0;
     CHECK(reallocarray(ra, half_max, 4) == NULL && errno == ENOMEM);
     EXPECT_LIVE(3, 510);
+    errno = 0; /* a product that wraps to exactly 0 is an overflow, not realloc(p, 0) */
+    volatile size_t four_gi = (size_t)1 << 32; /* hidden from the compiler's size check */
+    CHECK(reallocarray(ra, four_gi, four_gi) == NULL && errno == ENOMEM);
+    EXPECT_LIVE(3, 510);
 
     /* the aligned family */
     void *pm = NULL;
