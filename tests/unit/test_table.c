@@ -223,6 +223,63 @@ static void churn_reuses_space(void **state)
     }
 }
 
+/* lt_table_prefetch and lt_table_stats run outside the critical section that grace periods
+ * wait for: while generations are rebuilt and unmapped under them, they must not touch
+ * one (an earlier prefetch read the generation's size and crashed here). */
+static _Atomic int outside_stop;
+
+static void *prefetch_everywhere(void *arg)
+{
+    (void)arg;
+    uint64_t i = 0;
+    while (!atomic_load_explicit(&outside_stop, memory_order_relaxed))
+        lt_table_prefetch(addr_of(8, i++ % 4096));
+    return NULL;
+}
+
+static void *stats_again_and_again(void *arg)
+{
+    uint64_t *slots = arg;
+    while (!atomic_load_explicit(&outside_stop, memory_order_relaxed)) {
+        struct lt_table_stats st;
+        lt_table_stats(&st);
+        *slots += st.slots != 0;
+    }
+    return NULL;
+}
+
+static void readers_outside_during_rebuilds(void **state)
+{
+    (void)state;
+    pthread_t prefetchers[2], stats;
+    uint64_t stats_reads = 0;
+    atomic_store(&outside_stop, 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&prefetchers[i], NULL, prefetch_everywhere, NULL), 0);
+    assert_int_equal(pthread_create(&stats, NULL, stats_again_and_again, &stats_reads), 0);
+    for (uint64_t round = 0; round < 40; round++) {
+        /* grow every shard (rebuilds), empty it, shrink it back (more rebuilds), unmap */
+        for (uint64_t i = 0; i < 20000; i++) {
+            struct lt_block b = block(addr_of(8, i), i, me()->idx);
+            assert_int_equal(lt_table_insert(me(), &b), 0);
+        }
+        for (uint64_t i = 0; i < 20000; i++) {
+            struct lt_block got;
+            assert_true(lt_table_remove(me(), addr_of(8, i), &got));
+        }
+        lt_table_compact(me());
+        lt_table_reclaim(me(), 100 * 1000 * 1000);
+    }
+    atomic_store(&outside_stop, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(prefetchers[i], NULL);
+    pthread_join(stats, NULL);
+    assert_true(stats_reads > 0);
+    struct lt_table_stats st;
+    lt_table_stats(&st);
+    assert_int_equal(st.lost_records, 0);
+}
+
 /* Producer inserts, consumer removes: every free is cross-thread. */
 struct handoff {
     uint64_t *ring;
@@ -526,6 +583,7 @@ int main(void)
         cmocka_unit_test_setup(concurrent_exact_count, setup),
         cmocka_unit_test_setup(scan_during_churn, setup),
         cmocka_unit_test_setup(background_rebuilds, setup),
+        cmocka_unit_test_setup(readers_outside_during_rebuilds, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
