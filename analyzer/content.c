@@ -258,7 +258,8 @@ const struct content_entry *content_histogram_sorted(struct content_histogram *h
         for (size_t i = 0; i < h->cap; i++)
             if (h->entries[i].text)
                 h->entries[k++] = h->entries[i];
-        qsort(h->entries, k, sizeof(*h->entries), by_rank);
+        if (k) /* an empty histogram may have no array at all, and qsort wants one */
+            qsort(h->entries, k, sizeof(*h->entries), by_rank);
         h->sorted = true;
     }
     *n = h->count;

@@ -379,7 +379,7 @@ static const char *symtab_function(struct symbolizer *sym, Dwfl_Module *dm, uint
  * build with -fdebug-prefix-map) is kept as the build recorded it. */
 /* "/a/build/../src/./x.c" -> "/a/src/x.c", in place; only for absolute paths, where ".."
  * of the root stays the root. Purely lexical, as the build recorded it: no file is read. */
-static void tidy_path(char *path)
+void sym_tidy_path(char *path)
 {
     if (path[0] != '/')
         return;
@@ -398,7 +398,8 @@ static void tidy_path(char *path)
         } else {
             memmove(out, in, len);
             out += len;
-            *out++ = '/';
+            if (end) /* (after the last component, out may sit on the terminator itself) */
+                *out++ = '/';
         }
         in += len + (end ? 1 : 0);
     }
@@ -423,7 +424,7 @@ static const char *source_path(struct symbolizer *sym, const char *src, Dwarf_Di
     memcpy(joined, dir, ndir);
     joined[ndir] = '/';
     memcpy(joined + ndir + 1, src, nsrc + 1);
-    tidy_path(joined);
+    sym_tidy_path(joined);
     const char *result = intern(sym, joined);
     free(joined);
     return result;

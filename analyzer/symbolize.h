@@ -38,4 +38,7 @@ size_t sym_resolve(struct symbolizer *sym, uint64_t address, const struct sym_fr
 /* Frees the symbolizer, every frame and string it returned, and closes the module files. */
 void sym_close(struct symbolizer *sym);
 
+/* "/a/build/../src/./x.c" -> "/a/src/x.c", in place (absolute paths only; lexical). */
+void sym_tidy_path(char *path);
+
 #endif
