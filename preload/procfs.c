@@ -183,13 +183,15 @@ uint64_t lt_proc_start_time_ns(void)
             field++;
     uint64_t ticks = parse_uint(&p);
     long hz = sysconf(_SC_CLK_TCK);
-    char stat[8192];
-    if (hz <= 0 || lt_proc_read("/proc/stat", stat, sizeof(stat)) <= 0)
+    if (hz <= 0)
         return 0;
-    const char *bt = strstr(stat, "\nbtime ");
-    if (!bt)
+    /* Boot time as wall-clock time = now minus time since boot (what /proc/stat's btime
+     * says, without reading a file whose per-CPU and interrupt lines can run to megabytes
+     * on a large machine before btime comes). */
+    struct timespec real, boot;
+    if (clock_gettime(CLOCK_REALTIME, &real) != 0 || clock_gettime(CLOCK_BOOTTIME, &boot) != 0)
         return 0;
-    bt += 7;
-    uint64_t boot = parse_uint(&bt);
-    return boot * 1000000000ull + ticks * (1000000000ull / (uint64_t)hz);
+    int64_t boot_ns = ((int64_t)real.tv_sec - boot.tv_sec) * 1000000000ll +
+                      (real.tv_nsec - boot.tv_nsec);
+    return (uint64_t)boot_ns + ticks * (1000000000ull / (uint64_t)hz);
 }

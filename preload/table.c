@@ -474,17 +474,28 @@ void lt_table_scan(struct lt_thread *self, lt_table_visit_fn visit, void *ctx)
         struct lt_generation *g = atomic_load_explicit(&s->current, memory_order_acquire);
         for (uint64_t i = 0; i < g->slots; i++) {
             struct lt_slot *sl = &g->slot[i];
-            uint64_t k = atomic_load_explicit(&sl->key, memory_order_acquire);
-            if (!lt_key_is_block(k))
-                continue;
-            uint64_t meta = atomic_load_explicit(&sl->meta, memory_order_relaxed);
-            uint64_t where = atomic_load_explicit(&sl->where, memory_order_relaxed);
-            atomic_thread_fence(memory_order_acquire);
-            if (atomic_load_explicit(&sl->key, memory_order_relaxed) != k)
-                continue; /* freed while we looked */
-            struct lt_block b;
-            lt_unpack(k, meta, where, &b);
-            visit(&b, ctx);
+            /* The key alone does not prove meta and where belong to it: a free and a malloc
+             * of the same address (LIFO reuse) can refill this very slot between our reads.
+             * Two reads that agree, with the key unchanged around both, make a torn record
+             * very unlikely; a slot that keeps changing is skipped (it is churning). */
+            for (unsigned tries = 0; tries < 4; tries++) {
+                uint64_t k = atomic_load_explicit(&sl->key, memory_order_acquire);
+                if (!lt_key_is_block(k))
+                    break;
+                uint64_t meta = atomic_load_explicit(&sl->meta, memory_order_relaxed);
+                uint64_t where = atomic_load_explicit(&sl->where, memory_order_relaxed);
+                atomic_thread_fence(memory_order_acquire);
+                uint64_t meta2 = atomic_load_explicit(&sl->meta, memory_order_relaxed);
+                uint64_t where2 = atomic_load_explicit(&sl->where, memory_order_relaxed);
+                atomic_thread_fence(memory_order_acquire);
+                if (atomic_load_explicit(&sl->key, memory_order_relaxed) != k ||
+                    meta2 != meta || where2 != where)
+                    continue;
+                struct lt_block b;
+                lt_unpack(k, meta, where, &b);
+                visit(&b, ctx);
+                break;
+            }
         }
         lt_table_leave(self);
         release(s);
