@@ -13,9 +13,12 @@
  * membarrier + per-thread hook_seq). Nothing here calls malloc. */
 #include "table.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "mem.h"
@@ -45,6 +48,17 @@ static struct {
  * 64 spins, then yields; about 10 ms on an idle machine). */
 #define FULL_PATIENCE 2048u
 static _Atomic uint64_t lost_records;
+
+/* True when the thread no longer exists in this process: exited for good, or left behind by
+ * fork (its tid is not one of the child's). */
+static bool thread_is_gone(const struct lt_thread *t)
+{
+    int saved = errno;
+    bool gone = t->tid <= 0 ||
+                (syscall(SYS_tgkill, getpid(), t->tid, 0) != 0 && errno == ESRCH);
+    errno = saved;
+    return gone;
+}
 
 static void wait_a_little(unsigned *spins)
 {
@@ -349,9 +363,12 @@ static LT_COLD enum migrate_result migrate(struct lt_thread *self, struct lt_sha
             }
             if (lt_key_is_busy(k)) {
                 /* An insert is writing this slot; wait for it, unless its thread is gone
-                 * (a fork child inherits the slot but not the thread). */
+                 * (a fork child inherits the slot but not the thread). A thread that has
+                 * only been marked exited may still be running its last destructors and
+                 * inserting: it must be gone from the kernel too. */
                 struct lt_thread *owner = lt_thread_get((uint32_t)(k >> 3));
-                if (owner && !(atomic_load(&owner->state) & LT_THREAD_ALIVE)) {
+                if (owner && !(atomic_load(&owner->state) & LT_THREAD_ALIVE) &&
+                    thread_is_gone(owner)) {
                     if (atomic_compare_exchange_weak_explicit(&sl->key, &k, LT_KEY_MOVED_EMPTY,
                                                               memory_order_acq_rel,
                                                               memory_order_acquire))
