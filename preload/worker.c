@@ -40,11 +40,15 @@ static _Atomic bool running;
 
 static void request_start(void);
 
-/* The application's handler for our signal. Two copies and an index, so the signal handler
- * always reads a complete one while another thread replaces it. */
-static struct sigaction app_action[2];
-static _Atomic int app_current;
-static pthread_mutex_t app_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The application's handler for our signal: a ring of copies and the index of the current
+ * one. A change writes a fresh slot and then swaps the index, so the signal handler always
+ * reads a complete copy (unless 15 more changes land while it reads one), and no lock is
+ * taken: sigaction() may be called from a signal handler, even one that interrupted
+ * sigaction() itself. */
+#define APP_ACTIONS 16u
+static struct sigaction app_action[APP_ACTIONS];
+static _Atomic unsigned app_current;   /* slot 0: what was installed before us */
+static _Atomic unsigned app_next = 1;
 
 static void on_signal(int sig, siginfo_t *info, void *uctx)
 {
@@ -88,15 +92,16 @@ bool lt_worker_app_sigaction(int sig, const struct sigaction *act, struct sigact
     if (!lt_opt.signal || sig != lt_opt.signal ||
         atomic_load_explicit(&wake_fd, memory_order_acquire) < 0)
         return false;
-    pthread_mutex_lock(&app_lock);
-    int cur = atomic_load(&app_current);
-    if (old)
-        *old = app_action[cur];
-    if (act) {
-        app_action[!cur] = *act;
-        atomic_store(&app_current, !cur);
+    if (!act) {
+        if (old)
+            *old = app_action[atomic_load(&app_current)];
+        return true;
     }
-    pthread_mutex_unlock(&app_lock);
+    unsigned slot = atomic_fetch_add(&app_next, 1) % APP_ACTIONS;
+    app_action[slot] = *act;
+    unsigned previous = atomic_exchange(&app_current, slot);
+    if (old)
+        *old = app_action[previous];
     return true;
 }
 
@@ -303,7 +308,6 @@ void lt_worker_fork_child(void)
     lt_table_set_maintainer(NULL);
     renew(&maint_fd);
     renew(&wake_fd);
-    pthread_mutex_init(&app_lock, NULL);
 }
 
 

@@ -376,6 +376,18 @@ static int test_chain(void)
     for (int i = 0; i < 200 && !atomic_load(&app_signals); i++)
         usleep(10000);
     CHECK(atomic_load(&app_signals) == 1 && atomic_load(&siginfo_calls) == 1);
+    /* More changes than leaktag keeps copies of: each returns the one before it. */
+    void (*previous)(int) = app_handler;
+    for (int i = 0; i < 40; i++) {
+        void (*next)(int) = i % 2 ? app_handler : SIG_IGN;
+        CHECK(signal(SIGUSR2, next) == previous);
+        previous = next;
+    }
+    kill(getpid(), SIGUSR2);
+    wait_for(getpid(), 3);
+    for (int i = 0; i < 200 && atomic_load(&app_signals) < 2; i++)
+        usleep(10000);
+    CHECK(atomic_load(&app_signals) == 2);
     return 0;
 }
 
