@@ -1,8 +1,10 @@
 #!/bin/sh
 # Programs nobody here wrote run unchanged under the shim: same stdout, same exit status,
-# nothing from leaktag on stderr. Usage: real_programs.sh LIBLEAKTAG SOURCE_DIR
+# nothing from leaktag on stderr; and leaktag-report reads every snapshot they left (real
+# modules, real debug information) in each of its outputs.
+# Usage: real_programs.sh LIBLEAKTAG SOURCE_DIR LEAKTAG_REPORT
 set -u
-lib=$1 src=$2
+lib=$1 src=$2 report=$3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failures=0
@@ -29,6 +31,25 @@ run() {
         failures=$((failures + 1))
     else
         echo "ok   $name (exit $plain_status, $(wc -c <"$work/plain.out") bytes of output)"
+    fi
+    reports=0
+    for snapshot in "$work"/*.lts; do
+        [ -e "$snapshot" ] || continue
+        for args in "--format json" "--by function --grep [a-z]{4,}"; do
+            # shellcheck disable=SC2086 # args are words on purpose
+            if ! "$report" $args "$snapshot" >"$work/report.out" 2>"$work/report.err" ||
+                [ ! -s "$work/report.out" ]; then
+                echo "FAIL $name: leaktag-report $args $(basename "$snapshot") failed:"
+                sed 's/^/    /' "$work/report.err" | head -10
+                failures=$((failures + 1))
+            fi
+        done
+        reports=$((reports + 1))
+        rm -f "$snapshot"
+    done
+    if [ "$reports" = 0 ]; then
+        echo "FAIL $name: no snapshot at exit"
+        failures=$((failures + 1))
     fi
 }
 
