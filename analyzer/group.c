@@ -321,7 +321,10 @@ static struct thread_share *share_for(struct partial *p, const char *family)
 
 static void note_stack(struct partial *p, uint32_t stack, uint64_t bytes_now)
 {
-    /* keep the three stacks with the most bytes; bytes_now is the stack's running total */
+    /* keep the three stacks with the most bytes; bytes_now is the stack's running total.
+     * Tallied one higher, so that a stack of zero-byte blocks (malloc(0)) still counts
+     * and 0 keeps meaning "no stack here". */
+    bytes_now++;
     for (int i = 0; i < 3; i++) {
         if (p->top[i].stack == stack && p->top[i].bytes) {
             p->top[i].bytes = bytes_now;
@@ -773,7 +776,8 @@ static int by_growth(const void *x, const void *y)
 
 void group_sort(struct grouping *g)
 {
-    qsort(g->groups, g->ngroups, sizeof(*g->groups), g->nsnapshots > 1 ? by_growth : by_bytes);
+    if (g->ngroups > 1) /* none left after filtering: groups may be NULL, which qsort refuses */
+        qsort(g->groups, g->ngroups, sizeof(*g->groups), g->nsnapshots > 1 ? by_growth : by_bytes);
 }
 
 void group_free(struct grouping *g)

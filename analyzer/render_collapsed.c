@@ -3,6 +3,7 @@
  * Inlined frames appear in their own right; ';' inside names is replaced (it separates
  * frames), and --fold and --min-age apply. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,19 +19,25 @@ void render_collapsed(FILE *out, const struct report *r)
 {
     const struct analysis *a = report_newest(r);
     const struct lts_snapshot *s = a->snap;
-    uint64_t *bytes = calloc(s->nstacks + 1, sizeof(uint64_t));
-    if (!bytes)
+    /* A sampled snapshot: each block stands for 1/P(sampled) blocks, as in the other
+     * outputs, or the graph would lean towards large blocks (sampled almost surely). */
+    uint64_t interval = lts_meta_number(s, "sample_interval_bytes", 0);
+    double *weighted = calloc(s->nstacks + 1, sizeof(double));
+    if (!weighted)
         return;
     for (size_t i = 0; i < s->nblocks; i++)
-        if (s->blocks[i].age_cs >= r->gopt.min_age_cs)
-            bytes[s->blocks[i].stack] += s->blocks[i].size;
+        if (s->blocks[i].age_cs >= r->gopt.min_age_cs) {
+            double w = interval ? group_block_weight(s->blocks[i].size, interval) : 1.0;
+            weighted[s->blocks[i].stack] += w * (double)s->blocks[i].size;
+        }
     for (uint32_t st = 0; st < s->nstacks; st++) {
-        if (!bytes[st])
+        uint64_t bytes = (uint64_t)llround(weighted[st]);
+        if (!bytes)
             continue;
         uint32_t depth;
         const uint64_t *frames = group_frames(a, st, &depth);
         if (!depth) {
-            fprintf(out, "[no stack] %" PRIu64 "\n", bytes[st]);
+            fprintf(out, "[no stack] %" PRIu64 "\n", bytes);
             continue;
         }
         bool first = true;
@@ -49,7 +56,7 @@ void render_collapsed(FILE *out, const struct report *r)
                 put_name(out, report_frame_name(name, sizeof(name), &f[k]));
             }
         }
-        fprintf(out, " %" PRIu64 "\n", bytes[st]);
+        fprintf(out, " %" PRIu64 "\n", bytes);
     }
-    free(bytes);
+    free(weighted);
 }

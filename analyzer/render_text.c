@@ -41,6 +41,22 @@ static void utc(char *buf, size_t size, uint64_t unix_ns)
     strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
+/* Names and strings from the snapshot may hold any byte: none of them may reach the
+ * terminal as a control character (an escape sequence in a thread name, say). */
+static char printable(unsigned char c)
+{
+    return c < 0x20 || c == 0x7f ? '?' : (char)c;
+}
+
+static const char *safe(char *buf, size_t size, const char *text)
+{
+    size_t i = 0;
+    for (; text[i] && i + 1 < size; i++)
+        buf[i] = printable((unsigned char)text[i]);
+    buf[i] = '\0';
+    return buf;
+}
+
 static void print_cmdline(FILE *out, const struct lts_snapshot *s)
 {
     fputs("  cmdline: ", out);
@@ -169,7 +185,9 @@ static void thread_inventory(FILE *out, const struct report *r)
                     rlimit ? "address-space limit (RLIMIT_AS)" : "user address space");
         fputc('\n', out);
         for (size_t f = 0; f < nfam && f < 10; f++) {
-            fprintf(out, "    %5u x %-18s %s stack%s = %s", fam[f].count, fam[f].name,
+            char name[64];
+            fprintf(out, "    %5u x %-18s %s stack%s = %s", fam[f].count,
+                    safe(name, sizeof(name), fam[f].name),
                     report_bytes(b1, sizeof(b1), (int64_t)fam[f].stack),
                     fam[f].count > 1 ? " each" : "",
                     report_bytes(b3, sizeof(b3), (int64_t)(fam[f].stack * fam[f].count)));
@@ -214,8 +232,8 @@ static void site(char *buf, size_t size, const struct analysis *a, uint32_t stac
         snprintf(buf, size, "(no stack)");
         return;
     }
-    char name[256];
-    report_frame_name(name, sizeof(name), &f[0]);
+    char fallback[256];
+    const char *name = report_frame_name(fallback, sizeof(fallback), &f[0]);
     if (f[0].file)
         snprintf(buf, size, "%s (%s:%u)", name, f[0].file, f[0].line);
     else
@@ -271,8 +289,8 @@ static void print_stack(FILE *out, const struct report *r, const struct analysis
                content_regex_test(r->gopt.fold, f[k].function, strlen(f[k].function)))
             k++;
         for (; k < n && shown < FRAMES_SHOWN; k++, shown++) {
-            char name[512];
-            report_frame_name(name, sizeof(name), &f[k]);
+            char fallback[512];
+            const char *name = report_frame_name(fallback, sizeof(fallback), &f[k]);
             fprintf(out, "%s%s%s", indent, f[k].inlined ? "(inlined) " : "", name);
             if (f[k].file)
                 fprintf(out, "  %s%s:%u%s", dim(r), f[k].file, f[k].line, plain(r));
@@ -293,7 +311,7 @@ static void print_histogram(FILE *out, struct content_histogram *h, unsigned max
     for (size_t i = 0; i < n && i < max; i++) {
         fprintf(out, "%s%8" PRIu64 "  ", indent, e[i].count);
         for (size_t k = 0; k < e[i].len && k < 100; k++)
-            fputc(e[i].text[k], out);
+            fputc(printable((unsigned char)e[i].text[k]), out);
         fputs(e[i].len > 100 ? "...\n" : "\n", out);
     }
 }
@@ -332,11 +350,13 @@ static void group_text(FILE *out, const struct report *r, size_t index)
             fputc('\n', out);
         }
     }
+    char name[64];
     if (r->gopt.by == GROUP_BY_THREAD)
-        fprintf(out, "    thread: %s\n", g->key);
+        fprintf(out, "    thread: %s\n", safe(name, sizeof(name), g->key));
     fputs("    threads:", out);
     for (size_t t = 0; t < g->nthreads && t < 8; t++)
-        fprintf(out, "%s %s x%u (%s)", t ? "," : "", g->threads[t].name, g->threads[t].threads,
+        fprintf(out, "%s %s x%u (%s)", t ? "," : "", safe(name, sizeof(name), g->threads[t].name),
+                g->threads[t].threads,
                 report_bytes(b1, sizeof(b1), (int64_t)g->threads[t].bytes));
     fputs(g->nthreads > 8 ? ", ...\n" : "\n", out);
     if (!g->blocks) {

@@ -61,7 +61,7 @@ static uint64_t parse_size(const char *text, const char *option)
     char *end;
     errno = 0;
     double v = strtod(text, &end);
-    if (end == text || errno || v < 0)
+    if (end == text || errno || !(v >= 0)) /* !(v >= 0): NaN too */
         die_usage("%s: '%s' is not a size", option, text);
     switch (*end) {
     case 'k': case 'K': v *= 1024, end++; break;
@@ -70,21 +70,48 @@ static uint64_t parse_size(const char *text, const char *option)
     }
     if (*end == 'i' || *end == 'B')
         end += *end == 'i' ? 1 : 0, end += *end == 'B' ? 1 : 0;
-    if (*end)
+    if (*end || !(v < 18446744073709551616.0)) /* 2^64: past it, the conversion is undefined */
         die_usage("%s: '%s' is not a size", option, text);
     return (uint64_t)v;
+}
+
+/* A whole number from 0 to max (--top, --samples): no fractions, no suffixes. */
+static uint64_t parse_count(const char *text, const char *option, uint64_t max)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (end == text || *end || errno || text[0] == '-' || v > max)
+        die_usage("%s: '%s' is not a whole number up to %llu", option, text,
+                  (unsigned long long)max);
+    return v;
 }
 
 /* ---- shared helpers for the renderers ------------------------------------------------------- */
 
 bool report_shows(const struct report *r, size_t i)
 {
-    if (r->top && i >= r->top)
+    return r->shown && r->shown[i];
+}
+
+/* --min-bytes first, then --top of what is left: under --diff, groups are sorted by growth,
+ * so the ones --min-bytes drops are not all at the end. */
+static bool select_shown(struct report *r)
+{
+    size_t n = r->grouping.ngroups, kept = 0;
+    r->shown = calloc(n ? n : 1, sizeof(*r->shown));
+    if (!r->shown)
         return false;
-    const struct group *g = &r->grouping.groups[i];
-    if (r->nsnaps > 1)
-        return g->bytes >= r->min_bytes || (uint64_t)llabs(g->delta_bytes) >= r->min_bytes;
-    return g->bytes >= r->min_bytes;
+    for (size_t i = 0; i < n; i++) {
+        const struct group *g = &r->grouping.groups[i];
+        bool big = g->bytes >= r->min_bytes ||
+                   (r->nsnaps > 1 && (uint64_t)llabs(g->delta_bytes) >= r->min_bytes);
+        if (big && (!r->top || kept < r->top)) {
+            r->shown[i] = true;
+            kept++;
+        }
+    }
+    return true;
 }
 
 const char *report_bytes(char *buf, size_t size, int64_t bytes)
@@ -137,8 +164,8 @@ const char *report_count(char *buf, size_t size, uint64_t n)
 const char *report_frame_name(char *buf, size_t size, const struct sym_frame *f)
 {
     if (f->function)
-        snprintf(buf, size, "%s", f->function);
-    else if (f->module)
+        return f->function; /* whole: C++ names run to tens of kilobytes */
+    if (f->module)
         snprintf(buf, size, "%s+0x%" PRIx64, f->module, f->offset);
     else
         snprintf(buf, size, "0x%" PRIx64, f->address);
@@ -284,6 +311,7 @@ static void progress_done(void)
 static void release(struct report *r, struct content_regex *grep, struct content_regex *fold)
 {
     group_free(&r->grouping);
+    free(r->shown);
     for (size_t i = 0; r->snaps && i < r->nsnaps; i++) {
         sym_close(r->snaps[i].sym);
         free(r->snaps[i].fold_skip);
@@ -338,12 +366,12 @@ int main(int argc, char **argv)
             break;
         case OPT_FOLD: r.fold_pattern = optarg; break;
         case OPT_GREP: r.grep_pattern = optarg; break;
-        case OPT_TOP: r.top = (size_t)parse_size(optarg, "--top"); break;
+        case OPT_TOP: r.top = (size_t)parse_count(optarg, "--top", SIZE_MAX); break;
         case OPT_MIN_BYTES: r.min_bytes = parse_size(optarg, "--min-bytes"); break;
         case OPT_MIN_AGE: {
             char *end;
             min_age = strtod(optarg, &end);
-            if (end == optarg || *end || min_age < 0 || min_age > 1e9)
+            if (end == optarg || *end || !(min_age >= 0 && min_age <= 1e9)) /* NaN too */
                 die_usage("--min-age: '%s' is not a number of seconds", optarg);
             break;
         }
@@ -357,7 +385,9 @@ int main(int argc, char **argv)
             else
                 die_usage("--format: '%s' is not text, json or collapsed", optarg);
             break;
-        case OPT_SAMPLES: r.samples_shown = (unsigned)parse_size(optarg, "--samples"); break;
+        case OPT_SAMPLES:
+            r.samples_shown = (unsigned)parse_count(optarg, "--samples", 1000000);
+            break;
         case OPT_COLOR:
             if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never"))
                 die_usage("--color: '%s' is not auto, always or never", optarg);
@@ -443,6 +473,12 @@ int main(int argc, char **argv)
         return 1;
     }
     group_sort(&r.grouping);
+    if (!select_shown(&r)) {
+        progress_done();
+        fprintf(stderr, "leaktag-report: out of memory\n");
+        release(&r, grep, fold);
+        return 1;
+    }
     progress("writing the report");
     progress_done();
     switch (format) {

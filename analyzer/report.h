@@ -22,6 +22,7 @@ struct report {
     unsigned samples_shown; /* per group, text output */
     unsigned strings_shown; /* per group, text output */
     bool color;
+    bool *shown;            /* per group after sorting: passes --min-bytes and within --top */
 };
 
 /* The snapshot the report describes. */
@@ -44,6 +45,7 @@ const char *report_age(char *buf, size_t size, uint64_t centiseconds);
 const char *report_count(char *buf, size_t size, uint64_t n);
 /* A frame's function, or module+0xoffset, or the bare address. */
 const char *report_frame_name(char *buf, size_t size, const struct sym_frame *f);
+/* (buf holds the module+offset fallback; a symbolized name is returned as it is, whole.) */
 
 void render_text(FILE *out, const struct report *r);
 void render_json(FILE *out, const struct report *r);

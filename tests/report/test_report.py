@@ -150,6 +150,13 @@ class Diff(unittest.TestCase):
         self.assertIn("leak suspect", text)
         self.assertIn(f"+{2 * A} blocks since snapshot 1", text)
 
+    def test_top_counts_groups_that_pass_min_bytes(self):
+        # sorted by growth, the groups --min-bytes keeps are not a prefix of the list
+        passing = len(report_json("--diff", "--min-bytes", "1", *SNAPS)["groups"])
+        for top in (1, 2, 3):
+            doc = report_json("--diff", "--min-bytes", "1", "--top", str(top), *SNAPS)
+            self.assertEqual(len(doc["groups"]), min(top, passing))
+
     def test_two_snapshots(self):
         doc = report_json("--diff", SNAPS[0], SNAPS[1])
         self.assertEqual(doc["groups"][0]["delta_blocks"], A)
@@ -197,6 +204,10 @@ class Sampled(unittest.TestCase):
                             f"{site}: estimated {g['blocks']} blocks for {n} (sd {sd:.0f})")
             self.assertLess(abs(g["bytes"] - n * size), (6 * sd + 1) * size)
             self.assertLess(g["sampled_blocks"], n if p < 0.9 else n + 1)
+        # collapsed stacks carry the same estimates (each block weighted by 1/P(sampled))
+        lines = report("--format", "collapsed", out).stdout.strip().split("\n")
+        collapsed = sum(int(l.rsplit(" ", 1)[1]) for l in lines)
+        self.assertLessEqual(abs(collapsed - doc["totals"]["live_bytes"]), len(lines))
         text = report(out).stdout
         self.assertIn("sampled:", text)
         self.assertRegex(text, r"#1  ~[0-9.]+ MiB")
@@ -252,7 +263,9 @@ class BadInput(unittest.TestCase):
     def test_usage_errors(self):
         for args in (["--by", "colour", SNAPS[0]], ["--grep", "(", SNAPS[0]],
                      ["--format", "xml", SNAPS[0]], [SNAPS[0], SNAPS[1]], ["--diff", SNAPS[0]],
-                     []):
+                     ["--min-bytes", "1e30", SNAPS[0]], ["--min-bytes", "nan", SNAPS[0]],
+                     ["--top", "0.5", SNAPS[0]], ["--samples", "4294967297", SNAPS[0]],
+                     ["--min-age", "nan", SNAPS[0]], []):
             res = report(*args, expect_status=2)
             self.assertTrue(res.stderr.startswith("leaktag-report: "), res.stderr)
 
