@@ -97,3 +97,37 @@ void lt_modules_each(lt_module_fn fn, void *ctx)
         fn(&w.list[i].m, ctx);
     lt_mem_unmap(w.list, bytes);
 }
+
+struct text_range {
+    uint64_t bias, lo, hi;
+};
+
+static int find_text(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+    (void)size;
+    struct text_range *t = ctx;
+    if (info->dlpi_addr != t->bias)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uint64_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (!t->hi || lo < t->lo)
+            t->lo = lo;
+        if (hi > t->hi)
+            t->hi = hi;
+    }
+    return 1;
+}
+
+bool lt_modules_text(uint64_t bias, uint64_t *lo, uint64_t *hi)
+{
+    struct text_range t = {.bias = bias};
+    dl_iterate_phdr(find_text, &t);
+    if (!t.hi)
+        return false;
+    *lo = t.lo;
+    *hi = t.hi;
+    return true;
+}

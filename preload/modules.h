@@ -4,6 +4,7 @@
 #ifndef LT_MODULES_H
 #define LT_MODULES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,5 +25,9 @@ typedef void (*lt_module_fn)(const struct lt_module *m, void *ctx);
 
 /* Calls fn for each loaded object (up to 4096). Not reentrant: one caller at a time. */
 void lt_modules_each(lt_module_fn fn, void *ctx);
+
+/* The code of the object loaded at bias (dlpi_addr): [*lo, *hi) spans its executable
+ * segments. False if no such object is loaded. */
+bool lt_modules_text(uint64_t bias, uint64_t *lo, uint64_t *hi);
 
 #endif

@@ -7,10 +7,10 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <libunwind.h>
-#include <link.h>
 #include <stdbool.h>
 
 #include "compiler.h"
+#include "modules.h"
 #include "options.h"
 
 /* Our hook, the tracker and unw_backtrace itself sit above the caller's frame. */
@@ -18,27 +18,12 @@
 
 static uint64_t own_start, own_end;
 
-static int find_own_text(struct dl_phdr_info *info, size_t size, void *base)
-{
-    (void)size;
-    if ((void *)info->dlpi_addr != base)
-        return 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
-            own_start = info->dlpi_addr + ph->p_vaddr;
-            own_end = own_start + ph->p_memsz;
-        }
-    }
-    return 1;
-}
-
 int lt_unwind_init(void)
 {
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     Dl_info info;
     if (dladdr((void *)lt_unwind_init, &info) && info.dli_fbase)
-        dl_iterate_phdr(find_own_text, info.dli_fbase);
+        lt_modules_text((uint64_t)(uintptr_t)info.dli_fbase, &own_start, &own_end);
     return 0;
 }
 

@@ -6,13 +6,13 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <link.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/single_threaded.h>
@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "compiler.h"
 #include "log.h"
+#include "modules.h"
 #include "options.h"
 #include "snapshot.h"
 #include "table.h"
@@ -52,50 +53,26 @@ static struct sigaction app_action[APP_ACTIONS];
 static _Atomic unsigned app_current;   /* slot 0: what was installed before us */
 static _Atomic unsigned app_next = 1;
 
-/* The dynamic loader's code. A signal that lands there may have interrupted dlopen or
- * dlclose halfway through changing the module list, which an in-handler snapshot walks:
- * that snapshot is then left to leaktag's thread, after the loader is done. */
-static uintptr_t loader_lo, loader_hi;
-
-static int find_loader(struct dl_phdr_info *info, size_t size, void *ctx)
-{
-    (void)size;
-    const char **interp = ctx;
-    if (!*interp) { /* the first object is the program: its PT_INTERP names the loader */
-        for (int i = 0; i < info->dlpi_phnum; i++)
-            if (info->dlpi_phdr[i].p_type == PT_INTERP)
-                *interp = (const char *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-        return *interp ? 0 : 1;
-    }
-    if (!info->dlpi_name || strcmp(info->dlpi_name, *interp) != 0)
-        return 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-            continue;
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-        if (!loader_hi || lo < loader_lo)
-            loader_lo = lo;
-        if (hi > loader_hi)
-            loader_hi = hi;
-    }
-    return 1;
-}
+/* The dynamic loader's code (found from AT_BASE when the handler is installed). A signal
+ * that lands there may have interrupted dlopen or dlclose halfway through changing the
+ * module list, which an in-handler snapshot walks: that snapshot is then left to leaktag's
+ * thread, after the loader is done. */
+static uint64_t loader_lo, loader_hi;
 
 static bool interrupted_in_loader(const void *uctx)
 {
     const ucontext_t *uc = uctx;
-    uintptr_t pc = 0;
+    if (!uc)
+        return false;
+    uint64_t pc = 0;
 #if defined(__x86_64__)
     pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
 #elif defined(__i386__)
     pc = (uintptr_t)uc->uc_mcontext.gregs[REG_EIP];
 #elif defined(__aarch64__)
     pc = (uintptr_t)uc->uc_mcontext.pc;
-#else
-    (void)uc;
 #endif
-    return uc && pc >= loader_lo && pc < loader_hi;
+    return pc >= loader_lo && pc < loader_hi;
 }
 
 static void on_signal(int sig, siginfo_t *info, void *uctx)
@@ -165,9 +142,10 @@ static void install_handler(void)
     sa.sa_sigaction = on_signal;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigfillset(&sa.sa_mask);
+    uint64_t loader = getauxval(AT_BASE);
+    if (loader)
+        lt_modules_text(loader, &loader_lo, &loader_hi);
     /* Keep what the application (or its parent) set up before us, to chain to it. */
-    const char *interp = NULL;
-    dl_iterate_phdr(find_loader, &interp);
     struct sigaction before;
     if (real(lt_opt.signal, NULL, &before) == 0 && before.sa_handler != SIG_DFL)
         app_action[0] = before;
