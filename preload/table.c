@@ -290,6 +290,19 @@ static void retire(struct lt_generation *g)
     pthread_mutex_unlock(&retired.lock);
 }
 
+/* Keys in g, counting inserts under way (BUSY); *tombs gets the tombstones. */
+static uint64_t count_keys(const struct lt_generation *g, uint64_t *tombs)
+{
+    uint64_t live = 0;
+    *tombs = 0;
+    for (uint64_t i = 0; i < g->slots; i++) {
+        uint64_t k = atomic_load_explicit(&g->slot[i].key, memory_order_relaxed);
+        live += lt_key_is_block(k) || lt_key_is_busy(k);
+        *tombs += k == LT_KEY_TOMB;
+    }
+    return live;
+}
+
 /* Moves every key of `crowded` (if it is still the shard's current generation) into a new
  * generation sized for twice the live count. Runs in the thread that found it crowded; if
  * another thread already holds the shard, that one migrates or scans and we retry. */
@@ -303,12 +316,8 @@ static LT_COLD enum migrate_result migrate(struct lt_thread *self, struct lt_sha
         release(s); /* someone migrated it just before us */
         return NOT_NEEDED;
     }
-    uint64_t live = 0, tombs = 0;
-    for (uint64_t i = 0; i < old->slots; i++) {
-        uint64_t k = atomic_load_explicit(&old->slot[i].key, memory_order_relaxed);
-        live += lt_key_is_block(k) || lt_key_is_busy(k);
-        tombs += k == LT_KEY_TOMB;
-    }
+    uint64_t tombs;
+    uint64_t live = count_keys(old, &tombs);
     uint64_t slots = live * 2 + MIN_SLOTS;
     if (why == REBUILD_CROWDED) {
         if ((live + tombs) * 2 <= old->slots) {
@@ -333,12 +342,7 @@ static LT_COLD enum migrate_result migrate(struct lt_thread *self, struct lt_sha
      * inserts go to g, only those already under way (one per thread at most) can still add
      * keys to `old`: count again and keep room for all of them, or the copy could find g
      * filled by application inserts and wait for frees that may never come. */
-    uint64_t live_now = 0;
-    for (uint64_t i = 0; i < old->slots; i++) {
-        uint64_t k = atomic_load_explicit(&old->slot[i].key, memory_order_relaxed);
-        live_now += lt_key_is_block(k) || lt_key_is_busy(k);
-    }
-    uint64_t reserve = live_now + lt_threads_count() + 1;
+    uint64_t reserve = count_keys(old, &tombs) + lt_threads_count() + 1;
     if (reserve > live + 1) {
         uint64_t limit = g->slots - lt_min(g->slots - 1, reserve);
         uint64_t was = atomic_load_explicit(&g->insert_limit, memory_order_relaxed);
