@@ -19,17 +19,16 @@ void render_collapsed(FILE *out, const struct report *r)
 {
     const struct analysis *a = report_newest(r);
     const struct lts_snapshot *s = a->snap;
-    /* A sampled snapshot: each block stands for 1/P(sampled) blocks, as in the other
-     * outputs, or the graph would lean towards large blocks (sampled almost surely). */
+    /* A sampled snapshot: each block stands for 1/P(sampled) blocks (weight 1 unsampled),
+     * as in the other outputs, or the graph would lean towards large blocks. */
     uint64_t interval = lts_meta_number(s, "sample_interval_bytes", 0);
     double *weighted = calloc(s->nstacks + 1, sizeof(double));
     if (!weighted)
         return;
     for (size_t i = 0; i < s->nblocks; i++)
-        if (s->blocks[i].age_cs >= r->gopt.min_age_cs) {
-            double w = interval ? group_block_weight(s->blocks[i].size, interval) : 1.0;
-            weighted[s->blocks[i].stack] += w * (double)s->blocks[i].size;
-        }
+        if (s->blocks[i].age_cs >= r->gopt.min_age_cs)
+            weighted[s->blocks[i].stack] +=
+                group_block_weight(s->blocks[i].size, interval) * (double)s->blocks[i].size;
     for (uint32_t st = 0; st < s->nstacks; st++) {
         uint64_t bytes = (uint64_t)llround(weighted[st]);
         if (!bytes)
