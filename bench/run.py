@@ -43,12 +43,12 @@ def available(tools, lib):
             (not t.endswith("jemalloc") or have_jemalloc)]
 
 
-def tool_command(tool, lib, argv, outdir):
+def tool_env(tool, lib):
+    """The environment that runs a program under `tool` (plain: none of ours)."""
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     if tool.startswith("leaktag"):
-        env.update({"LD_PRELOAD": lib, "LEAKTAG_AT_EXIT": "0", "LEAKTAG_QUIET": "1",
-                    "LEAKTAG_SIGNAL": "off"})
+        env.update({"LD_PRELOAD": lib, "LEAKTAG_AT_EXIT": "0", "LEAKTAG_QUIET": "1"})
         if tool == "leaktag-callsite":
             env["LEAKTAG_DEPTH"] = "1"
         if tool == "leaktag-sampled":
@@ -57,9 +57,18 @@ def tool_command(tool, lib, argv, outdir):
             env.update({"LD_PRELOAD": jemalloc_shim(lib), "LEAKTAG_BACKEND": "jemalloc"})
     if tool == "plain-jemalloc":
         env["LD_PRELOAD"] = libjemalloc()
-    if tool == "heaptrack":
-        argv = ["heaptrack", "-o", os.path.join(outdir, "ht")] + argv
-    return argv, env
+    return env
+
+
+def wrap(tool, argv, outdir):
+    return (["heaptrack", "-o", os.path.join(outdir, "ht")] + argv) if tool == "heaptrack" else argv
+
+
+def tool_command(tool, lib, argv, outdir):
+    env = tool_env(tool, lib)
+    if tool.startswith("leaktag"):
+        env["LEAKTAG_SIGNAL"] = "off"
+    return wrap(tool, argv, outdir), env
 
 
 PEAK_RSS = None  # bench/peak_rss in the build directory, set by main()
@@ -230,29 +239,11 @@ SERVER_TOOLS = ["plain", "leaktag", "leaktag-callsite", "leaktag-sampled", "leak
                 "heaptrack"]
 
 
-def server_env(tool, lib):
-    env = dict(os.environ)
-    env.pop("LD_PRELOAD", None)
-    if tool.startswith("leaktag"):
-        env.update({"LD_PRELOAD": lib, "LEAKTAG_AT_EXIT": "0", "LEAKTAG_QUIET": "1"})
-        if tool == "leaktag-callsite":
-            env["LEAKTAG_DEPTH"] = "1"
-        if tool == "leaktag-sampled":
-            env["LEAKTAG_SAMPLE"] = "on"
-        if tool == "leaktag-jemalloc":
-            env.update({"LD_PRELOAD": jemalloc_shim(lib), "LEAKTAG_BACKEND": "jemalloc"})
-    return env
-
-
-def wrap(tool, argv, outdir):
-    return (["heaptrack", "-o", os.path.join(outdir, "ht")] + argv) if tool == "heaptrack" else argv
-
-
 def redis_once(tool, lib, outdir, port, requests):
     import time
     server = subprocess.Popen(wrap(tool, ["redis-server", "--port", str(port), "--save", "",
                                           "--appendonly", "no", "--dir", outdir], outdir),
-                              env=server_env(tool, lib), cwd=outdir, start_new_session=True,
+                              env=tool_env(tool, lib), cwd=outdir, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cli = ["redis-cli", "-p", str(port)]
     for _ in range(400):
@@ -298,7 +289,7 @@ def memcached_once(tool, lib, outdir, port, ops):
     import time
     server = subprocess.Popen(wrap(tool, ["memcached", "-u", "root", "-p", str(port), "-U", "0",
                                           "-t", "1", "-m", "512"], outdir),
-                              env=server_env(tool, lib), cwd=outdir, start_new_session=True,
+                              env=tool_env(tool, lib), cwd=outdir, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import socket
     for _ in range(200):  # until it accepts connections
@@ -326,7 +317,7 @@ def memcached_once(tool, lib, outdir, port, ops):
 def python_once(tool, lib, outdir):
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "python_alloc.py")
     code, output, rss = run_measured(wrap(tool, ["python3", script], outdir),
-                                     server_env(tool, lib), outdir)
+                                     tool_env(tool, lib), outdir)
     if code:
         sys.exit(f"python3 under {tool}: {output[-500:]}")
     return timed_region(output), rss
