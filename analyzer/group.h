@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "content.h"
-#include "snapshot.h"
+#include "reader.h"
 #include "symbolize.h"
 
 enum group_by { GROUP_BY_STACK, GROUP_BY_SITE, GROUP_BY_FUNCTION, GROUP_BY_THREAD };

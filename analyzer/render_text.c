@@ -7,8 +7,6 @@
 #include <time.h>
 
 #include "format.h"
-#include "kind.h"
-#include "misuse.h"
 #include "report.h"
 
 #define FRAMES_SHOWN 16

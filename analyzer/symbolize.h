@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "snapshot.h"
+#include "reader.h"
 
 struct sym_frame {
     const char *function; /* demangled C++ name, plain C name, or NULL when unknown */

@@ -6,9 +6,9 @@
 
 #include <stdint.h>
 
-#define LT_MISUSE_MAX 1024
+#include "format.h" /* enum lt_misuse_type */
 
-enum lt_misuse_type { LT_MISUSE_MISMATCH = 1, LT_MISUSE_UNKNOWN_FREE = 2 };
+#define LT_MISUSE_MAX 1024
 
 struct lt_misuse {
     uint32_t type;

@@ -248,7 +248,7 @@ static const struct option options[] = {
     {{"LEAKTAG_SAMPLE_BYTES", "256", "0..65536",
       "Bytes copied from the start of each sampled block; 0 captures no content at all "
       "(for processes that hold secrets)."},
-     parse_unsigned, show_unsigned, &lt_opt.sample_bytes, 0, 65536},
+     parse_unsigned, show_unsigned, &lt_opt.sample_bytes, 0, LT_FORMAT_SAMPLE_BYTES_MAX},
     {{"LEAKTAG_MAX_MEMORY", "0", "bytes (K, M, G suffixes), 0 = no limit",
       "Cap on leaktag's own memory (tables, stacks, threads). Past it, new blocks are not "
       "tracked: one line says so, untracked_blocks counts them, the program runs on."},

@@ -6,7 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define LT_MAX_DEPTH 64
+#include "format.h"
+
+#define LT_MAX_DEPTH LT_FORMAT_MAX_DEPTH /* frames per stack, as a snapshot may hold */
 #define LT_PATH_MAX 4096
 
 enum lt_backend_kind { LT_BACKEND_LIBC, LT_BACKEND_JEMALLOC };

@@ -9,7 +9,7 @@
 #include "options.h"
 #include "stacks.h"
 #include "log.h"
-#include "snapshot.h"
+#include "composer.h"
 #include "tracker.h"
 #include "worker.h"
 
@@ -37,7 +37,7 @@ LT_EXPORT int leaktag_snapshot(const char *reason)
     lt_format(word, sizeof(word), "%s", reason && *reason ? reason : "api");
     lt_tls.guard++;
     struct lt_thread *self = lt_tls.self ? lt_tls.self : (lt_tls.self = lt_thread_attach());
-    int err = lt_snapshot_write(self, word);
+    int err = lt_composer_write(self, word);
     lt_tls.guard--;
     return err;
 }
@@ -65,7 +65,7 @@ LT_EXPORT int leaktag_stats(struct leaktag_stats *out)
         .threads_alive = t.threads_alive,
         .stacks = lt_stacks_count() - 1,
         .tracker_bytes = lt_mem_in_use(),
-        .snapshots = lt_snapshot_count(),
+        .snapshots = lt_composer_count(),
         .sample_interval = lt_opt.sample,
     };
     memcpy(out, &s, lt_min((size_t)out->struct_size, sizeof(s)));

@@ -10,9 +10,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "format.h"
+
 struct lt_stackcache;
 
 #define LT_THREADS_MAX (1u << 20)            /* thread index fits 20 bits in a table slot */
+_Static_assert(LT_THREADS_MAX == LT_FORMAT_THREADS_MAX, "thread indexes are on disk");
 #define LT_THREAD_OVERFLOW (LT_THREADS_MAX - 1) /* shared by every thread past the limit */
 
 enum lt_thread_state {
@@ -20,6 +23,10 @@ enum lt_thread_state {
     LT_THREAD_EXITED = 2,
     LT_THREAD_INTERNAL = 4, /* leaktag's own worker */
 };
+/* The state is written to snapshots as it is. */
+_Static_assert(LT_THREAD_ALIVE == LT_THREAD_FLAG_ALIVE && LT_THREAD_EXITED == LT_THREAD_FLAG_EXITED &&
+                   LT_THREAD_INTERNAL == LT_THREAD_FLAG_INTERNAL,
+               "thread state bits are on disk");
 
 struct lt_thread {
     /* First cache line: what every hook reads or writes; other threads read it rarely. */

@@ -24,7 +24,7 @@
 #include "log.h"
 #include "modules.h"
 #include "options.h"
-#include "snapshot.h"
+#include "composer.h"
 #include "table.h"
 #include "tracker.h"
 
@@ -96,7 +96,7 @@ static void on_signal(int sig, siginfo_t *info, void *uctx)
             uint64_t pending;
             if (fd >= 0 && read(fd, &pending, sizeof(pending)) < 0)
                 pending = 0;
-            lt_snapshot_write(self, "signal");
+            lt_composer_write(self, "signal");
             lt_tls.guard = 0;
         } else {
             request_start(); /* one atomic store: the next hook in any thread starts it */
@@ -212,11 +212,11 @@ static void *worker_main(void *arg)
                 lt_table_maintain(self);
             /* Signals that arrive during a snapshot are folded into the next one. */
             if ((pfd[1].revents & POLLIN) && read(pfd[1].fd, &count, sizeof(count)) > 0)
-                lt_snapshot_write(self, "signal");
+                lt_composer_write(self, "signal");
         }
         now = lt_clock_ns(CLOCK_MONOTONIC);
         if (interval_ns && now >= next_interval) {
-            lt_snapshot_write(self, "interval");
+            lt_composer_write(self, "interval");
             next_interval = lt_clock_ns(CLOCK_MONOTONIC) + interval_ns;
         }
         if (now >= next_housekeeping) {
@@ -273,25 +273,25 @@ static void at_exit(void)
 {
     lt_tls.guard++;
     struct lt_thread *self = lt_tls.self ? lt_tls.self : (lt_tls.self = lt_thread_attach());
-    lt_snapshot_write(self, "exit");
+    lt_composer_write(self, "exit");
     lt_tls.guard--;
 }
 
 static void fork_prepare(void)
 {
-    lt_snapshot_fork_prepare(); /* no snapshot half-written in the child */
+    lt_composer_fork_prepare(); /* no snapshot half-written in the child */
 }
 
 static void fork_parent(void)
 {
-    lt_snapshot_fork_parent();
+    lt_composer_fork_parent();
 }
 
 static void fork_child(void)
 {
     bool had_thread = atomic_load(&running);
     atomic_store(&running, false); /* it did not survive the fork */
-    lt_snapshot_fork_child();
+    lt_composer_fork_child();
     lt_worker_fork_child();
     /* Creating a thread is not allowed here: the next hook does it, if one was running. */
     if (had_thread)
@@ -300,7 +300,7 @@ static void fork_child(void)
 
 int lt_worker_start(void)
 {
-    lt_snapshot_init();
+    lt_composer_init();
     if (lt_opt.at_exit)
         atexit(at_exit);
     /* Registered after the tracker's: our prepare runs first, our child handler last. */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "content.h"
-#include "snapshot.h"
+#include "reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

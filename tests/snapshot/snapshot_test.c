@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "leaktag.h"
-#include "snapshot.h"
+#include "reader.h"
 
 #define CHECK(cond)                                                                          \
     do {                                                                                     \

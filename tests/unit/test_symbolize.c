@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "snapshot.h"
+#include "reader.h"
 #include "symbolize.h"
 
 /* ---- known code: the addresses the tests resolve ------------------------------------------- */
@@ -94,11 +94,12 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *ctx)
     int is_exe = !info->dlpi_name || !info->dlpi_name[0];
     m->path = strdup(is_exe ? "/proc/self/exe" : info->dlpi_name);
     m->bias = info->dlpi_addr;
-    m->segments = calloc(info->dlpi_phnum, sizeof(*m->segments));
+    struct lts_segment *segments = calloc(info->dlpi_phnum, sizeof(*segments));
+    m->segments = segments;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type == PT_LOAD) {
-            struct lts_segment *seg = &m->segments[m->nsegments++];
+            struct lts_segment *seg = &segments[m->nsegments++];
             seg->start = info->dlpi_addr + ph->p_vaddr;
             seg->size = ph->p_memsz;
             seg->offset = ph->p_offset;
@@ -132,7 +133,7 @@ static int teardown(void **state)
     for (size_t i = 0; i < snap.nmodules; i++) {
         free((void *)snap.modules[i].path);
         free((void *)snap.modules[i].build_id);
-        free(snap.modules[i].segments);
+        free((void *)snap.modules[i].segments);
     }
     free(snap.modules);
     return 0;

@@ -1,26 +1,26 @@
-/* snapshot.h — writes what is alive now into a snapshot file (docs/FORMAT.md): process and
+/* composer.h — writes what is alive now into a snapshot file (docs/FORMAT.md): process and
  * memory facts, modules, stacks, threads, every live block, byte samples, counters.
  * Runs in whichever thread asks (the worker, an API caller, the exiting thread) with the
  * guard held; application threads keep allocating and freeing while it runs. */
-#ifndef LT_SNAPSHOT_H
-#define LT_SNAPSHOT_H
+#ifndef LT_COMPOSER_H
+#define LT_COMPOSER_H
 
 #include <stdint.h>
 
 #include "threads.h"
 
 /* Fixes what relative output paths are relative to (the starting directory). */
-void lt_snapshot_init(void);
+void lt_composer_init(void);
 
 /* Writes one snapshot; reason is a short word ("signal", "interval", "exit", "api", ...).
  * Prints one line either way (success only unless LEAKTAG_QUIET). Returns 0 or -errno. */
-int lt_snapshot_write(struct lt_thread *self, const char *reason);
+int lt_composer_write(struct lt_thread *self, const char *reason);
 
 /* Snapshots written by this process so far. */
-uint64_t lt_snapshot_count(void);
+uint64_t lt_composer_count(void);
 
-void lt_snapshot_fork_prepare(void);
-void lt_snapshot_fork_parent(void);
-void lt_snapshot_fork_child(void);
+void lt_composer_fork_prepare(void);
+void lt_composer_fork_parent(void);
+void lt_composer_fork_child(void);
 
 #endif

@@ -13,7 +13,7 @@
 
 #include "crc32.h"
 #include "format.h"
-#include "snapshot.h"
+#include "reader.h"
 
 static const char *corpus_dir;
 static uint8_t *image;
@@ -103,7 +103,7 @@ static uint8_t *with_section(uint32_t type, const uint8_t *payload, size_t len, 
         memcpy(&t, image + p, 4);
         memcpy(&l, image + p + 8, 8);
         if (t == type) {
-            uint32_t crc = lt_crc32(0, payload, len);
+            uint32_t crc = lts_crc32(0, payload, len);
             uint64_t len64 = len;
             memcpy(out + o, &t, 4);
             memcpy(out + o + 4, &crc, 4);

@@ -1,7 +1,9 @@
-/* format.h — the snapshot file format (docs/FORMAT.md), shared by the writer in the shim and
- * the reader in the analyzer. Constants only: numbers here are on disk, never renumber. */
-#ifndef LT_FORMAT_H
-#define LT_FORMAT_H
+/* format.h — the snapshot file format (docs/FORMAT.md): every number that is on disk lives
+ * here and nowhere else. The shim's composer and the analyzer's reader both take them from
+ * this file; where the shim's runtime keeps a value of its own that must agree (thread state
+ * bits, limits), the shim asserts it at compile time. Constants only: never renumber. */
+#ifndef LTS_FORMAT_H
+#define LTS_FORMAT_H
 
 #include <stdint.h>
 
@@ -18,6 +20,12 @@
 #define LT_FILE_HEADER_SIZE 16
 #define LT_SECTION_HEADER_SIZE 16
 
+/* Limits a reader enforces and a writer never exceeds. */
+#define LT_FORMAT_MAX_DEPTH 64                /* frames per stack */
+#define LT_FORMAT_THREADS_MAX (1u << 20)      /* thread indexes are below this */
+#define LT_FORMAT_SAMPLE_BYTES_MAX 65536u     /* bytes of one block sample */
+#define LT_FORMAT_SEGMENTS_MAX 64u            /* PT_LOAD segments of one module */
+
 enum lt_section {
     LT_SECTION_END = 0,
     LT_SECTION_META = 1,     /* key/value pairs: process, snapshot, options */
@@ -29,6 +37,7 @@ enum lt_section {
     LT_SECTION_BLOCKS = 7,   /* every live block */
     LT_SECTION_SAMPLES = 8,  /* the first bytes of some blocks per stack */
     LT_SECTION_MISUSE = 9,   /* mismatched releases and unknown frees, by site */
+    LT_SECTION_TYPES         /* types from here on are unknown to this version: skipped */
 };
 
 enum lt_meta_type { LT_META_UINT = 0, LT_META_STRING = 1 };
@@ -46,9 +55,41 @@ enum lt_map_kind {
     LT_MAP_KIND_COUNT
 };
 
-/* Thread state bits in LT_SECTION_THREADS (same as the registry's). */
+/* Thread state bits in LT_SECTION_THREADS. */
 #define LT_THREAD_FLAG_ALIVE 1u
 #define LT_THREAD_FLAG_EXITED 2u
-#define LT_THREAD_FLAG_INTERNAL 4u
+#define LT_THREAD_FLAG_INTERNAL 4u /* leaktag's own thread */
+#define LT_THREAD_FLAGS_ALL 7u
+
+/* Which function allocated a block (BLOCKS, MISUSE). */
+enum lt_kind {
+    LT_KIND_MALLOC = 0,
+    LT_KIND_CALLOC = 1,
+    LT_KIND_REALLOC = 2,
+    LT_KIND_REALLOCARRAY = 3,
+    LT_KIND_POSIX_MEMALIGN = 4,
+    LT_KIND_ALIGNED_ALLOC = 5,
+    LT_KIND_MEMALIGN = 6,
+    LT_KIND_VALLOC = 7,
+    LT_KIND_PVALLOC = 8,
+    LT_KIND_NEW = 9,
+    LT_KIND_NEW_ARRAY = 10,
+    LT_KIND_NEW_ALIGNED = 11,
+    LT_KIND_NEW_ARRAY_ALIGNED = 12,
+    LT_KIND_COUNT /* also "no allocation": the alloc_kind of an unknown free */
+};
+
+/* Which function released it (MISUSE). */
+enum lt_release {
+    LT_RELEASE_FREE = 0, /* free, and realloc of the old block */
+    LT_RELEASE_DELETE = 1,
+    LT_RELEASE_DELETE_ARRAY = 2,
+    LT_RELEASE_DELETE_ALIGNED = 3,
+    LT_RELEASE_DELETE_ARRAY_ALIGNED = 4,
+    LT_RELEASE_COUNT
+};
+
+/* Records of LT_SECTION_MISUSE. */
+enum lt_misuse_type { LT_MISUSE_MISMATCH = 1, LT_MISUSE_UNKNOWN_FREE = 2 };
 
 #endif

@@ -1,9 +1,10 @@
-/* snapshot.c — composes a snapshot: META, MODULES, MAPS, BLOCKS, SAMPLES, STACKS, THREADS,
- * MISUSE, COUNTERS, END (docs/FORMAT.md). The block table is scanned one shard at a time;
- * block contents are copied with process_vm_readv on our own pid, which fails cleanly
- * (never faults) if another thread freed and unmapped a block meanwhile.
- * Never calls malloc: transient arrays are mmap'd and released at the end. */
-#include "snapshot.h"
+/* composer.c — composes a snapshot from the shim's tables: META, MODULES, MAPS, BLOCKS,
+ * SAMPLES, STACKS, THREADS, MISUSE, COUNTERS (docs/FORMAT.md), each as records of the
+ * snapshot library (snapshot/record.h), written by its encoder into an outfile. The block
+ * table is scanned one shard at a time; block contents are copied with process_vm_readv on
+ * our own pid, which fails cleanly (never faults) if another thread freed and unmapped a
+ * block meanwhile. Never calls malloc: transient arrays are mmap'd and released at the end. */
+#include "composer.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -19,13 +20,14 @@
 #include "clock.h"
 #include "compiler.h"
 #include "format.h"
-#include "kind.h"
 #include "log.h"
 #include "mem.h"
 #include "misuse.h"
 #include "modules.h"
 #include "options.h"
+#include "outfile.h"
 #include "procfs.h"
+#include "record.h"
 #include "stacks.h"
 #include "table.h"
 #include "tracker.h"
@@ -33,96 +35,56 @@
 
 #define SAMPLES_MAX (1u << 20)       /* sampled blocks per snapshot, all stacks together */
 #define SAMPLE_BATCH 64              /* blocks per process_vm_readv call */
+#define WRITE_BUFFER_BYTES (1u << 20)
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t sequence;            /* snapshots attempted by this process */
 static _Atomic uint64_t written;
-static char start_dir[LT_PATH_MAX];  /* relative templates resolve against this */
 
-void lt_snapshot_init(void)
+void lt_composer_init(void)
 {
-    if (!getcwd(start_dir, sizeof(start_dir)))
-        start_dir[0] = '\0';
+    lt_outfile_init();
 }
 
-uint64_t lt_snapshot_count(void)
+uint64_t lt_composer_count(void)
 {
     return atomic_load(&written);
 }
 
-void lt_snapshot_fork_prepare(void)
+void lt_composer_fork_prepare(void)
 {
     pthread_mutex_lock(&lock);
 }
 
-void lt_snapshot_fork_parent(void)
+void lt_composer_fork_parent(void)
 {
     pthread_mutex_unlock(&lock);
 }
 
-void lt_snapshot_fork_child(void)
+void lt_composer_fork_child(void)
 {
     pthread_mutex_init(&lock, NULL);
     sequence = 0; /* the child is a process of its own: its snapshots count from 1 */
     atomic_store(&written, 0);
 }
 
-static const char *exe_name(char *buf, size_t size)
-{
-    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
-    buf[n > 0 ? n : 0] = '\0';
-    const char *slash = strrchr(buf, '/');
-    return slash ? slash + 1 : buf;
-}
-
-/* %p pid, %n sequence, %e executable name, %t unix time, %% percent. */
-static void expand_path(char *out, size_t size, const char *tmpl, uint32_t seq)
-{
-    size_t len = 0;
-    if (tmpl[0] != '/' && start_dir[0])
-        len = (size_t)lt_format(out, size, "%s/", start_dir);
-    for (const char *t = tmpl; *t && len + 1 < size; t++) {
-        char exe[LT_PATH_MAX];
-        if (*t != '%' || !t[1]) {
-            out[len++] = *t;
-            continue;
-        }
-        switch (*++t) {
-        case 'p': len += (size_t)lt_format(out + len, size - len, "%d", (int)getpid()); break;
-        case 'n': len += (size_t)lt_format(out + len, size - len, "%u", seq); break;
-        case 'e': len += (size_t)lt_format(out + len, size - len, "%s", exe_name(exe, sizeof(exe))); break;
-        case 't': len += (size_t)lt_format(out + len, size - len, "%lld", (long long)time(NULL)); break;
-        case '%': out[len++] = '%'; break;
-        default: /* not ours: keep it as written */
-            out[len++] = '%';
-            if (len + 1 < size)
-                out[len++] = *t;
-        }
-    }
-    out[lt_min(len, size - 1)] = '\0';
-}
-
 /* ---- META --------------------------------------------------------------------------------- */
 
-static void meta_uint(struct lt_writer *w, const char *key, uint64_t v)
+static void meta_uint(struct lts_writer *w, const char *key, uint64_t v)
 {
-    lt_writer_str(w, key, strlen(key));
-    lt_writer_u8(w, LT_META_UINT);
-    lt_writer_uv(w, v);
+    lts_put_meta_uint(w, key, v);
 }
 
-static void meta_str(struct lt_writer *w, const char *key, const char *v, size_t n)
+static void meta_str(struct lts_writer *w, const char *key, const char *v, size_t n)
 {
-    lt_writer_str(w, key, strlen(key));
-    lt_writer_u8(w, LT_META_STRING);
-    lt_writer_str(w, v, n);
+    lts_put_meta_text(w, key, v, n);
 }
 
-static void write_meta(struct lt_writer *w, uint32_t seq, const char *reason, uint32_t now_cs,
+static void write_meta(struct lts_writer *w, uint32_t seq, const char *reason, uint32_t now_cs,
                        const struct lt_proc_status *st)
 {
     char buf[8192];
-    lt_writer_begin(w, LT_SECTION_META);
+    lts_writer_begin(w, LT_SECTION_META);
     meta_uint(w, "pid", (uint64_t)getpid());
     meta_uint(w, "ppid", (uint64_t)getppid());
     ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
@@ -165,24 +127,21 @@ static void write_meta(struct lt_writer *w, uint32_t seq, const char *reason, ui
         meta_uint(w, "rlimit_as_bytes", rl.rlim_cur == RLIM_INFINITY ? 0 : rl.rlim_cur);
     /* User address space of this ABI: what a 32-bit process ran out of in the seed's case. */
     meta_uint(w, "address_space_bytes", sizeof(void *) == 8 ? 1ull << 47 : 3ull << 30);
-    lt_writer_end(w);
+    lts_writer_end(w);
 }
 
 /* ---- MODULES ------------------------------------------------------------------------------ */
 
 static void write_module(const struct lt_module *m, void *ctx)
 {
-    struct lt_writer *w = ctx;
-    lt_writer_str(w, m->path, strlen(m->path));
-    lt_writer_uv(w, m->bias);
-    lt_writer_str(w, (const char *)m->build_id, m->build_id_size);
-    lt_writer_uv(w, m->segments);
-    for (unsigned i = 0; i < m->segments; i++) {
-        lt_writer_uv(w, m->segment[i].start);
-        lt_writer_uv(w, m->segment[i].end - m->segment[i].start);
-        lt_writer_uv(w, m->segment[i].offset);
-        lt_writer_uv(w, m->segment[i].flags);
-    }
+    struct lts_segment segments[lt_array_size(m->segment)];
+    for (unsigned i = 0; i < m->segments; i++)
+        segments[i] = (struct lts_segment){m->segment[i].start,
+                                           m->segment[i].end - m->segment[i].start,
+                                           m->segment[i].offset, m->segment[i].flags};
+    lts_put_module(ctx, &(struct lts_module){
+        .path = m->path, .bias = m->bias, .build_id = m->build_id,
+        .build_id_len = m->build_id_size, .nsegments = m->segments, .segments = segments});
 }
 
 /* ---- MAPS ---------------------------------------------------------------------------------- */
@@ -192,7 +151,7 @@ struct stack_range {
 };
 
 struct maps_ctx {
-    struct lt_writer *w;
+    struct lts_writer *w;
     struct stack_range *stacks;
     unsigned nstacks;
 };
@@ -219,21 +178,16 @@ static enum lt_map_kind classify(const struct lt_proc_map *m, const struct maps_
 static void write_map(const struct lt_proc_map *m, void *ctx)
 {
     struct maps_ctx *c = ctx;
-    struct lt_writer *w = c->w;
-    lt_writer_uv(w, m->start);
-    lt_writer_uv(w, m->end - m->start);
-    lt_writer_str(w, m->perms, 4);
-    lt_writer_uv(w, m->offset);
-    lt_writer_uv(w, m->inode);
-    lt_writer_str(w, m->path, strlen(m->path));
-    lt_writer_uv(w, m->rss);
-    lt_writer_uv(w, m->private_dirty);
-    lt_writer_uv(w, m->swap);
-    lt_writer_uv(w, m->anonymous);
-    lt_writer_u8(w, (uint8_t)classify(m, c));
+    struct lts_map rec = {
+        .start = m->start, .size = m->end - m->start, .offset = m->offset, .inode = m->inode,
+        .rss = m->rss, .private_dirty = m->private_dirty, .swap = m->swap,
+        .anonymous = m->anonymous, .path = m->path, .kind = (uint8_t)classify(m, c),
+    };
+    memcpy(rec.perms, m->perms, 4);
+    lts_put_map(c->w, &rec);
 }
 
-static void write_maps(struct lt_writer *w, char *scratch, size_t scratch_size)
+static void write_maps(struct lts_writer *w, char *scratch, size_t scratch_size)
 {
     /* Thread stacks are anonymous mappings; the registry knows where they are. */
     uint32_t nthreads = lt_threads_count();
@@ -245,9 +199,9 @@ static void write_maps(struct lt_writer *w, char *scratch, size_t scratch_size)
             c.stacks[c.nstacks++] = (struct stack_range){t->stack_addr,
                                                          t->stack_addr + t->stack_size};
     }
-    lt_writer_begin(w, LT_SECTION_MAPS);
+    lts_writer_begin(w, LT_SECTION_MAPS);
     lt_proc_maps(write_map, &c, scratch, scratch_size);
-    lt_writer_end(w);
+    lts_writer_end(w);
     if (c.stacks)
         lt_mem_unmap(c.stacks, bytes);
 }
@@ -264,7 +218,7 @@ struct sample {
 };
 
 struct scan {
-    struct lt_writer *w;
+    struct lts_writer *w;
     uint32_t now_cs;
     uint64_t blocks, bytes;
     struct thread_total *threads;
@@ -278,13 +232,10 @@ struct scan {
 static void visit_block(const struct lt_block *b, void *ctx)
 {
     struct scan *s = ctx;
-    struct lt_writer *w = s->w;
-    lt_writer_uv(w, b->addr >> 3); /* the table only holds 8-aligned addresses */
-    lt_writer_uv(w, b->size);
-    lt_writer_uv(w, b->stack);
-    lt_writer_uv(w, b->thread);
-    lt_writer_uv(w, s->now_cs > b->time_cs ? s->now_cs - b->time_cs : 0);
-    lt_writer_u8(w, b->kind);
+    lts_put_block(s->w, &(struct lts_block){
+        .addr = b->addr, /* the table only holds 8-aligned addresses */
+        .size = b->size, .stack = b->stack, .thread = b->thread,
+        .age_cs = s->now_cs > b->time_cs ? s->now_cs - b->time_cs : 0, .kind = b->kind});
     s->blocks++;
     s->bytes += b->size;
     if (b->thread < s->nthreads) {
@@ -306,9 +257,9 @@ static size_t read_own(void *dst, uint64_t addr, size_t n)
     return got > 0 ? (size_t)got : 0;
 }
 
-static void write_samples(struct lt_writer *w, const struct scan *s)
+static void write_samples(struct lts_writer *w, const struct scan *s)
 {
-    lt_writer_begin(w, LT_SECTION_SAMPLES);
+    lts_writer_begin(w, LT_SECTION_SAMPLES);
     size_t per = lt_opt.sample_bytes;
     char *buf = per ? lt_mem_map_scratch(SAMPLE_BATCH * per) : NULL;
     for (uint32_t first = 0; buf && first < s->nsamples; first += SAMPLE_BATCH) {
@@ -330,35 +281,28 @@ static void write_samples(struct lt_writer *w, const struct scan *s)
             size_t len = local[i].iov_len;
             if (got != (ssize_t)want)
                 len = read_own(local[i].iov_base, sm->addr, len);
-            lt_writer_uv(w, sm->addr >> 3);
-            lt_writer_uv(w, sm->stack);
-            lt_writer_str(w, local[i].iov_base, len);
+            lts_put_sample(w, &(struct lts_sample){sm->addr, sm->stack, (uint32_t)len,
+                                                   local[i].iov_base});
         }
     }
     if (buf)
         lt_mem_unmap(buf, SAMPLE_BATCH * per);
-    lt_writer_end(w);
+    lts_writer_end(w);
 }
 
 /* ---- STACKS, THREADS, MISUSE, COUNTERS -------------------------------------------------- */
 
-static void write_stacks(struct lt_writer *w, uint32_t count)
+static void write_stacks(struct lts_writer *w, uint32_t count)
 {
-    lt_writer_begin(w, LT_SECTION_STACKS);
+    lts_writer_begin(w, LT_SECTION_STACKS);
     for (uint32_t id = 0; id < count; id++) {
         unsigned depth = 0;
         const uint64_t *frames = lt_stacks_get(id, &depth);
         if (!frames)
             depth = 0;
-        lt_writer_uv(w, depth);
-        uint64_t prev = 0;
-        for (unsigned i = 0; i < depth; i++) {
-            /* Neighbouring frames are often close: store differences. */
-            lt_writer_sv(w, (int64_t)(frames[i] - prev));
-            prev = frames[i];
-        }
+        lts_put_stack(w, &(struct lts_stack){depth, frames});
     }
-    lt_writer_end(w);
+    lts_writer_end(w);
 }
 
 static void current_name(const struct lt_thread *t, char name[16])
@@ -378,9 +322,9 @@ static void current_name(const struct lt_thread *t, char name[16])
     }
 }
 
-static void write_threads(struct lt_writer *w, const struct scan *s)
+static void write_threads(struct lts_writer *w, const struct scan *s)
 {
-    lt_writer_begin(w, LT_SECTION_THREADS);
+    lts_writer_begin(w, LT_SECTION_THREADS);
     uint32_t n = lt_threads_count();
     for (uint32_t i = 0; i < n; i++) {
         struct lt_thread *t = lt_thread_get(i);
@@ -393,53 +337,41 @@ static void write_threads(struct lt_writer *w, const struct scan *s)
             continue;
         char name[16];
         current_name(t, name);
-        lt_writer_uv(w, t->idx);
-        lt_writer_uv(w, (uint64_t)t->tid);
-        lt_writer_str(w, name, strlen(name));
-        lt_writer_uv(w, state);
-        lt_writer_uv(w, t->start_cs);
-        lt_writer_uv(w, t->exit_cs);
-        lt_writer_uv(w, t->stack_size);
-        lt_writer_uv(w, t->stack_addr);
-        lt_writer_uv(w, t->guard_size);
-        lt_writer_uv(w, t->start_routine);
-        lt_writer_uv(w, t->creator);
-        lt_writer_uv(w, tot.blocks);
-        lt_writer_uv(w, tot.bytes);
-        lt_writer_uv(w, atomic_load_explicit(&t->allocs, memory_order_relaxed));
-        lt_writer_uv(w, atomic_load_explicit(&t->frees, memory_order_relaxed));
+        lts_put_thread(w, &(struct lts_thread){
+            .idx = t->idx, .tid = (uint64_t)t->tid, .name = name, .state = state,
+            .start_cs = t->start_cs, .exit_cs = t->exit_cs, .stack_size = t->stack_size,
+            .stack_addr = t->stack_addr, .guard_size = t->guard_size,
+            .start_routine = t->start_routine, .creator = t->creator,
+            .live_blocks = tot.blocks, .live_bytes = tot.bytes,
+            .allocs = atomic_load_explicit(&t->allocs, memory_order_relaxed),
+            .frees = atomic_load_explicit(&t->frees, memory_order_relaxed)});
     }
-    lt_writer_end(w);
+    lts_writer_end(w);
 }
 
-static void write_misuse(struct lt_writer *w, struct lt_misuse *list, unsigned max)
+static void write_misuse(struct lts_writer *w, struct lt_misuse *list, unsigned max)
 {
     unsigned n = lt_min(lt_misuse_list(list, max), max);
-    lt_writer_begin(w, LT_SECTION_MISUSE);
-    for (unsigned i = 0; i < n; i++) {
-        lt_writer_u8(w, (uint8_t)list[i].type);
-        lt_writer_uv(w, list[i].alloc_stack);
-        lt_writer_uv(w, list[i].release_stack);
-        lt_writer_u8(w, list[i].alloc_kind);
-        lt_writer_u8(w, list[i].release_kind);
-        lt_writer_uv(w, list[i].count);
-    }
-    lt_writer_end(w);
+    lts_writer_begin(w, LT_SECTION_MISUSE);
+    for (unsigned i = 0; i < n; i++)
+        lts_put_misuse(w, &(struct lts_misuse){(uint8_t)list[i].type, list[i].alloc_stack,
+                                               list[i].release_stack, list[i].alloc_kind,
+                                               list[i].release_kind, list[i].count});
+    lts_writer_end(w);
 }
 
-static void counter(struct lt_writer *w, const char *name, uint64_t v)
+static void counter(struct lts_writer *w, const char *name, uint64_t v)
 {
-    lt_writer_str(w, name, strlen(name));
-    lt_writer_uv(w, v);
+    lts_put_counter(w, name, v);
 }
 
-static void write_counters(struct lt_writer *w, const struct scan *s, uint32_t stacks)
+static void write_counters(struct lts_writer *w, const struct scan *s, uint32_t stacks)
 {
     struct lt_totals t;
     lt_tracker_totals(&t);
     struct lt_table_stats ts;
     lt_table_stats(&ts);
-    lt_writer_begin(w, LT_SECTION_COUNTERS);
+    lts_writer_begin(w, LT_SECTION_COUNTERS);
     counter(w, "live_blocks", s->blocks);
     counter(w, "live_bytes", s->bytes);
     counter(w, "peak_live_bytes", lt_max(t.peak_live_bytes, s->bytes));
@@ -458,7 +390,7 @@ static void write_counters(struct lt_writer *w, const struct scan *s, uint32_t s
     counter(w, "table_slots", ts.slots);
     counter(w, "table_migrations", ts.migrations);
     counter(w, "table_lost_records", ts.lost_records);
-    lt_writer_end(w);
+    lts_writer_end(w);
 }
 
 /* ---- the whole file ---------------------------------------------------------------------- */
@@ -469,29 +401,28 @@ static const char *error_text(int err)
     return text ? text : "unknown error";
 }
 
-int lt_snapshot_write(struct lt_thread *self, const char *reason)
+int lt_composer_write(struct lt_thread *self, const char *reason)
 {
     pthread_mutex_lock(&lock);
     uint32_t seq = ++sequence;
-    char path[LT_PATH_MAX];
-    expand_path(path, sizeof(path), lt_opt.output, seq);
-
-    struct lt_writer w;
-    int err = lt_writer_open(&w, path);
+    struct lt_outfile out;
+    int err = lt_outfile_open(&out, lt_opt.output, seq);
     if (err) {
-        lt_log("cannot write snapshot %u to %s: %s", seq, path, error_text(-err));
+        lt_log("cannot write snapshot %u to %s: %s", seq, out.path, error_text(-err));
         pthread_mutex_unlock(&lock);
         return err;
     }
     /* Transient arrays, all from mmap and gone at the end. */
     uint32_t nthreads = lt_threads_count() + 64, nstacks = lt_stacks_count();
-    size_t scratch_size = 256 * 1024;
+    size_t scratch_size = 256 * 1024, buffer_size = WRITE_BUFFER_BYTES;
     size_t threads_bytes = nthreads * sizeof(struct thread_total);
     size_t taken_bytes = (size_t)lt_max(nstacks, 1u) * sizeof(uint16_t);
     uint32_t max_samples = (uint32_t)lt_min((uint64_t)nstacks * lt_opt.samples, SAMPLES_MAX);
     size_t samples_bytes = (size_t)lt_max(max_samples, 1u) * sizeof(struct sample);
     size_t misuse_bytes = LT_MISUSE_MAX * sizeof(struct lt_misuse);
     char *scratch = lt_mem_map_scratch(scratch_size);
+    char *buffer = lt_mem_map_scratch(buffer_size);
+    struct lts_writer w;
     struct scan s = {
         .w = &w,
         .now_cs = lt_clock_cs(),
@@ -503,20 +434,21 @@ int lt_snapshot_write(struct lt_thread *self, const char *reason)
         .max_samples = max_samples,
     };
     struct lt_misuse *misuse = lt_mem_map_scratch(misuse_bytes);
-    if (!scratch || !s.threads || !s.taken || !s.samples || !misuse) {
+    if (!scratch || !buffer || !s.threads || !s.taken || !s.samples || !misuse) {
         err = -ENOMEM;
-        lt_writer_abort(&w);
+        lt_outfile_abort(&out);
     } else {
+        lts_writer_init(&w, out.fd, buffer, buffer_size);
         struct lt_proc_status st;
         lt_proc_status(&st);
         write_meta(&w, seq, reason, s.now_cs, &st);
-        lt_writer_begin(&w, LT_SECTION_MODULES);
+        lts_writer_begin(&w, LT_SECTION_MODULES);
         lt_modules_each(write_module, &w);
-        lt_writer_end(&w);
+        lts_writer_end(&w);
         write_maps(&w, scratch, scratch_size);
-        lt_writer_begin(&w, LT_SECTION_BLOCKS);
+        lts_writer_begin(&w, LT_SECTION_BLOCKS);
         lt_table_scan(self, visit_block, &s);
-        lt_writer_end(&w);
+        lts_writer_end(&w);
         write_samples(&w, &s);
         /* After the scan: every stack a written block refers to exists by now. */
         uint32_t stacks = lt_stacks_count();
@@ -524,17 +456,18 @@ int lt_snapshot_write(struct lt_thread *self, const char *reason)
         write_threads(&w, &s);
         write_misuse(&w, misuse, LT_MISUSE_MAX);
         write_counters(&w, &s, stacks);
-        err = lt_writer_commit(&w);
+        err = lt_outfile_commit(&out, lts_writer_finish(&w));
     }
     if (err) {
-        lt_log("cannot write snapshot %u to %s: %s", seq, path, error_text(-err));
+        lt_log("cannot write snapshot %u to %s: %s", seq, out.path, error_text(-err));
     } else {
         atomic_fetch_add(&written, 1);
         if (!lt_opt.quiet)
-            lt_log("snapshot %u written to %s (%llu live blocks, %llu bytes)", seq, path,
+            lt_log("snapshot %u written to %s (%llu live blocks, %llu bytes)", seq, out.path,
                    (unsigned long long)s.blocks, (unsigned long long)s.bytes);
     }
     lt_mem_unmap(scratch, scratch_size);
+    lt_mem_unmap(buffer, buffer_size);
     lt_mem_unmap(s.threads, threads_bytes);
     lt_mem_unmap(s.taken, taken_bytes);
     lt_mem_unmap(s.samples, samples_bytes);

@@ -21,7 +21,7 @@ static void crc_init(void)
             crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
-uint32_t lt_crc32(uint32_t crc, const void *data, size_t n)
+uint32_t lts_crc32(uint32_t crc, const void *data, size_t n)
 {
     pthread_once(&crc_once, crc_init);
     const unsigned char *p = data;

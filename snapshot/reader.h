@@ -1,0 +1,60 @@
+/* reader.h — reads a leaktag snapshot file (docs/FORMAT.md) into memory.
+ * Every length, count, offset and cross-reference is checked before use: a truncated or
+ * corrupt file gives one error message with the offset, never a crash. Part of the snapshot
+ * library (libleaktag-snapshot), used by leaktag-report, the tests and the fuzzer. */
+#ifndef LTS_READER_H
+#define LTS_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "record.h"
+
+struct lts_arena_chunk;
+
+struct lts_snapshot {
+    uint32_t version;
+    /* Frequently used META entries, 0 or "" when absent. */
+    uint64_t pid, seq, time_unix_ns, now_cs, clock_origin_unix_ns, rss_bytes, vm_size_bytes;
+    const char *exe, *cmdline, *reason, *options;
+    size_t cmdline_len;
+
+    struct lts_meta *meta;
+    size_t nmeta;
+    struct lts_counter *counters;
+    size_t ncounters;
+    struct lts_module *modules;
+    size_t nmodules;
+    struct lts_map *maps;
+    size_t nmaps;
+    struct lts_stack *stacks;
+    size_t nstacks;
+    struct lts_thread *threads;
+    size_t nthreads;
+    struct lts_block *blocks;
+    size_t nblocks;
+    struct lts_sample *samples;
+    size_t nsamples;
+    struct lts_misuse *misuse;
+    size_t nmisuse;
+
+    struct lts_arena_chunk *arena; /* everything above lives in here: freed by lts_close */
+};
+
+/* Parses a snapshot held in memory. Returns 0, or -1 with *err filled. */
+int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struct lts_error *err);
+
+/* Reads and parses a file. Returns 0, or -1 with *err filled (I/O errors included). */
+int lts_open(const char *path, struct lts_snapshot **out, struct lts_error *err);
+
+void lts_close(struct lts_snapshot *s);
+
+/* Lookups. */
+uint64_t lts_meta_number(const struct lts_snapshot *s, const char *key, uint64_t fallback);
+const char *lts_meta_text(const struct lts_snapshot *s, const char *key);
+uint64_t lts_counter(const struct lts_snapshot *s, const char *name, uint64_t fallback);
+/* Thread by registry index, or NULL. */
+const struct lts_thread *lts_thread(const struct lts_snapshot *s, uint32_t idx);
+
+#endif
