@@ -1,4 +1,4 @@
-/* backend.c — resolve the next allocator in the chain and serve bootstrap allocations.
+/* backend.c — resolve the real functions behind the wrappers and serve bootstrap allocations.
  * dlsym may call malloc/calloc before we know where malloc is: those come from the
  * scratch arena below, and frees of scratch memory are ignored by the hooks. */
 #include "backend.h"
@@ -17,6 +17,7 @@
 #include "options.h"
 
 struct lt_backend lt_real;
+_Atomic bool lt_backend_system_ready;
 
 #define SCRATCH_BYTES (256 * 1024)
 alignas(64) char lt_scratch_area[SCRATCH_BYTES];
@@ -52,6 +53,71 @@ size_t lt_scratch_size(const void *p)
     size_t size;
     memcpy(&size, (const char *)p - sizeof(size_t), sizeof(size));
     return size;
+}
+
+void *lt_scratch_moved(void *q, const void *scratch, size_t size)
+{
+    if (q)
+        memcpy(q, scratch, lt_min(size, lt_scratch_size(scratch)));
+    return q;
+}
+
+/* ---- untracked allocation ------------------------------------------------------------------- */
+
+static bool resolved(void)
+{
+    return __atomic_load_n(&lt_real.malloc, __ATOMIC_ACQUIRE) != NULL;
+}
+
+void *lt_untracked_malloc(size_t size)
+{
+    void *(*fn)(size_t) = __atomic_load_n(&lt_real.malloc, __ATOMIC_ACQUIRE);
+    return fn ? fn(size) : lt_scratch_alloc(size, 16);
+}
+
+void *lt_untracked_calloc(size_t n, size_t size)
+{
+    if (resolved())
+        return lt_real.calloc(n, size);
+    size_t bytes = lt_array_bytes(n, size);
+    if (bytes == SIZE_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return lt_scratch_alloc(bytes, 16); /* scratch memory is never reused: already zero */
+}
+
+void *lt_untracked_memalign(size_t align, size_t size)
+{
+    return resolved() ? lt_real.memalign(align, size) : lt_scratch_alloc(size, align);
+}
+
+int lt_untracked_posix_memalign(void **out, size_t align, size_t size)
+{
+    if (resolved())
+        return lt_real.posix_memalign(out, align, size);
+    if (align < sizeof(void *) || (align & (align - 1)))
+        return EINVAL;
+    void *p = lt_scratch_alloc(size, align);
+    if (!p)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+void lt_untracked_free(void *p)
+{
+    if (resolved())
+        lt_real.free(p);
+}
+
+size_t lt_backend_usable_size(void *p)
+{
+    if (!p)
+        return 0;
+    if (lt_scratch_owns(p))
+        return lt_scratch_size(p);
+    return resolved() && lt_real.malloc_usable_size ? lt_real.malloc_usable_size(p) : 0;
 }
 
 /* Fallbacks for entry points an allocator may lack, built on the ones it has. */
@@ -104,9 +170,26 @@ static void *fallback_pvalloc(size_t size)
     return lt_real.memalign(page, rounded & ~(page - 1));
 }
 
+void *lt_backend_next(const char *name, const char *version)
+{
+    void *fn = version ? dlvsym(RTLD_NEXT, name, version) : NULL;
+    return fn ? fn : dlsym(RTLD_NEXT, name);
+}
+
 static void *next(const char *name)
 {
-    return dlsym(RTLD_NEXT, name);
+    return lt_backend_next(name, NULL);
+}
+
+void lt_backend_resolve_system(void)
+{
+    /* Racing first calls store the same values; the flag is set after all of them. */
+    __atomic_store_n(&lt_real.pthread_create, next("pthread_create"), __ATOMIC_RELAXED);
+    __atomic_store_n(&lt_real.pthread_setname_np, next("pthread_setname_np"), __ATOMIC_RELAXED);
+    __atomic_store_n(&lt_real.prctl, next("prctl"), __ATOMIC_RELAXED);
+    __atomic_store_n(&lt_real.sigaction, next("sigaction"), __ATOMIC_RELAXED);
+    __atomic_store_n(&lt_real.signal, next("signal"), __ATOMIC_RELAXED);
+    atomic_store_explicit(&lt_backend_system_ready, true, memory_order_release);
 }
 
 /* ---- jemalloc through its non-standard API ------------------------------------------------ */
@@ -246,12 +329,17 @@ static bool use_jemalloc(struct lt_backend *b)
     je.rallocx = rallocx;
     je.dallocx = dallocx;
     je.sallocx = sallocx;
-    *b = (struct lt_backend){
-        .malloc = je_malloc, .free = je_free, .calloc = je_calloc, .realloc = je_realloc,
-        .reallocarray = je_reallocarray, .memalign = je_memalign,
-        .posix_memalign = je_posix_memalign, .aligned_alloc = je_aligned_alloc,
-        .valloc = je_valloc, .pvalloc = je_pvalloc, .malloc_usable_size = je_usable_size,
-    };
+    b->malloc = je_malloc;
+    b->free = je_free;
+    b->calloc = je_calloc;
+    b->realloc = je_realloc;
+    b->reallocarray = je_reallocarray;
+    b->memalign = je_memalign;
+    b->posix_memalign = je_posix_memalign;
+    b->aligned_alloc = je_aligned_alloc;
+    b->valloc = je_valloc;
+    b->pvalloc = je_pvalloc;
+    b->malloc_usable_size = je_usable_size;
     return true;
 }
 #else
@@ -264,7 +352,8 @@ static bool use_jemalloc(struct lt_backend *b)
 
 int lt_backend_init(void)
 {
-    struct lt_backend b;
+    lt_real_system(); /* the other wrappers' functions, unless one of them came first */
+    struct lt_backend b = lt_real;
     b.malloc = next("malloc");
     b.free = next("free");
     b.calloc = next("calloc");

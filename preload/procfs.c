@@ -10,20 +10,24 @@
 
 #include "compiler.h"
 
+/* read(2) that a signal does not cut short. */
+static ssize_t read_some(int fd, char *buf, size_t n)
+{
+    ssize_t got;
+    do
+        got = read(fd, buf, n);
+    while (got < 0 && errno == EINTR);
+    return got;
+}
+
 ssize_t lt_proc_read(const char *path, char *buf, size_t size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     size_t len = 0;
-    while (len + 1 < size) {
-        ssize_t n = read(fd, buf + len, size - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
+    for (ssize_t n; len + 1 < size && (n = read_some(fd, buf + len, size - 1 - len)) > 0;)
         len += (size_t)n;
-    }
     close(fd);
     buf[len] = '\0';
     return (ssize_t)len;
@@ -126,12 +130,7 @@ int lt_proc_maps(lt_proc_map_fn fn, void *ctx, char *buf, size_t size)
     int have = 0;
     char path[4096];
     size_t len = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, size - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
+    for (ssize_t n; (n = read_some(fd, buf + len, size - 1 - len)) > 0;) {
         len += (size_t)n;
         buf[len] = '\0';
         char *line = buf, *nl;

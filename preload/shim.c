@@ -21,12 +21,10 @@ __attribute__((constructor(101))) static void on_load(void)
 {
     if (lt_tracker_init() != 0)
         return;
-    lt_tls.guard++;
-    if (!lt_tls.self)
-        lt_tls.self = lt_thread_attach();
-    lt_thread_note_stack(lt_tls.self);
+    lt_enter();
+    lt_thread_note_stack(lt_self());
     lt_worker_start();
-    lt_tls.guard--;
+    lt_leave();
 }
 
 LT_EXPORT int leaktag_snapshot(const char *reason)
@@ -35,10 +33,9 @@ LT_EXPORT int leaktag_snapshot(const char *reason)
         return -ENODEV;
     char word[64];
     lt_format(word, sizeof(word), "%s", reason && *reason ? reason : "api");
-    lt_tls.guard++;
-    struct lt_thread *self = lt_tls.self ? lt_tls.self : (lt_tls.self = lt_thread_attach());
-    int err = lt_composer_write(self, word);
-    lt_tls.guard--;
+    lt_enter();
+    int err = lt_composer_write(lt_self(), word);
+    lt_leave();
     return err;
 }
 

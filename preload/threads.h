@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "compiler.h"
 #include "format.h"
 
 struct lt_stackcache;
@@ -59,16 +60,6 @@ _Static_assert(sizeof(struct lt_thread) == 192, "thread entry layout");
 
 int lt_threads_init(void);
 
-/* Entry for the calling thread, created on its first allocation. Never NULL. */
-struct lt_thread *lt_thread_attach(void);
-
-/* pthread_create: an entry for the thread about to be created, counted as alive at once (the
- * inventory printed when creation fails must include threads that have not run yet); the
- * new thread adopts it, or it is given back if creation fails. */
-struct lt_thread *lt_thread_reserve(uint64_t stack_size);
-void lt_thread_adopt(struct lt_thread *t);
-void lt_thread_unreserve(struct lt_thread *t);
-
 /* Entry by index, or NULL for an index never handed out. */
 struct lt_thread *lt_thread_get(uint32_t idx);
 uint32_t lt_threads_count(void);
@@ -78,6 +69,52 @@ void lt_thread_note_stack(struct lt_thread *t);
 
 /* pthread_setname_np / prctl(PR_SET_NAME) have succeeded for a thread. */
 void lt_thread_set_name(pthread_t handle, const char *name);
+
+/* What leaktag keeps per thread: initial-exec TLS, so reading it never allocates, locks or
+ * calls into the loader (a signal handler may). */
+struct lt_tls {
+    struct lt_thread *self; /* registry entry, created on the thread's first allocation */
+    uint32_t guard;         /* non-zero inside leaktag: nothing is tracked */
+    int64_t sample_left;    /* sampled mode: bytes to allocate before the next sampled block */
+    uint64_t rng;           /* sampled mode: this thread's random state */
+};
+extern LT_TLS struct lt_tls lt_tls;
+
+/* leaktag's own work in this thread (start-up, a snapshot, registering a thread): until the
+ * matching lt_leave, what it allocates goes untracked and no hook records anything. Nests. */
+LT_INLINE void lt_enter(void)
+{
+    lt_tls.guard++;
+}
+
+LT_INLINE void lt_leave(void)
+{
+    lt_tls.guard--;
+}
+
+/* Is this thread inside leaktag (or in a handler that interrupted it)? */
+LT_INLINE bool lt_inside(void)
+{
+    return lt_unlikely(lt_tls.guard != 0);
+}
+
+/* Entry for the calling thread, created on its first allocation. Never NULL. */
+struct lt_thread *lt_thread_attach(void);
+
+/* This thread's entry, attached on first use. Never NULL. */
+LT_INLINE struct lt_thread *lt_self(void)
+{
+    struct lt_thread *self = lt_tls.self;
+    if (lt_unlikely(!self))
+        self = lt_tls.self = lt_thread_attach();
+    return self;
+}
+
+/* pthread_create through a trampoline: the new thread's entry is reserved before it runs (so
+ * an inventory printed when creation fails counts it) and learns its creator, start routine
+ * and stack. A failure for want of room (EAGAIN, ENOMEM) prints the inventory, once. */
+int lt_thread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
+                     void *arg);
 
 /* Adds to a counter of t: a plain read-modify-write when only its owner writes it. */
 static inline void lt_thread_add(struct lt_thread *t, _Atomic uint64_t *counter, uint64_t n)
@@ -92,10 +129,6 @@ static inline void lt_thread_add(struct lt_thread *t, _Atomic uint64_t *counter,
 /* Grace period for memory retired from the block table: returns true once every thread but
  * self that might still read it has left the table, false if one has not within timeout_ns. */
 bool lt_threads_quiesce(const struct lt_thread *self, int64_t timeout_ns);
-
-/* One line describing live threads and their stack reservations, for pthread_create
- * failures ("92 threads alive; 91 x 32 MiB stacks = 2.8 GiB; VmSize 3.0 GiB"). */
-void lt_threads_inventory(char *buf, size_t size);
 
 /* fork(): in the child only the forking thread exists. */
 void lt_threads_after_fork_child(struct lt_thread *self);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -17,7 +18,6 @@
 #include "stacks.h"
 #include "unwind.h"
 
-LT_TLS struct lt_tls lt_tls;
 _Atomic int lt_state = LT_STATE_OFF;
 
 /* Live bytes as last published by the threads, and its high-water mark. Each thread folds
@@ -29,17 +29,9 @@ static _Atomic uint64_t peak_live_bytes;
 
 extern char **environ;
 
-static struct lt_thread *self_entry(void)
-{
-    struct lt_thread *self = lt_tls.self;
-    if (lt_unlikely(!self))
-        self = lt_tls.self = lt_thread_attach();
-    return self;
-}
-
 static void fork_prepare(void)
 {
-    lt_tls.guard++;
+    lt_enter();
     lt_stacks_fork_prepare();
     lt_misuse_fork_prepare();
     lt_table_fork_prepare();
@@ -50,7 +42,7 @@ static void fork_parent(void)
     lt_table_fork_parent();
     lt_misuse_fork_parent();
     lt_stacks_fork_parent();
-    lt_tls.guard--;
+    lt_leave();
 }
 
 static void fork_child(void)
@@ -59,7 +51,7 @@ static void fork_child(void)
     lt_misuse_fork_child();
     lt_stacks_fork_child();
     lt_threads_after_fork_child(lt_tls.self);
-    lt_tls.guard--;
+    lt_leave();
 }
 
 static int start(void)
@@ -106,9 +98,9 @@ int lt_tracker_init(void)
         return 0;
     if (state == LT_STATE_RESTART) {
         if (atomic_compare_exchange_strong(&lt_state, &state, LT_STATE_RESTARTING)) {
-            lt_tls.guard++;
+            lt_enter();
             restart_fn();
-            lt_tls.guard--;
+            lt_leave();
             atomic_store_explicit(&lt_state, LT_STATE_ON, memory_order_release);
             return 0;
         }
@@ -118,9 +110,9 @@ int lt_tracker_init(void)
     if (state == LT_STATE_OFF &&
         atomic_compare_exchange_strong(&lt_state, &state, LT_STATE_STARTING)) {
         /* Whatever start-up allocates (dlsym, libunwind) is served untracked. */
-        lt_tls.guard++;
+        lt_enter();
         int err = start();
-        lt_tls.guard--;
+        lt_leave();
         atomic_store_explicit(&lt_state, err ? LT_STATE_FAILED : LT_STATE_ON,
                               memory_order_release);
         return err;
@@ -310,7 +302,7 @@ void lt_track_alloc_slow(void *p, size_t size, enum lt_kind kind, const void *ca
                          const uint64_t *ra_slot)
 {
     lt_table_prefetch((uint64_t)p);
-    struct lt_thread *self = self_entry();
+    struct lt_thread *self = lt_self();
     struct lt_block b = {
         .addr = (uint64_t)p,
         .size = size,
@@ -344,14 +336,14 @@ static inline void commit_release(struct lt_thread *self, const struct lt_block 
 
 void lt_track_commit_release(const struct lt_block *b, enum lt_release how, const void *caller)
 {
-    commit_release(self_entry(), b, how, caller);
+    commit_release(lt_self(), b, how, caller);
 }
 
 LT_COLD void lt_track_unknown_release(enum lt_release how, const void *caller)
 {
     if (lt_opt.sample)
         return; /* sampled mode: most blocks were never recorded, so this is normal */
-    struct lt_thread *self = self_entry();
+    struct lt_thread *self = lt_self();
     lt_thread_add(self, &self->unknown_frees, 1);
     lt_misuse_note(LT_MISUSE_UNKNOWN_FREE, LT_STACK_NONE, capture_stack_slow(NULL, caller, NULL),
                    LT_KIND_COUNT, how);
@@ -359,7 +351,7 @@ LT_COLD void lt_track_unknown_release(enum lt_release how, const void *caller)
 
 void lt_track_release(void *p, enum lt_release how, const void *caller)
 {
-    struct lt_thread *self = self_entry();
+    struct lt_thread *self = lt_self();
     struct lt_block b;
     if (lt_likely(lt_table_remove(self, (uint64_t)p, &b)))
         commit_release(self, &b, how, caller);
@@ -369,19 +361,19 @@ void lt_track_release(void *p, enum lt_release how, const void *caller)
 
 bool lt_track_detach(void *p, struct lt_block *out)
 {
-    return lt_table_remove(self_entry(), (uint64_t)p, out);
+    return lt_table_remove(lt_self(), (uint64_t)p, out);
 }
 
 void lt_track_restore(const struct lt_block *b)
 {
-    struct lt_thread *self = self_entry();
+    struct lt_thread *self = lt_self();
     if (lt_table_insert(self, b) != 0)
         untracked(self, b->size);
 }
 
 void lt_track_forget(void *p)
 {
-    struct lt_thread *self = self_entry();
+    struct lt_thread *self = lt_self();
     struct lt_block b;
     if (lt_table_remove(self, (uint64_t)p, &b)) {
         lt_thread_add(self, &self->allocs, (uint64_t)-1);
@@ -417,4 +409,66 @@ void lt_tracker_totals(struct lt_totals *out)
     uint64_t live = out->bytes_allocated - out->bytes_freed;
     uint64_t peak = atomic_load_explicit(&peak_live_bytes, memory_order_relaxed);
     out->peak_live_bytes = live > peak ? live : peak;
+}
+
+void *lt_track_resize(void *p, size_t n, size_t m, enum lt_kind kind, const void *caller,
+                      const uint64_t *ra_slot)
+{
+    struct lt_block old;
+    bool had = p && lt_track_detach(p, &old);
+    void *q = kind == LT_KIND_REALLOC ? lt_real.realloc(p, n) : lt_real.reallocarray(p, n, m);
+    size_t bytes = n;
+    /* An overflowing reallocarray fails with ENOMEM and leaves p alone; a product that
+     * wrapped to 0 must not pass for realloc(p, 0), which frees p. */
+    bool overflow = kind != LT_KIND_REALLOC && __builtin_mul_overflow(n, m, &bytes);
+    bool released = p && (q || (bytes == 0 && !overflow)); /* glibc: realloc(p, 0) frees p */
+    if (released) {
+        if (had)
+            lt_track_commit_release(&old, LT_RELEASE_FREE, caller);
+        else
+            lt_track_unknown_release(LT_RELEASE_FREE, caller);
+    } else if (had) {
+        lt_track_restore(&old);
+    }
+    if (q)
+        lt_track_alloc(q, bytes, kind, caller, ra_slot);
+    return q;
+}
+
+LT_COLD void *lt_new_fallback(const char *next_name, size_t size, size_t align, bool nothrow,
+                              bool tracked)
+{
+    static const struct std_nothrow { char c; } nothrow_tag;
+    /* libstdc++'s by its symbol version first: an allocator loaded before it (jemalloc
+     * exports every operator new, unversioned) would hand out memory that our delete
+     * returns to a different allocator. */
+    void *next = lt_backend_next(next_name, align ? "CXXABI_1.3.11" : "GLIBCXX_3.4");
+    if (tracked)
+        lt_hook_end();
+    void *p = NULL;
+    if (!next) {
+        /* No C++ runtime after us: still honour the throwing contract. */
+        void (*throw_bad_alloc)(void) =
+            (void (*)(void))lt_backend_next("_ZSt17__throw_bad_allocv", NULL);
+        if (!nothrow) {
+            if (throw_bad_alloc)
+                throw_bad_alloc();
+            lt_log("operator new failed and no C++ runtime can throw std::bad_alloc");
+            abort();
+        }
+    } else if (align && nothrow) {
+        p = ((void *(*)(size_t, size_t, const void *))next)(size, align, &nothrow_tag);
+    } else if (align) {
+        p = ((void *(*)(size_t, size_t))next)(size, align);
+    } else if (nothrow) {
+        p = ((void *(*)(size_t, const void *))next)(size, &nothrow_tag);
+    } else {
+        p = ((void *(*)(size_t))next)(size);
+    }
+    if (tracked) {
+        lt_enter(); /* only reached when nothing was thrown */
+        if (p)
+            lt_track_forget(p);
+    }
+    return p;
 }

@@ -1,6 +1,7 @@
-/* tracker.h — the core: what happens when a block is allocated or released. The hooks in
- * interpose.c call only this; unit tests link it without LD_PRELOAD.
- * The checks every hook makes first are inline here; the work is in tracker.c. */
+/* tracker.h — the core: what happens when a block is allocated or released. The wrappers in
+ * interpose.c call only this (and the real functions of backend.h); unit tests link it
+ * without LD_PRELOAD. The checks every hook makes first are inline here, and so are the
+ * release and operator new paths the many wrappers share; the work is in tracker.c. */
 #ifndef LT_TRACKER_H
 #define LT_TRACKER_H
 
@@ -9,19 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend.h"
 #include "compiler.h"
 #include "kind.h"
 #include "options.h"
 #include "table.h"
 #include "threads.h"
-
-struct lt_tls {
-    struct lt_thread *self; /* registry entry, created on the thread's first allocation */
-    uint32_t guard;         /* non-zero inside leaktag: nothing is tracked */
-    int64_t sample_left;    /* sampled mode: bytes to allocate before the next sampled block */
-    uint64_t rng;           /* sampled mode: this thread's random state */
-};
-extern LT_TLS struct lt_tls lt_tls;
 
 enum lt_state {
     LT_STATE_OFF,
@@ -53,19 +47,25 @@ void lt_tracker_request_restart(void (*fn)(void));
  * start-up: the hook then calls the real allocator only. */
 LT_INLINE bool lt_hook_begin(void)
 {
-    struct lt_tls *t = &lt_tls;
-    if (lt_unlikely(t->guard))
+    if (lt_inside())
         return false;
     if (lt_unlikely(atomic_load_explicit(&lt_state, memory_order_acquire) != LT_STATE_ON) &&
         lt_tracker_init() != 0)
         return false;
-    t->guard = 1;
+    lt_enter();
     return true;
 }
 
 LT_INLINE void lt_hook_end(void)
 {
-    lt_tls.guard = 0;
+    lt_leave();
+}
+
+/* For the wrappers of functions that do not allocate (thread creation, names): is this the
+ * application's call, with tracking on? */
+LT_INLINE bool lt_hook_applies(void)
+{
+    return atomic_load_explicit(&lt_state, memory_order_acquire) == LT_STATE_ON && !lt_inside();
 }
 
 /* A block was handed out. `caller` is the hook's return address (frame 0). In sampled mode
@@ -99,6 +99,56 @@ void lt_track_unknown_release(enum lt_release how, const void *caller);
 
 /* Undoes lt_track_alloc of this thread's block, as if it had never been recorded. */
 void lt_track_forget(void *p);
+
+/* ---- what several wrappers share --------------------------------------------------------- */
+
+/* free and every operator delete. The record leaves the table before the real free:
+ * afterwards the address may already be another thread's new block. (In sampled mode,
+ * blocks that were never recorded skip the table: one filter load.) */
+LT_INLINE void lt_hook_release(void *p, enum lt_release how, const void *caller)
+{
+    if (lt_unlikely(!p || lt_scratch_owns(p)))
+        return;
+    if (!lt_hook_begin()) {
+        lt_untracked_free(p);
+        return;
+    }
+    if (lt_table_may_contain((uint64_t)p))
+        lt_track_release(p, how, caller);
+    lt_real.free(p);
+    lt_hook_end();
+}
+
+/* realloc (m = 1) and reallocarray, between lt_hook_begin and lt_hook_end: the old block
+ * leaves the table while the real call runs and comes back if it fails, so that a concurrent
+ * malloc that reuses the address cannot collide. */
+void *lt_track_resize(void *p, size_t n, size_t m, enum lt_kind kind, const void *caller,
+                      const uint64_t *ra_slot);
+
+/* The real allocator refused an operator new: the next operator new in the chain
+ * (libstdc++'s, by symbol version) does what the standard wants — the new_handler, a retry,
+ * std::bad_alloc, or NULL for nothrow. In a tracked call it runs without the guard (a throw
+ * must not leave it set), so its own malloc is recorded; that record is taken back, since
+ * the caller records the block with its C++ kind. */
+void *lt_new_fallback(const char *next_name, size_t size, size_t align, bool nothrow,
+                      bool tracked);
+
+/* Every operator new: align 0 for the plain ones. */
+LT_INLINE void *lt_hook_new(size_t size, size_t align, enum lt_kind kind, bool nothrow,
+                            const char *next_name, const void *caller, const uint64_t *ra_slot)
+{
+    if (!lt_hook_begin()) {
+        void *p = align ? lt_untracked_memalign(align, size) : lt_untracked_malloc(size ? size : 1);
+        return lt_likely(p != NULL) ? p : lt_new_fallback(next_name, size, align, nothrow, false);
+    }
+    void *p = align ? lt_real.memalign(align, size) : lt_real.malloc(size ? size : 1);
+    if (lt_unlikely(p == NULL))
+        p = lt_new_fallback(next_name, size, align, nothrow, true);
+    if (lt_likely(p != NULL))
+        lt_track_alloc(p, size, kind, caller, ra_slot);
+    lt_hook_end();
+    return p;
+}
 
 /* Global figures, summed over all threads. */
 struct lt_totals {

@@ -4,7 +4,6 @@
  * and housekeeping; it never runs application code and tracks nothing of its own. */
 #include "worker.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -19,6 +18,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "clock.h"
 #include "compiler.h"
 #include "log.h"
@@ -85,19 +85,17 @@ static void on_signal(int sig, siginfo_t *info, void *uctx)
         (void)ignored;
     }
     if (!atomic_load_explicit(&running, memory_order_relaxed)) {
-        if (__libc_single_threaded && !lt_tls.guard && !interrupted_in_loader(uctx)) {
+        if (__libc_single_threaded && !lt_inside() && !interrupted_in_loader(uctx)) {
             /* The only thread, interrupted outside leaktag: the tables are still, so the
              * snapshot is written right here (the program may be idle and never reach a
              * hook that could start our thread). Only syscalls and leaktag's own code run,
              * plus dl_iterate_phdr for the module list. */
-            lt_tls.guard = 1;
-            struct lt_thread *self = lt_tls.self ? lt_tls.self
-                                                 : (lt_tls.self = lt_thread_attach());
+            lt_enter();
             uint64_t pending;
             if (fd >= 0 && read(fd, &pending, sizeof(pending)) < 0)
                 pending = 0;
-            lt_composer_write(self, "signal");
-            lt_tls.guard = 0;
+            lt_composer_write(lt_self(), "signal");
+            lt_leave();
         } else {
             request_start(); /* one atomic store: the next hook in any thread starts it */
         }
@@ -133,10 +131,7 @@ bool lt_worker_app_sigaction(int sig, const struct sigaction *act, struct sigact
 static void install_handler(void)
 {
     /* The real sigaction: ours would take this for the application's handler. */
-    typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
-    sigaction_fn real = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
-    if (!real)
-        real = sigaction;
+    int (*real)(int, const struct sigaction *, struct sigaction *) = lt_real_system()->sigaction;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_signal;
@@ -178,10 +173,10 @@ static void housekeeping(struct lt_thread *self, unsigned round)
 static void *worker_main(void *arg)
 {
     (void)arg;
-    lt_tls.guard = 1; /* for good: nothing this thread does is the application's */
-    struct lt_thread *self = lt_tls.self ? lt_tls.self : (lt_tls.self = lt_thread_attach());
+    lt_enter(); /* for good: nothing this thread does is the application's */
+    struct lt_thread *self = lt_self();
     atomic_fetch_or(&self->state, LT_THREAD_INTERNAL);
-    prctl(PR_SET_NAME, "leaktag", 0, 0, 0);
+    lt_real_system()->prctl(PR_SET_NAME, (unsigned long)"leaktag", 0, 0, 0);
     memcpy(self->name, "leaktag", sizeof("leaktag"));
     lt_thread_note_stack(self);
     /* The application may block our signal everywhere; here it is always deliverable. */
@@ -241,9 +236,9 @@ static int start_thread(void)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t thread;
-    lt_tls.guard++; /* our pthread_create hook then passes straight through */
-    int err = pthread_create(&thread, &attr, worker_main, NULL);
-    lt_tls.guard--;
+    lt_enter(); /* what pthread_create allocates is not the application's */
+    int err = lt_real_system()->pthread_create(&thread, &attr, worker_main, NULL);
+    lt_leave();
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (err) {
@@ -271,10 +266,9 @@ void lt_worker_ensure(void)
 
 static void at_exit(void)
 {
-    lt_tls.guard++;
-    struct lt_thread *self = lt_tls.self ? lt_tls.self : (lt_tls.self = lt_thread_attach());
-    lt_composer_write(self, "exit");
-    lt_tls.guard--;
+    lt_enter();
+    lt_composer_write(lt_self(), "exit");
+    lt_leave();
 }
 
 static void fork_prepare(void)
