@@ -19,6 +19,7 @@
 #include "config.h"
 #include "clock.h"
 #include "compiler.h"
+#include "control.h"
 #include "format.h"
 #include "log.h"
 #include "mem.h"
@@ -39,16 +40,18 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t sequence;            /* snapshots attempted by this process */
-static _Atomic uint64_t written;
 
 void lt_composer_init(void)
 {
     lt_outfile_init();
+    char output[LT_PATH_MAX];
+    lt_outfile_template(output, sizeof(output), lt_opt.output);
+    lt_control_init(output);
 }
 
 uint64_t lt_composer_count(void)
 {
-    return atomic_load(&written);
+    return __atomic_load_n(&leaktag_control.snapshots, __ATOMIC_RELAXED);
 }
 
 void lt_composer_fork_prepare(void)
@@ -65,7 +68,7 @@ void lt_composer_fork_child(void)
 {
     pthread_mutex_init(&lock, NULL);
     sequence = 0; /* the child is a process of its own: its snapshots count from 1 */
-    atomic_store(&written, 0);
+    lt_control_fork_child();
 }
 
 /* ---- META --------------------------------------------------------------------------------- */
@@ -461,7 +464,7 @@ int lt_composer_write(struct lt_thread *self, const char *reason)
     if (err) {
         lt_log("cannot write snapshot %u to %s: %s", seq, out.path, error_text(-err));
     } else {
-        atomic_fetch_add(&written, 1);
+        lt_control_written(out.path);
         if (!lt_opt.quiet)
             lt_log("snapshot %u written to %s (%llu live blocks, %llu bytes)", seq, out.path,
                    (unsigned long long)s.blocks, (unsigned long long)s.bytes);

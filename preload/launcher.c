@@ -1,8 +1,10 @@
 /* launcher.c — the `leaktag` command: runs a program with libleaktag.so preloaded, or asks a
  * running one for a snapshot. Its options are generated from the shim's options table
- * (LEAKTAG_SAMPLE_BYTES <-> --sample-bytes), so the two cannot drift apart. An ordinary
- * program: it may use stdio and malloc; it is never preloaded itself. */
-#include <dirent.h>
+ * (LEAKTAG_SAMPLE_BYTES <-> --sample-bytes) and parsed by it, so the two cannot drift apart.
+ * With --pid it sends only the signal the target's shim says it handles (its control block,
+ * control.h): a signal the target does not expect may end it. An ordinary program: it may
+ * use stdio and malloc; it is never preloaded itself. */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -11,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "control.h"
 #include "options.h"
 
 #ifndef LT_LIBDIR_FROM_BINDIR
@@ -91,92 +95,160 @@ static bool find_library(const char *name, char *out, size_t size)
     return false;
 }
 
-/* ---- leaktag --pid ------------------------------------------------------------------------ */
+/* ---- leaktag --pid: what the shim in a running process says of itself ------------------- */
 
-/* A NAME=value from /proc/PID/environ, or NULL. */
-static char *target_env(pid_t pid, const char *name, char *buf, size_t size)
+/* The shim's file as the target maps it, and where its file offset 0 is mapped. */
+static bool find_shim(pid_t pid, char *path, size_t size, uint64_t *base)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    size_t len = strlen(name), at = 0;
-    char *found = NULL;
-    int c;
-    while (!found && (c = fgetc(f)) != EOF) {
-        if (at + 1 < size)
-            buf[at++] = (char)c;
-        if (c == '\0') {
-            if (!strncmp(buf, name, len) && buf[len] == '=')
-                found = buf + len + 1;
-            at = 0;
-        }
-    }
-    fclose(f);
-    return found;
-}
-
-static bool runs_leaktag(pid_t pid)
-{
-    char path[64], line[4096];
-    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-    FILE *f = fopen(path, "r");
+    char maps[64], line[PATH_MAX + 128];
+    snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
+    FILE *f = fopen(maps, "r");
     if (!f)
         return false;
     bool found = false;
-    while (!found && fgets(line, sizeof(line), f))
-        found = strstr(line, "/libleaktag.so") || strstr(line, "/libleaktag-jemalloc.so");
+    while (!found && fgets(line, sizeof(line), f)) {
+        unsigned long long start, offset;
+        int at = 0;
+        if (sscanf(line, "%llx-%*x %*s %llx %*s %*u %n", &start, &offset, &at) < 2 || !at)
+            continue;
+        char *file = line + at;
+        file[strcspn(file, "\n")] = '\0';
+        const char *name = strrchr(file, '/');
+        name = name ? name + 1 : file;
+        if (offset == 0 && (!strcmp(name, "libleaktag.so") || !strcmp(name, "libleaktag-jemalloc.so"))) {
+            snprintf(path, size, "%s", file);
+            *base = start;
+            found = true;
+        }
+    }
     fclose(f);
     return found;
 }
 
-static int signal_number(const char *name)
+/* The address of a dynamic symbol relative to the module's mapping of file offset 0, from an
+ * ELF file of either class. Every offset is checked against the file's size. */
+#define ELF_SYMBOL_FN(fn, Ehdr, Phdr, Shdr, Sym)                                                 \
+    static bool fn(const uint8_t *img, size_t size, const char *name, uint64_t *offset)       \
+    {                                                                                        \
+        const Ehdr *eh = (const Ehdr *)img;                                                  \
+        if (size < sizeof(*eh) || eh->e_phoff > size || eh->e_shoff > size ||                \
+            (uint64_t)eh->e_phnum * sizeof(Phdr) > size - eh->e_phoff ||                     \
+            (uint64_t)eh->e_shnum * sizeof(Shdr) > size - eh->e_shoff)                       \
+            return false;                                                                    \
+        const Phdr *ph = (const Phdr *)(img + eh->e_phoff);                                  \
+        uint64_t first_vaddr = UINT64_MAX;                                                   \
+        for (unsigned i = 0; i < eh->e_phnum; i++)                                           \
+            if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0)                              \
+                first_vaddr = ph[i].p_vaddr;                                                 \
+        const Shdr *sh = (const Shdr *)(img + eh->e_shoff);                                  \
+        for (unsigned i = 0; first_vaddr != UINT64_MAX && i < eh->e_shnum; i++) {            \
+            if (sh[i].sh_type != SHT_DYNSYM || sh[i].sh_link >= eh->e_shnum)                 \
+                continue;                                                                    \
+            const Shdr *str = &sh[sh[i].sh_link];                                            \
+            if (sh[i].sh_offset > size || sh[i].sh_size > size - sh[i].sh_offset ||          \
+                str->sh_offset > size || str->sh_size > size - str->sh_offset)               \
+                return false;                                                                \
+            const Sym *sym = (const Sym *)(img + sh[i].sh_offset);                           \
+            const char *names = (const char *)img + str->sh_offset;                          \
+            for (size_t k = 0; k < sh[i].sh_size / sizeof(Sym); k++) {                       \
+                if (sym[k].st_name >= str->sh_size || sym[k].st_shndx == SHN_UNDEF)          \
+                    continue;                                                                \
+                const char *s = names + sym[k].st_name;                                      \
+                if (strnlen(s, str->sh_size - sym[k].st_name) < str->sh_size - sym[k].st_name && \
+                    !strcmp(s, name)) {                                                      \
+                    *offset = sym[k].st_value - (first_vaddr & ~(uint64_t)4095);             \
+                    return true;                                                             \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+        return false;                                                                        \
+    }
+ELF_SYMBOL_FN(elf64_symbol, Elf64_Ehdr, Elf64_Phdr, Elf64_Shdr, Elf64_Sym)
+ELF_SYMBOL_FN(elf32_symbol, Elf32_Ehdr, Elf32_Phdr, Elf32_Shdr, Elf32_Sym)
+
+static bool elf_symbol(const char *path, const char *name, uint64_t *offset)
 {
-    static const struct { const char *name; int sig; } names[] = {
-        {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}, {"URG", SIGURG},
-        {"WINCH", SIGWINCH}, {"PWR", SIGPWR}, {"PROF", SIGPROF}, {"VTALRM", SIGVTALRM}};
-    if (!name)
-        return SIGUSR2;
-    if (!strncasecmp(name, "SIG", 3))
-        name += 3;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (!strcasecmp(name, names[i].name))
-            return names[i].sig;
-    if (!strcasecmp(name, "off") || !strcasecmp(name, "none"))
-        return 0;
-    int n = atoi(name);
-    return n > 0 && n < 65 ? n : SIGUSR2;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < EI_NIDENT) {
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    void *img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (img == MAP_FAILED)
+        return false;
+    const unsigned char *id = img;
+    bool found = false;
+    if (!memcmp(id, ELFMAG, SELFMAG) && id[EI_CLASS] == ELFCLASS64)
+        found = elf64_symbol(img, (size_t)st.st_size, name, offset);
+    else if (!memcmp(id, ELFMAG, SELFMAG) && id[EI_CLASS] == ELFCLASS32)
+        found = elf32_symbol(img, (size_t)st.st_size, name, offset);
+    munmap(img, (size_t)st.st_size);
+    return found;
 }
 
-/* Files in dir whose name contains ".PID." — snapshots of that process by the default and
- * the usual templates. */
-static unsigned count_snapshots(const char *dir, pid_t pid, char *newest, size_t size)
+static const char *ptrace_hint(void)
 {
-    char needle[32];
-    snprintf(needle, sizeof(needle), "%d", (int)pid);
-    DIR *d = opendir(dir);
-    unsigned n = 0;
-    time_t latest = 0;
-    for (struct dirent *e; d && (e = readdir(d));) {
-        size_t len = strlen(e->d_name);
-        if (len < 4 || strcmp(e->d_name + len - 4, ".lts") || !strstr(e->d_name, needle) ||
-            e->d_name[0] == '.')
-            continue;
-        char path[PATH_MAX];
-        struct stat st;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        if (stat(path, &st) != 0)
-            continue;
-        n++;
-        if (st.st_mtime >= latest) {
-            latest = st.st_mtime;
-            snprintf(newest, size, "%s", path);
-        }
+    FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "r");
+    int scope = 0;
+    if (f) {
+        if (fscanf(f, "%d", &scope) != 1)
+            scope = 0;
+        fclose(f);
     }
-    if (d)
-        closedir(d);
-    return n;
+    return scope > 0 ? " (kernel.yama.ptrace_scope is not 0: run as root, or set it to 0)"
+                     : " (another user's process? run as its user or as root)";
+}
+
+/* The target's control block, read twice until both copies agree and no update was under
+ * way. Returns 0, or 1 with a reason in why. */
+static int read_control(pid_t pid, struct lt_control *c, char *why, size_t size)
+{
+    char shim[PATH_MAX], file[PATH_MAX + 32];
+    uint64_t base, offset;
+    if (!find_shim(pid, shim, sizeof(shim), &base)) {
+        snprintf(why, size, "does not run under leaktag (no libleaktag.so in its maps)");
+        return 1;
+    }
+    /* The path as the target sees it: through its root, should it be in a container. */
+    snprintf(file, sizeof(file), "/proc/%d/root%s", (int)pid, shim);
+    if (!elf_symbol(file, LT_CONTROL_SYMBOL, &offset) &&
+        !elf_symbol(shim, LT_CONTROL_SYMBOL, &offset)) {
+        snprintf(why, size, "its %s has no %s (another leaktag version?) or cannot be read",
+                 shim, LT_CONTROL_SYMBOL);
+        return 1;
+    }
+    for (int attempt = 0; attempt < 100; attempt++) {
+        struct lt_control again;
+        struct iovec local[2] = {{c, sizeof(*c)}, {&again, sizeof(again)}};
+        struct iovec remote[2] = {{(void *)(uintptr_t)(base + offset), sizeof(*c)},
+                                  {(void *)(uintptr_t)(base + offset), sizeof(again)}};
+        ssize_t got = process_vm_readv(pid, local, 2, remote, 2, 0);
+        if (got < 0) {
+            snprintf(why, size, "cannot read its memory: %s%s", strerror(errno),
+                     errno == EPERM ? ptrace_hint() : "");
+            return 1;
+        }
+        if (got != (ssize_t)(2 * sizeof(*c)) || memcmp(c->magic, LT_CONTROL_MAGIC,
+                                                       sizeof(LT_CONTROL_MAGIC))) {
+            snprintf(why, size, "its leaktag control block is not where %s says", shim);
+            return 1;
+        }
+        if (c->version != LT_CONTROL_VERSION || c->size != sizeof(*c)) {
+            snprintf(why, size, "its leaktag control block is version %u (%u bytes); this "
+                     "leaktag reads version %u", c->version, c->size, LT_CONTROL_VERSION);
+            return 1;
+        }
+        if (!(c->sequence & 1) && c->sequence == again.sequence) {
+            c->output[sizeof(c->output) - 1] = c->last[sizeof(c->last) - 1] = '\0';
+            return 0;
+        }
+        usleep(1000);
+    }
+    snprintf(why, size, "its leaktag control block kept changing");
+    return 1;
 }
 
 static int signal_pid(pid_t pid, double wait_seconds)
@@ -185,53 +257,46 @@ static int signal_pid(pid_t pid, double wait_seconds)
         fprintf(stderr, "leaktag: process %d: %s\n", (int)pid, strerror(errno));
         return 1;
     }
-    if (!runs_leaktag(pid)) {
-        fprintf(stderr, "leaktag: process %d does not run under leaktag (no libleaktag.so in its "
-                        "maps); not signalling it, the signal could end it\n", (int)pid);
+    /* Only a signal the shim itself confirms is sent: anything else may end the process. */
+    struct lt_control c;
+    char why[PATH_MAX + 256];
+    if (read_control(pid, &c, why, sizeof(why)) != 0) {
+        fprintf(stderr, "leaktag: process %d %s; not signalling it\n", (int)pid, why);
         return 1;
     }
-    char buf[8192];
-    int sig = signal_number(target_env(pid, "LEAKTAG_SIGNAL", buf, sizeof(buf)));
-    if (!sig) {
-        fprintf(stderr, "leaktag: process %d runs with LEAKTAG_SIGNAL=off\n", (int)pid);
+    if (c.pid != pid) {
+        fprintf(stderr, "leaktag: process %d holds the leaktag state of process %d (a copy "
+                        "made without fork()?); not signalling it\n", (int)pid, (int)c.pid);
         return 1;
     }
-    /* Where its snapshots go: the directory of its output template, from its start dir. */
-    char dir[PATH_MAX + 8], cwd_link[64], cwd[PATH_MAX];
-    const char *tmpl = target_env(pid, "LEAKTAG_OUTPUT", buf, sizeof(buf));
-    snprintf(cwd_link, sizeof(cwd_link), "/proc/%d/cwd", (int)pid);
-    ssize_t n = readlink(cwd_link, cwd, sizeof(cwd) - 1);
-    cwd[n > 0 ? n : 0] = '\0';
-    size_t used = 0;
-    dir[0] = '\0';
-    if (!tmpl || tmpl[0] != '/')
-        used = (size_t)snprintf(dir, sizeof(dir), "%s/", cwd) % sizeof(dir);
-    if (tmpl && strchr(tmpl, '/')) {
-        size_t len = (size_t)(strrchr(tmpl, '/') - tmpl);
-        if (len >= sizeof(dir) - used)
-            len = sizeof(dir) - used - 1;
-        memcpy(dir + used, tmpl, len);
-        dir[used + len] = '\0';
+    if (!c.signal) {
+        fprintf(stderr, "leaktag: process %d takes no snapshot signal (LEAKTAG_SIGNAL=off, or "
+                        "its handler could not be installed); not signalling it\n", (int)pid);
+        return 1;
     }
-    char newest[PATH_MAX] = "";
-    unsigned before = count_snapshots(dir, pid, newest, sizeof(newest));
-    if (kill(pid, sig) != 0) {
+    uint64_t before = c.snapshots;
+    char name[16];
+    if (kill(pid, c.signal) != 0) {
         fprintf(stderr, "leaktag: cannot signal %d: %s\n", (int)pid, strerror(errno));
         return 1;
     }
-    printf("leaktag: asked process %d for a snapshot (signal %d); it writes to %s\n", (int)pid,
-           sig, dir);
+    printf("leaktag: asked process %d for a snapshot (SIG%s); it writes to %s\n", (int)pid,
+           lt_options_signal_name(c.signal, name, sizeof(name)), c.output);
     if (wait_seconds <= 0)
         return 0;
     for (double waited = 0; waited < wait_seconds; waited += 0.05) {
-        if (count_snapshots(dir, pid, newest, sizeof(newest)) > before) {
-            printf("%s\n", newest);
+        usleep(50000);
+        if (read_control(pid, &c, why, sizeof(why)) != 0) {
+            fprintf(stderr, "leaktag: process %d %s\n", (int)pid,
+                    kill(pid, 0) ? "ended before its snapshot was written" : why);
+            return 1;
+        }
+        if (c.snapshots > before) {
+            printf("%s\n", c.last);
             return 0;
         }
-        usleep(50000);
     }
-    fprintf(stderr, "leaktag: no new snapshot of %d in %s after %.0f s\n", (int)pid, dir,
-            wait_seconds);
+    fprintf(stderr, "leaktag: no new snapshot from %d after %.0f s\n", (int)pid, wait_seconds);
     return 1;
 }
 
@@ -292,19 +357,24 @@ int main(int argc, char **argv)
             snprintf(lib, sizeof(lib), "%s", value);
             continue;
         }
-        bool known = false;
-        for (size_t k = 0; k < nopts; k++) {
+        const struct lt_option_doc *doc = NULL;
+        for (size_t k = 0; k < nopts && !doc; k++) {
             char flag[64];
             option_flag(docs[k].name, flag, sizeof(flag));
-            if (name_len == strlen(flag) + 2 && !strncmp(arg + 2, flag, strlen(flag))) {
-                setenv(docs[k].name, value, 1); /* the shim validates it, once, at start */
-                known = true;
-            }
+            if (name_len == strlen(flag) + 2 && !strncmp(arg + 2, flag, strlen(flag)))
+                doc = &docs[k];
         }
-        if (!known) {
+        if (!doc) {
             fprintf(stderr, "leaktag: unknown option %.*s (see --help)\n", (int)name_len, arg);
             return 2;
         }
+        /* The shim's own parser decides, so a value it would refuse is refused here. */
+        if (lt_options_set(doc->name, value) != 0) {
+            fprintf(stderr, "leaktag: %.*s: '%s' is not valid (%s)\n", (int)name_len, arg,
+                    value, doc->values);
+            return 2;
+        }
+        setenv(doc->name, value, 1);
     }
     if (pid)
         return signal_pid((pid_t)pid, wait);
@@ -312,10 +382,16 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* What the shim will make of the environment, by the same table (it warns about values
+     * it refuses; those keep their defaults, here too). */
+    for (size_t k = 0; k < nopts; k++) {
+        const char *value = getenv(docs[k].name);
+        if (value)
+            lt_options_set(docs[k].name, value);
+    }
     /* jemalloc must be loaded with the program (see backend.c): the shim that depends on it */
-    const char *backend = getenv("LEAKTAG_BACKEND");
-    const char *shim = backend && !strcmp(backend, "jemalloc") ? "libleaktag-jemalloc.so"
-                                                                : "libleaktag.so";
+    const char *shim = lt_opt.backend == LT_BACKEND_JEMALLOC ? "libleaktag-jemalloc.so"
+                                                             : "libleaktag.so";
     if (!lib[0] && !find_library(shim, lib, sizeof(lib))) {
         fprintf(stderr, "leaktag: cannot find %s next to this program; use --lib\n", shim);
         return 2;
@@ -328,12 +404,17 @@ int main(int argc, char **argv)
     char preload[PATH_MAX * 2];
     snprintf(preload, sizeof(preload), "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
     setenv("LD_PRELOAD", preload, 1);
-    const char *out = getenv("LEAKTAG_OUTPUT");
-    const char *sig = getenv("LEAKTAG_SIGNAL");
-    fprintf(stderr, "leaktag: running %s as pid %d; snapshots: kill -%s %d (or leaktag --pid %d), "
-                    "at exit, to %s\n",
-            argv[i], (int)getpid(), sig ? sig : "USR2", (int)getpid(), (int)getpid(),
-            out ? out : "leaktag.%e.%p.%n.lts");
+    char how[128] = "", name[16];
+    int me = (int)getpid(); /* exec keeps it */
+    if (lt_opt.signal)
+        snprintf(how, sizeof(how), "kill -%s %d (or leaktag --pid %d), ",
+                 lt_options_signal_name(lt_opt.signal, name, sizeof(name)), me, me);
+    if (lt_opt.interval)
+        snprintf(how + strlen(how), sizeof(how) - strlen(how), "every %u s, ", lt_opt.interval);
+    if (lt_opt.at_exit)
+        snprintf(how + strlen(how), sizeof(how) - strlen(how), "at exit, ");
+    fprintf(stderr, "leaktag: running %s as pid %d; snapshots: %sto %s\n", argv[i], me,
+            how[0] ? how : "only by leaktag_snapshot(), ", lt_opt.output);
     execvp(argv[i], argv + i);
     fprintf(stderr, "leaktag: cannot run %s: %s\n", argv[i], strerror(errno));
     return 127;

@@ -2,6 +2,7 @@
  * Reads environ once, without allocating; an invalid value warns once and keeps the default. */
 #include "options.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -188,6 +189,16 @@ static const char *signal_name(int sig)
     return NULL;
 }
 
+const char *lt_options_signal_name(int sig, char *buf, size_t size)
+{
+    const char *name = sig ? signal_name(sig) : "off";
+    if (name)
+        lt_format(buf, size, "%s", name);
+    else
+        lt_format(buf, size, "%d", sig);
+    return buf;
+}
+
 static void show_unsigned(char *buf, size_t size, const void *value)
 {
     lt_format(buf, size, "%u", *(const unsigned *)value);
@@ -210,12 +221,7 @@ static void show_path(char *buf, size_t size, const void *value)
 
 static void show_signal(char *buf, size_t size, const void *value)
 {
-    int sig = *(const int *)value;
-    const char *name = sig ? signal_name(sig) : "off";
-    if (name)
-        lt_format(buf, size, "%s", name);
-    else
-        lt_format(buf, size, "%d", sig);
+    lt_options_signal_name(*(const int *)value, buf, size);
 }
 
 static const struct option options[] = {
@@ -286,14 +292,22 @@ static const char *env_value(char **envp, const char *name)
     return NULL;
 }
 
+int lt_options_set(const char *name, const char *value)
+{
+    for (size_t i = 0; i < lt_array_size(options); i++) {
+        const struct option *o = &options[i];
+        if (!strcmp(o->doc.name, name))
+            return o->parse(value, o->dest, o->min, o->max) ? 0 : -EINVAL;
+    }
+    return -ENOENT;
+}
+
 void lt_options_load(char **envp)
 {
     for (size_t i = 0; i < lt_array_size(options); i++) {
         const struct option *o = &options[i];
         const char *value = env_value(envp, o->doc.name);
-        if (!value)
-            continue;
-        if (!o->parse(value, o->dest, o->min, o->max))
+        if (value && lt_options_set(o->doc.name, value) != 0)
             lt_log("%s=\"%s\" is not valid (%s); using %s", o->doc.name, value, o->doc.values,
                    o->doc.default_text);
     }

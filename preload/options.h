@@ -29,8 +29,16 @@ struct lt_options {
 
 extern struct lt_options lt_opt;
 
-/* Parses the LEAKTAG_* entries of envp (NULL-terminated) into lt_opt. Idempotent. */
+/* Parses the LEAKTAG_* entries of envp (NULL-terminated) into lt_opt, warning once about
+ * each value it refuses. Idempotent. */
 void lt_options_load(char **envp);
+
+/* One option by its variable's name: 0, -EINVAL for a value it refuses (lt_opt keeps the
+ * old one), -ENOENT for a name that is not an option. Silent. */
+int lt_options_set(const char *name, const char *value);
+
+/* "USR2", "off", or the number of a signal without a name here. Returns buf. */
+const char *lt_options_signal_name(int sig, char *buf, size_t size);
 
 /* The options in force as "NAME=value NAME=value ..." (for snapshots). Returns the length. */
 size_t lt_options_describe(char *buf, size_t size);

@@ -28,6 +28,14 @@ static const char *exe_name(char *buf, size_t size)
     return slash ? slash + 1 : buf;
 }
 
+void lt_outfile_template(char *out, size_t size, const char *tmpl)
+{
+    if (tmpl[0] != '/' && start_dir[0])
+        lt_format(out, size, "%s/%s", start_dir, tmpl);
+    else
+        lt_format(out, size, "%s", tmpl);
+}
+
 /* %p pid, %n sequence, %e executable name, %t unix time, %% percent. */
 static void expand(char *out, size_t size, const char *tmpl, uint32_t seq)
 {

@@ -5,6 +5,7 @@
 #ifndef LT_OUTFILE_H
 #define LT_OUTFILE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "options.h"
@@ -17,6 +18,9 @@ struct lt_outfile {
 
 /* Remembers the starting directory (from the constructor). */
 void lt_outfile_init(void);
+
+/* The template as an absolute one (relative ones start from the starting directory). */
+void lt_outfile_template(char *out, size_t size, const char *tmpl);
 
 /* Expands the template for snapshot number seq and creates the temporary file. Returns 0
  * or -errno; on success f->fd is open for writing. */

@@ -21,6 +21,7 @@
 #include "backend.h"
 #include "clock.h"
 #include "compiler.h"
+#include "control.h"
 #include "log.h"
 #include "modules.h"
 #include "options.h"
@@ -144,7 +145,9 @@ static void install_handler(void)
     struct sigaction before;
     if (real(lt_opt.signal, NULL, &before) == 0 && before.sa_handler != SIG_DFL)
         app_action[0] = before;
-    if (real(lt_opt.signal, &sa, NULL) != 0)
+    if (real(lt_opt.signal, &sa, NULL) == 0)
+        lt_control_signal(lt_opt.signal); /* now `leaktag --pid` may send it */
+    else
         lt_log("cannot install the handler for signal %d; snapshots by signal are off",
                lt_opt.signal);
 }

@@ -1,0 +1,63 @@
+/* control.c — the control block the `leaktag` command reads (control.h). Updated under the
+ * composer's lock or before any other thread exists; the sequence number lets a reader in
+ * another process tell a torn copy from a whole one. */
+#include "control.h"
+
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compiler.h"
+
+LT_EXPORT struct lt_control leaktag_control;
+
+static void begin_change(void)
+{
+    __atomic_fetch_add(&leaktag_control.sequence, 1, __ATOMIC_ACQ_REL);
+}
+
+static void end_change(void)
+{
+    __atomic_fetch_add(&leaktag_control.sequence, 1, __ATOMIC_RELEASE);
+}
+
+static void copy(char *dst, const char *src)
+{
+    size_t n = strnlen(src, LT_CONTROL_PATH_MAX - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+void lt_control_init(const char *output)
+{
+    struct lt_control *c = &leaktag_control;
+    begin_change();
+    c->version = LT_CONTROL_VERSION;
+    c->size = sizeof(*c);
+    c->pid = (int32_t)getpid();
+    copy(c->output, output);
+    memcpy(c->magic, LT_CONTROL_MAGIC, sizeof(LT_CONTROL_MAGIC));
+    end_change();
+}
+
+void lt_control_signal(int sig)
+{
+    __atomic_store_n(&leaktag_control.signal, sig, __ATOMIC_RELEASE);
+}
+
+void lt_control_written(const char *path)
+{
+    begin_change();
+    copy(leaktag_control.last, path);
+    leaktag_control.snapshots++;
+    end_change();
+}
+
+void lt_control_fork_child(void)
+{
+    begin_change();
+    leaktag_control.pid = (int32_t)getpid();
+    leaktag_control.snapshots = 0;
+    leaktag_control.last[0] = '\0';
+    end_change();
+}
