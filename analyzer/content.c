@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hashmap.h"
+
 static bool printable(uint8_t c)
 {
     return c >= 0x20 && c < 0x7f;
@@ -84,7 +86,7 @@ struct content_regex {
     pcre2_match_data *match;
 };
 
-struct content_regex *content_regex_compile(const char *pattern, char *err, size_t errsize)
+struct content_regex *content_regex_compile(const char *pattern, struct lts_error *err)
 {
     int code;
     PCRE2_SIZE at;
@@ -93,13 +95,13 @@ struct content_regex *content_regex_compile(const char *pattern, char *err, size
     if (!re) {
         char msg[256];
         pcre2_get_error_message(code, (PCRE2_UCHAR *)msg, sizeof(msg));
-        snprintf(err, errsize, "%s at character %zu", msg, (size_t)at);
+        lts_fail(err, "%s at character %zu", msg, (size_t)at);
         return NULL;
     }
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* faster when available; fine without */
     struct content_regex *r = malloc(sizeof(*r));
     if (!r || !(r->match = pcre2_match_data_create_from_pattern(re, NULL))) {
-        snprintf(err, errsize, "out of memory");
+        lts_fail(err, "out of memory");
         pcre2_code_free(re);
         free(r);
         return NULL;
@@ -141,67 +143,53 @@ size_t content_regex_each(const struct content_regex *re, const uint8_t *p, size
     return count;
 }
 
-/* ---- histogram: open addressing on an FNV-1a hash ------------------------------------------- */
+/* ---- histogram: distinct tokens in an array, found through a hash map ------------------------ */
 
 struct content_histogram {
-    struct content_entry *entries;
-    size_t count, cap; /* cap is a power of two */
+    struct content_entry *entries; /* in the order first seen; sorted once, at the end */
+    size_t count, cap;
+    struct hashmap index;          /* token bytes (the entry's copy) -> position in entries */
     uint64_t total;
     bool sorted;
 };
-
-static uint64_t hash(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-    return h;
-}
 
 struct content_histogram *content_histogram_new(void)
 {
     return calloc(1, sizeof(struct content_histogram));
 }
 
-static bool grow(struct content_histogram *h)
-{
-    size_t cap = h->cap ? h->cap * 2 : 64;
-    struct content_entry *fresh = calloc(cap, sizeof(*fresh));
-    if (!fresh)
-        return false;
-    for (size_t i = 0; i < h->cap; i++) {
-        if (!h->entries[i].text)
-            continue;
-        size_t j = hash(h->entries[i].text, h->entries[i].len) & (cap - 1);
-        while (fresh[j].text)
-            j = (j + 1) & (cap - 1);
-        fresh[j] = h->entries[i];
-    }
-    free(h->entries);
-    h->entries = fresh;
-    h->cap = cap;
-    return true;
-}
-
 void content_histogram_add(struct content_histogram *h, const char *s, size_t n)
 {
-    if (h->sorted || ((h->count + 1) * 2 > h->cap && !grow(h)))
-        return; /* adding after sorting is a caller bug; out of memory drops the token */
-    size_t i = hash(s, n) & (h->cap - 1);
-    for (; h->entries[i].text; i = (i + 1) & (h->cap - 1)) {
-        if (h->entries[i].len == n && !memcmp(h->entries[i].text, s, n)) {
-            h->entries[i].count++;
-            h->total++;
+    if (h->sorted)
+        return; /* adding after sorting is a caller bug */
+    struct hashmap_slot *known = hashmap_find_bytes(&h->index, s, n);
+    if (known) {
+        h->entries[known->value].count++;
+        h->total++;
+        return;
+    }
+    /* A new token: room and a copy first, so that running out of memory drops the token
+     * and leaves the histogram as it was. */
+    if (h->count == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 64;
+        struct content_entry *grown = realloc(h->entries, cap * sizeof(*grown));
+        if (!grown)
             return;
-        }
+        h->entries = grown;
+        h->cap = cap;
     }
     char *copy = malloc(n + 1);
     if (!copy)
         return;
     memcpy(copy, s, n);
     copy[n] = '\0';
-    h->entries[i] = (struct content_entry){copy, n, 1};
-    h->count++;
+    struct hashmap_slot *slot = hashmap_bytes(&h->index, copy, n, NULL);
+    if (!slot) {
+        free(copy);
+        return;
+    }
+    slot->value = h->count;
+    h->entries[h->count++] = (struct content_entry){copy, n, 1};
     h->total++;
 }
 
@@ -254,12 +242,9 @@ static int by_rank(const void *a, const void *b)
 const struct content_entry *content_histogram_sorted(struct content_histogram *h, size_t *n)
 {
     if (!h->sorted) {
-        size_t k = 0;
-        for (size_t i = 0; i < h->cap; i++)
-            if (h->entries[i].text)
-                h->entries[k++] = h->entries[i];
-        if (k) /* an empty histogram may have no array at all, and qsort wants one */
-            qsort(h->entries, k, sizeof(*h->entries), by_rank);
+        hashmap_free(&h->index); /* positions change now, and nothing is added after */
+        if (h->count) /* an empty histogram may have no array at all, and qsort wants one */
+            qsort(h->entries, h->count, sizeof(*h->entries), by_rank);
         h->sorted = true;
     }
     *n = h->count;
@@ -270,9 +255,9 @@ void content_histogram_free(struct content_histogram *h)
 {
     if (!h)
         return;
-    size_t n = h->sorted ? h->count : h->cap;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < h->count; i++)
         free(h->entries[i].text);
     free(h->entries);
+    hashmap_free(&h->index);
     free(h);
 }

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "error.h"
+
 /* xxd layout: "OFFSET: 16 bytes in groups of 2  ascii", one line per 16 bytes, each line
  * starting with indent; offsets are printed from base; a run of lines equal to the one
  * before is squeezed to one "*" line, as xxd -a does. */
@@ -27,8 +29,8 @@ void content_strings(const uint8_t *p, size_t n, size_t min_len, content_token_f
 
 /* A compiled regular expression (PCRE2 syntax, as grep -P: \d, \w, lookarounds...). */
 struct content_regex;
-/* NULL with a message in err (size errsize) when the pattern does not compile. */
-struct content_regex *content_regex_compile(const char *pattern, char *err, size_t errsize);
+/* NULL with a message in err when the pattern does not compile. */
+struct content_regex *content_regex_compile(const char *pattern, struct lts_error *err);
 void content_regex_free(struct content_regex *re);
 /* Does the regex match anywhere in s? */
 int content_regex_test(const struct content_regex *re, const char *s, size_t n);

@@ -1,8 +1,8 @@
 /* group.c — the grouping engine behind leaktag-report. Per snapshot: every stack gets a key
- * (the frames after --fold, as module+offset; or the call site; or the function; for --by
- * thread the thread's family name), blocks are summed per key, samples are attached and
- * scanned for strings and --grep matches. Several snapshots are then merged by key into one
- * series per group. Exact integer arithmetic throughout: counts are never estimated. */
+ * (its recorded frames after --fold, as module+offset; or the call site; or the function;
+ * for --by thread the thread's family name), blocks are summed per key, samples are attached
+ * and scanned for strings and --grep matches. Several snapshots are then merged by key into
+ * one series per group. Exact integer arithmetic unless the snapshot is sampled. */
 #include "group.h"
 
 #include <math.h>
@@ -11,138 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- a string -> index map ------------------------------------------------------------------ */
-
-struct keymap {
-    char **keys;
-    size_t *values;
-    size_t count, cap;
-};
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
-}
-
-static int keymap_grow(struct keymap *m)
-{
-    size_t cap = m->cap ? m->cap * 2 : 256;
-    char **keys = calloc(cap, sizeof(*keys));
-    size_t *values = calloc(cap, sizeof(*values));
-    if (!keys || !values) {
-        free(keys);
-        free(values);
-        return -1;
-    }
-    for (size_t i = 0; i < m->cap; i++) {
-        if (!m->keys[i])
-            continue;
-        size_t j = hash_str(m->keys[i]) & (cap - 1);
-        while (keys[j])
-            j = (j + 1) & (cap - 1);
-        keys[j] = m->keys[i];
-        values[j] = m->values[i];
-    }
-    free(m->keys);
-    free(m->values);
-    m->keys = keys;
-    m->values = values;
-    m->cap = cap;
-    return 0;
-}
-
-/* Index of key, inserting it with value `fresh` if absent (the map keeps `key` then). */
-static size_t *keymap_slot(struct keymap *m, const char *key, int *inserted)
-{
-    if ((m->count + 1) * 2 > m->cap && keymap_grow(m) != 0)
-        return NULL;
-    size_t i = hash_str(key) & (m->cap - 1);
-    for (; m->keys[i]; i = (i + 1) & (m->cap - 1)) {
-        if (!strcmp(m->keys[i], key)) {
-            *inserted = 0;
-            return &m->values[i];
-        }
-    }
-    m->keys[i] = (char *)key;
-    m->count++;
-    *inserted = 1;
-    return &m->values[i];
-}
-
-static void keymap_free(struct keymap *m)
-{
-    free(m->keys);
-    free(m->values);
-}
-
-/* ---- a u64 -> u64 map (pairs seen per block: must be cheap) ---------------------------------- */
-
-struct u64map {
-    uint64_t *keys, *values; /* key 0 is reserved: callers add 1 */
-    size_t count, cap;
-};
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    return x;
-}
-
-static int u64map_grow(struct u64map *m)
-{
-    size_t cap = m->cap ? m->cap * 2 : 1024;
-    uint64_t *keys = calloc(cap, sizeof(*keys)), *values = calloc(cap, sizeof(*values));
-    if (!keys || !values) {
-        free(keys);
-        free(values);
-        return -1;
-    }
-    for (size_t i = 0; i < m->cap; i++) {
-        if (!m->keys[i])
-            continue;
-        size_t j = mix64(m->keys[i]) & (cap - 1);
-        while (keys[j])
-            j = (j + 1) & (cap - 1);
-        keys[j] = m->keys[i];
-        values[j] = m->values[i];
-    }
-    free(m->keys);
-    free(m->values);
-    m->keys = keys;
-    m->values = values;
-    m->cap = cap;
-    return 0;
-}
-
-/* The value slot of key (inserted as 0 if absent; *inserted says which). NULL: no memory. */
-static uint64_t *u64map_slot(struct u64map *m, uint64_t key, int *inserted)
-{
-    key++;
-    if ((m->count + 1) * 2 > m->cap && u64map_grow(m) != 0)
-        return NULL;
-    size_t i = mix64(key) & (m->cap - 1);
-    for (; m->keys[i]; i = (i + 1) & (m->cap - 1)) {
-        if (m->keys[i] == key) {
-            *inserted = 0;
-            return &m->values[i];
-        }
-    }
-    m->keys[i] = key;
-    m->count++;
-    *inserted = 1;
-    return &m->values[i];
-}
-
-static void u64map_free(struct u64map *m)
-{
-    free(m->keys);
-    free(m->values);
-}
+#include "hashmap.h"
 
 /* ---- growable text ------------------------------------------------------------------------- */
 
@@ -175,29 +44,7 @@ static void text_add(struct text *t, const char *fmt, ...)
     }
 }
 
-/* ---- frames and keys ------------------------------------------------------------------------- */
-
-/* The real (outermost) function at a return address. */
-static const char *outer_function(const struct analysis *a, uint64_t address)
-{
-    const struct sym_frame *f;
-    size_t n = sym_resolve(a->sym, address, &f);
-    return n ? f[n - 1].function : NULL;
-}
-
-/* The logical caller at a return address: the innermost inlined function that --fold does
- * not skip (an xmalloc inlined into its caller is folded away, its caller kept). */
-static const struct sym_frame *caller_frame(const struct analysis *a, uint64_t address,
-                                            const struct content_regex *fold)
-{
-    const struct sym_frame *f;
-    size_t n = sym_resolve(a->sym, address, &f);
-    size_t i = 0;
-    while (fold && i + 1 < n && f[i].function &&
-           content_regex_test(fold, f[i].function, strlen(f[i].function)))
-        i++;
-    return &f[i];
-}
+/* ---- keys --------------------------------------------------------------------------------- */
 
 static void frame_key(struct text *t, const struct analysis *a, uint64_t address)
 {
@@ -209,39 +56,11 @@ static void frame_key(struct text *t, const struct analysis *a, uint64_t address
         text_add(t, "0x%llx", (unsigned long long)address);
 }
 
-const uint64_t *group_frames(const struct analysis *a, uint32_t stack, uint32_t *depth)
-{
-    const struct lts_stack *st = &a->snap->stacks[stack];
-    uint32_t skip = a->fold_skip ? a->fold_skip[stack] : 0;
-    *depth = st->depth - skip;
-    return st->frames + skip;
-}
-
-static int compute_fold(struct analysis *a, const struct content_regex *fold)
-{
-    free(a->fold_skip);
-    a->fold_skip = calloc(a->snap->nstacks + 1, sizeof(uint32_t));
-    if (!a->fold_skip)
-        return -1;
-    for (size_t s = 0; fold && s < a->snap->nstacks; s++) {
-        const struct lts_stack *st = &a->snap->stacks[s];
-        uint32_t k = 0;
-        while (k + 1 < st->depth) { /* never fold away the last frame */
-            const char *fn = outer_function(a, st->frames[k]);
-            if (!fn || !content_regex_test(fold, fn, strlen(fn)))
-                break;
-            k++;
-        }
-        a->fold_skip[s] = k;
-    }
-    return 0;
-}
-
 static char *stack_key(const struct analysis *a, uint32_t stack, const struct group_options *opt)
 {
     struct text t = {0};
     uint32_t depth;
-    const uint64_t *frames = group_frames(a, stack, &depth);
+    const uint64_t *frames = frames_recorded(a->frames, a->snap, stack, &depth);
     if (depth == 0) {
         text_add(&t, "(no stack)");
         return t.s;
@@ -258,9 +77,10 @@ static char *stack_key(const struct analysis *a, uint32_t stack, const struct gr
         frame_key(&t, a, frames[0]);
         break;
     case GROUP_BY_FUNCTION: {
-        const struct sym_frame *f = caller_frame(a, frames[0], opt->fold);
-        if (f->function)
-            text_add(&t, "%s", f->function);
+        /* The first frame shown: inlined wrappers that --fold names are gone from it. */
+        const struct stack_frames *sf = frames_of(a->frames, stack);
+        if (sf->n && sf->frames[0].sym->function)
+            text_add(&t, "%s", sf->frames[0].sym->function);
         else
             frame_key(&t, a, frames[0]);
         break;
@@ -345,13 +165,13 @@ resort:
 struct one {
     struct partial *parts;
     size_t nparts, capparts;
-    struct keymap keys;
+    struct hashmap keys; /* key -> index into parts */
 };
 
 static struct partial *part_for(struct one *o, char *key, int *error)
 {
-    int inserted;
-    size_t *slot = keymap_slot(&o->keys, key, &inserted);
+    bool inserted;
+    struct hashmap_slot *slot = hashmap_bytes(&o->keys, key, strlen(key), &inserted);
     if (!slot) {
         *error = 1;
         free(key);
@@ -359,13 +179,14 @@ static struct partial *part_for(struct one *o, char *key, int *error)
     }
     if (!inserted) {
         free(key);
-        return &o->parts[*slot];
+        return &o->parts[slot->value];
     }
     if (o->nparts == o->capparts) {
         size_t cap = o->capparts ? o->capparts * 2 : 64;
         struct partial *p = realloc(o->parts, cap * sizeof(*p));
         if (!p) {
-            *error = 1;
+            *error = 1; /* grouping stops: the map is freed without reading its keys again */
+            free(key);
             return NULL;
         }
         o->parts = p;
@@ -374,52 +195,9 @@ static struct partial *part_for(struct one *o, char *key, int *error)
     struct partial *p = &o->parts[o->nparts];
     memset(p, 0, sizeof(*p));
     p->g.key = key;
-    p->g.stack = UINT32_MAX;
     p->g.min_age_cs = UINT32_MAX;
-    *slot = o->nparts++;
+    slot->value = o->nparts++;
     return p;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Sorted (address, block index) pairs, for finding the block a sample was taken from. */
-struct addr_index {
-    uint64_t *pairs; /* address, index, address, index, ... */
-    size_t n;
-};
-
-static int build_addr_index(const struct lts_snapshot *s, struct addr_index *ix)
-{
-    ix->n = s->nblocks;
-    ix->pairs = malloc((s->nblocks + 1) * 2 * sizeof(uint64_t));
-    if (!ix->pairs)
-        return -1;
-    for (size_t i = 0; i < s->nblocks; i++) {
-        ix->pairs[2 * i] = s->blocks[i].addr;
-        ix->pairs[2 * i + 1] = i;
-    }
-    qsort(ix->pairs, ix->n, 2 * sizeof(uint64_t), cmp_u64);
-    return 0;
-}
-
-static const struct lts_block *block_at(const struct lts_snapshot *s, const struct addr_index *ix,
-                                        uint64_t addr)
-{
-    size_t lo = 0, hi = ix->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (ix->pairs[2 * mid] == addr)
-            return &s->blocks[ix->pairs[2 * mid + 1]];
-        if (ix->pairs[2 * mid] < addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
 }
 
 double group_block_weight(uint64_t size, uint64_t interval)
@@ -449,24 +227,19 @@ void group_live_totals(const struct lts_snapshot *s, uint64_t *blocks, uint64_t 
 }
 
 static int group_one(struct analysis *a, const struct group_options *opt, struct one *o,
-                     char *err, size_t errsize)
+                     struct lts_error *err)
 {
     const struct lts_snapshot *s = a->snap;
-    uint64_t interval = lts_meta_number(s, "sample_interval_bytes", 0);
+    uint64_t interval = a->sample_interval;
     int error = 0;
-    if (compute_fold(a, opt->fold) != 0) {
-        snprintf(err, errsize, "out of memory");
-        return -1;
-    }
-    /* stack -> partial (stack, site, function); thread idx -> partial (thread) */
+    /* stack -> partial (stack, site, function); thread record -> partial (thread) */
     size_t *stack_part = calloc(s->nstacks + 1, sizeof(size_t));
     uint64_t *stack_bytes = calloc(s->nstacks + 1, sizeof(uint64_t));
     size_t *thread_part = NULL;
-    char (*families)[32] = calloc(s->nthreads + 1, sizeof(*families));
-    if (!stack_part || !stack_bytes || !families)
+    free(a->stack_bytes);
+    a->stack_bytes = calloc(s->nstacks + 1, sizeof(double));
+    if (!stack_part || !stack_bytes || !a->stack_bytes)
         error = 1;
-    for (size_t i = 0; !error && i < s->nthreads; i++)
-        group_thread_family(s->threads[i].name, families[i], sizeof(families[i]));
     if (!error && opt->by != GROUP_BY_THREAD) {
         for (uint32_t st = 0; !error && st < s->nstacks; st++) {
             char *key = stack_key(a, st, opt);
@@ -481,7 +254,7 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
         if (!thread_part)
             error = 1;
         for (size_t i = 0; !error && i < s->nthreads; i++) {
-            char *key = strdup(families[i]);
+            char *key = strdup(a->families[i]);
             struct partial *p = key ? part_for(o, key, &error) : NULL;
             if (!key)
                 error = 1;
@@ -494,7 +267,7 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
 
     /* (partial, thread) pairs seen, to count distinct threads per family; (partial, stack)
      * bytes, to find each thread group's main stacks. */
-    struct u64map seen = {0}, per_stack = {0};
+    struct hashmap seen = HASHMAP_INIT, per_stack = HASHMAP_INIT;
     for (size_t i = 0; !error && i < s->nblocks; i++) {
         const struct lts_block *b = &s->blocks[i];
         if (b->age_cs < opt->min_age_cs)
@@ -525,25 +298,28 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
         p->g.sampled_blocks++;
         p->g.est_blocks += weight;
         p->g.est_bytes += weight * (double)b->size;
+        a->stack_bytes[b->stack] += weight * (double)b->size;
         if (b->age_cs < p->g.min_age_cs)
             p->g.min_age_cs = b->age_cs;
         if (b->age_cs > p->g.max_age_cs)
             p->g.max_age_cs = b->age_cs;
-        int inserted;
+        bool inserted;
         if (opt->by == GROUP_BY_THREAD) {
-            uint64_t *bytes = u64map_slot(&per_stack, (uint64_t)pi << 32 | b->stack, &inserted);
+            struct hashmap_slot *bytes =
+                hashmap_number(&per_stack, (uint64_t)pi << 32 | b->stack, &inserted);
             if (!bytes) {
                 error = 1;
                 break;
             }
-            *bytes += b->size;
-            note_stack(p, b->stack, *bytes);
+            bytes->value += b->size;
+            note_stack(p, b->stack, bytes->value);
         } else {
             stack_bytes[b->stack] += b->size;
             note_stack(p, b->stack, stack_bytes[b->stack]);
         }
-        struct thread_share *sh = share_for(p, ti != SIZE_MAX ? families[ti] : "(unknown thread)");
-        if (!sh || !u64map_slot(&seen, (uint64_t)pi << 20 | b->thread, &inserted)) {
+        struct thread_share *sh = share_for(p, ti != SIZE_MAX ? a->families[ti]
+                                                              : "(unknown thread)");
+        if (!sh || !hashmap_number(&seen, (uint64_t)pi << 20 | b->thread, &inserted)) {
             error = 1;
             break;
         }
@@ -551,19 +327,16 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
         sh->est_bytes += weight * (double)b->size;
         sh->threads += inserted;
     }
-    u64map_free(&seen);
-    u64map_free(&per_stack);
+    hashmap_free(&seen);
+    hashmap_free(&per_stack);
 
     /* Samples: to their group, and their strings and --grep matches. */
-    struct addr_index ix = {0};
     bool need_blocks = opt->by == GROUP_BY_THREAD || opt->min_age_cs;
-    if (!error && need_blocks && build_addr_index(s, &ix) != 0)
-        error = 1;
     for (size_t i = 0; !error && i < s->nsamples; i++) {
         const struct lts_sample *sm = &s->samples[i];
-        size_t pi;
+        const struct lts_block *b = a->sample_block[i];
+        size_t pi = stack_part[sm->stack];
         if (need_blocks) {
-            const struct lts_block *b = block_at(s, &ix, sm->addr);
             if (!b || b->age_cs < opt->min_age_cs)
                 continue;
             if (opt->by == GROUP_BY_THREAD) {
@@ -571,20 +344,17 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
                 pi = t ? thread_part[t - s->threads] : unknown_thread_part;
                 if (pi == SIZE_MAX)
                     continue;
-            } else {
-                pi = stack_part[sm->stack];
             }
-        } else {
-            pi = stack_part[sm->stack];
         }
         struct partial *p = &o->parts[pi];
-        size_t *grown = realloc(p->g.samples, (p->g.nsamples + 1) * sizeof(size_t));
+        struct group_sample *grown =
+            realloc(p->g.samples, (p->g.nsamples + 1) * sizeof(*grown));
         if (!grown) {
             error = 1;
             break;
         }
         p->g.samples = grown;
-        p->g.samples[p->g.nsamples++] = i;
+        p->g.samples[p->g.nsamples++] = (struct group_sample){sm, b};
         if ((!p->g.strings && !(p->g.strings = content_histogram_new())) ||
             (!p->g.shapes && !(p->g.shapes = content_histogram_new()))) {
             error = 1;
@@ -601,7 +371,6 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
                                p->g.matches);
         }
     }
-    free(ix.pairs);
 
     for (size_t i = 0; i < o->nparts; i++) {
         struct partial *p = &o->parts[i];
@@ -620,10 +389,9 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
     free(stack_part);
     free(stack_bytes);
     free(thread_part);
-    free(families);
     if (error)
-        snprintf(err, errsize, "out of memory while grouping %zu blocks", s->nblocks);
-    return error ? -1 : 0;
+        return lts_fail(err, "out of memory while grouping %zu blocks", s->nblocks);
+    return 0;
 }
 
 static int by_bytes_desc(const void *x, const void *y)
@@ -659,19 +427,19 @@ static void free_group_contents(struct group *g)
 }
 
 int group_build(struct analysis *snaps, size_t n, const struct group_options *opt,
-                struct grouping *out, char *err, size_t errsize)
+                struct grouping *out, struct lts_error *err)
 {
     memset(out, 0, sizeof(*out));
     out->nsnapshots = n;
-    struct keymap final = {0};
+    struct hashmap final = HASHMAP_INIT; /* key -> index into out->groups */
     size_t cap = 0;
     for (size_t si = 0; si < n; si++) {
         struct one o = {0};
-        if (group_one(&snaps[si], opt, &o, err, errsize) != 0) {
+        if (group_one(&snaps[si], opt, &o, err) != 0) {
             for (size_t i = 0; i < o.nparts; i++)
                 free_partial_contents(&o.parts[i]);
             free(o.parts);
-            keymap_free(&o.keys);
+            hashmap_free(&o.keys);
             goto fail;
         }
         for (size_t i = 0; i < o.nparts; i++) {
@@ -687,8 +455,9 @@ int group_build(struct analysis *snaps, size_t n, const struct group_options *op
                 out->live_bytes += p->g.bytes;
                 out->live_blocks += p->g.blocks;
             }
-            int inserted;
-            size_t *slot = keymap_slot(&final, p->g.key, &inserted);
+            bool inserted;
+            struct hashmap_slot *slot = hashmap_bytes(&final, p->g.key, strlen(p->g.key),
+                                                      &inserted);
             if (!slot)
                 goto oom;
             if (inserted) {
@@ -699,40 +468,42 @@ int group_build(struct analysis *snaps, size_t n, const struct group_options *op
                         goto oom;
                     out->groups = grown;
                 }
-                *slot = out->ngroups++;
-                struct group *g = &out->groups[*slot];
+                slot->value = out->ngroups++;
+                struct group *g = &out->groups[slot->value];
                 *g = p->g;
                 g->series_bytes = calloc(n, sizeof(uint64_t));
                 g->series_blocks = calloc(n, sizeof(uint64_t));
                 if (!g->series_bytes || !g->series_blocks)
                     goto oom;
             } else {
-                /* Newer snapshot: its figures and samples replace the older ones. */
-                struct group *g = &out->groups[*slot];
+                /* Newer snapshot: its figures and samples replace the older ones; the
+                 * first key stays (the map points at it). */
+                struct group *g = &out->groups[slot->value];
                 uint64_t *sb = g->series_bytes, *sk = g->series_blocks;
+                char *key = g->key;
                 g->series_bytes = g->series_blocks = NULL;
-                g->key = NULL; /* the map owns the first key; this one is freed below */
+                g->key = NULL;
                 free_group_contents(g);
                 *g = p->g;
                 free(g->key);
-                g->key = final.keys[slot - final.values];
+                g->key = key;
                 g->series_bytes = sb;
                 g->series_blocks = sk;
             }
-            struct group *g = &out->groups[*slot];
+            struct group *g = &out->groups[slot->value];
             g->series_bytes[si] = g->bytes;
             g->series_blocks[si] = g->blocks;
         }
         free(o.parts);
-        keymap_free(&o.keys);
+        hashmap_free(&o.keys);
         continue;
     oom:
-        snprintf(err, errsize, "out of memory");
+        lts_fail(err, "out of memory");
         free(o.parts);
-        keymap_free(&o.keys);
+        hashmap_free(&o.keys);
         goto fail;
     }
-    out->sample_interval = lts_meta_number(snaps[n - 1].snap, "sample_interval_bytes", 0);
+    out->sample_interval = snaps[n - 1].sample_interval;
     for (size_t i = 0; i < out->ngroups; i++) {
         struct group *g = &out->groups[i];
         g->bytes = g->series_bytes[n - 1];
@@ -746,10 +517,10 @@ int group_build(struct analysis *snaps, size_t n, const struct group_options *op
             if (g->series_bytes[k] <= g->series_bytes[k - 1])
                 g->grew_every_interval = false;
     }
-    keymap_free(&final);
+    hashmap_free(&final);
     return 0;
 fail:
-    keymap_free(&final);
+    hashmap_free(&final);
     group_free(out);
     return -1;
 }

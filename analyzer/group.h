@@ -2,7 +2,8 @@
  * site, function or thread name, with exact counts, bytes, ages, the threads involved, the
  * byte samples and their strings and regex matches; and, over several snapshots of one
  * program, each group's growth. Keys are module-relative, so snapshots of different runs of
- * the same binaries (other addresses, other stack ids) line up. */
+ * the same binaries (other addresses, other stack ids) line up. Part of the model (model.h):
+ * it reads the frames and names the model derived from each snapshot. */
 #ifndef GROUP_H
 #define GROUP_H
 
@@ -11,6 +12,8 @@
 #include <stdint.h>
 
 #include "content.h"
+#include "error.h"
+#include "frames.h"
 #include "reader.h"
 #include "symbolize.h"
 
@@ -18,17 +21,23 @@ enum group_by { GROUP_BY_STACK, GROUP_BY_SITE, GROUP_BY_FUNCTION, GROUP_BY_THREA
 
 struct group_options {
     enum group_by by;
-    const struct content_regex *fold; /* frames whose function matches are skipped at the top */
     const struct content_regex *grep; /* counted in each group's samples */
     uint64_t min_age_cs;              /* only blocks at least this old */
 };
 
-/* One snapshot with what the analysis derives from it. */
+/* One snapshot with what the model derives from it (model.c fills it; grouping adds
+ * stack_bytes). */
 struct analysis {
     const char *path;
     struct lts_snapshot *snap;
     struct symbolizer *sym;
-    uint32_t *fold_skip; /* per stack: frames skipped by --fold */
+    struct frames *frames;                 /* every stack's frames, after --fold */
+    const struct lts_block **sample_block; /* per sample: the live block it is of, or NULL */
+    char (*families)[40];                  /* per thread record: its name family */
+    const char **start_functions;          /* per thread record: its start routine, or NULL */
+    uint64_t sample_interval;              /* 0: every block recorded */
+    double *stack_bytes;                   /* per stack: live bytes (after --min-age),
+                                              weighted when sampled */
 };
 
 struct thread_share {
@@ -36,6 +45,11 @@ struct thread_share {
     uint32_t threads; /* distinct threads of that name with blocks in the group */
     uint64_t blocks, bytes; /* estimates in a sampled snapshot */
     double est_blocks, est_bytes;
+};
+
+struct group_sample {
+    const struct lts_sample *sample;
+    const struct lts_block *block; /* NULL: freed before the scan reached it */
 };
 
 struct group {
@@ -49,7 +63,7 @@ struct group {
     uint32_t min_age_cs, max_age_cs;
     struct thread_share *threads;
     size_t nthreads;
-    size_t *samples; /* indexes into from->snap->samples */
+    struct group_sample *samples;
     size_t nsamples;
     struct content_histogram *strings;
     struct content_histogram *shapes; /* strings with digit runs as '#' */
@@ -78,18 +92,15 @@ void group_live_totals(const struct lts_snapshot *s, uint64_t *blocks, uint64_t 
 
 /* Groups the blocks of one snapshot (n == 1) or compares several of one program, oldest
  * first (n >= 2; groups then hold the newest figures plus the series). Returns 0 or -1 with
- * a message in err. */
+ * err filled. */
 int group_build(struct analysis *snaps, size_t n, const struct group_options *opt,
-                struct grouping *out, char *err, size_t errsize);
+                struct grouping *out, struct lts_error *err);
 
 /* Sorts: by bytes descending; with several snapshots, leak suspects (grew in every
  * interval) first, then by growth. */
 void group_sort(struct grouping *g);
 
 void group_free(struct grouping *g);
-
-/* Frames of a stack after --fold: *first is the first frame shown. */
-const uint64_t *group_frames(const struct analysis *a, uint32_t stack, uint32_t *depth);
 
 /* Thread names lose trailing numbers when grouped ("router-12" counts as "router-*"), so
  * that 91 router threads show as one line; names without a number are kept. */

@@ -1,7 +1,6 @@
-/* report.c — leaktag-report: command line, reading snapshots, grouping, then one renderer.
- * Bad input of any kind ends in one line "leaktag-report: FILE: what is wrong (at offset N)"
- * and exit status 2; it never crashes. */
-#include "report.h"
+/* main.c — leaktag-report's command line: options, reading the snapshots, building the model
+ * (model.h), then one renderer (render.h). Bad input of any kind ends in one line
+ * "leaktag-report: FILE: what is wrong (at offset N)" and exit status 2; it never crashes. */
 
 #include <errno.h>
 #include <getopt.h>
@@ -14,7 +13,9 @@
 
 #include "config.h"
 #include "dump.h"
-#include "format.h"
+#include "model.h"
+#include "render.h"
+#include "units.h"
 
 #define EXIT_BAD_INPUT 2
 
@@ -87,130 +88,6 @@ static uint64_t parse_count(const char *text, const char *option, uint64_t max)
     return v;
 }
 
-/* ---- shared helpers for the renderers ------------------------------------------------------- */
-
-bool report_shows(const struct report *r, size_t i)
-{
-    return r->shown && r->shown[i];
-}
-
-/* --min-bytes first, then --top of what is left: under --diff, groups are sorted by growth,
- * so the ones --min-bytes drops are not all at the end. */
-static bool select_shown(struct report *r)
-{
-    size_t n = r->grouping.ngroups, kept = 0;
-    r->shown = calloc(n ? n : 1, sizeof(*r->shown));
-    if (!r->shown)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        const struct group *g = &r->grouping.groups[i];
-        bool big = g->bytes >= r->min_bytes ||
-                   (r->nsnaps > 1 && (uint64_t)llabs(g->delta_bytes) >= r->min_bytes);
-        if (big && (!r->top || kept < r->top)) {
-            r->shown[i] = true;
-            kept++;
-        }
-    }
-    return true;
-}
-
-const char *report_bytes(char *buf, size_t size, int64_t bytes)
-{
-    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    uint64_t v = bytes < 0 ? (uint64_t)-bytes : (uint64_t)bytes;
-    const char *sign = bytes < 0 ? "-" : "";
-    if (v < 1024) {
-        snprintf(buf, size, "%s%" PRIu64 " B", sign, v);
-        return buf;
-    }
-    double d = (double)v;
-    int u = 0;
-    while (d >= 1024 && u < 5) {
-        d /= 1024;
-        u++;
-    }
-    snprintf(buf, size, d >= 100 ? "%s%.0f %s" : "%s%.1f %s", sign, d, unit[u]);
-    return buf;
-}
-
-const char *report_age(char *buf, size_t size, uint64_t cs)
-{
-    uint64_t s = cs / 100;
-    if (s < 60)
-        snprintf(buf, size, "%.1fs", (double)cs / 100);
-    else if (s < 3600)
-        snprintf(buf, size, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
-    else if (s < 86400)
-        snprintf(buf, size, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, s % 3600 / 60);
-    else
-        snprintf(buf, size, "%" PRIu64 "d%02" PRIu64 "h", s / 86400, s % 86400 / 3600);
-    return buf;
-}
-
-const char *report_count(char *buf, size_t size, uint64_t n)
-{
-    char digits[32];
-    int len = snprintf(digits, sizeof(digits), "%" PRIu64, n);
-    size_t o = 0;
-    for (int i = 0; i < len && o + 2 < size; i++) {
-        if (i && (len - i) % 3 == 0)
-            buf[o++] = ',';
-        buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
-}
-
-const char *report_frame_name(char *buf, size_t size, const struct sym_frame *f)
-{
-    if (f->function)
-        return f->function; /* whole: C++ names run to tens of kilobytes */
-    if (f->module)
-        snprintf(buf, size, "%s+0x%" PRIx64, f->module, f->offset);
-    else
-        snprintf(buf, size, "0x%" PRIx64, f->address);
-    return buf;
-}
-
-static int cmp_pair(const void *x, const void *y)
-{
-    const uint64_t *a = x, *b = y;
-    return a[0] < b[0] ? -1 : a[0] > b[0];
-}
-
-const struct lts_block *report_sample_block(const struct analysis *a, const struct lts_sample *sm)
-{
-    /* A sorted (address, index) index, built on first use and kept with the analysis. */
-    static const struct analysis *indexed;
-    static uint64_t *pairs;
-    const struct lts_snapshot *s = a->snap;
-    if (indexed != a) {
-        free(pairs);
-        pairs = malloc((s->nblocks + 1) * 2 * sizeof(uint64_t));
-        if (!pairs) {
-            indexed = NULL;
-            return NULL;
-        }
-        for (size_t i = 0; i < s->nblocks; i++) {
-            pairs[2 * i] = s->blocks[i].addr;
-            pairs[2 * i + 1] = i;
-        }
-        qsort(pairs, s->nblocks, 2 * sizeof(uint64_t), cmp_pair);
-        indexed = a;
-    }
-    size_t lo = 0, hi = s->nblocks;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (pairs[2 * mid] == sm->addr)
-            return &s->blocks[pairs[2 * mid + 1]];
-        if (pairs[2 * mid] < sm->addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
-}
-
 /* ---- main ----------------------------------------------------------------------------------- */
 
 static double seconds(void)
@@ -245,20 +122,6 @@ static void progress_done(void)
         fputs("\r\033[K", stderr);
 }
 
-static void release(struct report *r, struct content_regex *grep, struct content_regex *fold)
-{
-    group_free(&r->grouping);
-    free(r->shown);
-    for (size_t i = 0; r->snaps && i < r->nsnaps; i++) {
-        sym_close(r->snaps[i].sym);
-        free(r->snaps[i].fold_skip);
-        lts_close(r->snaps[i].snap);
-    }
-    free(r->snaps);
-    content_regex_free(grep);
-    content_regex_free(fold);
-}
-
 int main(int argc, char **argv)
 {
     enum { OPT_BY = 256, OPT_FOLD, OPT_TOP, OPT_MIN_BYTES, OPT_MIN_AGE, OPT_GREP, OPT_FORMAT,
@@ -281,8 +144,9 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     started = seconds();
-    struct report r = {.top = 20, .samples_shown = 3, .strings_shown = 10};
-    enum report_format format = FORMAT_TEXT;
+    struct model_options opt = {.top = 20};
+    struct render_options ropt = {.samples_shown = 3, .strings_shown = 10};
+    enum { FORMAT_TEXT, FORMAT_JSON, FORMAT_COLLAPSED } format = FORMAT_TEXT;
     const char *color = "auto";
     bool diff = false, dump = false;
     double min_age = 0;
@@ -291,20 +155,20 @@ int main(int argc, char **argv)
         switch (c) {
         case OPT_BY:
             if (!strcmp(optarg, "stack"))
-                r.gopt.by = GROUP_BY_STACK;
+                opt.group.by = GROUP_BY_STACK;
             else if (!strcmp(optarg, "site"))
-                r.gopt.by = GROUP_BY_SITE;
+                opt.group.by = GROUP_BY_SITE;
             else if (!strcmp(optarg, "function"))
-                r.gopt.by = GROUP_BY_FUNCTION;
+                opt.group.by = GROUP_BY_FUNCTION;
             else if (!strcmp(optarg, "thread"))
-                r.gopt.by = GROUP_BY_THREAD;
+                opt.group.by = GROUP_BY_THREAD;
             else
                 die_usage("--by: '%s' is not stack, site, function or thread", optarg);
             break;
-        case OPT_FOLD: r.fold_pattern = optarg; break;
-        case OPT_GREP: r.grep_pattern = optarg; break;
-        case OPT_TOP: r.top = (size_t)parse_count(optarg, "--top", SIZE_MAX); break;
-        case OPT_MIN_BYTES: r.min_bytes = parse_size(optarg, "--min-bytes"); break;
+        case OPT_FOLD: opt.fold_pattern = optarg; break;
+        case OPT_GREP: opt.grep_pattern = optarg; break;
+        case OPT_TOP: opt.top = (size_t)parse_count(optarg, "--top", SIZE_MAX); break;
+        case OPT_MIN_BYTES: opt.min_bytes = parse_size(optarg, "--min-bytes"); break;
         case OPT_MIN_AGE: {
             char *end;
             min_age = strtod(optarg, &end);
@@ -323,7 +187,7 @@ int main(int argc, char **argv)
                 die_usage("--format: '%s' is not text, json or collapsed", optarg);
             break;
         case OPT_SAMPLES:
-            r.samples_shown = (unsigned)parse_count(optarg, "--samples", 1000000);
+            ropt.samples_shown = (unsigned)parse_count(optarg, "--samples", 1000000);
             break;
         case OPT_COLOR:
             if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never"))
@@ -346,87 +210,78 @@ int main(int argc, char **argv)
         die_usage("--diff needs at least two snapshots, oldest first");
     if (dump && nfiles != 1)
         die_usage("--dump-raw takes one snapshot");
-    r.gopt.min_age_cs = (uint64_t)(min_age * 100 + 0.5);
-    r.color = !strcmp(color, "always") ||
-              (!strcmp(color, "auto") && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
+    opt.group.min_age_cs = (uint64_t)(min_age * 100 + 0.5);
+    ropt.color = !strcmp(color, "always") ||
+                 (!strcmp(color, "auto") && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
 
-    char err[256];
+    struct lts_error e;
     struct content_regex *grep = NULL, *fold = NULL;
-    if (r.grep_pattern && !(grep = content_regex_compile(r.grep_pattern, err, sizeof(err))))
-        die_usage("--grep '%s': %s", r.grep_pattern, err);
-    if (r.fold_pattern && !(fold = content_regex_compile(r.fold_pattern, err, sizeof(err))))
-        die_usage("--fold '%s': %s", r.fold_pattern, err);
-    r.gopt.grep = grep;
-    r.gopt.fold = fold;
+    if (opt.grep_pattern && !(grep = content_regex_compile(opt.grep_pattern, &e)))
+        die_usage("--grep '%s': %s", opt.grep_pattern, e.message);
+    if (opt.fold_pattern && !(fold = content_regex_compile(opt.fold_pattern, &e)))
+        die_usage("--fold '%s': %s", opt.fold_pattern, e.message);
+    opt.group.grep = grep;
+    opt.fold = fold;
 
-    r.nsnaps = nfiles;
-    r.snaps = calloc(nfiles, sizeof(*r.snaps));
-    if (!r.snaps) {
+    struct analysis *snaps = calloc(nfiles, sizeof(*snaps));
+    if (!snaps) {
         fprintf(stderr, "leaktag-report: out of memory\n");
         return 1;
     }
-    for (size_t i = 0; i < nfiles; i++) {
+    struct model m = {.snaps = snaps, .nsnaps = nfiles}; /* model_free releases what is read */
+    int rc = 0;
+    for (size_t i = 0; i < nfiles && !rc; i++) {
         const char *path = argv[optind + (int)i];
-        struct lts_error e;
         progress("reading %s", path);
-        r.snaps[i].path = path;
-        if (lts_open(path, &r.snaps[i].snap, &e) != 0) {
+        snaps[i].path = path;
+        if (lts_open(path, &snaps[i].snap, &e) != 0) {
             progress_done();
             if (e.has_offset)
                 fprintf(stderr, "leaktag-report: %s: %s (at offset %" PRIu64 ")\n", path,
                         e.message, e.offset);
             else
                 fprintf(stderr, "leaktag-report: %s: %s\n", path, e.message);
-            release(&r, grep, fold);
-            return EXIT_BAD_INPUT;
+            rc = EXIT_BAD_INPUT;
         }
     }
-    if (dump) {
-        lts_dump_raw(stdout, r.snaps[0].snap);
-        release(&r, grep, fold);
-        return 0;
+    if (!rc && dump) {
+        lts_dump_raw(stdout, snaps[0].snap);
+    } else if (!rc) {
+        for (size_t i = 1; i < nfiles; i++) {
+            if (strcmp(snaps[i].snap->exe, snaps[0].snap->exe))
+                fprintf(stderr, "leaktag-report: warning: %s is of %s, %s of %s; comparing "
+                                "anyway\n", snaps[i].path, snaps[i].snap->exe, snaps[0].path,
+                        snaps[0].snap->exe);
+            if (snaps[i].snap->time_unix_ns < snaps[i - 1].snap->time_unix_ns)
+                fprintf(stderr, "leaktag-report: warning: %s is older than %s; give snapshots "
+                                "oldest first\n", snaps[i].path, snaps[i - 1].path);
+        }
+        size_t blocks = 0;
+        for (size_t i = 0; i < nfiles; i++)
+            blocks += snaps[i].snap->nblocks;
+        char count[32];
+        progress("grouping %s blocks", units_count(count, sizeof(count), blocks));
+        if (model_build(&m, snaps, nfiles, &opt, stderr, &e) != 0) {
+            progress_done();
+            fprintf(stderr, "leaktag-report: %s\n", e.message);
+            rc = 1;
+        }
     }
-    for (size_t i = 1; i < nfiles; i++) {
-        if (strcmp(r.snaps[i].snap->exe, r.snaps[0].snap->exe))
-            fprintf(stderr, "leaktag-report: warning: %s is of %s, %s of %s; comparing anyway\n",
-                    r.snaps[i].path, r.snaps[i].snap->exe, r.snaps[0].path,
-                    r.snaps[0].snap->exe);
-        if (r.snaps[i].snap->time_unix_ns < r.snaps[i - 1].snap->time_unix_ns)
-            fprintf(stderr, "leaktag-report: warning: %s is older than %s; give snapshots "
-                            "oldest first\n", r.snaps[i].path, r.snaps[i - 1].path);
-    }
-    for (size_t i = 0; i < nfiles; i++)
-        r.snaps[i].sym = sym_open(r.snaps[i].snap, stderr);
-
-    size_t blocks = 0;
-    for (size_t i = 0; i < nfiles; i++)
-        blocks += r.snaps[i].snap->nblocks;
-    char count[32];
-    progress("grouping %s blocks", report_count(count, sizeof(count), blocks));
-    if (group_build(r.snaps, nfiles, &r.gopt, &r.grouping, err, sizeof(err)) != 0) {
+    if (!rc && !dump) {
+        progress("writing the report");
         progress_done();
-        fprintf(stderr, "leaktag-report: %s\n", err);
-        release(&r, grep, fold);
-        return 1;
+        switch (format) {
+        case FORMAT_TEXT: render_text(stdout, &m, &ropt); break;
+        case FORMAT_JSON: render_json(stdout, &m); break;
+        case FORMAT_COLLAPSED: render_collapsed(stdout, &m); break;
+        }
     }
-    group_sort(&r.grouping);
-    if (!select_shown(&r)) {
-        progress_done();
-        fprintf(stderr, "leaktag-report: out of memory\n");
-        release(&r, grep, fold);
-        return 1;
-    }
-    progress("writing the report");
-    progress_done();
-    switch (format) {
-    case FORMAT_TEXT: render_text(stdout, &r); break;
-    case FORMAT_JSON: render_json(stdout, &r); break;
-    case FORMAT_COLLAPSED: render_collapsed(stdout, &r); break;
-    }
-    int rc = fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
-    if (rc)
+    if (!rc && (fflush(stdout) != 0 || ferror(stdout))) {
         fprintf(stderr, "leaktag-report: writing the report failed\n");
-
-    release(&r, grep, fold);
+        rc = 1;
+    }
+    model_free(&m);
+    content_regex_free(grep);
+    content_regex_free(fold);
     return rc;
 }

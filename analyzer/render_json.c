@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "format.h"
-#include "report.h"
+#include "render.h"
 
 static void json_string(FILE *out, const char *s, size_t n)
 {
@@ -37,40 +37,25 @@ static void json_cstr(FILE *out, const char *s)
         fputs("null", out);
 }
 
-static void frames_json(FILE *out, const struct report *r, const struct analysis *a,
-                        uint32_t stack)
+static void frames_json(FILE *out, const struct analysis *a, uint32_t stack)
 {
+    const struct stack_frames *sf = stack == UINT32_MAX ? NULL : frames_of(a->frames, stack);
+    uint32_t n = sf ? sf->n : 0;
     fputs("[", out);
-    if (stack == UINT32_MAX) {
-        fputs("]", out);
-        return;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct frame *f = &sf->frames[i];
+        fprintf(out, "%s\n        {\"function\": ", i ? "," : "");
+        json_cstr(out, f->name);
+        fputs(", \"file\": ", out);
+        json_cstr(out, f->sym->file);
+        fprintf(out, ", \"line\": %u, \"module\": ", f->sym->line);
+        json_cstr(out, f->sym->module);
+        fprintf(out, ", \"address\": \"0x%" PRIx64 "\", \"offset\": \"0x%" PRIx64
+                     "\", \"inlined\": %s, \"symbolized\": %s}",
+                f->sym->address, f->sym->offset, f->sym->inlined ? "true" : "false",
+                f->sym->function ? "true" : "false");
     }
-    uint32_t depth;
-    const uint64_t *frames = group_frames(a, stack, &depth);
-    bool first = true;
-    for (uint32_t i = 0; i < depth; i++) {
-        const struct sym_frame *f;
-        size_t n = sym_resolve(a->sym, frames[i], &f);
-        size_t k = 0;
-        while (i == 0 && r->gopt.fold && k + 1 < n && f[k].function &&
-               content_regex_test(r->gopt.fold, f[k].function, strlen(f[k].function)))
-            k++;
-        for (; k < n; k++) {
-            char name[512];
-            fprintf(out, "%s\n        {\"function\": ", first ? "" : ",");
-            first = false;
-            json_cstr(out, report_frame_name(name, sizeof(name), &f[k]));
-            fputs(", \"file\": ", out);
-            json_cstr(out, f[k].file);
-            fprintf(out, ", \"line\": %u, \"module\": ", f[k].line);
-            json_cstr(out, f[k].module);
-            fprintf(out, ", \"address\": \"0x%" PRIx64 "\", \"offset\": \"0x%" PRIx64
-                         "\", \"inlined\": %s, \"symbolized\": %s}",
-                    f[k].address, f[k].offset, f[k].inlined ? "true" : "false",
-                    f[k].function ? "true" : "false");
-        }
-    }
-    fputs(first ? "]" : "\n      ]", out);
+    fputs(n ? "\n      ]" : "]", out);
 }
 
 static void histogram_json(FILE *out, struct content_histogram *h, size_t max)
@@ -86,30 +71,29 @@ static void histogram_json(FILE *out, struct content_histogram *h, size_t max)
     fputs("]", out);
 }
 
-static void group_json(FILE *out, const struct report *r, size_t index, bool first)
+static void group_json(FILE *out, const struct model *m, size_t index, bool first)
 {
-    const struct group *g = &r->grouping.groups[index];
+    const struct group *g = &m->grouping.groups[index];
     const struct analysis *a = g->from;
-    const struct lts_snapshot *s = a->snap;
     fprintf(out, "%s\n    {\"rank\": %zu, \"key\": ", first ? "" : ",", index + 1);
     json_cstr(out, g->key);
     fprintf(out, ", \"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"estimated\": %s"
                  ", \"sampled_blocks\": %" PRIu64 ", \"min_age_s\": %.2f, \"max_age_s\": %.2f",
-            g->bytes, g->blocks, r->grouping.sample_interval ? "true" : "false",
+            g->bytes, g->blocks, m->grouping.sample_interval ? "true" : "false",
             g->sampled_blocks, g->min_age_cs / 100.0, g->max_age_cs / 100.0);
-    if (r->nsnaps > 1) {
+    if (m->nsnaps > 1) {
         fprintf(out, ", \"delta_bytes\": %" PRId64 ", \"delta_blocks\": %" PRId64
                      ", \"grew_every_interval\": %s, \"series_bytes\": [",
                 g->delta_bytes, g->delta_blocks, g->grew_every_interval ? "true" : "false");
-        for (size_t k = 0; k < r->nsnaps; k++)
+        for (size_t k = 0; k < m->nsnaps; k++)
             fprintf(out, "%s%" PRIu64, k ? ", " : "", g->series_bytes[k]);
         fputs("], \"series_blocks\": [", out);
-        for (size_t k = 0; k < r->nsnaps; k++)
+        for (size_t k = 0; k < m->nsnaps; k++)
             fprintf(out, "%s%" PRIu64, k ? ", " : "", g->series_blocks[k]);
         fputs("]", out);
     }
     fputs(",\n      \"frames\": ", out);
-    frames_json(out, r, a, g->blocks ? g->stack : UINT32_MAX);
+    frames_json(out, a, g->blocks ? g->stack : UINT32_MAX);
     fputs(",\n      \"threads\": [", out);
     for (size_t t = 0; t < g->nthreads; t++) {
         fprintf(out, "%s{\"name\": ", t ? ", " : "");
@@ -119,8 +103,8 @@ static void group_json(FILE *out, const struct report *r, size_t index, bool fir
     }
     fputs("],\n      \"samples\": [", out);
     for (size_t k = 0; k < g->nsamples; k++) {
-        const struct lts_sample *sm = &s->samples[g->samples[k]];
-        const struct lts_block *b = report_sample_block(a, sm);
+        const struct lts_sample *sm = g->samples[k].sample;
+        const struct lts_block *b = g->samples[k].block;
         char *hex = malloc(2 * (size_t)sm->len + 1), *text = malloc((size_t)sm->len + 1);
         if (!hex || !text) {
             free(hex);
@@ -141,9 +125,9 @@ static void group_json(FILE *out, const struct report *r, size_t index, bool fir
     histogram_json(out, g->strings, 50);
     fputs(",\n      \"string_shapes\": ", out);
     histogram_json(out, g->shapes, 20);
-    if (r->grep_pattern) {
+    if (m->opt.grep_pattern) {
         fprintf(out, ",\n      \"grep\": {\"pattern\": ");
-        json_cstr(out, r->grep_pattern);
+        json_cstr(out, m->opt.grep_pattern);
         fprintf(out, ", \"matches\": %" PRIu64 ", \"distinct\": ",
                 g->matches ? content_histogram_total(g->matches) : 0);
         histogram_json(out, g->matches, 1000);
@@ -152,9 +136,9 @@ static void group_json(FILE *out, const struct report *r, size_t index, bool fir
     fputs("}", out);
 }
 
-void render_json(FILE *out, const struct report *r)
+void render_json(FILE *out, const struct model *m)
 {
-    const struct analysis *a = report_newest(r);
+    const struct analysis *a = model_newest(m);
     const struct lts_snapshot *s = a->snap;
     static const char *const by[] = {"stack", "site", "function", "thread"};
     fprintf(out, "{\n  \"format\": \"leaktag-report\", \"version\": 1,\n  \"process\": {\"pid\": %"
@@ -178,44 +162,42 @@ void render_json(FILE *out, const struct report *r)
             s->time_unix_ns / 1000000000u);
     json_cstr(out, s->reason);
     fprintf(out, ", \"sampled\": %s, \"sample_interval_bytes\": %" PRIu64 ", \"options\": ",
-            r->grouping.sample_interval ? "true" : "false", r->grouping.sample_interval);
+            m->grouping.sample_interval ? "true" : "false", m->grouping.sample_interval);
     json_cstr(out, s->options);
     fputs("},\n", out);
-    if (r->nsnaps > 1) {
+    if (m->nsnaps > 1) {
         fputs("  \"compared\": [", out);
-        for (size_t i = 0; i < r->nsnaps; i++) {
+        for (size_t i = 0; i < m->nsnaps; i++) {
             fprintf(out, "%s{\"file\": ", i ? ", " : "");
-            json_cstr(out, r->snaps[i].path);
+            json_cstr(out, m->snaps[i].path);
             fprintf(out, ", \"seq\": %" PRIu64 ", \"time_unix\": %" PRIu64 ", \"live_bytes\": %"
                          PRIu64 "}",
-                    r->snaps[i].snap->seq, r->snaps[i].snap->time_unix_ns / 1000000000u,
-                    lts_counter(r->snaps[i].snap, "live_bytes", 0));
+                    m->snaps[i].snap->seq, m->snaps[i].snap->time_unix_ns / 1000000000u,
+                    lts_counter(m->snaps[i].snap, "live_bytes", 0));
         }
         fputs("],\n", out);
     }
-    uint64_t live_blocks, live_bytes;
-    group_live_totals(s, &live_blocks, &live_bytes);
     fprintf(out, "  \"totals\": {\"live_bytes\": %" PRIu64 ", \"live_blocks\": %" PRIu64
                  ", \"shown_bytes\": %" PRIu64 ", \"shown_blocks\": %" PRIu64
                  ", \"peak_live_bytes\": %" PRIu64 ", \"rss_bytes\": %" PRIu64
                  ", \"vm_size_bytes\": %" PRIu64 ", \"allocations\": %" PRIu64
                  ", \"frees\": %" PRIu64 ", \"mismatches\": %" PRIu64
                  ", \"unknown_frees\": %" PRIu64 ", \"untracked_blocks\": %" PRIu64 "},\n",
-            live_bytes, live_blocks,
-            r->grouping.live_bytes, r->grouping.live_blocks, lts_counter(s, "peak_live_bytes", 0),
+            m->live_bytes, m->live_blocks,
+            m->grouping.live_bytes, m->grouping.live_blocks, lts_counter(s, "peak_live_bytes", 0),
             s->rss_bytes, s->vm_size_bytes, lts_counter(s, "allocations", 0),
             lts_counter(s, "frees", 0), lts_counter(s, "mismatches", 0),
             lts_counter(s, "unknown_frees", 0), lts_counter(s, "untracked_blocks", 0));
-    fprintf(out, "  \"grouping\": {\"by\": \"%s\", \"fold\": ", by[r->gopt.by]);
-    json_cstr(out, r->fold_pattern);
-    fprintf(out, ", \"min_age_s\": %.2f, \"groups\": %zu},\n", r->gopt.min_age_cs / 100.0,
-            r->grouping.ngroups);
+    fprintf(out, "  \"grouping\": {\"by\": \"%s\", \"fold\": ", by[m->opt.group.by]);
+    json_cstr(out, m->opt.fold_pattern);
+    fprintf(out, ", \"min_age_s\": %.2f, \"groups\": %zu},\n", m->opt.group.min_age_cs / 100.0,
+            m->grouping.ngroups);
     fputs("  \"groups\": [", out);
     bool first = true;
-    for (size_t i = 0; i < r->grouping.ngroups; i++) {
-        if (!report_shows(r, i))
+    for (size_t i = 0; i < m->grouping.ngroups; i++) {
+        if (!model_shows(m, i))
             continue;
-        group_json(out, r, i, first);
+        group_json(out, m, i, first);
         first = false;
     }
     fputs(first ? "],\n" : "\n  ],\n", out);
@@ -224,22 +206,15 @@ void render_json(FILE *out, const struct report *r)
         const struct lts_thread *t = &s->threads[i];
         fprintf(out, "%s\n    {\"tid\": %" PRIu64 ", \"name\": ", i ? "," : "", t->tid);
         json_cstr(out, t->name);
-        char family[40];
-        group_thread_family(t->name, family, sizeof(family));
         fputs(", \"family\": ", out);
-        json_cstr(out, family);
+        json_cstr(out, a->families[i]);
         fprintf(out, ", \"alive\": %s, \"leaktag\": %s, \"stack_bytes\": %" PRIu64
                      ", \"live_blocks\": %" PRIu64 ", \"live_bytes\": %" PRIu64
                      ", \"allocations\": %" PRIu64 ", \"start_routine\": ",
                 (t->state & LT_THREAD_FLAG_ALIVE) ? "true" : "false",
                 (t->state & LT_THREAD_FLAG_INTERNAL) ? "true" : "false", t->stack_size,
                 t->live_blocks, t->live_bytes, t->allocs);
-        const struct sym_frame *f;
-        if (t->start_routine && a->sym && sym_resolve(a->sym, t->start_routine + 1, &f) &&
-            f[0].function)
-            json_cstr(out, f[0].function);
-        else
-            fputs("null", out);
+        json_cstr(out, a->start_functions[i]);
         fputs("}", out);
     }
     fputs(s->nthreads ? "\n  ],\n" : "],\n", out);

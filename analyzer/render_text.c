@@ -7,28 +7,29 @@
 #include <time.h>
 
 #include "format.h"
-#include "report.h"
+#include "render.h"
+#include "units.h"
 
 #define FRAMES_SHOWN 16
 
-static const char *bold(const struct report *r)
+static const char *bold(const struct render_options *o)
 {
-    return r->color ? "\033[1m" : "";
+    return o->color ? "\033[1m" : "";
 }
 
-static const char *red(const struct report *r)
+static const char *red(const struct render_options *o)
 {
-    return r->color ? "\033[1;31m" : "";
+    return o->color ? "\033[1;31m" : "";
 }
 
-static const char *dim(const struct report *r)
+static const char *dim(const struct render_options *o)
 {
-    return r->color ? "\033[2m" : "";
+    return o->color ? "\033[2m" : "";
 }
 
-static const char *plain(const struct report *r)
+static const char *plain(const struct render_options *o)
 {
-    return r->color ? "\033[0m" : "";
+    return o->color ? "\033[0m" : "";
 }
 
 static void utc(char *buf, size_t size, uint64_t unix_ns)
@@ -65,182 +66,131 @@ static void print_cmdline(FILE *out, const struct lts_snapshot *s)
     fputc('\n', out);
 }
 
-static void header(FILE *out, const struct report *r)
+/* Everything a text renderer function needs: where to, what, how. */
+struct text {
+    FILE *out;
+    const struct model *m;
+    const struct render_options *o;
+};
+
+static void header(const struct text *t)
 {
-    const struct lts_snapshot *s = report_newest(r)->snap;
+    FILE *out = t->out;
+    const struct model *m = t->m;
+    const struct render_options *o = t->o;
+    const struct lts_snapshot *s = model_newest(m)->snap;
     char when[64], b1[32], b2[32], b3[32], b4[32], n1[32], up[32];
     utc(when, sizeof(when), s->time_unix_ns);
     uint64_t start = lts_meta_number(s, "process_start_unix_ns", 0);
-    fprintf(out, "%sleaktag report: %s (pid %" PRIu64 ")%s\n", bold(r), s->exe, s->pid, plain(r));
+    fprintf(out, "%sleaktag report: %s (pid %" PRIu64 ")%s\n", bold(o), s->exe, s->pid, plain(o));
     fprintf(out, "  snapshot %" PRIu64 " taken %s, reason: %s", s->seq, when, s->reason);
     if (start && start < s->time_unix_ns)
         fprintf(out, "; process up %s",
-                report_age(up, sizeof(up), (s->time_unix_ns - start) / 10000000u));
+                units_age(up, sizeof(up), (s->time_unix_ns - start) / 10000000u));
     fputc('\n', out);
-    if (r->nsnaps > 1) {
-        const struct lts_snapshot *o = r->snaps[0].snap;
+    if (m->nsnaps > 1) {
+        const struct lts_snapshot *oldest = m->snaps[0].snap;
         char then[64];
-        utc(then, sizeof(then), o->time_unix_ns);
+        utc(then, sizeof(then), oldest->time_unix_ns);
         fprintf(out, "  compared with %zu earlier snapshot%s, the oldest #%" PRIu64 " at %s (%s "
                      "before)\n",
-                r->nsnaps - 1, r->nsnaps > 2 ? "s" : "", o->seq, then,
-                report_age(up, sizeof(up),
-                           s->time_unix_ns > o->time_unix_ns
-                               ? (s->time_unix_ns - o->time_unix_ns) / 10000000u
-                               : 0));
+                m->nsnaps - 1, m->nsnaps > 2 ? "s" : "", oldest->seq, then,
+                units_age(up, sizeof(up),
+                          s->time_unix_ns > oldest->time_unix_ns
+                              ? (s->time_unix_ns - oldest->time_unix_ns) / 10000000u
+                              : 0));
     }
     print_cmdline(out, s);
-    uint64_t live, blocks;
-    group_live_totals(s, &blocks, &live);
-    const char *est = r->grouping.sample_interval ? "~" : "";
-    if (r->grouping.sample_interval)
+    const char *est = m->grouping.sample_interval ? "~" : "";
+    if (m->grouping.sample_interval)
         fprintf(out, "  %ssampled:%s about one block per %s allocated was recorded "
                      "(LEAKTAG_SAMPLE); blocks and bytes marked ~ are unbiased estimates\n",
-                bold(r), plain(r),
-                report_bytes(up, sizeof(up), (int64_t)r->grouping.sample_interval));
+                bold(o), plain(o),
+                units_bytes(up, sizeof(up), (int64_t)m->grouping.sample_interval));
     char peak[48] = "";
-    if (!r->grouping.sample_interval) /* the peak of recorded blocks says little when sampled */
+    if (!m->grouping.sample_interval) /* the peak of recorded blocks says little when sampled */
         snprintf(peak, sizeof(peak), " (peak %s)",
-                 report_bytes(b2, sizeof(b2), (int64_t)lts_counter(s, "peak_live_bytes", 0)));
+                 units_bytes(b2, sizeof(b2), (int64_t)lts_counter(s, "peak_live_bytes", 0)));
     fprintf(out, "  live: %s%s in %s%s blocks%s; RSS %s; VmSize %s\n", est,
-            report_bytes(b1, sizeof(b1), (int64_t)live), est,
-            report_count(n1, sizeof(n1), blocks), peak,
-            report_bytes(b3, sizeof(b3), (int64_t)s->rss_bytes),
-            report_bytes(b4, sizeof(b4), (int64_t)s->vm_size_bytes));
-    if (r->gopt.min_age_cs)
+            units_bytes(b1, sizeof(b1), (int64_t)m->live_bytes), est,
+            units_count(n1, sizeof(n1), m->live_blocks), peak,
+            units_bytes(b3, sizeof(b3), (int64_t)s->rss_bytes),
+            units_bytes(b4, sizeof(b4), (int64_t)s->vm_size_bytes));
+    if (m->opt.group.min_age_cs)
         fprintf(out, "  blocks at least %s old: %s in %s blocks\n",
-                report_age(up, sizeof(up), r->gopt.min_age_cs),
-                report_bytes(b1, sizeof(b1), (int64_t)r->grouping.live_bytes),
-                report_count(n1, sizeof(n1), r->grouping.live_blocks));
+                units_age(up, sizeof(up), m->opt.group.min_age_cs),
+                units_bytes(b1, sizeof(b1), (int64_t)m->grouping.live_bytes),
+                units_count(n1, sizeof(n1), m->grouping.live_blocks));
     uint64_t untracked = lts_counter(s, "untracked_blocks", 0);
     if (untracked)
         fprintf(out, "  %swarning:%s %s blocks (%s) were not tracked: leaktag ran out of memory\n",
-                red(r), plain(r), report_count(n1, sizeof(n1), untracked),
-                report_bytes(b1, sizeof(b1), (int64_t)lts_counter(s, "untracked_bytes", 0)));
+                red(o), plain(o), units_count(n1, sizeof(n1), untracked),
+                units_bytes(b1, sizeof(b1), (int64_t)lts_counter(s, "untracked_bytes", 0)));
 }
 
 /* ---- thread inventory: the seed's third case (N threads x 32 MiB of stack) ------------- */
 
-struct family {
-    char name[40];
-    uint64_t stack;
-    uint32_t count;
-    uint64_t start_routine;
-};
-
-static int by_reservation(const void *x, const void *y)
+static void thread_inventory(const struct text *t)
 {
-    const struct family *a = x, *b = y;
-    uint64_t ra = a->stack * a->count, rb = b->stack * b->count;
-    return ra != rb ? (ra > rb ? -1 : 1) : strcmp(a->name, b->name);
-}
-
-static void thread_inventory(FILE *out, const struct report *r)
-{
-    const struct analysis *a = report_newest(r);
-    const struct lts_snapshot *s = a->snap;
-    struct family *fam = calloc(s->nthreads + 1, sizeof(*fam));
-    if (!fam)
+    const struct thread_inventory *inv = &t->m->threads;
+    if (!inv->matters)
         return;
-    size_t nfam = 0, alive = 0;
-    uint64_t reserved = 0;
-    for (size_t i = 0; i < s->nthreads; i++) {
-        const struct lts_thread *t = &s->threads[i];
-        if (!(t->state & LT_THREAD_FLAG_ALIVE) || (t->state & LT_THREAD_FLAG_INTERNAL))
-            continue;
-        alive++;
-        reserved += t->stack_size;
-        char name[40];
-        group_thread_family(t->name, name, sizeof(name));
-        size_t f = 0;
-        while (f < nfam && !(fam[f].stack == t->stack_size && !strcmp(fam[f].name, name)))
-            f++;
-        if (f == nfam) {
-            snprintf(fam[f].name, sizeof(fam[f].name), "%s", name);
-            fam[f].stack = t->stack_size;
-            fam[f].start_routine = t->start_routine;
-            nfam++;
-        }
-        fam[f].count++;
-    }
-    uint64_t rlimit = lts_meta_number(s, "rlimit_as_bytes", 0);
-    uint64_t space = rlimit ? rlimit : lts_meta_number(s, "address_space_bytes", 0);
-    uint32_t biggest = 0;
-    for (size_t f = 0; f < nfam; f++)
-        biggest = fam[f].count > biggest ? fam[f].count : biggest;
-    /* Shown when it can explain something: many threads, or stacks that take a real share of
-     * the address space a failing pthread_create would run out of. */
-    bool matters = alive >= 32 || biggest >= 8 || (space && reserved * 4 >= space) ||
-                   reserved >= (1ull << 30);
-    if (matters) {
-        char b1[32], b2[32], b3[32];
-        qsort(fam, nfam, sizeof(*fam), by_reservation);
-        fprintf(out, "  threads: %zu alive, %s reserved for their stacks", alive,
-                report_bytes(b1, sizeof(b1), (int64_t)reserved));
-        if (space && reserved * 100 >= space)
-            fprintf(out, " = %.0f%% of the %s %s", 100.0 * (double)reserved / (double)space,
-                    report_bytes(b2, sizeof(b2), (int64_t)space),
-                    rlimit ? "address-space limit (RLIMIT_AS)" : "user address space");
+    FILE *out = t->out;
+    char b1[32], b2[32], b3[32];
+    fprintf(out, "  threads: %zu alive, %s reserved for their stacks", inv->alive,
+            units_bytes(b1, sizeof(b1), (int64_t)inv->reserved));
+    if (inv->space && inv->reserved * 100 >= inv->space)
+        fprintf(out, " = %.0f%% of the %s %s", 100.0 * (double)inv->reserved / (double)inv->space,
+                units_bytes(b2, sizeof(b2), (int64_t)inv->space),
+                inv->space_is_rlimit ? "address-space limit (RLIMIT_AS)" : "user address space");
+    fputc('\n', out);
+    for (size_t f = 0; f < inv->nfamilies && f < 10; f++) {
+        const struct thread_family *fam = &inv->families[f];
+        char name[64];
+        fprintf(out, "    %5u x %-18s %s stack%s = %s", fam->count,
+                safe(name, sizeof(name), fam->name),
+                units_bytes(b1, sizeof(b1), (int64_t)fam->stack), fam->count > 1 ? " each" : "",
+                units_bytes(b3, sizeof(b3), (int64_t)(fam->stack * fam->count)));
+        if (fam->start)
+            fprintf(out, "   started in %s", fam->start);
         fputc('\n', out);
-        for (size_t f = 0; f < nfam && f < 10; f++) {
-            char name[64];
-            fprintf(out, "    %5u x %-18s %s stack%s = %s", fam[f].count,
-                    safe(name, sizeof(name), fam[f].name),
-                    report_bytes(b1, sizeof(b1), (int64_t)fam[f].stack),
-                    fam[f].count > 1 ? " each" : "",
-                    report_bytes(b3, sizeof(b3), (int64_t)(fam[f].stack * fam[f].count)));
-            const struct sym_frame *fr;
-            if (fam[f].start_routine && a->sym &&
-                sym_resolve(a->sym, fam[f].start_routine + 1, &fr) && fr[0].function)
-                fprintf(out, "   started in %s", fr[0].function);
-            fputc('\n', out);
-        }
-        uint64_t rl_stack = lts_meta_number(s, "rlimit_stack_bytes", 0);
-        if (rl_stack)
-            fprintf(out, "    (the default thread stack is the stack rlimit, ulimit -s: %s)\n",
-                    report_bytes(b1, sizeof(b1), (int64_t)rl_stack));
     }
-    free(fam);
+    if (inv->rlimit_stack)
+        fprintf(out, "    (the default thread stack is the stack rlimit, ulimit -s: %s)\n",
+                units_bytes(b1, sizeof(b1), (int64_t)inv->rlimit_stack));
 }
 
 /* ---- misuse ---------------------------------------------------------------------------------- */
 
 static const char *kind_name(unsigned kind)
 {
-    static const char *const names[] = {"malloc", "calloc", "realloc", "reallocarray",
-                                        "posix_memalign", "aligned_alloc", "memalign", "valloc",
-                                        "pvalloc", "new", "new[]", "aligned new",
-                                        "aligned new[]"};
-    return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
+    static const char *const names[LT_KIND_COUNT] = {
+        "malloc", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc",
+        "memalign", "valloc", "pvalloc", "new", "new[]", "aligned new", "aligned new[]"};
+    return kind < LT_KIND_COUNT ? names[kind] : "?";
 }
 
 static const char *release_name(unsigned kind)
 {
-    static const char *const names[] = {"free", "delete", "delete[]", "aligned delete",
-                                        "aligned delete[]"};
-    return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
+    static const char *const names[LT_RELEASE_COUNT] = {"free", "delete", "delete[]",
+                                                        "aligned delete", "aligned delete[]"};
+    return kind < LT_RELEASE_COUNT ? names[kind] : "?";
 }
 
-/* The first frame of a stack, as "function (file:line)". */
+/* The first recorded frame of a stack, as "function (file:line)". */
 static void site(char *buf, size_t size, const struct analysis *a, uint32_t stack)
 {
-    const struct lts_stack *st = &a->snap->stacks[stack];
-    const struct sym_frame *f;
-    if (!st->depth || !sym_resolve(a->sym, st->frames[0], &f)) {
-        snprintf(buf, size, "(no stack)");
-        return;
-    }
-    char fallback[256];
-    const char *name = report_frame_name(fallback, sizeof(fallback), &f[0]);
-    if (f[0].file)
-        snprintf(buf, size, "%s (%s:%u)", name, f[0].file, f[0].line);
+    const struct frame *f = &frames_of(a->frames, stack)->site;
+    if (f->sym && f->sym->file)
+        snprintf(buf, size, "%s (%s:%u)", f->name, f->sym->file, f->sym->line);
     else
-        snprintf(buf, size, "%s", name);
+        snprintf(buf, size, "%s", f->name);
 }
 
-static void misuse(FILE *out, const struct report *r)
+static void misuse(const struct text *t)
 {
-    const struct analysis *a = report_newest(r);
+    FILE *out = t->out;
+    const struct analysis *a = model_newest(t->m);
     const struct lts_snapshot *s = a->snap;
     uint64_t mismatches = lts_counter(s, "mismatches", 0), unknown = lts_counter(s, "unknown_frees", 0);
     if (!mismatches && !unknown)
@@ -248,8 +198,8 @@ static void misuse(FILE *out, const struct report *r)
     char n1[32], n2[32];
     fprintf(out, "  %smisuse:%s %s mismatched releases, %s frees of pointers leaktag never saw "
                  "allocated\n",
-            red(r), plain(r), report_count(n1, sizeof(n1), mismatches),
-            report_count(n2, sizeof(n2), unknown));
+            red(t->o), plain(t->o), units_count(n1, sizeof(n1), mismatches),
+            units_count(n2, sizeof(n2), unknown));
     for (size_t i = 0; i < s->nmisuse && i < 10; i++) {
         const struct lts_misuse *m = &s->misuse[i];
         char at[512], from[512];
@@ -257,47 +207,36 @@ static void misuse(FILE *out, const struct report *r)
         if (m->type == LT_MISUSE_MISMATCH) {
             site(from, sizeof(from), a, m->alloc_stack);
             fprintf(out, "    %s x %s of a block from %s: released in %s, allocated in %s\n",
-                    report_count(n1, sizeof(n1), m->count), release_name(m->release_kind),
+                    units_count(n1, sizeof(n1), m->count), release_name(m->release_kind),
                     kind_name(m->alloc_kind), at, from);
         } else {
             fprintf(out, "    %s x %s of an unknown pointer in %s\n",
-                    report_count(n1, sizeof(n1), m->count), release_name(m->release_kind), at);
+                    units_count(n1, sizeof(n1), m->count), release_name(m->release_kind), at);
         }
     }
 }
 
 /* ---- groups ---------------------------------------------------------------------------------- */
 
-static void print_stack(FILE *out, const struct report *r, const struct analysis *a,
-                        uint32_t stack, const char *indent)
+static void print_stack(const struct text *t, const struct analysis *a, uint32_t stack,
+                        const char *indent)
 {
-    uint32_t depth;
-    const uint64_t *frames = group_frames(a, stack, &depth);
-    if (depth == 0) {
+    FILE *out = t->out;
+    const struct stack_frames *sf = frames_of(a->frames, stack);
+    if (sf->n == 0) {
         fprintf(out, "%s(no stack: leaktag could not unwind this allocation)\n", indent);
         return;
     }
-    unsigned shown = 0;
-    for (uint32_t i = 0; i < depth && shown < FRAMES_SHOWN; i++) {
-        const struct sym_frame *f;
-        size_t n = sym_resolve(a->sym, frames[i], &f);
-        size_t k = 0;
-        /* In frame 0, inlined wrappers that --fold names go too. */
-        while (i == 0 && r->gopt.fold && k + 1 < n && f[k].function &&
-               content_regex_test(r->gopt.fold, f[k].function, strlen(f[k].function)))
-            k++;
-        for (; k < n && shown < FRAMES_SHOWN; k++, shown++) {
-            char fallback[512];
-            const char *name = report_frame_name(fallback, sizeof(fallback), &f[k]);
-            fprintf(out, "%s%s%s", indent, f[k].inlined ? "(inlined) " : "", name);
-            if (f[k].file)
-                fprintf(out, "  %s%s:%u%s", dim(r), f[k].file, f[k].line, plain(r));
-            if (f[k].module && f[k].function)
-                fprintf(out, "  %s[%s]%s", dim(r), f[k].module, plain(r));
-            fputc('\n', out);
-        }
+    for (uint32_t i = 0; i < sf->n && i < FRAMES_SHOWN; i++) {
+        const struct frame *f = &sf->frames[i];
+        fprintf(out, "%s%s%s", indent, f->sym->inlined ? "(inlined) " : "", f->name);
+        if (f->sym->file)
+            fprintf(out, "  %s%s:%u%s", dim(t->o), f->sym->file, f->sym->line, plain(t->o));
+        if (f->sym->module && f->sym->function)
+            fprintf(out, "  %s[%s]%s", dim(t->o), f->sym->module, plain(t->o));
+        fputc('\n', out);
     }
-    if (shown == FRAMES_SHOWN)
+    if (sf->n >= FRAMES_SHOWN)
         fprintf(out, "%s...\n", indent);
 }
 
@@ -314,75 +253,77 @@ static void print_histogram(FILE *out, struct content_histogram *h, unsigned max
     }
 }
 
-static void group_text(FILE *out, const struct report *r, size_t index)
+static void group_text(const struct text *t, size_t index)
 {
-    const struct group *g = &r->grouping.groups[index];
+    FILE *out = t->out;
+    const struct model *m = t->m;
+    const struct render_options *o = t->o;
+    const struct group *g = &m->grouping.groups[index];
     const struct analysis *a = g->from;
     char b1[32], b2[32], n1[32], n2[32], ag1[32], ag2[32];
-    double share = r->grouping.live_bytes ? 100.0 * (double)g->bytes / (double)r->grouping.live_bytes : 0;
-    const char *est = r->grouping.sample_interval ? "~" : "";
-    fprintf(out, "\n%s#%zu  %s%s (%.1f%% of live) in %s%s blocks%s", bold(r), index + 1, est,
-            report_bytes(b1, sizeof(b1), (int64_t)g->bytes), share, est,
-            report_count(n1, sizeof(n1), g->blocks), plain(r));
-    if (r->grouping.sample_interval)
-        fprintf(out, " (%s recorded)", report_count(n2, sizeof(n2), g->sampled_blocks));
+    double share = m->grouping.live_bytes ? 100.0 * (double)g->bytes / (double)m->grouping.live_bytes : 0;
+    const char *est = m->grouping.sample_interval ? "~" : "";
+    fprintf(out, "\n%s#%zu  %s%s (%.1f%% of live) in %s%s blocks%s", bold(o), index + 1, est,
+            units_bytes(b1, sizeof(b1), (int64_t)g->bytes), share, est,
+            units_count(n1, sizeof(n1), g->blocks), plain(o));
+    if (m->grouping.sample_interval)
+        fprintf(out, " (%s recorded)", units_count(n2, sizeof(n2), g->sampled_blocks));
     if (g->blocks)
         fprintf(out, ", avg %s, age %s .. %s",
-                report_bytes(b2, sizeof(b2), (int64_t)(g->bytes / g->blocks)),
-                report_age(ag1, sizeof(ag1), g->min_age_cs),
-                report_age(ag2, sizeof(ag2), g->max_age_cs));
+                units_bytes(b2, sizeof(b2), (int64_t)(g->bytes / g->blocks)),
+                units_age(ag1, sizeof(ag1), g->min_age_cs),
+                units_age(ag2, sizeof(ag2), g->max_age_cs));
     fputc('\n', out);
-    if (r->nsnaps > 1) {
+    if (m->nsnaps > 1) {
         fprintf(out, "    growth: %s%s, %s%" PRId64 " blocks since snapshot %" PRIu64,
                 g->delta_bytes >= 0 ? "+" : "",
-                report_bytes(b1, sizeof(b1), g->delta_bytes), g->delta_blocks >= 0 ? "+" : "",
-                g->delta_blocks, r->snaps[0].snap->seq);
+                units_bytes(b1, sizeof(b1), g->delta_bytes), g->delta_blocks >= 0 ? "+" : "",
+                g->delta_blocks, m->snaps[0].snap->seq);
         if (g->grew_every_interval)
-            fprintf(out, "  %sgrew in every interval: leak suspect%s", red(r), plain(r));
+            fprintf(out, "  %sgrew in every interval: leak suspect%s", red(o), plain(o));
         fputc('\n', out);
-        if (r->nsnaps > 2) {
+        if (m->nsnaps > 2) {
             fputs("    trend:", out);
-            for (size_t k = 0; k < r->nsnaps; k++)
+            for (size_t k = 0; k < m->nsnaps; k++)
                 fprintf(out, "%s%s", k ? " -> " : " ",
-                        report_bytes(b1, sizeof(b1), (int64_t)g->series_bytes[k]));
+                        units_bytes(b1, sizeof(b1), (int64_t)g->series_bytes[k]));
             fputc('\n', out);
         }
     }
     char name[64];
-    if (r->gopt.by == GROUP_BY_THREAD)
+    if (m->opt.group.by == GROUP_BY_THREAD)
         fprintf(out, "    thread: %s\n", safe(name, sizeof(name), g->key));
     fputs("    threads:", out);
-    for (size_t t = 0; t < g->nthreads && t < 8; t++)
-        fprintf(out, "%s %s x%u (%s)", t ? "," : "", safe(name, sizeof(name), g->threads[t].name),
-                g->threads[t].threads,
-                report_bytes(b1, sizeof(b1), (int64_t)g->threads[t].bytes));
+    for (size_t k = 0; k < g->nthreads && k < 8; k++)
+        fprintf(out, "%s %s x%u (%s)", k ? "," : "", safe(name, sizeof(name), g->threads[k].name),
+                g->threads[k].threads,
+                units_bytes(b1, sizeof(b1), (int64_t)g->threads[k].bytes));
     fputs(g->nthreads > 8 ? ", ...\n" : "\n", out);
     if (!g->blocks) {
         fputs("    (no block left in the newest snapshot)\n", out);
     } else if (g->stack != UINT32_MAX) {
-        fputs(r->gopt.by == GROUP_BY_THREAD ? "    most bytes allocated at:\n"
-                                             : "    allocated at:\n",
+        fputs(m->opt.group.by == GROUP_BY_THREAD ? "    most bytes allocated at:\n"
+                                                 : "    allocated at:\n",
               out);
-        print_stack(out, r, a, g->stack, "       ");
+        print_stack(t, a, g->stack, "       ");
     }
     const struct lts_snapshot *s = a->snap;
-    if (g->nsamples && r->samples_shown) {
+    if (g->nsamples && o->samples_shown) {
         fprintf(out, "    samples: %u of %zu, up to %" PRIu64 " bytes each:\n",
-                (unsigned)(g->nsamples < r->samples_shown ? g->nsamples : r->samples_shown),
+                (unsigned)(g->nsamples < o->samples_shown ? g->nsamples : o->samples_shown),
                 g->nsamples, lts_meta_number(s, "sample_bytes", 0));
-        for (size_t k = 0; k < g->nsamples && k < r->samples_shown; k++) {
-            const struct lts_sample *sm = &s->samples[g->samples[k]];
-            const struct lts_block *b = report_sample_block(a, sm);
-            fprintf(out, "      block 0x%" PRIx64, sm->addr);
-            if (b)
-                fprintf(out, " (%s)", report_bytes(b1, sizeof(b1), (int64_t)b->size));
+        for (size_t k = 0; k < g->nsamples && k < o->samples_shown; k++) {
+            const struct group_sample *gs = &g->samples[k];
+            fprintf(out, "      block 0x%" PRIx64, gs->sample->addr);
+            if (gs->block)
+                fprintf(out, " (%s)", units_bytes(b1, sizeof(b1), (int64_t)gs->block->size));
             fputs(":\n", out);
-            content_hexdump(out, sm->bytes, sm->len, 0, "        ");
+            content_hexdump(out, gs->sample->bytes, gs->sample->len, 0, "        ");
         }
     }
     if (g->strings && content_histogram_total(g->strings)) {
         fprintf(out, "    strings in %zu samples:\n", g->nsamples);
-        print_histogram(out, g->strings, r->strings_shown, "      ");
+        print_histogram(out, g->strings, o->strings_shown, "      ");
     }
     /* When the same key recurs with different numbers (user:session:100060, ...:100081), the
      * shape is the fingerprint: shown when it recurs more than any single string does. */
@@ -393,32 +334,31 @@ static void group_text(FILE *out, const struct report *r, size_t index)
         fprintf(out, "    the same strings with numbers as #:\n");
         print_histogram(out, g->shapes, 5, "      ");
     }
-    if (r->grep_pattern) {
+    if (m->opt.grep_pattern) {
         uint64_t total = g->matches ? content_histogram_total(g->matches) : 0;
-        fprintf(out, "    grep '%s': %s matches in %zu samples\n", r->grep_pattern,
-                report_count(n1, sizeof(n1), total), g->nsamples);
+        fprintf(out, "    grep '%s': %s matches in %zu samples\n", m->opt.grep_pattern,
+                units_count(n1, sizeof(n1), total), g->nsamples);
         if (total)
-            print_histogram(out, g->matches, r->strings_shown, "      ");
+            print_histogram(out, g->matches, o->strings_shown, "      ");
     }
 }
 
-void render_text(FILE *out, const struct report *r)
+void render_text(FILE *out, const struct model *m, const struct render_options *o)
 {
-    header(out, r);
-    thread_inventory(out, r);
-    misuse(out, r);
-    const struct grouping *gr = &r->grouping;
+    const struct text t = {out, m, o};
+    header(&t);
+    thread_inventory(&t);
+    misuse(&t);
+    const struct grouping *gr = &m->grouping;
     static const char *const by[] = {"stack", "call site", "function", "thread"};
-    fprintf(out, "\n%zu groups by %s", gr->ngroups, by[r->gopt.by]);
-    if (r->fold_pattern)
-        fprintf(out, ", frames matching '%s' folded", r->fold_pattern);
-    fputs(r->nsnaps > 1 ? ", fastest growing first\n" : ", largest first\n", out);
-    size_t shown = 0;
+    fprintf(out, "\n%zu groups by %s", gr->ngroups, by[m->opt.group.by]);
+    if (m->opt.fold_pattern)
+        fprintf(out, ", frames matching '%s' folded", m->opt.fold_pattern);
+    fputs(m->nsnaps > 1 ? ", fastest growing first\n" : ", largest first\n", out);
     uint64_t rest_bytes = 0, rest_groups = 0;
     for (size_t i = 0; i < gr->ngroups; i++) {
-        if (report_shows(r, i)) {
-            group_text(out, r, i);
-            shown++;
+        if (model_shows(m, i)) {
+            group_text(&t, i);
         } else {
             rest_bytes += gr->groups[i].bytes;
             rest_groups++;
@@ -427,7 +367,7 @@ void render_text(FILE *out, const struct report *r)
     if (rest_groups) {
         char b1[32], n1[32];
         fprintf(out, "\n... %s more groups with %s (--top 0 shows all)\n",
-                report_count(n1, sizeof(n1), rest_groups),
-                report_bytes(b1, sizeof(b1), (int64_t)rest_bytes));
+                units_count(n1, sizeof(n1), rest_groups),
+                units_bytes(b1, sizeof(b1), (int64_t)rest_bytes));
     }
 }

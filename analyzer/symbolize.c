@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "hashmap.h"
 
 /* libstdc++'s demangler (cxxabi.h is C++ only); the program links -lstdc++. */
 char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
@@ -58,15 +59,17 @@ struct func {
     Dwarf_Die die;
 };
 
-struct unit_index {
-    struct unit_index *next;
+/* Which unit: the key of sym->units. */
+struct unit_key {
     Dwfl_Module *dm;
     Dwarf_Off offset; /* of the CU DIE */
+};
+
+struct unit_index {
+    struct unit_key key;
     struct func *funcs; /* sorted by low */
     size_t nfuncs;
 };
-
-#define UNIT_BUCKETS 4096
 
 struct entry {
     uint64_t address;
@@ -84,11 +87,9 @@ struct symbolizer {
     size_t nranges;
 
     struct lts_arena_chunk *arena; /* frames and strings, until sym_close */
-    const char **strings; /* interned strings: one copy of each path and name */
-    size_t strings_mask, nstrings;
-    struct entry **cache; /* address -> frames */
-    size_t cache_mask, ncache;
-    struct unit_index **indexes; /* (module, CU) -> its functions, UNIT_BUCKETS chains */
+    struct hashmap strings; /* interned strings: one copy of each path and name */
+    struct hashmap cache;   /* address -> struct entry * */
+    struct hashmap units;   /* unit_key -> struct unit_index * (its functions) */
 
     struct sym_frame *scratch; /* the frames of the address being resolved */
     size_t nscratch, scratch_cap;
@@ -126,55 +127,21 @@ __attribute__((format(printf, 3, 4))) static void warn_module(struct symbolizer 
 
 /* ---- interned strings ---------------------------------------------------------------------- */
 
-static uint64_t hash_string(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 0x100000001b3u;
-    return h;
-}
-
-static bool strings_grow(struct symbolizer *sym)
-{
-    size_t size = sym->strings ? (sym->strings_mask + 1) * 2 : 1024;
-    const char **fresh = calloc(size, sizeof(*fresh));
-    if (!fresh)
-        return false;
-    for (size_t i = 0; sym->strings && i <= sym->strings_mask; i++) {
-        const char *str = sym->strings[i];
-        if (!str)
-            continue;
-        size_t j = hash_string(str, strlen(str)) & (size - 1);
-        while (fresh[j])
-            j = (j + 1) & (size - 1);
-        fresh[j] = str;
-    }
-    free(sym->strings);
-    sym->strings = fresh;
-    sym->strings_mask = size - 1;
-    return true;
-}
-
 /* Returns the symbolizer's copy of s[0..n), or NULL (and sets oom) when out of memory. */
 static const char *intern_n(struct symbolizer *sym, const char *s, size_t n)
 {
-    if ((sym->nstrings + 1) * 2 > sym->strings_mask + 1 && !strings_grow(sym)) {
-        sym->oom = true;
-        return NULL;
-    }
-    size_t i = hash_string(s, n) & sym->strings_mask;
-    for (const char *str; (str = sym->strings[i]); i = (i + 1) & sym->strings_mask)
-        if (!strncmp(str, s, n) && str[n] == '\0')
-            return str;
+    struct hashmap_slot *known = hashmap_find_bytes(&sym->strings, s, n);
+    if (known)
+        return known->key;
     char *copy = lts_arena_alloc(&sym->arena, n + 1);
-    if (!copy) {
-        sym->oom = true;
+    if (copy) {
+        memcpy(copy, s, n);
+        copy[n] = '\0';
+    }
+    if (!copy || !hashmap_bytes(&sym->strings, copy, n, NULL)) {
+        sym->oom = true; /* an unused copy stays in the arena until sym_close */
         return NULL;
     }
-    memcpy(copy, s, n);
-    copy[n] = '\0';
-    sym->strings[i] = copy;
-    sym->nstrings++;
     return copy;
 }
 
@@ -185,60 +152,23 @@ static const char *intern(struct symbolizer *sym, const char *s)
 
 /* ---- the address cache --------------------------------------------------------------------- */
 
-static size_t hash_address(uint64_t address)
-{
-    uint64_t h = address * 0x9e3779b97f4a7c15u;
-    return (size_t)(h ^ (h >> 29));
-}
-
 static struct entry *cache_find(const struct symbolizer *sym, uint64_t address)
 {
-    if (!sym->cache)
-        return NULL;
-    for (size_t i = hash_address(address) & sym->cache_mask; sym->cache[i];
-         i = (i + 1) & sym->cache_mask)
-        if (sym->cache[i]->address == address)
-            return sym->cache[i];
-    return NULL;
-}
-
-static bool cache_grow(struct symbolizer *sym)
-{
-    size_t size = sym->cache ? (sym->cache_mask + 1) * 2 : 4096;
-    struct entry **fresh = calloc(size, sizeof(*fresh));
-    if (!fresh)
-        return false;
-    for (size_t i = 0; sym->cache && i <= sym->cache_mask; i++) {
-        struct entry *e = sym->cache[i];
-        if (!e)
-            continue;
-        size_t j = hash_address(e->address) & (size - 1);
-        while (fresh[j])
-            j = (j + 1) & (size - 1);
-        fresh[j] = e;
-    }
-    free(sym->cache);
-    sym->cache = fresh;
-    sym->cache_mask = size - 1;
-    return true;
+    struct hashmap_slot *slot = hashmap_find_number(&sym->cache, address);
+    return slot ? (struct entry *)(uintptr_t)slot->value : NULL;
 }
 
 /* Stores the scratch frames for address (known to be absent). */
 static struct entry *cache_add(struct symbolizer *sym, uint64_t address)
 {
-    if ((!sym->cache || (sym->ncache + 1) * 2 > sym->cache_mask + 1) && !cache_grow(sym))
-        return NULL;
     struct entry *e = lts_arena_alloc(&sym->arena, sizeof(*e) + sym->nscratch * sizeof(e->frames[0]));
-    if (!e)
+    struct hashmap_slot *slot = e ? hashmap_number(&sym->cache, address, NULL) : NULL;
+    if (!slot)
         return NULL;
     e->address = address;
     e->n = sym->nscratch;
     memcpy(e->frames, sym->scratch, sym->nscratch * sizeof(e->frames[0]));
-    size_t i = hash_address(address) & sym->cache_mask;
-    while (sym->cache[i])
-        i = (i + 1) & sym->cache_mask;
-    sym->cache[i] = e;
-    sym->ncache++;
+    slot->value = (uint64_t)(uintptr_t)e;
     return e;
 }
 
@@ -508,21 +438,18 @@ static int compare_funcs(const void *a, const void *b)
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-static size_t hash_unit(const Dwfl_Module *dm, Dwarf_Off offset)
-{
-    return hash_address((uint64_t)(uintptr_t)dm ^ offset) & (UNIT_BUCKETS - 1);
-}
-
 /* A CU's functions, indexed the first time an address falls into the CU: finding the scopes
  * at an address from the CU DIE down (dwarf_getscopes) walks the whole CU every time, which
  * costs milliseconds per address in large C++ units. */
 static const struct unit_index *unit_of(struct symbolizer *sym, Dwfl_Module *dm, Dwarf_Die *cu)
 {
-    Dwarf_Off offset = dwarf_dieoffset(cu);
-    size_t bucket = hash_unit(dm, offset);
-    for (struct unit_index *u = sym->indexes[bucket]; u; u = u->next)
-        if (u->dm == dm && u->offset == offset)
-            return u;
+    struct unit_key key;
+    memset(&key, 0, sizeof(key)); /* the key's bytes are hashed: no stray padding */
+    key.dm = dm;
+    key.offset = dwarf_dieoffset(cu);
+    struct hashmap_slot *known = hashmap_find_bytes(&sym->units, &key, sizeof(key));
+    if (known)
+        return (const struct unit_index *)(uintptr_t)known->value;
     struct unit_index *u = lts_arena_alloc(&sym->arena, sizeof(*u));
     if (!u) {
         sym->oom = true;
@@ -532,7 +459,7 @@ static const struct unit_index *unit_of(struct symbolizer *sym, Dwfl_Module *dm,
     collect_funcs(sym, cu, 0);
     if (sym->ncollected)
         qsort(sym->collected, sym->ncollected, sizeof(*sym->collected), compare_funcs);
-    *u = (struct unit_index){sym->indexes[bucket], dm, offset, NULL, sym->ncollected};
+    *u = (struct unit_index){key, NULL, sym->ncollected};
     if (u->nfuncs) {
         u->funcs = lts_arena_alloc(&sym->arena, u->nfuncs * sizeof(*u->funcs));
         if (!u->funcs) {
@@ -541,7 +468,12 @@ static const struct unit_index *unit_of(struct symbolizer *sym, Dwfl_Module *dm,
         }
         memcpy(u->funcs, sym->collected, u->nfuncs * sizeof(*u->funcs));
     }
-    sym->indexes[bucket] = u;
+    struct hashmap_slot *slot = hashmap_bytes(&sym->units, &u->key, sizeof(u->key), NULL);
+    if (!slot) {
+        sym->oom = true;
+        return NULL;
+    }
+    slot->value = (uint64_t)(uintptr_t)u;
     return u;
 }
 
@@ -776,11 +708,13 @@ static void describe(struct symbolizer *sym, struct module *mod, uint64_t pc,
 
 /* ---- interface ----------------------------------------------------------------------------- */
 
-struct symbolizer *sym_open(const struct lts_snapshot *s, FILE *warn)
+int sym_open(const struct lts_snapshot *s, FILE *warn, struct symbolizer **out,
+             struct lts_error *err)
 {
+    *out = NULL;
     struct symbolizer *sym = calloc(1, sizeof(*sym));
     if (!sym)
-        return NULL;
+        return lts_fail(err, "out of memory");
     sym->s = s;
     sym->warn = warn;
     sym->nmodules = s->modules ? s->nmodules : 0;
@@ -789,9 +723,8 @@ struct symbolizer *sym_open(const struct lts_snapshot *s, FILE *warn)
         nsegments += s->modules[i].segments ? s->modules[i].nsegments : 0;
     sym->modules = calloc(sym->nmodules + 1, sizeof(*sym->modules));
     sym->ranges = calloc(nsegments + 1, sizeof(*sym->ranges));
-    sym->indexes = calloc(UNIT_BUCKETS, sizeof(*sym->indexes));
     sym->dwfl = dwfl_begin(&callbacks);
-    if (!sym->modules || !sym->ranges || !sym->indexes || !sym->dwfl || !strings_grow(sym))
+    if (!sym->modules || !sym->ranges || !sym->dwfl)
         goto fail;
 
     for (size_t i = 0; i < sym->nmodules; i++) {
@@ -811,11 +744,13 @@ struct symbolizer *sym_open(const struct lts_snapshot *s, FILE *warn)
         }
     }
     qsort(sym->ranges, sym->nranges, sizeof(*sym->ranges), compare_ranges);
-    return sym;
+    *out = sym;
+    return 0;
 
 fail:
+    lts_fail(err, "%s", sym->dwfl ? "out of memory" : "libdw cannot start");
     sym_close(sym);
-    return NULL;
+    return -1;
 }
 
 size_t sym_resolve(struct symbolizer *sym, uint64_t address, const struct sym_frame **frames)
@@ -846,10 +781,11 @@ size_t sym_resolve(struct symbolizer *sym, uint64_t address, const struct sym_fr
         *frames = e->frames;
         return e->n;
     }
-    /* Out of memory: the address, unnamed and uncached, so callers never see 0 frames. */
+    /* Out of memory: 0, with the address unnamed and uncached in a frame the next such call
+     * overwrites, for callers that only print. */
     sym->spare = base;
     *frames = &sym->spare;
-    return 1;
+    return 0;
 }
 
 void sym_close(struct symbolizer *sym)
@@ -860,9 +796,9 @@ void sym_close(struct symbolizer *sym)
         dwfl_end(sym->dwfl);
     free(sym->modules);
     free(sym->ranges);
-    free(sym->strings);
-    free(sym->cache);
-    free(sym->indexes);
+    hashmap_free(&sym->strings);
+    hashmap_free(&sym->cache);
+    hashmap_free(&sym->units);
     free(sym->scratch);
     free(sym->collected);
     free(sym->demangled);

@@ -25,14 +25,15 @@ struct symbolizer;
 /* Prepares symbolization for the modules of snapshot s (does not copy s; s must outlive the
  * symbolizer). Module files are opened only when an address falls into them. warn: where
  * warnings go (NULL: nowhere), each line prefixed "leaktag-report: warning: ", at most one per
- * module. Returns NULL only when out of memory or libdw cannot start. */
-struct symbolizer *sym_open(const struct lts_snapshot *s, FILE *warn);
+ * module. Returns 0, or -1 with err filled when out of memory or libdw cannot start. */
+int sym_open(const struct lts_snapshot *s, FILE *warn, struct symbolizer **out,
+             struct lts_error *err);
 
 /* Resolves one recorded return address into frames, innermost first: the inlined call chain
  * at that address (deepest inlined function first, each with the file:line inside it), then
  * the real function containing it. Results are cached per address; *frames stays valid until
- * sym_close. Returns the number of frames, always >= 1 (out of memory: one unnamed frame, not
- * cached, whose contents the next out-of-memory call overwrites). */
+ * sym_close. Returns the number of frames, >= 1; 0 only when out of memory, and then *frames
+ * is one unnamed frame of the address, which the next such call overwrites. */
 size_t sym_resolve(struct symbolizer *sym, uint64_t address, const struct sym_frame **frames);
 
 /* Frees the symbolizer, every frame and string it returned, and closes the module files. */

@@ -6,17 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-int lts_fail(struct lts_error *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-    err->has_offset = 0;
-    err->offset = 0;
-    return -1;
-}
-
 bool lts_cursor_fail(struct lts_cursor *c, const char *fmt, ...)
 {
     if (c->failed)

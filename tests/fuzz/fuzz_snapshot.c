@@ -18,11 +18,10 @@ static void count_token(const char *s, size_t n, void *ctx)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct content_regex *re;
-    char err[128];
-    if (!re)
-        re = content_regex_compile("channelid=\\d*", err, sizeof(err));
-    struct lts_snapshot *s;
     struct lts_error e;
+    if (!re)
+        re = content_regex_compile("channelid=\\d*", &e);
+    struct lts_snapshot *s;
     if (lts_parse(data, size, &s, &e) != 0) {
         if (!e.message[0] || e.offset > size)
             __builtin_trap(); /* every failure says what and where */

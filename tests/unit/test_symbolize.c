@@ -117,6 +117,15 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *ctx)
     return 0;
 }
 
+static struct symbolizer *open_symbolizer(const struct lts_snapshot *s, FILE *warn)
+{
+    struct symbolizer *sym;
+    struct lts_error err;
+    if (sym_open(s, warn, &sym, &err) != 0)
+        fail_msg("sym_open: %s", err.message);
+    return sym;
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -190,7 +199,7 @@ static int count_lines(FILE *f, const char *needle, int *matching)
 static void call_site_of_a_plain_call(void **state)
 {
     (void)state;
-    struct symbolizer *sym = sym_open(&snap, stderr);
+    struct symbolizer *sym = open_symbolizer(&snap, stderr);
     assert_non_null(sym);
     const struct sym_frame *f;
     size_t n = sym_resolve(sym, call_ra, &f);
@@ -210,7 +219,7 @@ static void call_site_of_a_plain_call(void **state)
 static void inlined_call_chain(void **state)
 {
     (void)state;
-    struct symbolizer *sym = sym_open(&snap, stderr);
+    struct symbolizer *sym = open_symbolizer(&snap, stderr);
     const struct sym_frame *f;
     size_t n = sym_resolve(sym, inline_ra, &f);
     assert_true(n >= 2);
@@ -230,7 +239,7 @@ static void cxx_name_is_demangled(void **state)
     (void)state;
     void *terminate = dlsym(RTLD_DEFAULT, "_ZSt9terminatev");
     assert_non_null(terminate);
-    struct symbolizer *sym = sym_open(&snap, stderr);
+    struct symbolizer *sym = open_symbolizer(&snap, stderr);
     const struct sym_frame *f;
     size_t n = sym_resolve(sym, (uintptr_t)terminate + 1, &f);
     assert_true(n >= 1);
@@ -245,7 +254,7 @@ static void rebuilt_module_is_not_named(void **state)
     (void)state;
     struct lts_snapshot v = variant(NULL, 1);
     FILE *warn = tmpfile();
-    struct symbolizer *sym = sym_open(&v, warn);
+    struct symbolizer *sym = open_symbolizer(&v, warn);
     uint64_t addresses[] = {call_ra, inline_ra, exe_start + 1, exe_end - 1};
     for (size_t i = 0; i < sizeof(addresses) / sizeof(addresses[0]); i++) {
         const struct sym_frame *f;
@@ -268,7 +277,7 @@ static void missing_module_file(void **state)
     (void)state;
     struct lts_snapshot v = variant("/nonexistent/leaktag-gone.so", 0);
     FILE *warn = tmpfile();
-    struct symbolizer *sym = sym_open(&v, warn);
+    struct symbolizer *sym = open_symbolizer(&v, warn);
     for (int round = 0; round < 2; round++) {
         const struct sym_frame *f;
         assert_int_equal(sym_resolve(sym, round ? inline_ra : call_ra, &f), 1);
@@ -290,7 +299,7 @@ static void vdso_is_quiet(void **state)
     if (!vdso_address)
         skip();
     FILE *warn = tmpfile();
-    struct symbolizer *sym = sym_open(&snap, warn);
+    struct symbolizer *sym = open_symbolizer(&snap, warn);
     const struct sym_frame *f;
     for (int i = 0; i < 3; i++) {
         assert_int_equal(sym_resolve(sym, vdso_address + (uint64_t)i, &f), 1);
@@ -309,7 +318,7 @@ static void address_in_no_module(void **state)
     void *jit = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert_true(jit != MAP_FAILED);
     FILE *warn = tmpfile();
-    struct symbolizer *sym = sym_open(&snap, warn);
+    struct symbolizer *sym = open_symbolizer(&snap, warn);
     uint64_t addresses[] = {(uintptr_t)jit + 64, 0, 1, UINT64_MAX};
     for (size_t i = 0; i < sizeof(addresses) / sizeof(addresses[0]); i++) {
         const struct sym_frame *f;
@@ -330,7 +339,7 @@ static void address_in_no_module(void **state)
 static void cached_per_address(void **state)
 {
     (void)state;
-    struct symbolizer *sym = sym_open(&snap, stderr);
+    struct symbolizer *sym = open_symbolizer(&snap, stderr);
     const struct sym_frame *a, *b;
     size_t na = sym_resolve(sym, call_ra, &a);
     size_t nb = sym_resolve(sym, call_ra, &b);
