@@ -34,6 +34,9 @@ struct lt_backend {
     int (*prctl)(int, unsigned long, unsigned long, unsigned long, unsigned long);
     int (*sigaction)(int, const struct sigaction *, struct sigaction *);
     sighandler_t (*signal)(int, sighandler_t);
+    int (*sigprocmask)(int, const sigset_t *, sigset_t *);
+    int (*pthread_sigmask)(int, const sigset_t *, sigset_t *);
+    int (*pipe2)(int[2], int);
 };
 
 extern struct lt_backend lt_real;

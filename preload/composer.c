@@ -83,8 +83,8 @@ static void meta_str(struct lts_writer *w, const char *key, const char *v, size_
     lts_put_meta_text(w, key, v, n);
 }
 
-static void write_meta(struct lts_writer *w, uint32_t seq, const char *reason, uint32_t now_cs,
-                       const struct lt_proc_status *st)
+static void write_meta(struct lts_writer *w, uint32_t seq, const char *reason,
+                       uint32_t requests, uint32_t now_cs, const struct lt_proc_status *st)
 {
     char buf[8192];
     lts_writer_begin(w, LT_SECTION_META);
@@ -92,16 +92,21 @@ static void write_meta(struct lts_writer *w, uint32_t seq, const char *reason, u
     meta_uint(w, "ppid", (uint64_t)getppid());
     ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
     meta_str(w, "exe", buf, n > 0 ? (size_t)n : 0);
-    n = lt_proc_read("/proc/self/cmdline", buf, sizeof(buf));
+    /* The command line may hold a password: LEAKTAG_SAMPLE_BYTES=0, the setting for
+     * processes with secrets, leaves it out with the block contents. */
+    n = lt_opt.sample_bytes ? lt_proc_read("/proc/self/cmdline", buf, sizeof(buf)) : 0;
     if (n > 0 && buf[n - 1] == '\0')
         n--; /* arguments stay NUL-separated; the last NUL is dropped */
-    meta_str(w, "cmdline", buf, n > 0 ? (size_t)n : 0);
+    if (lt_opt.sample_bytes)
+        meta_str(w, "cmdline", buf, n > 0 ? (size_t)n : 0);
     struct utsname u;
     if (uname(&u) == 0)
         meta_str(w, "hostname", u.nodename, strlen(u.nodename));
     meta_str(w, "leaktag_version", LEAKTAG_VERSION, strlen(LEAKTAG_VERSION));
     meta_uint(w, "seq", seq);
     meta_str(w, "reason", reason, strlen(reason));
+    if (requests) /* snapshot signals answered by this one (those during the last included) */
+        meta_uint(w, "requests", requests);
     int64_t wall = lt_clock_ns(CLOCK_REALTIME), mono = lt_clock_ns(CLOCK_MONOTONIC_COARSE);
     meta_uint(w, "time_unix_ns", (uint64_t)wall);
     meta_uint(w, "process_start_unix_ns", lt_proc_start_time_ns());
@@ -404,7 +409,7 @@ static const char *error_text(int err)
     return text ? text : "unknown error";
 }
 
-int lt_composer_write(struct lt_thread *self, const char *reason)
+int lt_composer_write(struct lt_thread *self, const char *reason, uint32_t requests)
 {
     pthread_mutex_lock(&lock);
     uint32_t seq = ++sequence;
@@ -444,7 +449,7 @@ int lt_composer_write(struct lt_thread *self, const char *reason)
         lts_writer_init(&w, out.fd, buffer, buffer_size);
         struct lt_proc_status st;
         lt_proc_status(&st);
-        write_meta(&w, seq, reason, s.now_cs, &st);
+        write_meta(&w, seq, reason, requests, s.now_cs, &st);
         lts_writer_begin(&w, LT_SECTION_MODULES);
         lt_modules_each(write_module, &w);
         lts_writer_end(&w);

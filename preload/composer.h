@@ -12,9 +12,11 @@
 /* Fixes what relative output paths are relative to (the starting directory). */
 void lt_composer_init(void);
 
-/* Writes one snapshot; reason is a short word ("signal", "interval", "exit", "api", ...).
- * Prints one line either way (success only unless LEAKTAG_QUIET). Returns 0 or -errno. */
-int lt_composer_write(struct lt_thread *self, const char *reason);
+/* Writes one snapshot; reason is a short word ("signal", "interval", "exit", "api", ...);
+ * requests: how many snapshot signals it answers (several arrived during the previous one;
+ * 0 for other reasons). Prints one line either way (success only unless LEAKTAG_QUIET).
+ * Keeps at most LEAKTAG_KEEP of this process's snapshots. Returns 0 or -errno. */
+int lt_composer_write(struct lt_thread *self, const char *reason, uint32_t requests);
 
 /* Snapshots written by this process so far. */
 uint64_t lt_composer_count(void);

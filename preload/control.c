@@ -40,9 +40,17 @@ void lt_control_init(const char *output)
     end_change();
 }
 
-void lt_control_signal(int sig)
+void lt_control_signal(int sig, bool kill_answered)
 {
-    __atomic_store_n(&leaktag_control.signal, sig, __ATOMIC_RELEASE);
+    begin_change();
+    leaktag_control.signal = sig;
+    leaktag_control.flags = kill_answered ? LT_CONTROL_KILL_ANSWERED : 0;
+    end_change();
+}
+
+void lt_control_worker(int tid)
+{
+    __atomic_store_n(&leaktag_control.worker_tid, tid, __ATOMIC_RELEASE);
 }
 
 void lt_control_written(const char *path)
@@ -57,6 +65,7 @@ void lt_control_fork_child(void)
 {
     begin_change();
     leaktag_control.pid = (int32_t)getpid();
+    leaktag_control.worker_tid = 0;
     leaktag_control.snapshots = 0;
     leaktag_control.last[0] = '\0';
     end_change();

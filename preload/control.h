@@ -1,6 +1,6 @@
 /* control.h — what a running shim tells the `leaktag` command: the snapshot signal whose
  * handler is really installed, where snapshots go, how many were written and the last one's
- * path. `leaktag --pid` reads it from the target's memory (process_vm_readv, after finding
+ * path, and leaktag's thread. `leaktag --pid` reads it from the target's memory (process_vm_readv, after finding
  * libleaktag.so in /proc/PID/maps and the exported symbol leaktag_control in its file), never
  * from /proc/PID/environ: programs rewrite their environment (nginx, for its process title),
  * and an option the shim refused is not the one in force. Fixed-width fields at the same
@@ -9,6 +9,7 @@
 #ifndef LT_CONTROL_H
 #define LT_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,17 +23,24 @@ struct lt_control {
     uint32_t version;
     uint32_t size;               /* sizeof(struct lt_control) */
     int32_t pid;                 /* the process these figures are of (a fork child renews it) */
-    int32_t signal;              /* snapshot signal whose handler is installed; 0: none */
+    int32_t signal;              /* the snapshot signal, once its disposition is set; 0: none */
     uint32_t sequence;           /* odd while the shim is changing what follows */
+    int32_t worker_tid;          /* leaktag's thread, which takes `signal` by tgkill; 0: none */
+    uint32_t flags;              /* LT_CONTROL_* */
     uint32_t reserved;
     uint64_t snapshots;          /* written by this process so far */
     char output[LT_CONTROL_PATH_MAX]; /* LEAKTAG_OUTPUT as an absolute template */
     char last[LT_CONTROL_PATH_MAX];   /* path of the last snapshot written, "" before one */
 };
 
-_Static_assert(offsetof(struct lt_control, snapshots) == 40 &&
-                   offsetof(struct lt_control, output) == 48 &&
-                   sizeof(struct lt_control) == 48 + 2 * LT_CONTROL_PATH_MAX,
+/* A process-directed `signal` (kill) is answered: the handler is installed. Without it (the
+ * program ignores the signal), only a tgkill to worker_tid is. */
+#define LT_CONTROL_KILL_ANSWERED 1u
+
+_Static_assert(offsetof(struct lt_control, worker_tid) == 36 &&
+                   offsetof(struct lt_control, snapshots) == 48 &&
+                   offsetof(struct lt_control, output) == 56 &&
+                   sizeof(struct lt_control) == 56 + 2 * LT_CONTROL_PATH_MAX,
                "the control block has one layout for every pointer width");
 
 /* The shim's copy, exported under LT_CONTROL_SYMBOL. */
@@ -40,7 +48,8 @@ extern struct lt_control leaktag_control;
 
 /* The shim's side. */
 void lt_control_init(const char *output);  /* with the absolute output template */
-void lt_control_signal(int sig);           /* the handler for sig is installed (0: none) */
+void lt_control_signal(int sig, bool kill_answered); /* sig's disposition is set */
+void lt_control_worker(int tid);           /* leaktag's thread runs (0: it is gone) */
 void lt_control_written(const char *path); /* a snapshot is in place */
 void lt_control_fork_child(void);          /* in a fork child: its own pid, no snapshots */
 

@@ -14,6 +14,7 @@
 
 #include "backend.h"
 #include "compiler.h"
+#include "fds.h"
 #include "tracker.h"
 #include "worker.h"
 
@@ -286,6 +287,13 @@ LT_EXPORT int prctl(int option, ...)
     return ret;
 }
 
+/* ---- descriptors: leaktag's own (libunwind's pipe) live above the application's --------- */
+
+LT_EXPORT int pipe2(int fds[2], int flags)
+{
+    return lt_inside() ? lt_fds_pipe2(fds, flags) : lt_real_system()->pipe2(fds, flags);
+}
+
 /* ---- signals: the application's handler for leaktag's signal is chained, not lost -------- */
 
 LT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -293,6 +301,22 @@ LT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
     if (lt_worker_app_sigaction(sig, act, old))
         return 0;
     return lt_real_system()->sigaction(sig, act, old);
+}
+
+LT_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+    int rc = lt_real_system()->sigprocmask(how, set, old);
+    if (rc == 0 && set)
+        lt_worker_mask_changed();
+    return rc;
+}
+
+LT_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+    int err = lt_real_system()->pthread_sigmask(how, set, old);
+    if (err == 0 && set)
+        lt_worker_mask_changed();
+    return err;
 }
 
 LT_EXPORT sighandler_t signal(int sig, sighandler_t handler)

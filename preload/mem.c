@@ -70,6 +70,23 @@ void lt_mem_unmap(void *p, size_t bytes)
     atomic_fetch_sub_explicit(&mapped_bytes, bytes, memory_order_relaxed);
 }
 
+void *lt_mem_map_stack(size_t bytes)
+{
+    bytes = page_round(bytes);
+    size_t guard = page_round(1);
+    int saved_errno = errno;
+    /* Address space only: pages cost memory once a snapshot touches them. Not counted in
+     * lt_mem_in_use, which is memory leaktag holds. */
+    char *p = mmap(NULL, bytes + guard, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (p != MAP_FAILED && mprotect(p, guard, PROT_NONE) != 0) {
+        munmap(p, bytes + guard);
+        p = MAP_FAILED;
+    }
+    errno = saved_errno;
+    return p == MAP_FAILED ? NULL : p + guard + bytes;
+}
+
 uint64_t lt_mem_in_use(void)
 {
     return atomic_load_explicit(&mapped_bytes, memory_order_relaxed);

@@ -14,6 +14,10 @@ void *lt_mem_map(size_t bytes);
 void *lt_mem_map_scratch(size_t bytes);
 void lt_mem_unmap(void *p, size_t bytes);
 
+/* A stack for leaktag's own work (a guard page below it), never unmapped. Returns its top,
+ * or NULL. */
+void *lt_mem_map_stack(size_t bytes);
+
 /* Bytes leaktag currently holds in mappings of its own (tables, stacks, registry). */
 uint64_t lt_mem_in_use(void);
 

@@ -6,9 +6,12 @@
 #include <fcntl.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "compiler.h"
+#include "log.h"
 
 /* read(2) that a signal does not cut short. */
 static ssize_t read_some(int fd, char *buf, size_t n)
@@ -193,4 +196,32 @@ uint64_t lt_proc_start_time_ns(void)
     int64_t boot_ns = ((int64_t)real.tv_sec - boot.tv_sec) * 1000000000ll +
                       (real.tv_nsec - boot.tv_nsec);
     return (uint64_t)boot_ns + ticks * (1000000000ull / (uint64_t)hz);
+}
+
+int lt_proc_live_threads(void)
+{
+    int dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return -errno;
+    char entries[4096];
+    int live = 0;
+    for (long n; (n = syscall(SYS_getdents64, dir, entries, sizeof(entries))) > 0;) {
+        for (long at = 0; at < n;) {
+            const struct dirent64 *e = (const struct dirent64 *)(entries + at);
+            at += e->d_reclen;
+            if (e->d_name[0] < '0' || e->d_name[0] > '9')
+                continue;
+            char path[64], stat[512];
+            lt_format(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+            if (lt_proc_read(path, stat, sizeof(stat)) <= 0)
+                continue; /* gone meanwhile */
+            /* The state follows the ")" that ends the name: Z and X are threads that ended
+             * (a group leader that called pthread_exit stays a zombie until the last). */
+            const char *paren = strrchr(stat, ')');
+            if (paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X')
+                live++;
+        }
+    }
+    close(dir);
+    return live;
 }

@@ -28,6 +28,9 @@ typedef void (*lt_proc_map_fn)(const struct lt_proc_map *m, void *ctx);
 /* Calls fn for every mapping. `scratch` (at least 64 KiB) is the read buffer. */
 int lt_proc_maps(lt_proc_map_fn fn, void *ctx, char *scratch, size_t scratch_size);
 
+/* Threads of this process that have not ended (zombies are not counted), or -errno. */
+int lt_proc_live_threads(void);
+
 /* Wall-clock time the process started, in ns since the epoch (0 if unknown). */
 uint64_t lt_proc_start_time_ns(void);
 

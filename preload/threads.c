@@ -34,6 +34,12 @@ static bool membarrier_ready;
 static _Atomic bool overflow_used; /* its hook_seq is shared, so it cannot show who is inside */
 
 static void on_thread_exit(void *entry);
+static void (*_Atomic exit_listener)(void);
+
+void lt_threads_on_exit(void (*fn)(void))
+{
+    atomic_store_explicit(&exit_listener, fn, memory_order_release);
+}
 
 int lt_threads_init(void)
 {
@@ -145,8 +151,11 @@ static void on_thread_exit(void *entry)
     /* The comm name may have been set behind our back (writing /proc/.../comm). */
     lt_real_system()->prctl(PR_GET_NAME, (unsigned long)t->name, 0, 0, 0);
     t->exit_cs = lt_clock_cs();
-    atomic_fetch_and(&t->state, ~(uint32_t)LT_THREAD_ALIVE);
+    uint32_t state = atomic_fetch_and(&t->state, ~(uint32_t)LT_THREAD_ALIVE);
     atomic_fetch_or(&t->state, LT_THREAD_EXITED);
+    void (*listener)(void) = atomic_load_explicit(&exit_listener, memory_order_acquire);
+    if (listener && !(state & LT_THREAD_INTERNAL))
+        listener();
 }
 
 void lt_thread_note_stack(struct lt_thread *t)

@@ -130,6 +130,10 @@ static inline void lt_thread_add(struct lt_thread *t, _Atomic uint64_t *counter,
  * self that might still read it has left the table, false if one has not within timeout_ns. */
 bool lt_threads_quiesce(const struct lt_thread *self, int64_t timeout_ns);
 
+/* fn runs in every application thread that ends (after its entry is marked exited); NULL:
+ * nothing runs. Async-signal-safe work only. */
+void lt_threads_on_exit(void (*fn)(void));
+
 /* fork(): in the child only the forking thread exists. */
 void lt_threads_after_fork_child(struct lt_thread *self);
 

@@ -1,58 +1,74 @@
-/* worker.c — the "leaktag" thread. The snapshot signal's handler is async-signal-safe: it
- * bumps an eventfd and chains to the application's own handler for that signal, nothing
- * else. The thread waits on the eventfd with a timeout that serves the snapshot interval
- * and housekeeping; it never runs application code and tracks nothing of its own. */
+/* worker.c — the "leaktag" thread, what wakes it, and the snapshot signal's handler.
+ * The thread blocks every signal and waits in sigtimedwait for the wake signal (the snapshot
+ * signal; SIGURG when that is off), sent to it alone with tgkill by `leaktag --pid`, by the
+ * handler in an application thread, by a hook that found a table shard crowded, and by a
+ * thread that exits; a process-directed snapshot signal reaches it by itself when every
+ * application thread blocks it. The timeout serves the snapshot interval and housekeeping.
+ * No descriptor is held. The handler is async-signal-safe and, when the program has no
+ * other thread, writes the snapshot itself on a stack of leaktag's own. The application's
+ * disposition is kept as it chose it: its handler is chained with its flags and mask, and
+ * SIG_IGN stays SIG_IGN in the kernel (snapshots then come only through the thread). The
+ * thread never runs application code and tracks nothing of its own. */
 #include "worker.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/single_threaded.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "backend.h"
 #include "clock.h"
 #include "compiler.h"
+#include "composer.h"
 #include "control.h"
 #include "log.h"
+#include "mem.h"
 #include "modules.h"
 #include "options.h"
-#include "composer.h"
+#include "procfs.h"
 #include "table.h"
 #include "tracker.h"
 
 #define HOUSEKEEPING_MS 1000
-#define COMPACT_EVERY 10 /* housekeeping rounds between table compactions */
-
-static _Atomic int wake_fd = -1;  /* the snapshot signal */
-static _Atomic int maint_fd = -1; /* a crowded table shard */
+#define COMPACT_EVERY 10              /* housekeeping rounds between table compactions */
+#define HANDLER_STACK_BYTES (512 * 1024) /* an in-handler snapshot needs about 30 KiB */
 
 /* The thread starts only when needed: while a process has one thread glibc's malloc takes
  * no locks, and a thread of ours would cost a single-threaded program that (about 20% on
- * a malloc-bound benchmark). Needed means: the program starts a thread of its own, or a
- * LEAKTAG_INTERVAL is set. A single-threaded program's snapshot signal is served in the
+ * a malloc-bound benchmark). Needed means: the program starts a thread of its own, a
+ * LEAKTAG_INTERVAL is set, or the snapshot signal cannot reach a handler (the program
+ * ignores it or blocks it). A single-threaded program's snapshot signal is served in the
  * handler itself. */
 static _Atomic bool running;
+static _Atomic pid_t worker_tid; /* 0 until the thread runs */
+static int wake_signal;
+
+/* Why the thread was woken, besides a signal from outside. */
+static _Atomic uint32_t requests;     /* snapshot signals taken by the handler */
+static _Atomic bool maintenance;      /* a table shard is crowded */
+static _Atomic bool thread_ended;     /* an application thread exited: maybe the last */
 
 static void request_start(void);
 
-/* The application's handler for our signal: a ring of copies and the index of the current
+/* The application's action for our signal: a ring of copies and the index of the current
  * one. A change writes a fresh slot and then swaps the index, so the signal handler always
  * reads a complete copy (unless 15 more changes land while it reads one), and no lock is
  * taken: sigaction() may be called from a signal handler, even one that interrupted
  * sigaction() itself. */
 #define APP_ACTIONS 16u
 static struct sigaction app_action[APP_ACTIONS];
-static _Atomic unsigned app_current;   /* slot 0: what was installed before us */
+static _Atomic unsigned app_current;   /* slot 0: what was in place before us */
 static _Atomic unsigned app_next = 1;
+static _Atomic bool installed;         /* we manage the disposition of lt_opt.signal */
 
 /* The dynamic loader's code (found from AT_BASE when the handler is installed). A signal
  * that lands there may have interrupted dlopen or dlclose halfway through changing the
@@ -60,61 +76,112 @@ static _Atomic unsigned app_next = 1;
  * thread, after the loader is done. */
 static uint64_t loader_lo, loader_hi;
 
+static void *handler_stack; /* top of the stack in-handler snapshots run on */
+
+/* Wakes the thread: one tgkill (async-signal-safe, errno kept). False if it is not there. */
+static bool wake(void)
+{
+    pid_t tid = atomic_load_explicit(&worker_tid, memory_order_acquire);
+    if (!tid)
+        return false;
+    int saved_errno = errno;
+    syscall(SYS_tgkill, getpid(), tid, wake_signal);
+    errno = saved_errno;
+    return true;
+}
+
 static bool interrupted_in_loader(const void *uctx)
 {
-    const ucontext_t *uc = uctx;
-    if (!uc)
-        return false;
-    uint64_t pc = 0;
-#if defined(__x86_64__)
-    pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-#elif defined(__i386__)
-    pc = (uintptr_t)uc->uc_mcontext.gregs[REG_EIP];
-#elif defined(__aarch64__)
-    pc = (uintptr_t)uc->uc_mcontext.pc;
-#endif
+    uint64_t pc = uctx ? lt_arch_pc(uctx) : 0;
     return pc >= loader_lo && pc < loader_hi;
+}
+
+static void snapshot_in_handler(void *unused)
+{
+    (void)unused;
+    lt_enter();
+    lt_composer_write(lt_self(), "signal", 1);
+    lt_leave();
+}
+
+/* Calls the application's handler as the kernel would have: with the mask it asked for
+ * (the interrupted mask, its sa_mask, and the signal itself unless SA_NODEFER), and reset to
+ * SIG_DFL first if it asked for SA_RESETHAND. */
+static void chain(int sig, siginfo_t *info, void *uctx)
+{
+    struct sigaction app = app_action[atomic_load(&app_current)];
+    if (app.sa_handler == SIG_DFL || app.sa_handler == SIG_IGN)
+        return;
+    if (app.sa_flags & SA_RESETHAND) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof(dfl));
+        dfl.sa_handler = SIG_DFL;
+        lt_worker_app_sigaction(sig, &dfl, NULL);
+    }
+    sigset_t mask = ((const ucontext_t *)uctx)->uc_sigmask;
+    sigorset(&mask, &mask, &app.sa_mask);
+    if (!(app.sa_flags & SA_NODEFER))
+        sigaddset(&mask, sig);
+    lt_real_system()->pthread_sigmask(SIG_SETMASK, &mask, NULL); /* sigreturn restores the interrupted one */
+    if (app.sa_flags & SA_SIGINFO)
+        app.sa_sigaction(sig, info, uctx);
+    else
+        app.sa_handler(sig);
 }
 
 static void on_signal(int sig, siginfo_t *info, void *uctx)
 {
     int saved_errno = errno;
-    int fd = atomic_load_explicit(&wake_fd, memory_order_relaxed);
-    if (fd >= 0) {
-        uint64_t one = 1;
-        ssize_t ignored = write(fd, &one, sizeof(one));
-        (void)ignored;
-    }
-    if (!atomic_load_explicit(&running, memory_order_relaxed)) {
-        if (__libc_single_threaded && !lt_inside() && !interrupted_in_loader(uctx)) {
-            /* The only thread, interrupted outside leaktag: the tables are still, so the
-             * snapshot is written right here (the program may be idle and never reach a
-             * hook that could start our thread). Only syscalls and leaktag's own code run,
-             * plus dl_iterate_phdr for the module list. */
-            lt_enter();
-            uint64_t pending;
-            if (fd >= 0 && read(fd, &pending, sizeof(pending)) < 0)
-                pending = 0;
-            lt_composer_write(lt_self(), "signal");
-            lt_leave();
-        } else {
-            request_start(); /* one atomic store: the next hook in any thread starts it */
-        }
+    if (atomic_load_explicit(&running, memory_order_acquire)) {
+        atomic_fetch_add(&requests, 1);
+        wake(); /* (a thread still starting finds the request in its first round) */
+    } else if (__libc_single_threaded && !lt_inside() && !interrupted_in_loader(uctx) &&
+               handler_stack) {
+        /* The only thread, interrupted outside leaktag: the tables are still, so the
+         * snapshot is written right here (the program may be idle and never reach a hook
+         * that could start our thread), on leaktag's own stack: the program's may be a
+         * 16 KiB coroutine or sigaltstack. Only syscalls and leaktag's own code run, plus
+         * dl_iterate_phdr for the module list. */
+        lt_arch_call_on_stack(snapshot_in_handler, NULL, handler_stack);
+    } else {
+        atomic_fetch_add(&requests, 1);
+        request_start(); /* one atomic store: the next hook in any thread starts it */
     }
     errno = saved_errno;
-    const struct sigaction *app = &app_action[atomic_load(&app_current)];
-    if (app->sa_flags & SA_SIGINFO) {
-        if (app->sa_sigaction)
-            app->sa_sigaction(sig, info, uctx);
-    } else if (app->sa_handler != SIG_DFL && app->sa_handler != SIG_IGN) {
-        app->sa_handler(sig);
+    chain(sig, info, uctx);
+}
+
+static bool ignores(const struct sigaction *act)
+{
+    return !(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_IGN;
+}
+
+/* The kernel's disposition for our signal, following the application's action: SIG_IGN
+ * when it ignores the signal (nothing is delivered, no call is interrupted), else our
+ * handler with the application's SA_RESTART and SA_ONSTACK (SA_RESTART for SIG_DFL). */
+static int apply(const struct sigaction *app)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    if (ignores(app)) {
+        sa.sa_handler = SIG_IGN;
+    } else {
+        sa.sa_sigaction = on_signal;
+        sa.sa_flags = SA_SIGINFO | (app->sa_handler == SIG_DFL && !(app->sa_flags & SA_SIGINFO)
+                                        ? SA_RESTART
+                                        : app->sa_flags & (SA_RESTART | SA_ONSTACK));
+        sigfillset(&sa.sa_mask);
     }
+    int rc = lt_real_system()->sigaction(lt_opt.signal, &sa, NULL);
+    if (rc == 0)
+        lt_control_signal(lt_opt.signal, !ignores(app)); /* now `leaktag --pid` may send it */
+    return rc;
 }
 
 bool lt_worker_app_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     if (!lt_opt.signal || sig != lt_opt.signal ||
-        atomic_load_explicit(&wake_fd, memory_order_acquire) < 0)
+        !atomic_load_explicit(&installed, memory_order_acquire))
         return false;
     if (!act) {
         if (old)
@@ -126,43 +193,54 @@ bool lt_worker_app_sigaction(int sig, const struct sigaction *act, struct sigact
     unsigned previous = atomic_exchange(&app_current, slot);
     if (old)
         *old = app_action[previous];
+    if (ignores(act) != ignores(&app_action[previous]) ||
+        (act->sa_flags ^ app_action[previous].sa_flags) & (SA_RESTART | SA_ONSTACK))
+        apply(act);
+    if (ignores(act))
+        request_start(); /* snapshots by signal now come only through our thread */
     return true;
+}
+
+void lt_worker_mask_changed(void)
+{
+    if (!lt_opt.signal || atomic_load_explicit(&running, memory_order_acquire) || lt_inside())
+        return;
+    sigset_t now;
+    if (lt_real_system()->pthread_sigmask(SIG_BLOCK, NULL, &now) == 0 && sigismember(&now, lt_opt.signal) == 1)
+        request_start(); /* a blocked signal can reach only our thread */
 }
 
 static void install_handler(void)
 {
-    /* The real sigaction: ours would take this for the application's handler. */
-    int (*real)(int, const struct sigaction *, struct sigaction *) = lt_real_system()->sigaction;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = on_signal;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigfillset(&sa.sa_mask);
     uint64_t loader = getauxval(AT_BASE);
     if (loader)
         lt_modules_text(loader, &loader_lo, &loader_hi);
-    /* Keep what the application (or its parent) set up before us, to chain to it. */
+    handler_stack = lt_mem_map_stack(HANDLER_STACK_BYTES);
+    /* What the application (or its parent) set up before us: kept, to chain to it. */
     struct sigaction before;
-    if (real(lt_opt.signal, NULL, &before) == 0 && before.sa_handler != SIG_DFL)
+    if (lt_real_system()->sigaction(lt_opt.signal, NULL, &before) == 0 &&
+        before.sa_handler != SIG_DFL)
         app_action[0] = before;
-    if (real(lt_opt.signal, &sa, NULL) == 0)
-        lt_control_signal(lt_opt.signal); /* now `leaktag --pid` may send it */
-    else
+    if (apply(&app_action[0]) != 0) {
         lt_log("cannot install the handler for signal %d; snapshots by signal are off",
                lt_opt.signal);
+        return;
+    }
+    atomic_store_explicit(&installed, true, memory_order_release);
 }
 
-/* Called from inside malloc hooks when a table shard is crowded: one write(2), no more. */
+/* Called from inside malloc hooks when a table shard is crowded: one tgkill, no more. */
 static void wake_for_maintenance(void)
 {
-    int fd = atomic_load_explicit(&maint_fd, memory_order_relaxed);
-    uint64_t one = 1;
-    if (fd >= 0) {
-        int saved_errno = errno;
-        ssize_t ignored = write(fd, &one, sizeof(one));
-        (void)ignored;
-        errno = saved_errno;
-    }
+    atomic_store_explicit(&maintenance, true, memory_order_release);
+    wake();
+}
+
+/* Called by a thread that ends. */
+static void wake_for_thread_end(void)
+{
+    atomic_store_explicit(&thread_ended, true, memory_order_release);
+    wake();
 }
 
 static void housekeeping(struct lt_thread *self, unsigned round)
@@ -171,6 +249,23 @@ static void housekeeping(struct lt_thread *self, unsigned round)
     lt_table_reclaim(self, 10 * 1000 * 1000);
     if (round % COMPACT_EVERY == 0)
         lt_table_compact(self);
+}
+
+/* When the application's last thread has ended (main called pthread_exit, or a fork
+ * child's only thread returned), the process ends as it would without us: exit(0), in
+ * this thread, which runs the atexit handlers as glibc's last thread would. */
+static void end_if_alone(void)
+{
+    for (int i = 0; i < 50; i++) { /* an exiting thread is still there for a moment */
+        if (lt_proc_live_threads() != 1)
+            return;
+        if (i == 49)
+            break;
+        struct timespec ms = {0, 2 * 1000 * 1000};
+        nanosleep(&ms, NULL);
+    }
+    lt_leave(); /* the atexit handlers are the application's */
+    exit(0);
 }
 
 static void *worker_main(void *arg)
@@ -182,45 +277,52 @@ static void *worker_main(void *arg)
     lt_real_system()->prctl(PR_SET_NAME, (unsigned long)"leaktag", 0, 0, 0);
     memcpy(self->name, "leaktag", sizeof("leaktag"));
     lt_thread_note_stack(self);
-    /* The application may block our signal everywhere; here it is always deliverable. */
-    sigset_t set;
-    sigemptyset(&set);
-    if (lt_opt.signal)
-        sigaddset(&set, lt_opt.signal);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-
+    atomic_store_explicit(&worker_tid, (pid_t)syscall(SYS_gettid), memory_order_release);
+    lt_control_worker(atomic_load(&worker_tid));
     /* From now on crowded table shards are rebuilt here, not in allocating threads. */
-    if (atomic_load(&maint_fd) >= 0)
-        lt_table_set_maintainer(wake_for_maintenance);
+    lt_table_set_maintainer(wake_for_maintenance);
+    lt_threads_on_exit(wake_for_thread_end);
 
+    sigset_t wait_for;
+    sigemptyset(&wait_for);
+    sigaddset(&wait_for, wake_signal);
     int64_t interval_ns = (int64_t)lt_opt.interval * 1000000000;
     int64_t next_interval = lt_clock_ns(CLOCK_MONOTONIC) + interval_ns;
     int64_t next_housekeeping = lt_clock_ns(CLOCK_MONOTONIC);
+    pid_t me = getpid();
     for (unsigned round = 1;;) {
         int64_t now = lt_clock_ns(CLOCK_MONOTONIC);
         int64_t until = next_housekeeping;
         if (interval_ns && next_interval < until)
             until = next_interval;
-        int timeout = until > now ? (int)((until - now + 999999) / 1000000) : 0;
-        struct pollfd pfd[2] = {{.fd = atomic_load(&maint_fd), .events = POLLIN},
-                                {.fd = atomic_load(&wake_fd), .events = POLLIN}};
-        uint64_t count;
-        if (poll(pfd, 2, timeout) > 0) {
-            if ((pfd[0].revents & POLLIN) && read(pfd[0].fd, &count, sizeof(count)) > 0)
-                lt_table_maintain(self);
-            /* Signals that arrive during a snapshot are folded into the next one. */
-            if ((pfd[1].revents & POLLIN) && read(pfd[1].fd, &count, sizeof(count)) > 0)
-                lt_composer_write(self, "signal");
-        }
+        int64_t wait_ns = until > now ? until - now : 0;
+        struct timespec timeout = {wait_ns / 1000000000, wait_ns % 1000000000};
+        siginfo_t info;
+        /* The thread was created with every signal blocked, and keeps them so. The system
+         * call itself: glibc's sigtimedwait reports SI_TKILL as SI_USER. */
+        int got = (int)syscall(SYS_rt_sigtimedwait, &wait_for, &info, &timeout, _NSIG / 8);
+        /* From outside (leaktag --pid, kill with every application thread blocking it):
+         * a request; from us (tgkill by a hook or the handler): only a wake-up. */
+        uint32_t asked = atomic_exchange(&requests, 0);
+        if (got == lt_opt.signal && lt_opt.signal && !(info.si_code == SI_TKILL && info.si_pid == me))
+            asked++;
+        if (asked)
+            lt_composer_write(self, "signal", asked);
+        if (atomic_exchange(&maintenance, false))
+            lt_table_maintain(self);
         now = lt_clock_ns(CLOCK_MONOTONIC);
         if (interval_ns && now >= next_interval) {
-            lt_composer_write(self, "interval");
+            lt_composer_write(self, "interval", 0);
             next_interval = lt_clock_ns(CLOCK_MONOTONIC) + interval_ns;
         }
+        bool ended = atomic_exchange(&thread_ended, false);
         if (now >= next_housekeeping) {
             housekeeping(self, round++);
             next_housekeeping = now + (int64_t)HOUSEKEEPING_MS * 1000000;
+            ended = true;
         }
+        if (ended)
+            end_if_alone();
     }
     return NULL;
 }
@@ -234,15 +336,15 @@ static int start_thread(void)
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024); /* a small footprint in the inventory */
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    /* Blocked in the new thread from birth; it unblocks only its own signal. */
+    /* Blocked in the new thread from birth, for good. */
     sigset_t all, old;
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    lt_real_system()->pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t thread;
     lt_enter(); /* what pthread_create allocates is not the application's */
     int err = lt_real_system()->pthread_create(&thread, &attr, worker_main, NULL);
     lt_leave();
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    lt_real_system()->pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (err) {
         atomic_store(&running, false);
@@ -270,7 +372,7 @@ void lt_worker_ensure(void)
 static void at_exit(void)
 {
     lt_enter();
-    lt_composer_write(lt_self(), "exit");
+    lt_composer_write(lt_self(), "exit", 0);
     lt_leave();
 }
 
@@ -287,9 +389,13 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     bool had_thread = atomic_load(&running);
-    atomic_store(&running, false); /* it did not survive the fork */
+    /* It did not survive the fork. Until a new one runs, crowded shards are rebuilt by
+     * whoever finds them, and the handler serves the signal. */
+    atomic_store(&worker_tid, 0);
+    atomic_store(&running, false);
+    lt_table_set_maintainer(NULL);
+    lt_threads_on_exit(NULL);
     lt_composer_fork_child();
-    lt_worker_fork_child();
     /* Creating a thread is not allowed here: the next hook does it, if one was running. */
     if (had_thread)
         request_start();
@@ -302,37 +408,15 @@ int lt_worker_start(void)
         atexit(at_exit);
     /* Registered after the tracker's: our prepare runs first, our child handler last. */
     pthread_atfork(fork_prepare, fork_parent, fork_child);
-    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (fd >= 0)
-        atomic_store(&maint_fd, fd);
+    wake_signal = lt_opt.signal ? lt_opt.signal : SIGURG;
+    bool need_thread = lt_opt.interval != 0;
     if (lt_opt.signal) {
-        fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (fd < 0) {
-            lt_log("cannot create an eventfd; snapshots by signal are off");
-        } else {
-            atomic_store(&wake_fd, fd);
-            install_handler();
-        }
+        install_handler();
+        sigset_t mask;
+        /* A signal ignored or blocked from the start reaches only our thread. */
+        need_thread |= ignores(&app_action[0]) ||
+                       (lt_real_system()->pthread_sigmask(SIG_BLOCK, NULL, &mask) == 0 &&
+                        sigismember(&mask, lt_opt.signal) == 1);
     }
-    return lt_opt.interval ? start_thread() : 0;
+    return need_thread ? start_thread() : 0;
 }
-
-/* The inherited eventfds are shared with the parent: its wake-ups are not ours. */
-static void renew(_Atomic int *slot)
-{
-    int old = atomic_load(slot);
-    if (old < 0)
-        return;
-    atomic_store(slot, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    close(old);
-}
-
-void lt_worker_fork_child(void)
-{
-    /* Until the new thread runs, crowded shards are rebuilt by whoever finds them. */
-    lt_table_set_maintainer(NULL);
-    renew(&maint_fd);
-    renew(&wake_fd);
-}
-
-

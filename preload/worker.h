@@ -1,6 +1,7 @@
-/* worker.h — leaktag's own thread and what wakes it: the snapshot signal (whose handler only
- * writes to an eventfd), the snapshot interval, and housekeeping (freeing retired table
- * memory, shrinking the table after mass frees). Also the at-exit snapshot. */
+/* worker.h — leaktag's own thread and what wakes it: the snapshot signal, the snapshot
+ * interval, crowded table shards, the end of application threads, and housekeeping (freeing
+ * retired table memory, shrinking the table after mass frees). Also the snapshot signal's
+ * handler and the at-exit snapshot. */
 #ifndef LT_WORKER_H
 #define LT_WORKER_H
 
@@ -15,13 +16,13 @@ int lt_worker_start(void);
 /* Starts the thread if it is not running (the program is starting a thread of its own). */
 void lt_worker_ensure(void);
 
-/* After fork, in the child: the thread is gone. New eventfds are made at once (the signal
- * may arrive any time); the thread itself, if the parent had one, is started by the next
- * hook, from where creating a thread is allowed. */
-void lt_worker_fork_child(void);
-
-/* The application calls sigaction()/signal() for leaktag's signal: its handler is recorded
- * and chained from ours (both run) rather than installed. Returns true if handled here. */
+/* The application calls sigaction()/signal() for leaktag's signal: its action is recorded
+ * and chained from our handler (both run) rather than installed; SIG_IGN is installed as
+ * it is. Returns true if handled here. Async-signal-safe. */
 bool lt_worker_app_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+/* The calling thread changed its signal mask: if it now blocks the snapshot signal, only
+ * leaktag's thread can take that, so it is started (at the next hook). */
+void lt_worker_mask_changed(void);
 
 #endif

@@ -1,0 +1,258 @@
+/* Scenarios in which leaktag must not change what the program sees or does (issue 11): each
+ * prints what it observed and exits 0 when it saw what it would see without leaktag.
+ *   host_test SCENARIO      (run.sh runs each plain and under the shim)
+ * Scenarios that wait for a snapshot signal print "ready" and poll for a file named
+ * by $HOST_GO before going on. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#define NOINLINE __attribute__((noinline))
+
+static void *volatile sink;
+
+/* Blocks from several stacks, so that stacks are unwound (a stack-cache miss each). */
+NOINLINE static void churn_b(int i) { sink = malloc(32 + (size_t)i % 64); free(sink); }
+NOINLINE static void churn_a(int i) { if (i % 3) churn_b(i); else { sink = malloc(16); free(sink); } }
+static void churn(int n)
+{
+    for (int i = 0; i < n; i++)
+        churn_a(i);
+}
+
+static void ready(void)
+{
+    printf("ready\n");
+    fflush(stdout);
+}
+
+/* Waits until the test runner creates $HOST_GO (it has sent its signals by then). */
+static void wait_go(void)
+{
+    const char *go = getenv("HOST_GO");
+    struct stat st;
+    for (int i = 0; go && i < 2000 && stat(go, &st) != 0; i++)
+        usleep(5000);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- 1. a snapshot signal while running on a small stack (coroutine, sigaltstack) ---------- */
+
+static ucontext_t main_ctx, small_ctx;
+
+static void on_small_stack(void)
+{
+    ready();
+    wait_go(); /* the signal arrives here, 16 KiB of stack */
+    swapcontext(&small_ctx, &main_ctx);
+}
+
+static int small_stack(void)
+{
+    static char stack[16384] __attribute__((aligned(16)));
+    getcontext(&small_ctx);
+    small_ctx.uc_stack.ss_sp = stack;
+    small_ctx.uc_stack.ss_size = sizeof(stack);
+    small_ctx.uc_link = &main_ctx;
+    makecontext(&small_ctx, on_small_stack, 0);
+    swapcontext(&main_ctx, &small_ctx);
+    printf("back from the 16 KiB stack\n");
+    return 0;
+}
+
+/* ---- 2. descriptors ------------------------------------------------------------------------ */
+
+static void *nothing(void *arg)
+{
+    churn(1000);
+    return arg;
+}
+
+/* The first free descriptor is 3, as without leaktag, after a thread and many unwinds. */
+static int first_fd(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, nothing, NULL);
+    pthread_join(t, NULL);
+    churn(1000);
+    int fd = open("/dev/null", O_RDONLY);
+    printf("first free descriptor: %d\n", fd);
+    return fd == 3 ? 0 : 1;
+}
+
+/* A daemon closes every descriptor above 2 and opens its own: they must stay its own. */
+static int daemon_files(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, nothing, NULL);
+    pthread_join(t, NULL);
+    churn(1000);
+    for (int fd = 3; fd < 1024; fd++)
+        close(fd);
+    const char *dir = getenv("HOST_DIR");
+    char path[4096];
+    int fds[6];
+    struct stat before[6];
+    for (int i = 0; i < 6; i++) {
+        snprintf(path, sizeof(path), "%s/file%d", dir ? dir : "/tmp", i);
+        fds[i] = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        if (write(fds[i], "mine", 4) != 4)
+            return 2;
+        fstat(fds[i], &before[i]);
+    }
+    ready();
+    wait_go(); /* snapshot signals meanwhile */
+    churn(20000);
+    sink = malloc(100);
+    int bad = 0;
+    for (int i = 0; i < 6; i++) {
+        struct stat now_st;
+        char buf[64] = {0};
+        if (fstat(fds[i], &now_st) != 0 || now_st.st_ino != before[i].st_ino) {
+            printf("descriptor %d is no longer the program's file%d\n", fds[i], i);
+            bad = 1;
+            continue;
+        }
+        ssize_t n = pread(fds[i], buf, sizeof(buf) - 1, 0);
+        if (n != 4 || memcmp(buf, "mine", 4)) {
+            printf("file%d (descriptor %d) now holds %zd bytes\n", i, fds[i], n);
+            bad = 1;
+        }
+    }
+    printf("%s\n", bad ? "the program's files were changed" : "files untouched");
+    return bad;
+}
+
+/* ---- 3. the last application thread ends ---------------------------------------------------- */
+
+static void *short_lived(void *arg)
+{
+    usleep(100000);
+    return arg;
+}
+
+static int main_thread_exit(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, short_lived, NULL);
+    printf("main calls pthread_exit\n");
+    fflush(stdout);
+    pthread_exit(NULL);
+}
+
+static void *forks_and_returns(void *arg)
+{
+    pid_t child = fork();
+    if (child == 0) {
+        churn(100); /* leaktag's thread is restarted in the child at its first allocation */
+        usleep(100000);
+        return arg; /* the child's only thread ends: so does the child */
+    }
+    int status = 0;
+    for (int i = 0; i < 500; i++) {
+        if (waitpid(child, &status, WNOHANG) == child) {
+            printf("child ended with %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+            exit(WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1);
+        }
+        usleep(10000);
+    }
+    printf("child still running after 5 s\n");
+    kill(child, SIGKILL);
+    exit(1);
+}
+
+static int fork_thread_returns(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, forks_and_returns, NULL);
+    pthread_join(t, NULL);
+    return 1;
+}
+
+/* ---- 4. an ignored snapshot signal stays invisible ---------------------------------------- */
+
+static int ignored_sleep(void)
+{
+    signal(SIGUSR2, SIG_IGN);
+    churn(100); /* an allocation or two, as programs do */
+    ready();
+    struct timespec ts = {2, 0};
+    double start = now();
+    int rc = nanosleep(&ts, NULL);
+    double slept = now() - start;
+    printf("nanosleep returned %d (%s) after %.1f s\n", rc, rc ? strerror(errno) : "ok", slept);
+    return rc == 0 && slept > 1.9 ? 0 : 1;
+}
+
+/* ---- 5. SA_RESETHAND ------------------------------------------------------------------------ */
+
+static volatile sig_atomic_t calls;
+
+static void once(int sig)
+{
+    (void)sig;
+    calls++;
+}
+
+static int reset_hand(void)
+{
+    struct sigaction sa, now_sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = once;
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGUSR1, &sa, NULL); /* LEAKTAG_SIGNAL=USR1 in run.sh: ours */
+    raise(SIGUSR1);
+    sigaction(SIGUSR1, NULL, &now_sa);
+    int reset = now_sa.sa_handler == SIG_DFL;
+    printf("handler called %d time(s); afterwards the handler is %s\n", (int)calls,
+           reset ? "SIG_DFL" : "still the program's");
+    return calls == 1 && reset ? 0 : 1;
+}
+
+/* ---- 6. a single-threaded program that blocks every signal ------------------------------ */
+
+static int all_blocked(void)
+{
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, NULL);
+    churn(100);
+    ready();
+    wait_go();
+    printf("done\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(void);
+    } scenarios[] = {
+        {"small-stack", small_stack}, {"first-fd", first_fd}, {"daemon-files", daemon_files},
+        {"main-thread-exit", main_thread_exit}, {"fork-thread-returns", fork_thread_returns},
+        {"ignored-sleep", ignored_sleep}, {"reset-hand", reset_hand},
+        {"all-blocked", all_blocked},
+    };
+    for (size_t i = 0; argc > 1 && i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+        if (!strcmp(argv[1], scenarios[i].name))
+            return scenarios[i].fn();
+    fprintf(stderr, "usage: host_test SCENARIO\n");
+    return 2;
+}

@@ -1,0 +1,130 @@
+#!/bin/sh
+# leaktag must not change what a program sees (issue 11): each scenario of host_test runs
+# plain and under the shim and must end the same way; the ones that take snapshots must get
+# them. Usage: run.sh LIBLEAKTAG HOST_TEST LAUNCHER
+set -u
+lib=$1 prog=$2 launcher=$3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+fail() {
+    echo "FAIL $*"
+    failures=$((failures + 1))
+}
+
+# start NAME SCENARIO [VAR=VALUE...]: under the shim, in the background; $pid once "ready".
+start() {
+    name=$1 scenario=$2
+    shift 2
+    mkdir -p "$work/$name"
+    env LD_PRELOAD="$lib" LEAKTAG_OUTPUT="$work/$name/%n.lts" LEAKTAG_AT_EXIT=0 \
+        LEAKTAG_QUIET=1 HOST_GO="$work/$name.go" HOST_DIR="$work/$name" "$@" \
+        "$prog" "$scenario" >"$work/$name.out" 2>"$work/$name.err" &
+    pid=$!
+    for _ in $(seq 200); do
+        grep -q '^ready' "$work/$name.out" 2>/dev/null && return 0
+        kill -0 $pid 2>/dev/null || return 1
+        sleep 0.02
+    done
+    return 1
+}
+
+# finish NAME: lets it go on, waits (10 s at most) and checks it ended with 0.
+finish() {
+    touch "$work/$1.go"
+    for _ in $(seq 500); do
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.02
+    done
+    if kill -0 $pid 2>/dev/null; then
+        kill -9 $pid
+        wait $pid 2>/dev/null
+        fail "$1: still running 10 s later: $(cat "$work/$1.out" "$work/$1.err" | tr '\n' ' ')"
+        return 1
+    fi
+    wait $pid
+    status=$?
+    if [ $status = 0 ]; then
+        echo "ok   $1: $(grep -v '^ready' "$work/$1.out" | tr '\n' ' ')"
+    else
+        fail "$1: status $status: $(cat "$work/$1.out" "$work/$1.err" | tr '\n' ' ')"
+        return 1
+    fi
+}
+
+snapshots() { ls "$work/$1" 2>/dev/null | grep -c '\.lts$'; }
+
+# plain SCENARIO: the program alone must pass (the scenario itself is right).
+plain() {
+    HOST_GO=/dev/null HOST_DIR="$work" timeout -k 1 10 "$prog" "$1" >/dev/null 2>&1 ||
+        fail "$1 fails without leaktag: the test is wrong"
+}
+
+# 1. The in-handler snapshot of a single-threaded program on a 16 KiB coroutine stack.
+if start small-stack small-stack; then
+    kill -USR2 $pid
+    sleep 0.5
+    finish small-stack && [ "$(snapshots small-stack)" = 1 ] ||
+        fail "small-stack: $(snapshots small-stack) snapshots"
+else
+    fail "small-stack did not start"
+fi
+
+# 2. Descriptors: the first free one is 3; a daemon's own files stay its own.
+for s in first-fd daemon-files main-thread-exit fork-thread-returns ignored-sleep reset-hand; do
+    plain $s
+done
+env LD_PRELOAD="$lib" LEAKTAG_AT_EXIT=0 LEAKTAG_QUIET=1 "$prog" first-fd >"$work/fd.out" 2>&1 &&
+    echo "ok   first-fd: $(cat "$work/fd.out")" || fail "first-fd: $(cat "$work/fd.out")"
+if start daemon-files daemon-files LEAKTAG_INTERVAL=1; then
+    for _ in 1 2 3; do kill -USR2 $pid; sleep 0.2; done
+    sleep 1.2 # and one interval
+    finish daemon-files
+    [ "$(snapshots daemon-files)" -ge 2 ] || fail "daemon-files: $(snapshots daemon-files) snapshots"
+else
+    fail "daemon-files did not start: $(cat "$work/daemon-files.err")"
+fi
+
+# 3. The last application thread ends: the process ends, status 0.
+for s in main-thread-exit fork-thread-returns; do
+    if env LD_PRELOAD="$lib" LEAKTAG_AT_EXIT=0 LEAKTAG_QUIET=1 timeout -k 1 10 "$prog" $s \
+        >"$work/$s.out" 2>&1; then
+        echo "ok   $s: $(tr '\n' ' ' <"$work/$s.out")"
+    else
+        fail "$s: status $? (124: hung): $(tr '\n' ' ' <"$work/$s.out")"
+    fi
+done
+
+# 4. An ignored snapshot signal: kill stays invisible (the sleep is not cut short), and
+#    leaktag --pid still gets a snapshot through leaktag's own thread.
+if start ignored ignored-sleep; then
+    sleep 0.3
+    kill -USR2 $pid
+    got=$("$launcher" --pid $pid --wait 5 2>&1)
+    rc=$?
+    finish ignored
+    [ $rc = 0 ] && [ -f "$(echo "$got" | tail -1)" ] && echo "ok   ignored: --pid: $(echo "$got" | tail -1 | xargs basename)" ||
+        fail "ignored: leaktag --pid: $got"
+else
+    fail "ignored-sleep did not start"
+fi
+
+# 5. SA_RESETHAND on the application's handler of the snapshot signal.
+env LD_PRELOAD="$lib" LEAKTAG_SIGNAL=USR1 LEAKTAG_AT_EXIT=0 LEAKTAG_QUIET=1 \
+    LEAKTAG_OUTPUT="$work/%n.reset.lts" "$prog" reset-hand >"$work/reset.out" 2>&1 &&
+    echo "ok   reset-hand: $(cat "$work/reset.out")" || fail "reset-hand: $(cat "$work/reset.out")"
+
+# 6. A single-threaded program that blocks every signal still gets its snapshots.
+if start blocked all-blocked; then
+    for i in 1 2 3; do
+        "$launcher" --pid $pid --wait 5 >/dev/null 2>"$work/blocked.$i" || true
+    done
+    finish blocked
+    n=$(snapshots blocked)
+    [ "$n" = 3 ] && echo "ok   all-blocked: $n of 3 snapshots" ||
+        fail "all-blocked: $n of 3 snapshots: $(cat "$work"/blocked.[123])"
+else
+    fail "all-blocked did not start"
+fi
+
+exit $((failures != 0))
