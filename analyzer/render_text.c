@@ -196,10 +196,13 @@ static void misuse(const struct text *t)
     if (!mismatches && !unknown)
         return;
     char n1[32], n2[32];
+    /* After leaktag ran out of memory, a free of a block it could not record is one of these. */
+    bool dropped = lts_counter(s, "untracked_blocks", 0) != 0;
     fprintf(out, "  %smisuse:%s %s mismatched releases, %s frees of pointers leaktag never saw "
-                 "allocated\n",
-            red(t->o), plain(t->o), units_count(n1, sizeof(n1), mismatches),
-            units_count(n2, sizeof(n2), unknown));
+                 "allocated%s\n",
+            mismatches || !dropped ? red(t->o) : "", plain(t->o),
+            units_count(n1, sizeof(n1), mismatches), units_count(n2, sizeof(n2), unknown),
+            dropped ? " (leaktag could not record every block: those are not misuse)" : "");
     for (size_t i = 0; i < s->nmisuse && i < 10; i++) {
         const struct lts_misuse *m = &s->misuse[i];
         char at[512], from[512];

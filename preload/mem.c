@@ -32,10 +32,19 @@ static void out_of_memory(size_t bytes, bool capped)
                 have, want, capped ? "would pass LEAKTAG_MAX_MEMORY" : "refused by the kernel");
 }
 
+/* While the tracker starts, its fixed structures are not held to LEAKTAG_MAX_MEMORY: a cap
+ * below them must mean "track what fits", not "cannot start". */
+static _Atomic bool starting;
+
+void lt_mem_starting(bool on)
+{
+    atomic_store_explicit(&starting, on, memory_order_relaxed);
+}
+
 static void *map(size_t bytes, bool capped)
 {
     bytes = page_round(bytes);
-    if (capped && lt_opt.max_memory &&
+    if (capped && lt_opt.max_memory && !atomic_load_explicit(&starting, memory_order_relaxed) &&
         atomic_load_explicit(&mapped_bytes, memory_order_relaxed) + bytes > lt_opt.max_memory) {
         out_of_memory(bytes, true);
         return NULL;

@@ -3,6 +3,7 @@
 #ifndef LT_MEM_H
 #define LT_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,10 @@ void lt_mem_unmap(void *p, size_t bytes);
 /* A stack for leaktag's own work (a guard page below it), never unmapped. Returns its top,
  * or NULL. */
 void *lt_mem_map_stack(size_t bytes);
+
+/* Start-up begins (true) or is over (false): what is mapped in between is counted but not
+ * held to LEAKTAG_MAX_MEMORY. */
+void lt_mem_starting(bool on);
 
 /* Bytes leaktag currently holds in mappings of its own (tables, stacks, registry). */
 uint64_t lt_mem_in_use(void);

@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "clock.h"
 #include "log.h"
+#include "mem.h"
 #include "misuse.h"
 #include "options.h"
 #include "stackcache.h"
@@ -64,8 +65,12 @@ static int start(void)
         lt_log("no allocator to forward to (statically linked program?); not tracking");
         return err;
     }
+    lt_mem_starting(true);
     if ((err = lt_threads_init()) || (err = lt_table_init()) || (err = lt_stacks_init()) ||
-        (err = lt_unwind_init())) {
+        (err = lt_unwind_init()))
+        lt_mem_starting(false);
+    lt_mem_starting(false);
+    if (err) {
         lt_log("cannot start (%d); the program runs untracked", err);
         return err;
     }
@@ -255,8 +260,13 @@ static inline uint32_t capture_stack(struct lt_thread *self, const void *caller,
     return capture_stack_slow(self, caller, ra_slot);
 }
 
+/* Once a block went unrecorded, a free of an address leaktag never saw is no longer
+ * evidence of misuse: it may be that block. */
+static _Atomic bool dropped_blocks;
+
 static LT_COLD void untracked(struct lt_thread *self, size_t size)
 {
+    atomic_store_explicit(&dropped_blocks, true, memory_order_relaxed);
     lt_thread_add(self, &self->untracked_blocks, 1);
     lt_thread_add(self, &self->untracked_bytes, size);
 }
@@ -345,6 +355,8 @@ LT_COLD void lt_track_unknown_release(enum lt_release how, const void *caller)
         return; /* sampled mode: most blocks were never recorded, so this is normal */
     struct lt_thread *self = lt_self();
     lt_thread_add(self, &self->unknown_frees, 1);
+    if (atomic_load_explicit(&dropped_blocks, memory_order_relaxed))
+        return; /* counted, but not a misuse site: it may be a block left unrecorded */
     lt_misuse_note(LT_MISUSE_UNKNOWN_FREE, LT_STACK_NONE, capture_stack_slow(NULL, caller, NULL),
                    LT_KIND_COUNT, how);
 }
@@ -355,7 +367,7 @@ void lt_track_release(void *p, enum lt_release how, const void *caller)
     struct lt_block b;
     if (lt_likely(lt_table_remove(self, (uint64_t)p, &b)))
         commit_release(self, &b, how, caller);
-    else if (!lt_opt.sample) /* sampled mode: most blocks were never recorded */
+    else
         lt_track_unknown_release(how, caller);
 }
 

@@ -85,6 +85,17 @@ else
     fail "daemon-files did not start: $(cat "$work/daemon-files.err")"
 fi
 
+# 2b. A LEAKTAG_MAX_MEMORY below leaktag's fixed structures: tracking what fits, not "cannot
+#     start"; the program runs on and its snapshot is written.
+env LD_PRELOAD="$lib" LEAKTAG_MAX_MEMORY=256K LEAKTAG_QUIET=1 LEAKTAG_OUTPUT="$work/cap.%p.lts" \
+    "$prog" first-fd >"$work/cap.out" 2>"$work/cap.err"
+status=$?
+if [ $status = 0 ] && ls "$work"/cap.*.lts >/dev/null 2>&1 && ! grep -q "cannot start" "$work/cap.err"; then
+    echo "ok   256 KiB cap: $(grep -c 'ran out' "$work/cap.err") line about memory, snapshot written"
+else
+    fail "256 KiB cap: status $status: $(cat "$work/cap.err")"
+fi
+
 # 3. The last application thread ends: the process ends, status 0.
 for s in main-thread-exit fork-thread-returns; do
     if env LD_PRELOAD="$lib" LEAKTAG_AT_EXIT=0 LEAKTAG_QUIET=1 timeout -k 1 10 "$prog" $s \
