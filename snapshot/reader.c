@@ -285,19 +285,62 @@ int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struc
 #undef REFUSE
 }
 
+/* Walks the section headers with pread, before the file is read: a file whose sections do
+ * not tile it (a header and then gigabytes of zeros) is refused at once, with the message
+ * lts_parse would give. Only the framing is checked here; a file with more sections than
+ * any leaktag writes is left to lts_parse. True when refused. */
+static bool refuse_framing(int fd, uint64_t size, struct lts_error *err)
+{
+    uint64_t at = LT_FILE_HEADER_SIZE;
+    for (int sections = 0; sections < 1000 && at + LT_SECTION_HEADER_SIZE <= size; sections++) {
+        uint8_t header[LT_SECTION_HEADER_SIZE];
+        if (pread(fd, header, sizeof(header), (off_t)at) != (ssize_t)sizeof(header))
+            return false; /* lts_parse reports it */
+        uint32_t type;
+        uint64_t length;
+        memcpy(&type, header, 4);
+        memcpy(&length, header + 8, 8);
+        if (length > size - at - LT_SECTION_HEADER_SIZE)
+            return false; /* lts_parse names the section and the sizes */
+        at += LT_SECTION_HEADER_SIZE + length;
+        if (type == LT_SECTION_END) {
+            if (at == size)
+                return false;
+            lts_fail(err, "%llu bytes after the END section", (unsigned long long)(size - at));
+            err->has_offset = 1;
+            err->offset = at;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The parsed snapshot points into the file image (sample bytes), so the image lives in the
- * arena too. */
+ * arena too. What is not a regular file is refused before anything is read (a FIFO would
+ * block), and so is a file whose header is not a snapshot's, before the rest is read. */
 int lts_open(const char *path, struct lts_snapshot **out, struct lts_error *err)
 {
     memset(err, 0, sizeof(*err));
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return lts_fail(err, "%s", strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         return lts_fail(err, "%s", S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+    }
+    uint8_t header[LT_FILE_HEADER_SIZE];
+    ssize_t got = pread(fd, header, sizeof(header), 0);
+    if (got == (ssize_t)sizeof(header) && memcmp(header, LT_FORMAT_MAGIC, LT_FORMAT_MAGIC_SIZE)) {
+        close(fd);
+        lts_fail(err, "not a leaktag snapshot (wrong magic)");
+        err->has_offset = 1; /* at offset 0, as lts_parse would say */
+        return -1;
+    }
+    if (refuse_framing(fd, (uint64_t)st.st_size, err)) {
+        close(fd);
+        return -1;
     }
     struct lts_arena_chunk *arena = NULL;
     uint8_t *data = st.st_size ? lts_arena_alloc(&arena, (size_t)st.st_size) : NULL;
@@ -307,7 +350,7 @@ int lts_open(const char *path, struct lts_snapshot **out, struct lts_error *err)
     }
     size_t have = 0;
     while (have < (size_t)st.st_size) {
-        ssize_t n = read(fd, data + have, (size_t)st.st_size - have);
+        ssize_t n = pread(fd, data + have, (size_t)st.st_size - have, (off_t)have);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {

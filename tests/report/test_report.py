@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 REPORT, LIB, TARGET, SAMPLED_TARGET = (os.path.abspath(p) for p in sys.argv[1:5])
@@ -235,6 +236,19 @@ class BadInput(unittest.TestCase):
     def test_missing_and_directory(self):
         self.check(os.path.join(WORK, "missing.lts"), "No such file", offset=False)
         self.check(WORK, "directory", offset=False)
+
+    def test_fifo_and_huge_files_are_refused_at_once(self):
+        fifo = os.path.join(WORK, "fifo.lts")
+        os.mkfifo(fifo)
+        started = time.monotonic()
+        self.check(fifo, "not a regular file", offset=False)  # (it used to block here)
+        # 2 GiB, sparse: refused from its header, or from its framing, without reading it
+        for name, head in (("zeros.lts", b""), ("framed.lts", open(SNAPS[0], "rb").read(16))):
+            path = self.write(name, head)
+            os.truncate(path, 2 << 30)
+            self.check(path, "wrong magic" if not head else "bytes after the END section")
+            os.unlink(path)
+        self.assertLess(time.monotonic() - started, 5)
 
     def test_empty_magic_version(self):
         good = open(SNAPS[0], "rb").read()
