@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -313,6 +314,69 @@ static int signal_pid(pid_t pid, double wait_seconds)
 
 /* ---- leaktag PROGRAM ---------------------------------------------------------------------- */
 
+/* The file execvp would run. */
+static bool find_program(const char *name, char *out, size_t size)
+{
+    if (strchr(name, '/'))
+        return snprintf(out, size, "%s", name) < (int)size;
+    const char *path = getenv("PATH");
+    for (const char *dir = path ? path : "/bin:/usr/bin"; dir;) {
+        const char *end = strchr(dir, ':');
+        int len = end ? (int)(end - dir) : (int)strlen(dir);
+        snprintf(out, size, "%.*s%s%s", len, dir, len ? "/" : "", name);
+        if (access(out, X_OK) == 0)
+            return true;
+        dir = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/* Does the ELF file ask for a dynamic loader (PT_INTERP)? -1 when it is not ELF. */
+#define HAS_INTERP_FN(fn, Ehdr, Phdr)                                                          \
+    static int fn(int fd)                                                                    \
+    {                                                                                        \
+        Ehdr eh;                                                                             \
+        if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh))                            \
+            return -1;                                                                       \
+        for (unsigned i = 0; i < eh.e_phnum && i < 256; i++) {                               \
+            Phdr ph;                                                                         \
+            if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) !=           \
+                (ssize_t)sizeof(ph))                                                         \
+                return -1;                                                                   \
+            if (ph.p_type == PT_INTERP)                                                      \
+                return 1;                                                                    \
+        }                                                                                    \
+        return 0;                                                                            \
+    }
+HAS_INTERP_FN(elf64_has_interp, Elf64_Ehdr, Elf64_Phdr)
+HAS_INTERP_FN(elf32_has_interp, Elf32_Ehdr, Elf32_Phdr)
+
+/* Why the loader will not preload the shim into this program, or NULL: a static binary has
+ * no loader; a set-user-ID or set-group-ID program run by someone else (or one with file
+ * capabilities) runs in secure-execution mode, where LD_PRELOAD paths are ignored. */
+static const char *cannot_track(const char *file)
+{
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL; /* execvp says what is wrong */
+    struct stat st;
+    unsigned char id[EI_NIDENT];
+    const char *why = NULL;
+    if (fstat(fd, &st) == 0 && pread(fd, id, sizeof(id), 0) == (ssize_t)sizeof(id) &&
+        !memcmp(id, ELFMAG, SELFMAG)) {
+        int interp = id[EI_CLASS] == ELFCLASS64 ? elf64_has_interp(fd) : elf32_has_interp(fd);
+        if (interp == 0)
+            why = "is statically linked: it has no dynamic loader to preload leaktag";
+        else if (((st.st_mode & S_ISUID) && st.st_uid != getuid()) ||
+                 ((st.st_mode & S_ISGID) && st.st_gid != getgid()))
+            why = "is set-user-ID or set-group-ID: the loader ignores LD_PRELOAD for it";
+        else if (fgetxattr(fd, "security.capability", NULL, 0) > 0)
+            why = "has file capabilities: the loader ignores LD_PRELOAD for it";
+    }
+    close(fd);
+    return why;
+}
+
 int main(int argc, char **argv)
 {
     size_t nopts;
@@ -409,6 +473,13 @@ int main(int argc, char **argv)
     }
     if (!file_exists(lib)) {
         fprintf(stderr, "leaktag: %s: no such library\n", lib);
+        return 2;
+    }
+    char file[PATH_MAX];
+    const char *why = find_program(argv[i], file, sizeof(file)) ? cannot_track(file) : NULL;
+    if (why) {
+        fprintf(stderr, "leaktag: %s %s; not running it (nothing would be tracked, and its "
+                        "snapshot signal would not be handled)\n", file, why);
         return 2;
     }
     const char *old = getenv("LD_PRELOAD");

@@ -1,9 +1,10 @@
 #!/bin/sh
 # `leaktag --pid` must never kill the process it was asked to inspect: it sends only the
 # signal the target's own shim says it handles (read from the shim's control block), and
-# otherwise nothing, with one line saying why. Usage: run.sh LAUNCHER LIBLEAKTAG TARGET
+# otherwise nothing, with one line saying why; and it does not run a program it cannot track.
+# Usage: run.sh LAUNCHER LIBLEAKTAG TARGET STATIC_TARGET
 set -u
-launcher=$1 lib=$2 target=$3
+launcher=$1 lib=$2 target=$3 static=$4
 work=$(mktemp -d)
 pids=""
 trap 'for p in $pids; do kill -9 $p 2>/dev/null; done; rm -rf "$work"' EXIT
@@ -134,5 +135,21 @@ rc=$?
     echo "ok   --signal 9 refused: $out" || fail "--signal 9: status $rc: $out"
 out=$("$launcher" --pid 999999999 2>&1)
 [ $? != 0 ] && echo "ok   no such process: $out" || fail "no such process: $out"
+
+# 8. Programs the loader will not preload into: refused with the reason, never run.
+out=$("$launcher" "$static" 2>&1)
+rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q "statically linked.*not running it" &&
+    echo "ok   static binary: $out" || fail "static binary: status $rc: $out"
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+    cp /bin/true "$work/suid_true"
+    chown nobody "$work/suid_true" && chmod u+s "$work/suid_true"
+    out=$("$launcher" "$work/suid_true" 2>&1)
+    rc=$?
+    [ $rc = 2 ] && echo "$out" | grep -q "set-user-ID.*not running it" &&
+        echo "ok   set-user-ID program: $out" || fail "set-user-ID program: status $rc: $out"
+else
+    echo "skip set-user-ID: needs root and a user nobody"
+fi
 
 exit $((failures != 0))
