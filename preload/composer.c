@@ -41,6 +41,33 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t sequence;            /* snapshots attempted by this process */
 
+/* The snapshots this process keeps (LEAKTAG_KEEP), oldest first from `kept_next`: mapped
+ * on the first snapshot, touched one entry per snapshot. */
+struct kept {
+    uint64_t dev, ino;
+    char path[LT_PATH_MAX];
+};
+static struct kept *kept;
+static unsigned kept_next;
+
+/* A snapshot is in place: the oldest kept one goes if there are LEAKTAG_KEEP already. */
+static void keep(const struct lt_outfile *out)
+{
+    if (!lt_opt.keep)
+        return;
+    if (!kept && !(kept = lt_mem_map_scratch(lt_opt.keep * sizeof(*kept)))) {
+        lt_log_once("cannot remember snapshots to remove (out of memory); keeping them all");
+        return;
+    }
+    struct kept *slot = &kept[kept_next];
+    kept_next = (kept_next + 1) % lt_opt.keep;
+    if (slot->path[0])
+        lt_outfile_remove(slot->path, slot->dev, slot->ino);
+    memcpy(slot->path, out->path, sizeof(slot->path));
+    slot->dev = out->dev;
+    slot->ino = out->ino;
+}
+
 void lt_composer_init(void)
 {
     lt_outfile_init();
@@ -68,6 +95,9 @@ void lt_composer_fork_child(void)
 {
     pthread_mutex_init(&lock, NULL);
     sequence = 0; /* the child is a process of its own: its snapshots count from 1 */
+    if (kept) /* and the parent's files are the parent's */
+        memset(kept, 0, lt_opt.keep * sizeof(*kept));
+    kept_next = 0;
     lt_control_fork_child();
 }
 
@@ -470,6 +500,7 @@ int lt_composer_write(struct lt_thread *self, const char *reason, uint32_t reque
         lt_log("cannot write snapshot %u to %s: %s", seq, out.path, error_text(-err));
     } else {
         lt_control_written(out.path);
+        keep(&out);
         if (!lt_opt.quiet)
             lt_log("snapshot %u written to %s (%llu live blocks, %llu bytes)", seq, out.path,
                    (unsigned long long)s.blocks, (unsigned long long)s.bytes);

@@ -23,6 +23,7 @@ struct lt_options lt_opt = {
     .max_memory = 0,
     .sample = 0,
     .backend = LT_BACKEND_LIBC,
+    .keep = 20,
 };
 
 typedef bool (*parse_fn)(const char *text, void *dest, long min, long max);
@@ -230,7 +231,8 @@ static const struct option options[] = {
       "the cheapest mode."},
      parse_unsigned, show_unsigned, &lt_opt.depth, 1, LT_MAX_DEPTH},
     {{"LEAKTAG_OUTPUT", "leaktag.%e.%p.%n.lts", "path template",
-      "Where snapshots go: %p pid, %n snapshot number (from 1), %e executable name, "
+      "Where snapshots go: %p pid, %n snapshot number (from 1), %e the name the program "
+      "was started as (argv[0], as ps shows it), "
       "%t unix time, %% a percent sign. A relative path is taken from the directory the "
       "process started in."},
      parse_path, show_path, lt_opt.output, 0, LT_PATH_MAX},
@@ -252,8 +254,8 @@ static const struct option options[] = {
       "Blocks per stack whose first bytes are copied into a snapshot."},
      parse_unsigned, show_unsigned, &lt_opt.samples, 0, 1024},
     {{"LEAKTAG_SAMPLE_BYTES", "256", "0..65536",
-      "Bytes copied from the start of each sampled block; 0 captures no content at all "
-      "(for processes that hold secrets)."},
+      "Bytes copied from the start of each sampled block; 0 captures no content at all and "
+      "leaves the command line out too (for processes that hold secrets)."},
      parse_unsigned, show_unsigned, &lt_opt.sample_bytes, 0, LT_FORMAT_SAMPLE_BYTES_MAX},
     {{"LEAKTAG_MAX_MEMORY", "0", "bytes (K, M, G suffixes), 0 = no limit",
       "Cap on leaktag's own memory (tables, stacks, threads). Past it, new blocks are not "
@@ -264,6 +266,11 @@ static const struct option options[] = {
       "sampling by bytes), for near-zero overhead. Reports then show unbiased estimates of "
       "blocks and bytes per group, marked as such."},
      parse_sample, show_bytes, &lt_opt.sample, 0, 0},
+    {{"LEAKTAG_KEEP", "20", "0..1000, 0 = all",
+      "Snapshots this process keeps: when it writes one more, its oldest is removed (only if "
+      "the file is still the one it wrote). Bounds the disk a flood of snapshot signals can "
+      "fill."},
+     parse_unsigned, show_unsigned, &lt_opt.keep, 0, 1000},
     {{"LEAKTAG_BACKEND", "libc", "libc (or next), jemalloc",
       "Where the program's memory comes from: libc is the next malloc in the chain (glibc, or "
       "jemalloc if the program links it); jemalloc serves every block from libjemalloc.so.2 "

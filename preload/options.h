@@ -25,6 +25,7 @@ struct lt_options {
     unsigned long long max_memory; /* cap on leaktag's own mappings, 0 = none */
     unsigned long long sample;     /* mean bytes between sampled blocks, 0 = every block */
     int backend;                   /* enum lt_backend_kind */
+    unsigned keep;                 /* snapshots kept by this process, 0 = all */
 };
 
 extern struct lt_options lt_opt;

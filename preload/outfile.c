@@ -6,26 +6,41 @@
 #include <stdio.h> /* rename */
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "compiler.h"
 #include "log.h"
+#include "procfs.h"
 
 static char start_dir[LT_PATH_MAX]; /* relative templates resolve against this */
+static char program[256];           /* %e */
+
+/* The name the program was started as (argv[0]'s last component), as process lists show
+ * it: Debian's redis-server is a link to redis-check-rdb, and it is redis-server to its
+ * users. Read at start-up: programs rewrite argv[0] later (nginx, for its title). The
+ * executable's name if argv[0] is empty. */
+static void find_program_name(void)
+{
+    char buf[LT_PATH_MAX];
+    if (lt_proc_read("/proc/self/cmdline", buf, sizeof(buf)) <= 0 || !buf[0]) {
+        ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+        buf[n > 0 ? n : 0] = '\0';
+    }
+    const char *slash = strrchr(buf, '/');
+    const char *name = slash ? slash + 1 : buf;
+    size_t i = 0;
+    for (; name[i] && i + 1 < sizeof(program); i++) /* a file name: no separator in it */
+        program[i] = name[i] == '/' ? '_' : name[i];
+    program[i] = '\0';
+}
 
 void lt_outfile_init(void)
 {
     if (!getcwd(start_dir, sizeof(start_dir)))
         start_dir[0] = '\0';
-}
-
-static const char *exe_name(char *buf, size_t size)
-{
-    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
-    buf[n > 0 ? n : 0] = '\0';
-    const char *slash = strrchr(buf, '/');
-    return slash ? slash + 1 : buf;
+    find_program_name();
 }
 
 void lt_outfile_template(char *out, size_t size, const char *tmpl)
@@ -43,7 +58,6 @@ static void expand(char *out, size_t size, const char *tmpl, uint32_t seq)
     if (tmpl[0] != '/' && start_dir[0])
         len = (size_t)lt_format(out, size, "%s/", start_dir);
     for (const char *t = tmpl; *t && len + 1 < size; t++) {
-        char exe[LT_PATH_MAX];
         if (*t != '%' || !t[1]) {
             out[len++] = *t;
             continue;
@@ -51,7 +65,7 @@ static void expand(char *out, size_t size, const char *tmpl, uint32_t seq)
         switch (*++t) {
         case 'p': len += (size_t)lt_format(out + len, size - len, "%d", (int)getpid()); break;
         case 'n': len += (size_t)lt_format(out + len, size - len, "%u", seq); break;
-        case 'e': len += (size_t)lt_format(out + len, size - len, "%s", exe_name(exe, sizeof(exe))); break;
+        case 'e': len += (size_t)lt_format(out + len, size - len, "%s", program); break;
         case 't': len += (size_t)lt_format(out + len, size - len, "%lld", (long long)time(NULL)); break;
         case '%': out[len++] = '%'; break;
         default: /* not ours: keep it as written */
@@ -95,6 +109,11 @@ void lt_outfile_abort(struct lt_outfile *f)
 int lt_outfile_commit(struct lt_outfile *f, int write_error)
 {
     int err = write_error;
+    struct stat st;
+    if (!err && fstat(f->fd, &st) == 0) {
+        f->dev = st.st_dev;
+        f->ino = st.st_ino;
+    }
     if (close(f->fd) != 0 && !err)
         err = -errno;
     f->fd = -1;
@@ -103,4 +122,11 @@ int lt_outfile_commit(struct lt_outfile *f, int write_error)
     if (err)
         unlink(f->tmp_path);
     return err;
+}
+
+void lt_outfile_remove(const char *path, uint64_t dev, uint64_t ino)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == dev && st.st_ino == ino)
+        unlink(path);
 }

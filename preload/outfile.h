@@ -12,6 +12,7 @@
 
 struct lt_outfile {
     int fd;
+    uint64_t dev, ino; /* of the file, once committed */
     char tmp_path[LT_PATH_MAX];
     char path[LT_PATH_MAX];
 };
@@ -32,5 +33,9 @@ int lt_outfile_commit(struct lt_outfile *f, int write_error);
 
 /* Closes and removes the temporary file. */
 void lt_outfile_abort(struct lt_outfile *f);
+
+/* Removes a committed file, if path still names the file it was (same device and inode):
+ * never one that something else put there since. */
+void lt_outfile_remove(const char *path, uint64_t dev, uint64_t ino);
 
 #endif

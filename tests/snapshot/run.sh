@@ -20,7 +20,7 @@ shim() {
     shift
     mkdir -p "$dir"
     env LD_PRELOAD="$lib" SNAPSHOT_DIR="$dir" LEAKTAG_OUTPUT="$dir/snap.%p.%n.lts" \
-        LEAKTAG_AT_EXIT=0 LEAKTAG_QUIET=1 "$@"
+        LEAKTAG_AT_EXIT=0 LEAKTAG_QUIET=1 LEAKTAG_KEEP=0 "$@"
 }
 
 for scenario in signal8 storm fork chain sample-race; do
@@ -100,6 +100,29 @@ else
     check_error unwritable-dir "$work/ro/%p.lts" "Permission denied"
     echo "skip full-disk: needs root to mount a small tmpfs"
 fi
+
+# LEAKTAG_KEEP: a process keeps its newest N snapshots, whatever it is asked for
+mkdir -p "$work/keep"
+shim "$work/keep" LEAKTAG_KEEP=3 LEAKTAG_OUTPUT="$work/keep/k.%n.lts" "$prog" many 7 >/dev/null 2>&1
+kept=$(ls "$work/keep" | tr '\n' ' ')
+[ "$kept" = "k.5.lts k.6.lts k.7.lts " ] && echo "ok   LEAKTAG_KEEP=3 after 7: $kept" ||
+    fail "LEAKTAG_KEEP=3 after 7 snapshots: $kept"
+
+# LEAKTAG_SAMPLE_BYTES=0 (processes with secrets): no block content and no command line
+shim "$work/keep" LEAKTAG_SAMPLE_BYTES=0 LEAKTAG_OUTPUT="$work/secret.lts" "$prog" once \
+    --password=hunter2 >/dev/null 2>&1
+if [ -f "$work/secret.lts" ] && ! grep -q hunter2 "$work/secret.lts"; then
+    echo "ok   LEAKTAG_SAMPLE_BYTES=0 leaves the command line out"
+else
+    fail "LEAKTAG_SAMPLE_BYTES=0: the password is in the snapshot (or no snapshot)"
+fi
+
+# %e is the name the program was started as (a link's, as ps shows it), not the target's
+mkdir -p "$work/alias"
+ln -s "$prog" "$work/alias/started-as"
+shim "$work/alias" LEAKTAG_OUTPUT="$work/alias/%e.lts" "$work/alias/started-as" once >/dev/null 2>&1
+[ -f "$work/alias/started-as.lts" ] && echo "ok   %e from the name it was started as" ||
+    fail "%e: got $(ls "$work/alias" | tr '\n' ' ')"
 
 # %e %p %n %t %% expansion, and relative paths stay where the process started
 mkdir -p "$work/tmpl"
