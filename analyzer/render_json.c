@@ -161,6 +161,7 @@ void render_json(FILE *out, const struct model *m)
     fprintf(out, ", \"seq\": %" PRIu64 ", \"time_unix\": %" PRIu64 ", \"reason\": ", s->seq,
             s->time_unix_ns / 1000000000u);
     json_cstr(out, s->reason);
+    fprintf(out, ", \"requests\": %" PRIu64, lts_meta_number(s, "requests", 0));
     fprintf(out, ", \"sampled\": %s, \"sample_interval_bytes\": %" PRIu64 ", \"options\": ",
             m->grouping.sample_interval ? "true" : "false", m->grouping.sample_interval);
     json_cstr(out, s->options);

@@ -40,11 +40,11 @@ void lt_control_init(const char *output)
     end_change();
 }
 
-void lt_control_signal(int sig, bool kill_answered)
+void lt_control_signal(int sig, uint32_t flags)
 {
     begin_change();
     leaktag_control.signal = sig;
-    leaktag_control.flags = kill_answered ? LT_CONTROL_KILL_ANSWERED : 0;
+    leaktag_control.flags = flags;
     end_change();
 }
 

@@ -33,9 +33,12 @@ struct lt_control {
     char last[LT_CONTROL_PATH_MAX];   /* path of the last snapshot written, "" before one */
 };
 
-/* A process-directed `signal` (kill) is answered: the handler is installed. Without it (the
- * program ignores the signal), only a tgkill to worker_tid is. */
+/* flags: a process-directed `signal` (kill) is answered: the handler is installed (not when
+ * the program ignores the signal). */
 #define LT_CONTROL_KILL_ANSWERED 1u
+/* flags: leaktag's thread takes `signal` sent to worker_tid (tgkill): the program has no
+ * handler of its own for it, so no application thread needs to be interrupted. */
+#define LT_CONTROL_THREAD_TAKES 2u
 
 _Static_assert(offsetof(struct lt_control, worker_tid) == 36 &&
                    offsetof(struct lt_control, snapshots) == 48 &&
@@ -48,7 +51,7 @@ extern struct lt_control leaktag_control;
 
 /* The shim's side. */
 void lt_control_init(const char *output);  /* with the absolute output template */
-void lt_control_signal(int sig, bool kill_answered); /* sig's disposition is set */
+void lt_control_signal(int sig, uint32_t flags); /* sig's disposition is set */
 void lt_control_worker(int tid);           /* leaktag's thread runs (0: it is gone) */
 void lt_control_written(const char *path); /* a snapshot is in place */
 void lt_control_fork_child(void);          /* in a fork child: its own pid, no snapshots */

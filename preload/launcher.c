@@ -277,23 +277,24 @@ static int signal_pid(pid_t pid, double wait_seconds)
                         "its handler could not be installed); not signalling it\n", (int)pid);
         return 1;
     }
-    if (!c.worker_tid && !(c.flags & LT_CONTROL_KILL_ANSWERED)) {
+    bool to_thread = c.worker_tid && (c.flags & LT_CONTROL_THREAD_TAKES);
+    if (!to_thread && !(c.flags & LT_CONTROL_KILL_ANSWERED)) {
         fprintf(stderr, "leaktag: process %d ignores SIG%s and leaktag's thread is not running "
                         "yet (it starts at the program's next allocation); not signalling it\n",
                 (int)pid, lt_options_signal_name(c.signal, name, sizeof(name)));
         return 1;
     }
     uint64_t before = c.snapshots;
-    /* To leaktag's thread alone when there is one: no application thread is interrupted. */
-    int rc = c.worker_tid ? (int)syscall(SYS_tgkill, pid, c.worker_tid, c.signal)
-                          : kill(pid, c.signal);
+    /* To leaktag's thread alone when it takes it: no application thread is interrupted. */
+    int rc = to_thread ? (int)syscall(SYS_tgkill, pid, c.worker_tid, c.signal)
+                       : kill(pid, c.signal);
     if (rc != 0) {
         fprintf(stderr, "leaktag: cannot signal %d: %s\n", (int)pid, strerror(errno));
         return 1;
     }
     printf("leaktag: asked process %d for a snapshot (SIG%s%s); it writes to %s\n", (int)pid,
            lt_options_signal_name(c.signal, name, sizeof(name)),
-           c.worker_tid ? " to leaktag's thread" : "", c.output);
+           to_thread ? " to leaktag's thread" : "", c.output);
     if (wait_seconds <= 0)
         return 0;
     for (double waited = 0; waited < wait_seconds; waited += 0.05) {

@@ -1,9 +1,11 @@
 /* worker.c — the "leaktag" thread, what wakes it, and the snapshot signal's handler.
- * The thread blocks every signal and waits in sigtimedwait for the wake signal (the snapshot
- * signal; SIGURG when that is off), sent to it alone with tgkill by `leaktag --pid`, by the
- * handler in an application thread, by a hook that found a table shard crowded, and by a
- * thread that exits; a process-directed snapshot signal reaches it by itself when every
- * application thread blocks it. The timeout serves the snapshot interval and housekeeping.
+ * The thread blocks every signal and waits in sigtimedwait. Leaktag wakes it with SIGURG sent
+ * to it alone (tgkill: from the handler in an application thread, a hook that found a table
+ * shard crowded, a thread that exits); blocked there, it never reaches the application.
+ * While the application has no handler of its own for the snapshot signal, the thread also
+ * waits for that: `leaktag --pid` sends it there with tgkill, and a process-directed one
+ * reaches it when every application thread blocks it. With an application handler, the
+ * signal is left to the application's threads, whose handler is ours and chains to it. The timeout serves the snapshot interval and housekeeping.
  * No descriptor is held. The handler is async-signal-safe and, when the program has no
  * other thread, writes the snapshot itself on a stack of leaktag's own. The application's
  * disposition is kept as it chose it: its handler is chained with its flags and mask, and
@@ -50,7 +52,7 @@
  * handler itself. */
 static _Atomic bool running;
 static _Atomic pid_t worker_tid; /* 0 until the thread runs */
-static int wake_signal;
+#define WAKE_SIGNAL SIGURG
 
 /* Why the thread was woken, besides a signal from outside. */
 static _Atomic uint32_t requests;     /* snapshot signals taken by the handler */
@@ -85,7 +87,7 @@ static bool wake(void)
     if (!tid)
         return false;
     int saved_errno = errno;
-    syscall(SYS_tgkill, getpid(), tid, wake_signal);
+    syscall(SYS_tgkill, getpid(), tid, WAKE_SIGNAL);
     errno = saved_errno;
     return true;
 }
@@ -156,6 +158,23 @@ static bool ignores(const struct sigaction *act)
     return !(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_IGN;
 }
 
+/* Does the application have a handler of its own for the snapshot signal? */
+static bool app_handles(void)
+{
+    const struct sigaction *app = &app_action[atomic_load(&app_current)];
+    return (app->sa_flags & SA_SIGINFO) ||
+           (app->sa_handler != SIG_DFL && app->sa_handler != SIG_IGN);
+}
+
+/* What `leaktag --pid` may send, and to whom. */
+static void tell_control(const struct sigaction *app)
+{
+    uint32_t flags = ignores(app) ? 0 : LT_CONTROL_KILL_ANSWERED;
+    if (atomic_load(&worker_tid) && !app_handles())
+        flags |= LT_CONTROL_THREAD_TAKES;
+    lt_control_signal(lt_opt.signal, flags);
+}
+
 /* The kernel's disposition for our signal, following the application's action: SIG_IGN
  * when it ignores the signal (nothing is delivered, no call is interrupted), else our
  * handler with the application's SA_RESTART and SA_ONSTACK (SA_RESTART for SIG_DFL). */
@@ -174,7 +193,7 @@ static int apply(const struct sigaction *app)
     }
     int rc = lt_real_system()->sigaction(lt_opt.signal, &sa, NULL);
     if (rc == 0)
-        lt_control_signal(lt_opt.signal, !ignores(app)); /* now `leaktag --pid` may send it */
+        tell_control(app); /* now `leaktag --pid` may send it */
     return rc;
 }
 
@@ -196,6 +215,9 @@ bool lt_worker_app_sigaction(int sig, const struct sigaction *act, struct sigact
     if (ignores(act) != ignores(&app_action[previous]) ||
         (act->sa_flags ^ app_action[previous].sa_flags) & (SA_RESTART | SA_ONSTACK))
         apply(act);
+    else
+        tell_control(act);
+    wake(); /* whether our thread waits for the signal may have changed */
     if (ignores(act))
         request_start(); /* snapshots by signal now come only through our thread */
     return true;
@@ -279,17 +301,15 @@ static void *worker_main(void *arg)
     lt_thread_note_stack(self);
     atomic_store_explicit(&worker_tid, (pid_t)syscall(SYS_gettid), memory_order_release);
     lt_control_worker(atomic_load(&worker_tid));
+    if (atomic_load(&installed))
+        tell_control(&app_action[atomic_load(&app_current)]);
     /* From now on crowded table shards are rebuilt here, not in allocating threads. */
     lt_table_set_maintainer(wake_for_maintenance);
     lt_threads_on_exit(wake_for_thread_end);
 
-    sigset_t wait_for;
-    sigemptyset(&wait_for);
-    sigaddset(&wait_for, wake_signal);
     int64_t interval_ns = (int64_t)lt_opt.interval * 1000000000;
     int64_t next_interval = lt_clock_ns(CLOCK_MONOTONIC) + interval_ns;
     int64_t next_housekeeping = lt_clock_ns(CLOCK_MONOTONIC);
-    pid_t me = getpid();
     for (unsigned round = 1;;) {
         int64_t now = lt_clock_ns(CLOCK_MONOTONIC);
         int64_t until = next_housekeeping;
@@ -298,14 +318,18 @@ static void *worker_main(void *arg)
         int64_t wait_ns = until > now ? until - now : 0;
         struct timespec timeout = {wait_ns / 1000000000, wait_ns % 1000000000};
         siginfo_t info;
+        sigset_t wait_for;
+        sigemptyset(&wait_for);
+        sigaddset(&wait_for, WAKE_SIGNAL);
+        bool takes = lt_opt.signal && atomic_load(&installed) && !app_handles();
+        if (takes)
+            sigaddset(&wait_for, lt_opt.signal);
         /* The thread was created with every signal blocked, and keeps them so. The system
          * call itself: glibc's sigtimedwait reports SI_TKILL as SI_USER. */
         int got = (int)syscall(SYS_rt_sigtimedwait, &wait_for, &info, &timeout, _NSIG / 8);
-        /* From outside (leaktag --pid, kill with every application thread blocking it):
-         * a request; from us (tgkill by a hook or the handler): only a wake-up. */
-        uint32_t asked = atomic_exchange(&requests, 0);
-        if (got == lt_opt.signal && lt_opt.signal && !(info.si_code == SI_TKILL && info.si_pid == me))
-            asked++;
+        /* The snapshot signal itself (leaktag --pid, or a kill no application thread takes):
+         * a request; SIGURG: only a wake-up, requests come counted by the handler. */
+        uint32_t asked = atomic_exchange(&requests, 0) + (takes && got == lt_opt.signal);
         if (asked)
             lt_composer_write(self, "signal", asked);
         if (atomic_exchange(&maintenance, false))
@@ -408,7 +432,6 @@ int lt_worker_start(void)
         atexit(at_exit);
     /* Registered after the tracker's: our prepare runs first, our child handler last. */
     pthread_atfork(fork_prepare, fork_parent, fork_child);
-    wake_signal = lt_opt.signal ? lt_opt.signal : SIGURG;
     bool need_thread = lt_opt.interval != 0;
     if (lt_opt.signal) {
         install_handler();

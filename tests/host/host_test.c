@@ -239,6 +239,41 @@ static int all_blocked(void)
     return 0;
 }
 
+/* ---- 7. the application's own handler, in the one thread that does not block it ---------- */
+
+static volatile sig_atomic_t handled;
+
+static void count_it(int sig)
+{
+    (void)sig;
+    handled++;
+}
+
+static void *signal_thread(void *arg)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    ready();
+    wait_go();
+    return arg;
+}
+
+static int handler_thread(void)
+{
+    signal(SIGUSR2, count_it);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by the thread, which unblocks it */
+    pthread_t t;
+    pthread_create(&t, NULL, signal_thread, NULL);
+    pthread_join(t, NULL);
+    printf("the program's handler ran %d times\n", (int)handled);
+    return handled == 5 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -248,7 +283,7 @@ int main(int argc, char **argv)
         {"small-stack", small_stack}, {"first-fd", first_fd}, {"daemon-files", daemon_files},
         {"main-thread-exit", main_thread_exit}, {"fork-thread-returns", fork_thread_returns},
         {"ignored-sleep", ignored_sleep}, {"reset-hand", reset_hand},
-        {"all-blocked", all_blocked},
+        {"all-blocked", all_blocked}, {"handler-thread", handler_thread},
     };
     for (size_t i = 0; argc > 1 && i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
         if (!strcmp(argv[1], scenarios[i].name))

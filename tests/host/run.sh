@@ -138,4 +138,15 @@ else
     fail "all-blocked did not start"
 fi
 
+# 7. Every kill reaches the program's own handler, in the one thread that takes it, and
+#    each is also a snapshot (leaktag's thread must not take it instead).
+if start handler handler-thread; then
+    for i in 1 2 3 4 5; do kill -USR2 $pid; sleep 0.15; done
+    finish handler
+    n=$(snapshots handler)
+    [ "$n" = 5 ] && echo "ok   handler-thread: $n snapshots" || fail "handler-thread: $n of 5 snapshots"
+else
+    fail "handler-thread did not start"
+fi
+
 exit $((failures != 0))
