@@ -22,6 +22,45 @@ static inline uint64_t lt_arch_pc(const ucontext_t *uc)
 #endif
 }
 
+/* The registers an unwinder steps with, and their DWARF numbers (x86 family: the CFA is SP
+ * or FP plus an offset, the return address is saved just below it). */
+struct lt_regs {
+    uint64_t pc, sp, fp;
+};
+
+#if defined(__x86_64__)
+#define LT_ARCH_CFI 1
+#define LT_ARCH_DWARF_SP 7
+#define LT_ARCH_DWARF_FP 6
+#define LT_ARCH_DWARF_RA 16
+#elif defined(__i386__)
+#define LT_ARCH_CFI 1
+#define LT_ARCH_DWARF_SP 4
+#define LT_ARCH_DWARF_FP 5
+#define LT_ARCH_DWARF_RA 8
+#else
+#define LT_ARCH_CFI 0 /* leaktag's own unwinder is not ported here: libunwind does it all */
+#endif
+#define LT_ARCH_WORD ((int)sizeof(void *))
+
+/* The registers at this point of the calling function (always inlined into it). */
+__attribute__((always_inline)) static inline void lt_arch_here(struct lt_regs *r)
+{
+#if defined(__x86_64__)
+    uint64_t pc, sp, fp;
+    __asm__ volatile("leaq 0(%%rip), %0\n\tmovq %%rsp, %1\n\tmovq %%rbp, %2"
+                     : "=r"(pc), "=r"(sp), "=r"(fp));
+    *r = (struct lt_regs){pc, sp, fp};
+#elif defined(__i386__)
+    uint32_t pc, sp, fp;
+    __asm__ volatile("call 1f\n1:\tpopl %0\n\tmovl %%esp, %1\n\tmovl %%ebp, %2"
+                     : "=r"(pc), "=r"(sp), "=r"(fp));
+    *r = (struct lt_regs){pc, sp, fp};
+#else
+    *r = (struct lt_regs){0, 0, 0};
+#endif
+}
+
 /* Calls fn(arg) with the stack pointer at top (rounded down to 16 bytes) and returns to the
  * caller's stack. For work a signal handler must not do on whatever stack it found (a
  * 16 KiB coroutine or sigaltstack). */

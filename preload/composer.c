@@ -31,6 +31,7 @@
 #include "record.h"
 #include "stacks.h"
 #include "table.h"
+#include "unwind.h"
 #include "tracker.h"
 #include "writer.h"
 
@@ -428,6 +429,7 @@ static void write_counters(struct lts_writer *w, const struct scan *s, uint32_t 
     counter(w, "table_slots", ts.slots);
     counter(w, "table_migrations", ts.migrations);
     counter(w, "table_lost_records", ts.lost_records);
+    counter(w, "unwind_fallbacks", lt_unwind_fallbacks()); /* stacks libunwind captured */
     lts_writer_end(w);
 }
 

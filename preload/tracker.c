@@ -215,11 +215,12 @@ static LT_NOINLINE uint32_t capture_stack_slow(struct lt_thread *self, const voi
                 cache = self->stack_cache =
                     lt_stackcache_new(self->stack_addr, self->stack_addr + self->stack_size);
         }
+        uint64_t lo = self ? self->stack_addr : 0, hi = self ? lo + self->stack_size : 0;
         if (cache)
-            depth = lt_unwind_capture_slots(frames, slots, lt_opt.depth, caller, ra_slot);
+            depth = lt_unwind_capture_slots(frames, slots, lt_opt.depth, caller, ra_slot, lo, hi);
         if (!depth) {
             cache = NULL;
-            depth = lt_unwind_capture(frames, lt_opt.depth, caller);
+            depth = lt_unwind_capture(frames, lt_opt.depth, caller, lo, hi);
         }
         key = hash = lt_stacks_hash(frames, depth);
         unsigned slot = cache_slot(key);

@@ -1,26 +1,37 @@
-/* unwind.c — stack capture with libunwind (UNW_LOCAL_ONLY, per-thread caching).
- * Called inside malloc hooks with the reentrancy guard held: whatever libunwind allocates
- * goes straight to the real allocator. Preserves errno (libunwind probes memory). */
+/* unwind.c — stack capture. leaktag's own walker steps from frame to frame with the call-frame
+ * rules of cfi.c: no system call, no lock, no descriptor, a few loads per frame once a return
+ * address's rule is cached. Stack memory is read directly inside the thread's own stack and
+ * through process_vm_readv outside it (a coroutine's stack, say), so a wrong rule can end a
+ * walk but never fault. Where the walker meets a frame it cannot follow (a signal frame, a
+ * CFA expression), libunwind captures the stack instead; it is initialised only then, so a
+ * process that never needs it never gets its validation pipe. Called inside malloc hooks
+ * with the reentrancy guard held; preserves errno. */
 #define UNW_LOCAL_ONLY
 #include "unwind.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <libunwind.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
+#include "arch.h"
+#include "cfi.h"
 #include "compiler.h"
 #include "modules.h"
 #include "options.h"
 
-/* Our hook, the tracker and unw_backtrace itself sit above the caller's frame. */
-#define OWN_FRAMES_MAX 8
+/* Our hook, the tracker and the unwinder itself sit above the caller's frame. */
+#define OWN_FRAMES_MAX 12
 
 static uint64_t own_start, own_end;
+static _Atomic uint64_t fallbacks; /* captures libunwind had to make */
 
 int lt_unwind_init(void)
 {
-    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     Dl_info info;
     if (dladdr((void *)lt_unwind_init, &info) && info.dli_fbase)
         lt_modules_text((uint64_t)(uintptr_t)info.dli_fbase, &own_start, &own_end);
@@ -32,49 +43,93 @@ int lt_unwind_is_own(uint64_t ip)
     return ip - own_start < own_end - own_start;
 }
 
-unsigned lt_unwind_capture_slots(uint64_t *frames, uint64_t *slots, unsigned max,
-                                 const void *caller, const uint64_t *ra_slot)
+uint64_t lt_unwind_fallbacks(void)
 {
-    int saved_errno = errno;
-    unw_context_t context;
-    unw_cursor_t cursor;
-    unsigned depth = 0;
-    if (unw_getcontext(&context) != 0 || unw_init_local(&cursor, &context) != 0)
-        goto out;
-    /* Our own frames first: step until the caller's frame, recognised by its return
-     * address and by where that address is stored (CFA - 8 on x86-64). */
-    bool found = false;
-    for (unsigned skipped = 0; depth < max;) {
-        unw_word_t ip, sp;
-        if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 ||
-            unw_get_reg(&cursor, UNW_REG_SP, &sp) != 0)
-            break;
-        if (!found) {
-            found = ip == (unw_word_t)caller && sp - 8 == (unw_word_t)ra_slot;
-            if (!found && ++skipped > OWN_FRAMES_MAX)
-                break;
-        }
-        if (found) {
-            frames[depth] = ip;
-            slots[depth] = sp - 8; /* where the call that returns to ip left it */
-            depth++;
-        }
-        if (unw_step(&cursor) <= 0)
-            break;
+    return atomic_load_explicit(&fallbacks, memory_order_relaxed);
+}
+
+/* ---- leaktag's own walker ------------------------------------------------------------------ */
+
+struct walk {
+    struct lt_regs r;
+    uint64_t slot;   /* where the return address r.pc was read */
+    uint64_t lo, hi; /* the thread's stack, read directly */
+};
+
+static bool read_word(const struct walk *w, uint64_t addr, uint64_t *out)
+{
+    if (addr >= w->lo && addr <= w->hi - (uint64_t)LT_ARCH_WORD) {
+        uintptr_t v = *(const uintptr_t *)(uintptr_t)addr;
+        *out = v;
+        return true;
     }
-    if (!found)
-        depth = 0;
-out:
-    errno = saved_errno;
+    uintptr_t v;
+    struct iovec local = {&v, sizeof(v)}, remote = {(void *)(uintptr_t)addr, sizeof(v)};
+    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+enum step { STEPPED, AT_END, CANNOT };
+
+/* From the frame whose return address is w->r.pc to its caller's. */
+static enum step step(struct walk *w)
+{
+    struct lt_cfi_rule rule;
+    lt_cfi_rule(w->r.pc - 1, &rule);
+    if (rule.kind == LT_CFI_END)
+        return AT_END;
+    if (rule.kind != LT_CFI_STEP)
+        return CANNOT;
+    uint64_t cfa = (rule.cfa_from_fp ? w->r.fp : w->r.sp) + (uint64_t)(int64_t)rule.cfa_offset;
+    uint64_t ra_at = cfa - (uint64_t)LT_ARCH_WORD, pc, fp = w->r.fp;
+    if (cfa <= w->r.sp || !read_word(w, ra_at, &pc) ||
+        (rule.fp_saved && !read_word(w, cfa + (uint64_t)(int64_t)rule.fp_offset, &fp)))
+        return CANNOT; /* the stack grows down: a caller's frame is never below */
+    if (!pc)
+        return AT_END;
+    w->r = (struct lt_regs){pc, cfa, fp};
+    w->slot = ra_at;
+    return STEPPED;
+}
+
+/* Records frames from w (frame 0 = w->r.pc) until max, the outermost frame or one it cannot
+ * follow (*stuck then). */
+static unsigned walk_frames(struct walk *w, uint64_t *frames, uint64_t *slots, unsigned max,
+                            bool *stuck)
+{
+    unsigned depth = 0;
+    *stuck = false;
+    while (depth < max) {
+        frames[depth] = w->r.pc;
+        if (slots)
+            slots[depth] = w->slot;
+        depth++;
+        enum step s = depth < max ? step(w) : AT_END;
+        if (s != STEPPED) {
+            *stuck = s == CANNOT;
+            break;
+        }
+    }
     return depth;
 }
 
-unsigned lt_unwind_capture(uint64_t *frames, unsigned max, const void *caller)
+/* ---- libunwind, for the stacks the walker cannot follow -------------------------------------- */
+
+static pthread_once_t libunwind_once = PTHREAD_ONCE_INIT;
+
+static void libunwind_init(void)
 {
-    int saved_errno = errno;
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+}
+
+static unsigned libunwind_capture(uint64_t *frames, unsigned max, const void *caller)
+{
+    atomic_fetch_add_explicit(&fallbacks, 1, memory_order_relaxed);
+    pthread_once(&libunwind_once, libunwind_init);
     void *buf[LT_MAX_DEPTH + OWN_FRAMES_MAX];
     int n = unw_backtrace(buf, (int)lt_min(max + OWN_FRAMES_MAX, lt_array_size(buf)));
-    errno = saved_errno;
     int start = 0;
     while (start < n && start < OWN_FRAMES_MAX && buf[start] != caller)
         start++;
@@ -88,5 +143,53 @@ unsigned lt_unwind_capture(uint64_t *frames, unsigned max, const void *caller)
     unsigned depth = (unsigned)lt_min((unsigned)(n - start), max);
     for (unsigned i = 0; i < depth; i++)
         frames[i] = (uint64_t)buf[start + i];
+    return depth;
+}
+
+/* ---- the interface ------------------------------------------------------------------------ */
+
+unsigned lt_unwind_capture_slots(uint64_t *frames, uint64_t *slots, unsigned max,
+                                 const void *caller, const uint64_t *ra_slot, uint64_t stack_lo,
+                                 uint64_t stack_hi)
+{
+    if (!LT_ARCH_CFI)
+        return 0;
+    int saved_errno = errno;
+    /* The hook keeps a frame pointer: its saved FP sits right below the return address, and
+     * the caller's SP is just above it. */
+    const uintptr_t *ra = (const uintptr_t *)ra_slot;
+    struct walk w = {.r = {(uint64_t)(uintptr_t)caller, (uint64_t)(uintptr_t)(ra + 1), ra[-1]},
+                     .slot = (uint64_t)(uintptr_t)ra, .lo = stack_lo, .hi = stack_hi};
+    bool stuck;
+    unsigned depth = walk_frames(&w, frames, slots, max, &stuck);
+    errno = saved_errno;
+    return stuck ? 0 : depth; /* 0: the caller captures it otherwise */
+}
+
+unsigned lt_unwind_capture(uint64_t *frames, unsigned max, const void *caller, uint64_t stack_lo,
+                           uint64_t stack_hi)
+{
+    int saved_errno = errno;
+    unsigned depth = 0;
+    if (LT_ARCH_CFI) {
+        /* From here, through leaktag's own frames, up to the caller's. */
+        struct walk w = {.lo = stack_lo, .hi = stack_hi};
+        lt_arch_here(&w.r);
+        w.r.pc += 1; /* a return address, as the walker expects: pc - 1 is this code */
+        bool found = false, stuck = false;
+        for (unsigned own = 0; own <= OWN_FRAMES_MAX && !found; own++) {
+            if (w.r.pc == (uint64_t)(uintptr_t)caller)
+                found = true;
+            else if (step(&w) != STEPPED)
+                break;
+        }
+        if (found)
+            depth = walk_frames(&w, frames, NULL, max, &stuck);
+        if (!found || stuck)
+            depth = 0;
+    }
+    if (!depth)
+        depth = libunwind_capture(frames, max, caller);
+    errno = saved_errno;
     return depth;
 }

@@ -1,5 +1,7 @@
-/* unwind.h — capture the calling thread's stack as return addresses.
- * Backend: libunwind's unw_backtrace (its per-thread cache of frame descriptions). */
+/* unwind.h — capture the calling thread's stack as return addresses: leaktag's own walker over
+ * the modules' call-frame information (cfi.h), libunwind for the stacks it cannot follow.
+ * stack_lo/stack_hi bound the thread's own stack (read directly); memory outside it is read
+ * without faulting. */
 #ifndef LT_UNWIND_H
 #define LT_UNWIND_H
 
@@ -9,14 +11,19 @@ int lt_unwind_init(void);
 
 /* Fills frames[0..max) starting at the frame that `caller` (the hook's return address)
  * belongs to, so leaktag's own frames never appear. Returns the depth captured. */
-unsigned lt_unwind_capture(uint64_t *frames, unsigned max, const void *caller);
+unsigned lt_unwind_capture(uint64_t *frames, unsigned max, const void *caller, uint64_t stack_lo,
+                           uint64_t stack_hi);
 
 /* The same, step by step, also giving where each return address is stored on the stack
  * (slots[i] holds frames[i]); ra_slot is where the hook's own return address (caller) is.
- * Slower than lt_unwind_capture: for filling the stack cache. 0 when the frames are not
- * where they should be (the caller must then use lt_unwind_capture). */
+ * For filling the stack cache. 0 when a frame cannot be followed (the caller must then use
+ * lt_unwind_capture). */
 unsigned lt_unwind_capture_slots(uint64_t *frames, uint64_t *slots, unsigned max,
-                                 const void *caller, const uint64_t *ra_slot);
+                                 const void *caller, const uint64_t *ra_slot, uint64_t stack_lo,
+                                 uint64_t stack_hi);
+
+/* Captures libunwind made because the walker could not follow a frame. */
+uint64_t lt_unwind_fallbacks(void);
 
 /* True for a code address inside libleaktag itself. */
 int lt_unwind_is_own(uint64_t ip);
