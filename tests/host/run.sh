@@ -4,13 +4,7 @@
 # them. Usage: run.sh LIBLEAKTAG HOST_TEST LAUNCHER
 set -u
 lib=$1 prog=$2 launcher=$3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() {
-    echo "FAIL $*"
-    failures=$((failures + 1))
-}
+. "$(dirname "$0")/../lib.sh"
 
 # start NAME SCENARIO [VAR=VALUE...]: under the shim, in the background; $pid once "ready".
 start() {
@@ -149,4 +143,4 @@ else
     fail "handler-thread did not start"
 fi
 
-exit $((failures != 0))
+end_tests

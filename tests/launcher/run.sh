@@ -5,14 +5,9 @@
 # Usage: run.sh LAUNCHER LIBLEAKTAG TARGET STATIC_TARGET
 set -u
 launcher=$1 lib=$2 target=$3 static=$4
-work=$(mktemp -d)
+. "$(dirname "$0")/../lib.sh"
 pids=""
-trap 'for p in $pids; do kill -9 $p 2>/dev/null; done; rm -rf "$work"' EXIT
-failures=0
-fail() {
-    echo "FAIL $*"
-    failures=$((failures + 1))
-}
+cleanup='for p in $pids; do kill -9 $p 2>/dev/null; done'
 
 # start NAME [VAR=VALUE...] [-- MODE]: the target under the shim, its pid in $pid once ready.
 start() {
@@ -152,4 +147,4 @@ else
     echo "skip set-user-ID: needs root and a user nobody"
 fi
 
-exit $((failures != 0))
+end_tests

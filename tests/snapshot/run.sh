@@ -5,14 +5,8 @@
 set -u
 abspath() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 lib=$(abspath "$1") prog=$(abspath "$2")
-work=$(mktemp -d)
-trap 'umount "$work/full" 2>/dev/null; rm -rf "$work"' EXIT
-failures=0
-
-fail() {
-    echo "FAIL $*"
-    failures=$((failures + 1))
-}
+. "$(dirname "$0")/../lib.sh"
+cleanup='umount "$work/full" 2>/dev/null'
 
 # shim DIR [VAR=VALUE...] -- ARGS: runs the test program under the shim, output into DIR.
 shim() {
@@ -135,4 +129,4 @@ mkdir -p "$work/rel/out"
 [ -f "$work/rel/out/1.lts" ] && echo "ok   relative path resolved at start-up" ||
     fail "relative path: $(ls -R "$work/rel" | tr '\n' ' '); $(cat "$work/rel.out" "$work/rel.err")"
 
-exit $((failures != 0))
+end_tests
