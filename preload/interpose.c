@@ -15,6 +15,7 @@
 #include "backend.h"
 #include "compiler.h"
 #include "fds.h"
+#include "signals.h"
 #include "tracker.h"
 #include "worker.h"
 
@@ -298,7 +299,7 @@ LT_EXPORT int pipe2(int fds[2], int flags)
 
 LT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    if (lt_worker_app_sigaction(sig, act, old))
+    if (lt_signals_app_sigaction(sig, act, old))
         return 0;
     return lt_real_system()->sigaction(sig, act, old);
 }
@@ -325,7 +326,7 @@ LT_EXPORT sighandler_t signal(int sig, sighandler_t handler)
     memset(&act, 0, sizeof(act));
     act.sa_handler = handler;
     act.sa_flags = SA_RESTART; /* glibc's signal() has BSD semantics */
-    if (lt_worker_app_sigaction(sig, &act, &old))
+    if (lt_signals_app_sigaction(sig, &act, &old))
         return old.sa_handler; /* shares storage with sa_sigaction, as glibc returns it */
     return lt_real_system()->signal(sig, handler);
 }

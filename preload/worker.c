@@ -37,6 +37,7 @@
 #include "modules.h"
 #include "options.h"
 #include "procfs.h"
+#include "signals.h"
 #include "table.h"
 #include "tracker.h"
 
@@ -61,16 +62,7 @@ static _Atomic bool thread_ended;     /* an application thread exited: maybe the
 
 static void request_start(void);
 
-/* The application's action for our signal: a ring of copies and the index of the current
- * one. A change writes a fresh slot and then swaps the index, so the signal handler always
- * reads a complete copy (unless 15 more changes land while it reads one), and no lock is
- * taken: sigaction() may be called from a signal handler, even one that interrupted
- * sigaction() itself. */
-#define APP_ACTIONS 16u
-static struct sigaction app_action[APP_ACTIONS];
-static _Atomic unsigned app_current;   /* slot 0: what was in place before us */
-static _Atomic unsigned app_next = 1;
-static _Atomic bool installed;         /* we manage the disposition of lt_opt.signal */
+static _Atomic bool installed; /* lt_opt.signal is managed (signals.c) */
 
 /* The dynamic loader's code (found from AT_BASE when the handler is installed). A signal
  * that lands there may have interrupted dlopen or dlclose halfway through changing the
@@ -106,31 +98,6 @@ static void snapshot_in_handler(void *unused)
     lt_leave();
 }
 
-/* Calls the application's handler as the kernel would have: with the mask it asked for
- * (the interrupted mask, its sa_mask, and the signal itself unless SA_NODEFER), and reset to
- * SIG_DFL first if it asked for SA_RESETHAND. */
-static void chain(int sig, siginfo_t *info, void *uctx)
-{
-    struct sigaction app = app_action[atomic_load(&app_current)];
-    if (app.sa_handler == SIG_DFL || app.sa_handler == SIG_IGN)
-        return;
-    if (app.sa_flags & SA_RESETHAND) {
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof(dfl));
-        dfl.sa_handler = SIG_DFL;
-        lt_worker_app_sigaction(sig, &dfl, NULL);
-    }
-    sigset_t mask = ((const ucontext_t *)uctx)->uc_sigmask;
-    sigorset(&mask, &mask, &app.sa_mask);
-    if (!(app.sa_flags & SA_NODEFER))
-        sigaddset(&mask, sig);
-    lt_real_system()->pthread_sigmask(SIG_SETMASK, &mask, NULL); /* sigreturn restores the interrupted one */
-    if (app.sa_flags & SA_SIGINFO)
-        app.sa_sigaction(sig, info, uctx);
-    else
-        app.sa_handler(sig);
-}
-
 static void on_signal(int sig, siginfo_t *info, void *uctx)
 {
     int saved_errno = errno;
@@ -150,77 +117,49 @@ static void on_signal(int sig, siginfo_t *info, void *uctx)
         request_start(); /* one atomic store: the next hook in any thread starts it */
     }
     errno = saved_errno;
-    chain(sig, info, uctx);
-}
-
-static bool ignores(const struct sigaction *act)
-{
-    return !(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_IGN;
+    lt_signals_chain(sig, info, uctx);
 }
 
 /* Does the application have a handler of its own for the snapshot signal? */
 static bool app_handles(void)
 {
-    const struct sigaction *app = &app_action[atomic_load(&app_current)];
-    return (app->sa_flags & SA_SIGINFO) ||
-           (app->sa_handler != SIG_DFL && app->sa_handler != SIG_IGN);
+    struct sigaction app;
+    lt_signals_app_action(lt_opt.signal, &app);
+    return !lt_signals_default(&app) && !lt_signals_ignores(&app);
 }
 
 /* What `leaktag --pid` may send, and to whom. */
 static void tell_control(const struct sigaction *app)
 {
-    uint32_t flags = ignores(app) ? 0 : LT_CONTROL_KILL_ANSWERED;
+    uint32_t flags = lt_signals_ignores(app) ? 0 : LT_CONTROL_KILL_ANSWERED;
     if (atomic_load(&worker_tid) && !app_handles())
         flags |= LT_CONTROL_THREAD_TAKES;
     lt_control_signal(lt_opt.signal, flags);
 }
 
 /* The kernel's disposition for our signal, following the application's action: SIG_IGN
- * when it ignores the signal (nothing is delivered, no call is interrupted), else our
- * handler with the application's SA_RESTART and SA_ONSTACK (SA_RESTART for SIG_DFL). */
-static int apply(const struct sigaction *app)
+ * when it ignores the signal (nothing is delivered, no call is interrupted; snapshots by
+ * signal then come only through our thread), else our handler with the application's
+ * SA_RESTART and SA_ONSTACK (SA_RESTART for SIG_DFL). Called by signals.c at every change. */
+static int apply(int sig, const struct sigaction *app)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    if (ignores(app)) {
+    if (lt_signals_ignores(app)) {
         sa.sa_handler = SIG_IGN;
     } else {
         sa.sa_sigaction = on_signal;
-        sa.sa_flags = SA_SIGINFO | (app->sa_handler == SIG_DFL && !(app->sa_flags & SA_SIGINFO)
-                                        ? SA_RESTART
-                                        : app->sa_flags & (SA_RESTART | SA_ONSTACK));
+        sa.sa_flags = SA_SIGINFO | (lt_signals_default(app) ? SA_RESTART
+                                                            : app->sa_flags & (SA_RESTART | SA_ONSTACK));
         sigfillset(&sa.sa_mask);
     }
-    int rc = lt_real_system()->sigaction(lt_opt.signal, &sa, NULL);
+    int rc = lt_real_system()->sigaction(sig, &sa, NULL);
     if (rc == 0)
         tell_control(app); /* now `leaktag --pid` may send it */
+    wake();                /* whether our thread waits for the signal may have changed */
+    if (lt_signals_ignores(app))
+        request_start();
     return rc;
-}
-
-bool lt_worker_app_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
-{
-    if (!lt_opt.signal || sig != lt_opt.signal ||
-        !atomic_load_explicit(&installed, memory_order_acquire))
-        return false;
-    if (!act) {
-        if (old)
-            *old = app_action[atomic_load(&app_current)];
-        return true;
-    }
-    unsigned slot = atomic_fetch_add(&app_next, 1) % APP_ACTIONS;
-    app_action[slot] = *act;
-    unsigned previous = atomic_exchange(&app_current, slot);
-    if (old)
-        *old = app_action[previous];
-    if (ignores(act) != ignores(&app_action[previous]) ||
-        (act->sa_flags ^ app_action[previous].sa_flags) & (SA_RESTART | SA_ONSTACK))
-        apply(act);
-    else
-        tell_control(act);
-    wake(); /* whether our thread waits for the signal may have changed */
-    if (ignores(act))
-        request_start(); /* snapshots by signal now come only through our thread */
-    return true;
 }
 
 void lt_worker_mask_changed(void)
@@ -238,12 +177,8 @@ static void install_handler(void)
     if (loader)
         lt_modules_text(loader, &loader_lo, &loader_hi);
     handler_stack = lt_mem_map_stack(HANDLER_STACK_BYTES);
-    /* What the application (or its parent) set up before us: kept, to chain to it. */
-    struct sigaction before;
-    if (lt_real_system()->sigaction(lt_opt.signal, NULL, &before) == 0 &&
-        before.sa_handler != SIG_DFL)
-        app_action[0] = before;
-    if (apply(&app_action[0]) != 0) {
+    /* What the application (or its parent) set up before us is kept, to chain to it. */
+    if (!lt_signals_manage(lt_opt.signal, apply)) {
         lt_log("cannot install the handler for signal %d; snapshots by signal are off",
                lt_opt.signal);
         return;
@@ -301,8 +236,11 @@ static void *worker_main(void *arg)
     lt_thread_note_stack(self);
     atomic_store_explicit(&worker_tid, (pid_t)syscall(SYS_gettid), memory_order_release);
     lt_control_worker(atomic_load(&worker_tid));
-    if (atomic_load(&installed))
-        tell_control(&app_action[atomic_load(&app_current)]);
+    if (atomic_load(&installed)) {
+        struct sigaction app;
+        lt_signals_app_action(lt_opt.signal, &app);
+        tell_control(&app);
+    }
     /* From now on crowded table shards are rebuilt here, not in allocating threads. */
     lt_table_set_maintainer(wake_for_maintenance);
     lt_threads_on_exit(wake_for_thread_end);
@@ -437,7 +375,10 @@ int lt_worker_start(void)
         install_handler();
         sigset_t mask;
         /* A signal ignored or blocked from the start reaches only our thread. */
-        need_thread |= ignores(&app_action[0]) ||
+        struct sigaction app = {0};
+        if (atomic_load(&installed))
+            lt_signals_app_action(lt_opt.signal, &app);
+        need_thread |= lt_signals_ignores(&app) ||
                        (lt_real_system()->pthread_sigmask(SIG_BLOCK, NULL, &mask) == 0 &&
                         sigismember(&mask, lt_opt.signal) == 1);
     }

@@ -16,11 +16,6 @@ int lt_worker_start(void);
 /* Starts the thread if it is not running (the program is starting a thread of its own). */
 void lt_worker_ensure(void);
 
-/* The application calls sigaction()/signal() for leaktag's signal: its action is recorded
- * and chained from our handler (both run) rather than installed; SIG_IGN is installed as
- * it is. Returns true if handled here. Async-signal-safe. */
-bool lt_worker_app_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
-
 /* The calling thread changed its signal mask: if it now blocks the snapshot signal, only
  * leaktag's thread can take that, so it is started (at the next hook). */
 void lt_worker_mask_changed(void);
