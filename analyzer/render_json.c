@@ -71,6 +71,33 @@ static void histogram_json(FILE *out, struct content_histogram *h, size_t max)
     fputs("]", out);
 }
 
+/* Releases by the wrong function and frees of unknown pointers, by site. */
+static void misuse_json(FILE *out, const struct analysis *a)
+{
+    static const char *const kinds[LT_KIND_COUNT + 1] = {
+        "malloc", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc",
+        "memalign", "valloc", "pvalloc", "new", "new[]", "aligned new", "aligned new[]", NULL};
+    static const char *const releases[LT_RELEASE_COUNT] = {
+        "free", "delete", "delete[]", "aligned delete", "aligned delete[]"};
+    const struct lts_snapshot *s = a->snap;
+    fputs("  \"misuse\": [", out);
+    for (size_t i = 0; i < s->nmisuse; i++) {
+        const struct lts_misuse *m = &s->misuse[i];
+        bool mismatch = m->type == LT_MISUSE_MISMATCH;
+        fprintf(out, "%s\n    {\"type\": \"%s\", \"count\": %" PRIu64 ", \"released_by\": ",
+                i ? "," : "", mismatch ? "mismatch" : "unknown_free", m->count);
+        json_cstr(out, releases[m->release_kind]);
+        fputs(", \"allocated_by\": ", out);
+        json_cstr(out, kinds[m->alloc_kind]);
+        fputs(",\n      \"released_at\": ", out);
+        frames_json(out, a, m->release_stack);
+        fputs(",\n      \"allocated_at\": ", out);
+        frames_json(out, a, mismatch ? m->alloc_stack : UINT32_MAX);
+        fputs("}", out);
+    }
+    fputs(s->nmisuse ? "\n  ],\n" : "],\n", out);
+}
+
 static void group_json(FILE *out, const struct model *m, size_t index, bool first)
 {
     const struct group *g = &m->grouping.groups[index];
@@ -202,6 +229,7 @@ void render_json(FILE *out, const struct model *m)
         first = false;
     }
     fputs(first ? "],\n" : "\n  ],\n", out);
+    misuse_json(out, a);
     fputs("  \"threads\": [", out);
     for (size_t i = 0; i < s->nthreads; i++) {
         const struct lts_thread *t = &s->threads[i];

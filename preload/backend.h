@@ -37,6 +37,8 @@ struct lt_backend {
     int (*sigprocmask)(int, const sigset_t *, sigset_t *);
     int (*pthread_sigmask)(int, const sigset_t *, sigset_t *);
     int (*pipe2)(int[2], int);
+    void (*_exit)(int) __attribute__((noreturn));
+    void (*_Exit)(int) __attribute__((noreturn));
 };
 
 extern struct lt_backend lt_real;

@@ -435,15 +435,54 @@ static void write_counters(struct lts_writer *w, const struct scan *s, uint32_t 
 
 /* ---- the whole file ---------------------------------------------------------------------- */
 
+static int write_locked(struct lt_thread *self, const char *reason, uint32_t requests);
+static int compose(struct lt_thread *self, const char *reason, uint32_t requests);
+
 static const char *error_text(int err)
 {
     const char *text = strerrordesc_np(err);
     return text ? text : "unknown error";
 }
 
+/* The last snapshot of a process that is ending: a snapshot under way in another thread gets
+ * a bounded time to finish (it may never: that thread could be stuck, or gone with the
+ * crash). */
+int lt_composer_write_final(struct lt_thread *self, const char *reason)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 3;
+    if (pthread_mutex_timedlock(&lock, &until) != 0) {
+        lt_log("a snapshot under way did not finish in 3 s; no final snapshot (%s)", reason);
+        return -ETIMEDOUT;
+    }
+    return write_locked(self, reason, 0);
+}
+
 int lt_composer_write(struct lt_thread *self, const char *reason, uint32_t requests)
 {
     pthread_mutex_lock(&lock);
+    return write_locked(self, reason, requests);
+}
+
+/* With the lock held; releases it. */
+static LT_TLS bool composing; /* this thread is writing a snapshot */
+
+bool lt_composer_busy_here(void)
+{
+    return composing;
+}
+
+static int write_locked(struct lt_thread *self, const char *reason, uint32_t requests)
+{
+    composing = true;
+    int err = compose(self, reason, requests);
+    composing = false;
+    return err;
+}
+
+static int compose(struct lt_thread *self, const char *reason, uint32_t requests)
+{
     uint32_t seq = ++sequence;
     struct lt_outfile out;
     int err = lt_outfile_open(&out, lt_opt.output, seq);

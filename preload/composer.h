@@ -5,6 +5,7 @@
 #ifndef LT_COMPOSER_H
 #define LT_COMPOSER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "threads.h"
@@ -17,6 +18,13 @@ void lt_composer_init(void);
  * 0 for other reasons). Prints one line either way (success only unless LEAKTAG_QUIET).
  * Keeps at most LEAKTAG_KEEP of this process's snapshots. Returns 0 or -errno. */
 int lt_composer_write(struct lt_thread *self, const char *reason, uint32_t requests);
+
+/* The same for the last snapshot of a process that ends: waits at most 3 s for one under
+ * way, else writes nothing (one line says so). */
+int lt_composer_write_final(struct lt_thread *self, const char *reason);
+
+/* Is the calling thread writing a snapshot (a crash handler must not start another)? */
+bool lt_composer_busy_here(void);
 
 /* Snapshots written by this process so far. */
 uint64_t lt_composer_count(void);

@@ -14,6 +14,7 @@
 
 #include "backend.h"
 #include "compiler.h"
+#include "exits.h"
 #include "fds.h"
 #include "signals.h"
 #include "tracker.h"
@@ -286,6 +287,20 @@ LT_EXPORT int prctl(int option, ...)
     if (ret == 0 && option == PR_SET_NAME && lt_tracker_active())
         lt_thread_set_name(pthread_self(), (const char *)a2);
     return ret;
+}
+
+/* ---- the ways out that skip atexit: a final snapshot first -------------------------------- */
+
+LT_EXPORT void _exit(int status)
+{
+    lt_exits_final("_exit");
+    lt_real_system()->_exit(status);
+}
+
+LT_EXPORT void _Exit(int status)
+{
+    lt_exits_final("_Exit");
+    lt_real_system()->_Exit(status);
 }
 
 /* ---- descriptors: leaktag's own (libunwind's pipe) live above the application's --------- */

@@ -245,7 +245,10 @@ static const struct option options[] = {
       "Also write a snapshot every this many seconds."},
      parse_unsigned, show_unsigned, &lt_opt.interval, 0, 86400 * 365},
     {{"LEAKTAG_AT_EXIT", "1", "0/1, no/yes, false/true, off/on",
-      "Write a snapshot of the blocks still live when the process exits."},
+      "Write a snapshot of the blocks still live when the process ends, however it ends: "
+      "exit or return from main, _exit, _Exit, quick_exit, abort, or a signal whose default "
+      "action ends it (while the program leaves that at its default); the process then ends "
+      "exactly as it would have."},
      parse_bool, show_bool, &lt_opt.at_exit, 0, 0},
     {{"LEAKTAG_QUIET", "0", "0/1, no/yes, false/true, off/on",
       "Do not print a line for each snapshot written (errors are still printed)."},

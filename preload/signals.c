@@ -12,7 +12,7 @@
 #include "compiler.h"
 
 #define ACTIONS 16u
-#define MANAGED_MAX 16
+#define MANAGED_MAX 32
 
 struct managed {
     _Atomic int sig; /* 0: free */

@@ -32,6 +32,7 @@
 #include "compiler.h"
 #include "composer.h"
 #include "control.h"
+#include "exits.h"
 #include "log.h"
 #include "mem.h"
 #include "modules.h"
@@ -331,13 +332,6 @@ void lt_worker_ensure(void)
         start_thread();
 }
 
-static void at_exit(void)
-{
-    lt_enter();
-    lt_composer_write(lt_self(), "exit", 0);
-    lt_leave();
-}
-
 static void fork_prepare(void)
 {
     lt_composer_fork_prepare(); /* no snapshot half-written in the child */
@@ -366,8 +360,7 @@ static void fork_child(void)
 int lt_worker_start(void)
 {
     lt_composer_init();
-    if (lt_opt.at_exit)
-        atexit(at_exit);
+    lt_exits_init();
     /* Registered after the tracker's: our prepare runs first, our child handler last. */
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     bool need_thread = lt_opt.interval != 0;
