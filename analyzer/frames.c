@@ -11,6 +11,7 @@
 struct frames {
     struct stack_frames *stacks;
     struct symbolizer *sym;
+    uint64_t when; /* of the stack being built */
     const struct lts_snapshot *s;
     struct lts_arena_chunk *arena; /* frame arrays and fallback names */
 };
@@ -40,7 +41,7 @@ static const char *name_of(struct frames *f, const struct sym_frame *s)
 /* The frames of one return address; false when the symbolizer ran out of memory. */
 static bool resolve(struct frames *f, uint64_t address, const struct sym_frame **chain, size_t *n)
 {
-    return (*n = sym_resolve(f->sym, address, chain)) != 0;
+    return (*n = sym_resolve_at(f->sym, address, f->when, chain)) != 0;
 }
 
 static int build_stack(struct frames *f, const struct content_regex *fold, uint32_t id)
@@ -94,7 +95,8 @@ static int build_stack(struct frames *f, const struct content_regex *fold, uint3
 }
 
 int frames_build(const struct lts_snapshot *s, struct symbolizer *sym,
-                 const struct content_regex *fold, struct frames **out, struct lts_error *err)
+                 const struct content_regex *fold, const uint64_t *when, struct frames **out,
+                 struct lts_error *err)
 {
     *out = NULL;
     struct frames *f = calloc(1, sizeof(*f));
@@ -105,6 +107,7 @@ int frames_build(const struct lts_snapshot *s, struct symbolizer *sym,
     f->s = s;
     f->sym = sym;
     for (uint32_t id = 0; id < s->nstacks; id++) {
+        f->when = when[id];
         if (build_stack(f, fold, id) != 0) {
             frames_free(f);
             return lts_fail(err, "out of memory naming the frames of %zu stacks", s->nstacks);

@@ -30,9 +30,11 @@ struct stack_frames {
 
 struct frames;
 
-/* For every stack of s. fold may be NULL. Returns 0, or -1 with err filled. */
+/* For every stack of s, resolved against the modules loaded at when[stack] (sym_resolve_at).
+ * fold may be NULL. Returns 0, or -1 with err filled. */
 int frames_build(const struct lts_snapshot *s, struct symbolizer *sym,
-                 const struct content_regex *fold, struct frames **out, struct lts_error *err);
+                 const struct content_regex *fold, const uint64_t *when, struct frames **out,
+                 struct lts_error *err);
 
 /* The frames of a stack id (< s->nstacks). */
 const struct stack_frames *frames_of(const struct frames *f, uint32_t stack);

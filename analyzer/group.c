@@ -46,10 +46,10 @@ static void text_add(struct text *t, const char *fmt, ...)
 
 /* ---- keys --------------------------------------------------------------------------------- */
 
-static void frame_key(struct text *t, const struct analysis *a, uint64_t address)
+static void frame_key(struct text *t, const struct analysis *a, uint64_t address, uint64_t when)
 {
     const struct sym_frame *f;
-    size_t n = sym_resolve(a->sym, address, &f);
+    size_t n = sym_resolve_at(a->sym, address, when, &f);
     if (n && f[0].module)
         text_add(t, "%s+0x%llx", f[0].module, (unsigned long long)f[0].offset);
     else
@@ -70,11 +70,11 @@ static char *stack_key(const struct analysis *a, uint32_t stack, const struct gr
         for (uint32_t i = 0; i < depth; i++) {
             if (i)
                 text_add(&t, ";");
-            frame_key(&t, a, frames[i]);
+            frame_key(&t, a, frames[i], a->stack_when[stack]);
         }
         break;
     case GROUP_BY_SITE:
-        frame_key(&t, a, frames[0]);
+        frame_key(&t, a, frames[0], a->stack_when[stack]);
         break;
     case GROUP_BY_FUNCTION: {
         /* The first frame shown: inlined wrappers that --fold names are gone from it. */
@@ -82,7 +82,7 @@ static char *stack_key(const struct analysis *a, uint32_t stack, const struct gr
         if (sf->n && sf->frames[0].sym->function)
             text_add(&t, "%s", sf->frames[0].sym->function);
         else
-            frame_key(&t, a, frames[0]);
+            frame_key(&t, a, frames[0], a->stack_when[stack]);
         break;
     }
     case GROUP_BY_THREAD:

@@ -33,6 +33,8 @@ struct analysis {
     struct symbolizer *sym;
     struct frames *frames;                 /* every stack's frames, after --fold */
     const struct lts_block **sample_block; /* per sample: the live block it is of, or NULL */
+    uint64_t *stack_when;                  /* per stack: when its newest block was allocated
+                                              (snapshot clock), SYM_ANY_TIME without one */
     char (*families)[40];                  /* per thread record: its name family */
     const char **start_functions;          /* per thread record: its start routine, or NULL */
     uint64_t sample_interval;              /* 0: every block recorded */

@@ -57,12 +57,32 @@ static int describe_threads(struct analysis *a)
     return 0;
 }
 
+/* For each stack, when its newest block was allocated: its frames are named after the
+ * modules loaded then. */
+static int date_stacks(struct analysis *a)
+{
+    const struct lts_snapshot *s = a->snap;
+    if (!(a->stack_when = malloc((s->nstacks + 1) * sizeof(*a->stack_when))))
+        return -1;
+    for (size_t i = 0; i < s->nstacks; i++)
+        a->stack_when[i] = SYM_ANY_TIME;
+    for (size_t i = 0; i < s->nblocks; i++) {
+        const struct lts_block *b = &s->blocks[i];
+        uint64_t when = s->now_cs > b->age_cs ? s->now_cs - b->age_cs : 0;
+        if (a->stack_when[b->stack] == SYM_ANY_TIME || when > a->stack_when[b->stack])
+            a->stack_when[b->stack] = when;
+    }
+    return 0;
+}
+
 static int analyse(struct analysis *a, const struct model_options *opt, FILE *warn,
                    struct lts_error *err)
 {
     a->sample_interval = lts_meta_number(a->snap, "sample_interval_bytes", 0);
+    if (date_stacks(a) != 0)
+        return lts_fail(err, "out of memory");
     if (sym_open(a->snap, warn, &a->sym, err) != 0 ||
-        frames_build(a->snap, a->sym, opt->fold, &a->frames, err) != 0)
+        frames_build(a->snap, a->sym, opt->fold, a->stack_when, &a->frames, err) != 0)
         return -1;
     if (index_samples(a) != 0 || describe_threads(a) != 0)
         return lts_fail(err, "out of memory");
@@ -171,6 +191,7 @@ void model_free(struct model *m)
         free(a->families);
         free(a->start_functions);
         free(a->stack_bytes);
+        free(a->stack_when);
         lts_close(a->snap);
     }
     free(m->snaps);

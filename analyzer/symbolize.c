@@ -40,6 +40,7 @@ struct module {
     const struct lts_module *lts;
     const char *path; /* never NULL */
     const char *name; /* basename, interned */
+    Dwfl *session;    /* its own: modules that came and went may overlap in address */
     Dwfl_Module *dwfl;
     enum module_state state;
     bool cus_listed;
@@ -71,8 +72,15 @@ struct unit_index {
     size_t nfuncs;
 };
 
-struct entry {
+/* What a cache entry is for: an address, resolved against one module (modules that come
+ * and go may cover the same address at different times). */
+struct entry_key {
     uint64_t address;
+    uint64_t module; /* index, or UINT64_MAX for none */
+};
+
+struct entry {
+    struct entry_key key;
     size_t n;
     struct sym_frame frames[];
 };
@@ -152,20 +160,21 @@ static const char *intern(struct symbolizer *sym, const char *s)
 
 /* ---- the address cache --------------------------------------------------------------------- */
 
-static struct entry *cache_find(const struct symbolizer *sym, uint64_t address)
+static struct entry *cache_find(const struct symbolizer *sym, struct entry_key key)
 {
-    struct hashmap_slot *slot = hashmap_find_number(&sym->cache, address);
+    struct hashmap_slot *slot = hashmap_find_bytes(&sym->cache, &key, sizeof(key));
     return slot ? (struct entry *)(uintptr_t)slot->value : NULL;
 }
 
-/* Stores the scratch frames for address (known to be absent). */
-static struct entry *cache_add(struct symbolizer *sym, uint64_t address)
+/* Stores the scratch frames for key (known to be absent). */
+static struct entry *cache_add(struct symbolizer *sym, struct entry_key key)
 {
     struct entry *e = lts_arena_alloc(&sym->arena, sizeof(*e) + sym->nscratch * sizeof(e->frames[0]));
-    struct hashmap_slot *slot = e ? hashmap_number(&sym->cache, address, NULL) : NULL;
+    if (e)
+        e->key = key;
+    struct hashmap_slot *slot = e ? hashmap_bytes(&sym->cache, &e->key, sizeof(e->key), NULL) : NULL;
     if (!slot)
         return NULL;
-    e->address = address;
     e->n = sym->nscratch;
     memcpy(e->frames, sym->scratch, sym->nscratch * sizeof(e->frames[0]));
     slot->value = (uint64_t)(uintptr_t)e;
@@ -195,7 +204,23 @@ static int compare_ranges(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static struct module *module_at(const struct symbolizer *sym, uint64_t pc)
+/* How far `when` lies from the time module m was loaded: 0 inside it, and for any time the
+ * module still loaded comes first, then the one gone last. */
+static uint64_t distance(const struct module *m, uint64_t when)
+{
+    uint64_t loaded = m->lts->loaded_cs, unloaded = m->lts->unloaded_cs;
+    if (when == SYM_ANY_TIME)
+        return unloaded ? UINT32_MAX - unloaded + 1 : 0;
+    if (when < loaded)
+        return loaded - when;
+    if (unloaded && when >= unloaded)
+        return when - unloaded + 1;
+    return 0;
+}
+
+/* The module covering pc at time when: several may, when one was unloaded and another
+ * loaded where it was. */
+static struct module *module_at(const struct symbolizer *sym, uint64_t pc, uint64_t when)
 {
     size_t lo = 0, hi = sym->nranges; /* find the last range starting at or below pc */
     while (lo < hi) {
@@ -205,9 +230,19 @@ static struct module *module_at(const struct symbolizer *sym, uint64_t pc)
         else
             hi = mid;
     }
-    if (lo == 0 || pc >= sym->ranges[lo - 1].end)
-        return NULL;
-    return &sym->modules[sym->ranges[lo - 1].module];
+    struct module *best = NULL;
+    uint64_t best_distance = UINT64_MAX;
+    for (size_t i = lo; i-- > 0 && lo - i <= 64;) {
+        if (pc >= sym->ranges[i].end)
+            continue;
+        struct module *m = &sym->modules[sym->ranges[i].module];
+        uint64_t d = distance(m, when);
+        if (d < best_distance) {
+            best = m;
+            best_distance = d;
+        }
+    }
+    return best;
 }
 
 /* The vDSO has no file: its code only ever existed in the traced process's memory. */
@@ -225,14 +260,18 @@ static void module_load(struct symbolizer *sym, struct module *mod)
     mod->state = MODULE_BLIND;
     if (is_vdso(path, mod->name))
         return;
-    dwfl_report_begin_add(sym->dwfl);
+    if (!(mod->session = dwfl_begin(&callbacks))) {
+        warn_module(sym, mod, "libdw cannot start; addresses shown as module+offset");
+        return;
+    }
+    dwfl_report_begin_add(mod->session);
     /* add_p_vaddr true: the snapshot's bias is dlpi_addr (runtime = ELF vaddr + bias). With
      * false libdwfl would take it for the first PT_LOAD's runtime address, which is the same
      * only when that segment's vaddr is 0 (not so for prelinked or -Ttext objects). */
-    Dwfl_Module *dm = path[0] ? dwfl_report_elf(sym->dwfl, path, path, -1, mod->lts->bias, true)
+    Dwfl_Module *dm = path[0] ? dwfl_report_elf(mod->session, path, path, -1, mod->lts->bias, true)
                               : NULL;
     int err = dwfl_errno();
-    if (dwfl_report_end(sym->dwfl, NULL, NULL) != 0 && dm) {
+    if (dwfl_report_end(mod->session, NULL, NULL) != 0 && dm) {
         err = dwfl_errno();
         dm = NULL;
     }
@@ -755,7 +794,21 @@ fail:
 
 size_t sym_resolve(struct symbolizer *sym, uint64_t address, const struct sym_frame **frames)
 {
-    struct entry *e = cache_find(sym, address);
+    return sym_resolve_at(sym, address, SYM_ANY_TIME, frames);
+}
+
+size_t sym_resolve_at(struct symbolizer *sym, uint64_t address, uint64_t when_cs,
+                      const struct sym_frame **frames)
+{
+    /* A return address may sit just past its function (a call as its last instruction), even
+     * past its module's last byte: the call itself is at address - 1. */
+    uint64_t pc = address - 1;
+    struct module *mod = address ? module_at(sym, pc, when_cs) : NULL;
+    struct entry_key key;
+    memset(&key, 0, sizeof(key)); /* hashed as bytes */
+    key.address = address;
+    key.module = mod ? (uint64_t)(mod - sym->modules) : UINT64_MAX;
+    struct entry *e = cache_find(sym, key);
     if (e) {
         *frames = e->frames;
         return e->n;
@@ -763,10 +816,6 @@ size_t sym_resolve(struct symbolizer *sym, uint64_t address, const struct sym_fr
     sym->nscratch = 0;
     sym->oom = false;
     struct sym_frame base = {.address = address, .offset = address};
-    /* A return address may sit just past its function (a call as its last instruction), even
-     * past its module's last byte: the call itself is at address - 1. */
-    uint64_t pc = address - 1;
-    struct module *mod = address ? module_at(sym, pc) : NULL;
     if (mod) {
         base.module = mod->name;
         base.offset = address - mod->lts->bias;
@@ -777,7 +826,7 @@ size_t sym_resolve(struct symbolizer *sym, uint64_t address, const struct sym_fr
     }
     if (sym->nscratch == 0)
         push_frame(sym, &base);
-    if (!sym->oom && (e = cache_add(sym, address))) {
+    if (!sym->oom && (e = cache_add(sym, key))) {
         *frames = e->frames;
         return e->n;
     }
@@ -794,6 +843,9 @@ void sym_close(struct symbolizer *sym)
         return;
     if (sym->dwfl)
         dwfl_end(sym->dwfl);
+    for (size_t i = 0; sym->modules && i < sym->nmodules; i++)
+        if (sym->modules[i].session)
+            dwfl_end(sym->modules[i].session);
     free(sym->modules);
     free(sym->ranges);
     hashmap_free(&sym->strings);

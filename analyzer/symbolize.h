@@ -36,6 +36,14 @@ int sym_open(const struct lts_snapshot *s, FILE *warn, struct symbolizer **out,
  * is one unnamed frame of the address, which the next such call overwrites. */
 size_t sym_resolve(struct symbolizer *sym, uint64_t address, const struct sym_frame **frames);
 
+/* The same for a return address recorded at time when_cs (the snapshot's clock): among
+ * modules that covered the address at different times (one unloaded, another loaded where it
+ * was), the one loaded then. SYM_ANY_TIME: the one loaded at the snapshot, else the one
+ * unloaded last. */
+#define SYM_ANY_TIME UINT64_MAX
+size_t sym_resolve_at(struct symbolizer *sym, uint64_t address, uint64_t when_cs,
+                      const struct sym_frame **frames);
+
 /* Frees the symbolizer, every frame and string it returned, and closes the module files. */
 void sym_close(struct symbolizer *sym);
 

@@ -194,6 +194,8 @@ void lt_backend_resolve_system(void)
     __atomic_store_n(&lt_real.pipe2, next("pipe2"), __ATOMIC_RELAXED);
     __atomic_store_n(&lt_real._exit, next("_exit"), __ATOMIC_RELAXED);
     __atomic_store_n(&lt_real._Exit, next("_Exit"), __ATOMIC_RELAXED);
+    __atomic_store_n(&lt_real.dlopen, next("dlopen"), __ATOMIC_RELAXED);
+    __atomic_store_n(&lt_real.dlclose, next("dlclose"), __ATOMIC_RELAXED);
     atomic_store_explicit(&lt_backend_system_ready, true, memory_order_release);
 }
 

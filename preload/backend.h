@@ -39,6 +39,8 @@ struct lt_backend {
     int (*pipe2)(int[2], int);
     void (*_exit)(int) __attribute__((noreturn));
     void (*_Exit)(int) __attribute__((noreturn));
+    void *(*dlopen)(const char *, int);
+    int (*dlclose)(void *);
 };
 
 extern struct lt_backend lt_real;

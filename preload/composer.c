@@ -171,16 +171,49 @@ static void write_meta(struct lts_writer *w, uint32_t seq, const char *reason,
 
 /* ---- MODULES ------------------------------------------------------------------------------ */
 
-static void write_module(const struct lt_module *m, void *ctx)
+struct modules_ctx {
+    struct lts_writer *w;
+    struct lts_module_time *times; /* one per module written, for MODULE_TIMES */
+    size_t count, max;
+};
+
+static void write_module(const struct lt_module *m, void *raw)
 {
+    struct modules_ctx *ctx = raw;
+    if (ctx->count == ctx->max)
+        return;
+    ctx->times[ctx->count++] = (struct lts_module_time){m->loaded_cs, m->unloaded_cs};
     struct lts_segment segments[lt_array_size(m->segment)];
     for (unsigned i = 0; i < m->segments; i++)
         segments[i] = (struct lts_segment){m->segment[i].start,
                                            m->segment[i].end - m->segment[i].start,
                                            m->segment[i].offset, m->segment[i].flags};
-    lts_put_module(ctx, &(struct lts_module){
+    lts_put_module(ctx->w, &(struct lts_module){
         .path = m->path, .bias = m->bias, .build_id = m->build_id,
         .build_id_len = m->build_id_size, .nsegments = m->segments, .segments = segments});
+}
+
+/* MODULES and MODULE_TIMES from one listing of the registry (it may change in between).
+ * A normal snapshot brings the registry up to date first, with the loader's lock; the final
+ * one of a process that ends uses it as it is and waits a bounded time for it (another
+ * thread may be stuck inside the loader). */
+static void write_modules(struct lts_writer *w, bool final)
+{
+    if (!final)
+        lt_modules_rescan();
+    size_t bytes = LT_MODULES_MAX * sizeof(struct lts_module_time);
+    struct modules_ctx ctx = {.w = w, .times = lt_mem_map_scratch(bytes), .max = LT_MODULES_MAX};
+    if (!ctx.times)
+        return;
+    lts_writer_begin(w, LT_SECTION_MODULES);
+    if (lt_modules_each(write_module, &ctx, (final ? 1 : 60) * 1000000000ll) != 0)
+        lt_log("the module list is busy; this snapshot has none (frames are bare addresses)");
+    lts_writer_end(w);
+    lts_writer_begin(w, LT_SECTION_MODULE_TIMES);
+    for (size_t i = 0; i < ctx.count; i++)
+        lts_put_module_time(w, &ctx.times[i]);
+    lts_writer_end(w);
+    lt_mem_unmap(ctx.times, bytes);
 }
 
 /* ---- MAPS ---------------------------------------------------------------------------------- */
@@ -435,8 +468,8 @@ static void write_counters(struct lts_writer *w, const struct scan *s, uint32_t 
 
 /* ---- the whole file ---------------------------------------------------------------------- */
 
-static int write_locked(struct lt_thread *self, const char *reason, uint32_t requests);
-static int compose(struct lt_thread *self, const char *reason, uint32_t requests);
+static int write_locked(struct lt_thread *self, const char *reason, uint32_t requests, bool final);
+static int compose(struct lt_thread *self, const char *reason, uint32_t requests, bool final);
 
 static const char *error_text(int err)
 {
@@ -456,13 +489,13 @@ int lt_composer_write_final(struct lt_thread *self, const char *reason)
         lt_log("a snapshot under way did not finish in 3 s; no final snapshot (%s)", reason);
         return -ETIMEDOUT;
     }
-    return write_locked(self, reason, 0);
+    return write_locked(self, reason, 0, true);
 }
 
 int lt_composer_write(struct lt_thread *self, const char *reason, uint32_t requests)
 {
     pthread_mutex_lock(&lock);
-    return write_locked(self, reason, requests);
+    return write_locked(self, reason, requests, false);
 }
 
 /* With the lock held; releases it. */
@@ -473,15 +506,15 @@ bool lt_composer_busy_here(void)
     return composing;
 }
 
-static int write_locked(struct lt_thread *self, const char *reason, uint32_t requests)
+static int write_locked(struct lt_thread *self, const char *reason, uint32_t requests, bool final)
 {
     composing = true;
-    int err = compose(self, reason, requests);
+    int err = compose(self, reason, requests, final);
     composing = false;
     return err;
 }
 
-static int compose(struct lt_thread *self, const char *reason, uint32_t requests)
+static int compose(struct lt_thread *self, const char *reason, uint32_t requests, bool final)
 {
     uint32_t seq = ++sequence;
     struct lt_outfile out;
@@ -521,9 +554,7 @@ static int compose(struct lt_thread *self, const char *reason, uint32_t requests
         struct lt_proc_status st;
         lt_proc_status(&st);
         write_meta(&w, seq, reason, requests, s.now_cs, &st);
-        lts_writer_begin(&w, LT_SECTION_MODULES);
-        lt_modules_each(write_module, &w);
-        lts_writer_end(&w);
+        write_modules(&w, final);
         write_maps(&w, scratch, scratch_size);
         lts_writer_begin(&w, LT_SECTION_BLOCKS);
         lt_table_scan(self, visit_block, &s);

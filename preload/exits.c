@@ -18,10 +18,12 @@
 #include "control.h"
 #include "log.h"
 #include "mem.h"
+#include "modules.h"
 #include "options.h"
 #include "signals.h"
 #include "tracker.h"
 #include "unwind.h"
+#include "worker.h"
 
 #define FINAL_STACK_BYTES (512 * 1024)
 
@@ -44,26 +46,38 @@ static void write_final(void *reason)
 }
 
 /* from_leaktag: the thread was inside leaktag, but not in its own code (in the real
- * allocator a hook called: glibc aborts there on an invalid free). */
-static void final(const char *reason, bool from_leaktag)
+ * allocator a hook called: glibc aborts there on an invalid free). in_loader: a signal
+ * interrupted the dynamic loader (its module list may be half changed). */
+static void final(const char *reason, bool from_leaktag, bool in_loader)
 {
     if (!lt_opt.at_exit || (lt_inside() && !from_leaktag) || !lt_tracker_active() ||
         getpid() != __atomic_load_n(&leaktag_control.pid, __ATOMIC_RELAXED) ||
         atomic_exchange(&final_written, true))
         return;
     int saved_errno = errno;
+    /* The modules loaded since the last rescan (dlopen cannot rescan after it: it must be a
+     * tail call). By leaktag's thread if there is one — another thread may hold the loader's
+     * lock for good — else here, unless the loader itself was interrupted. */
+    if (!lt_worker_rescan_modules(1000000000) && !in_loader)
+        lt_modules_rescan();
     write_final((void *)reason);
     errno = saved_errno;
 }
 
 void lt_exits_final(const char *reason)
 {
-    final(reason, false);
+    final(reason, false, false);
 }
 
-static void final_on_stack(void *reason)
+struct fatal {
+    const char *reason;
+    bool in_loader;
+};
+
+static void final_on_stack(void *raw)
 {
-    final(reason, true);
+    const struct fatal *f = raw;
+    final(f->reason, true, f->in_loader);
 }
 
 static void on_exit_call(void)
@@ -98,7 +112,8 @@ static void on_fatal(int sig, siginfo_t *info, void *uctx)
                                        lt_unwind_is_own(lt_arch_pc(uctx)));
     if (final_stack && !in_own_code && !atomic_load(&final_written)) {
         /* A crash may come from a small or an exhausted stack: ours. */
-        lt_arch_call_on_stack(final_on_stack, reason, final_stack);
+        struct fatal f = {reason, lt_modules_in_loader(lt_arch_pc(uctx))};
+        lt_arch_call_on_stack(final_on_stack, &f, final_stack);
     }
     /* The end it would have had: SIG_DFL, and the signal again, delivered as soon as this
      * handler returns (it is blocked meanwhile) — before a faulting instruction runs again. */

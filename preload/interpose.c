@@ -4,6 +4,7 @@
  * function and tells the tracker (tracker.h), so that this file is the whole exported
  * surface, read on one screen. Built with -fno-builtin and -fexceptions (a failing operator
  * new throws through these frames). */
+#include <dlfcn.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include "compiler.h"
 #include "exits.h"
 #include "fds.h"
+#include "modules.h"
 #include "signals.h"
 #include "tracker.h"
 #include "worker.h"
@@ -287,6 +289,25 @@ LT_EXPORT int prctl(int option, ...)
     if (ret == 0 && option == PR_SET_NAME && lt_tracker_active())
         lt_thread_set_name(pthread_self(), (const char *)a2);
     return ret;
+}
+
+/* ---- modules: what dlclose unloads is remembered, DEEPBIND is reported -------------------- */
+
+LT_EXPORT void *dlopen(const char *file, int mode)
+{
+    lt_modules_opening();
+    if (mode & RTLD_DEEPBIND)
+        lt_modules_deepbind(file);
+    /* A tail call: the loader finds the caller's RUNPATH from its return address. */
+    return lt_real_system()->dlopen(file, mode);
+}
+
+LT_EXPORT int dlclose(void *handle)
+{
+    lt_modules_changing();
+    int rc = lt_real_system()->dlclose(handle);
+    lt_modules_changing();
+    return rc;
 }
 
 /* ---- the ways out that skip atexit: a final snapshot first -------------------------------- */

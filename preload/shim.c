@@ -12,6 +12,7 @@
 #include "composer.h"
 #include "tracker.h"
 #include "worker.h"
+#include "exits.h"
 
 extern char **environ;
 
@@ -24,6 +25,7 @@ __attribute__((constructor(101))) static void on_load(void)
     lt_enter();
     lt_thread_note_stack(lt_self());
     lt_worker_start();
+    lt_exits_init();
     lt_leave();
 }
 

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "mem.h"
 #include "misuse.h"
+#include "modules.h"
 #include "options.h"
 #include "stackcache.h"
 #include "stacks.h"
@@ -35,12 +36,14 @@ static void fork_prepare(void)
     lt_enter();
     lt_stacks_fork_prepare();
     lt_misuse_fork_prepare();
+    lt_modules_fork_prepare();
     lt_table_fork_prepare();
 }
 
 static void fork_parent(void)
 {
     lt_table_fork_parent();
+    lt_modules_fork_parent();
     lt_misuse_fork_parent();
     lt_stacks_fork_parent();
     lt_leave();
@@ -49,6 +52,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     lt_table_fork_child();
+    lt_modules_fork_child();
     lt_misuse_fork_child();
     lt_stacks_fork_child();
     lt_threads_after_fork_child(lt_tls.self);

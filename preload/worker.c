@@ -32,7 +32,6 @@
 #include "compiler.h"
 #include "composer.h"
 #include "control.h"
-#include "exits.h"
 #include "log.h"
 #include "mem.h"
 #include "modules.h"
@@ -60,16 +59,13 @@ static _Atomic pid_t worker_tid; /* 0 until the thread runs */
 static _Atomic uint32_t requests;     /* snapshot signals taken by the handler */
 static _Atomic bool maintenance;      /* a table shard is crowded */
 static _Atomic bool thread_ended;     /* an application thread exited: maybe the last */
+static _Atomic bool rescan_wanted;    /* the module registry, for a final snapshot */
+static _Atomic uint32_t rescans_done;
 
 static void request_start(void);
 
 static _Atomic bool installed; /* lt_opt.signal is managed (signals.c) */
 
-/* The dynamic loader's code (found from AT_BASE when the handler is installed). A signal
- * that lands there may have interrupted dlopen or dlclose halfway through changing the
- * module list, which an in-handler snapshot walks: that snapshot is then left to leaktag's
- * thread, after the loader is done. */
-static uint64_t loader_lo, loader_hi;
 
 static void *handler_stack; /* top of the stack in-handler snapshots run on */
 
@@ -85,10 +81,12 @@ static bool wake(void)
     return true;
 }
 
+/* A signal that lands in the dynamic loader may have interrupted dlopen or dlclose halfway
+ * through changing the module list, which an in-handler snapshot walks: that snapshot is
+ * then left to leaktag's thread, after the loader is done. */
 static bool interrupted_in_loader(const void *uctx)
 {
-    uint64_t pc = uctx ? lt_arch_pc(uctx) : 0;
-    return pc >= loader_lo && pc < loader_hi;
+    return uctx && lt_modules_in_loader(lt_arch_pc(uctx));
 }
 
 static void snapshot_in_handler(void *unused)
@@ -163,6 +161,23 @@ static int apply(int sig, const struct sigaction *app)
     return rc;
 }
 
+bool lt_worker_rescan_modules(int64_t timeout_ns)
+{
+    if (!atomic_load_explicit(&running, memory_order_acquire))
+        return false;
+    uint32_t before = atomic_load_explicit(&rescans_done, memory_order_acquire);
+    atomic_store_explicit(&rescan_wanted, true, memory_order_release);
+    if (!wake())
+        return false;
+    for (int64_t waited = 0; waited < timeout_ns; waited += 1000000) {
+        if (atomic_load_explicit(&rescans_done, memory_order_acquire) != before)
+            return true;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    return true; /* it is stuck (in the loader, behind another thread): no use trying here */
+}
+
 void lt_worker_mask_changed(void)
 {
     if (!lt_opt.signal || atomic_load_explicit(&running, memory_order_acquire) || lt_inside())
@@ -174,9 +189,6 @@ void lt_worker_mask_changed(void)
 
 static void install_handler(void)
 {
-    uint64_t loader = getauxval(AT_BASE);
-    if (loader)
-        lt_modules_text(loader, &loader_lo, &loader_hi);
     handler_stack = lt_mem_map_stack(HANDLER_STACK_BYTES);
     /* What the application (or its parent) set up before us is kept, to chain to it. */
     if (!lt_signals_manage(lt_opt.signal, apply)) {
@@ -203,6 +215,7 @@ static void wake_for_thread_end(void)
 
 static void housekeeping(struct lt_thread *self, unsigned round)
 {
+    lt_modules_rescan(); /* what was loaded and unloaded, to a second */
     lt_table_maintain(self);
     lt_table_reclaim(self, 10 * 1000 * 1000);
     if (round % COMPACT_EVERY == 0)
@@ -273,6 +286,10 @@ static void *worker_main(void *arg)
             lt_composer_write(self, "signal", asked);
         if (atomic_exchange(&maintenance, false))
             lt_table_maintain(self);
+        if (atomic_exchange(&rescan_wanted, false)) {
+            lt_modules_rescan();
+            atomic_fetch_add_explicit(&rescans_done, 1, memory_order_release);
+        }
         now = lt_clock_ns(CLOCK_MONOTONIC);
         if (interval_ns && now >= next_interval) {
             lt_composer_write(self, "interval", 0);
@@ -360,7 +377,7 @@ static void fork_child(void)
 int lt_worker_start(void)
 {
     lt_composer_init();
-    lt_exits_init();
+    lt_modules_rescan(); /* what the loader loaded before us */
     /* Registered after the tracker's: our prepare runs first, our child handler last. */
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     bool need_thread = lt_opt.interval != 0;

@@ -7,6 +7,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Installs the signal handler and the at-exit hook (from the library constructor); starts
  * the thread now only for LEAKTAG_INTERVAL, else when first needed (lt_worker_ensure, or
@@ -15,6 +16,11 @@ int lt_worker_start(void);
 
 /* Starts the thread if it is not running (the program is starting a thread of its own). */
 void lt_worker_ensure(void);
+
+/* Has leaktag's thread bring the module registry up to date, waiting at most timeout_ns.
+ * False if there is no such thread (the caller may rescan itself: no other thread can hold
+ * the loader's lock then). Async-signal-safe. */
+bool lt_worker_rescan_modules(int64_t timeout_ns);
 
 /* The calling thread changed its signal mask: if it now blocks the snapshot signal, only
  * leaktag's thread can take that, so it is started (at the next hook). */

@@ -37,6 +37,7 @@ enum lt_section {
     LT_SECTION_BLOCKS = 7,   /* every live block */
     LT_SECTION_SAMPLES = 8,  /* the first bytes of some blocks per stack */
     LT_SECTION_MISUSE = 9,   /* mismatched releases and unknown frees, by site */
+    LT_SECTION_MODULE_TIMES = 10, /* when each module was seen loaded and gone */
     LT_SECTION_TYPES         /* types from here on are unknown to this version: skipped */
 };
 

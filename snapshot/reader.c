@@ -22,7 +22,7 @@ static const char *section_name(uint32_t type)
 {
     static const char *const names[LT_SECTION_TYPES] = {
         "END", "META", "COUNTERS", "MODULES", "MAPS", "STACKS", "THREADS", "BLOCKS", "SAMPLES",
-        "MISUSE"};
+        "MISUSE", "MODULE_TIMES"};
     return type < LT_SECTION_TYPES ? names[type] : "unknown";
 }
 
@@ -70,6 +70,14 @@ static bool check_misuse(struct parse *ps, const void *record)
     return true;
 }
 
+static bool check_module_time(struct parse *ps, const void *record)
+{
+    (void)record;
+    if (ps->s->nmodule_times >= ps->s->nmodules)
+        return lts_cursor_fail(&ps->c, "more MODULE_TIMES records than modules");
+    return true;
+}
+
 static bool check_stack_count(struct parse *ps, const void *record)
 {
     (void)record;
@@ -98,6 +106,7 @@ static bool parse_list(struct parse *ps, const struct located *sec, const struct
         struct lts_meta meta;
         struct lts_counter counter;
         struct lts_module module;
+        struct lts_module_time module_time;
         struct lts_map map;
         struct lts_stack stack;
         struct lts_thread thread;
@@ -257,6 +266,8 @@ int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struc
          (void **)&s->counters, &s->ncounters},
         {LT_SECTION_MODULES, DECODER(lts_get_module), NULL, sizeof(*s->modules),
          (void **)&s->modules, &s->nmodules},
+        {LT_SECTION_MODULE_TIMES, DECODER(lts_get_module_time), check_module_time,
+         sizeof(*s->module_times), (void **)&s->module_times, &s->nmodule_times},
         {LT_SECTION_MAPS, DECODER(lts_get_map), NULL, sizeof(*s->maps), (void **)&s->maps,
          &s->nmaps},
         {LT_SECTION_STACKS, DECODER(lts_get_stack), check_stack_count, sizeof(*s->stacks),
@@ -275,6 +286,15 @@ int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struc
         ok = parse_list(&ps, &sec[lists[i].type], &lists[i]);
     if (ok)
         ok = threads_unique(&ps, &sec[LT_SECTION_THREADS]);
+    if (ok && s->nmodule_times && s->nmodule_times != s->nmodules) {
+        ps.c.p = sec[LT_SECTION_MODULE_TIMES].payload;
+        ok = lts_cursor_fail(&ps.c, "%zu MODULE_TIMES records for %zu modules",
+                             s->nmodule_times, s->nmodules);
+    }
+    for (size_t i = 0; ok && i < s->nmodule_times; i++) {
+        s->modules[i].loaded_cs = s->module_times[i].loaded_cs;
+        s->modules[i].unloaded_cs = s->module_times[i].unloaded_cs;
+    }
     if (!ok) {
         lts_close(s);
         return -1;

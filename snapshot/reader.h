@@ -26,6 +26,8 @@ struct lts_snapshot {
     size_t ncounters;
     struct lts_module *modules;
     size_t nmodules;
+    struct lts_module_time *module_times; /* also copied into modules[] */
+    size_t nmodule_times;
     struct lts_map *maps;
     size_t nmaps;
     struct lts_stack *stacks;

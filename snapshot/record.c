@@ -105,6 +105,21 @@ bool lts_get_module(struct lts_cursor *c, struct lts_module *m)
     return true;
 }
 
+/* ---- MODULE_TIMES: uv loaded_cs · uv unloaded_cs ----------------------------------------- */
+
+void lts_put_module_time(struct lts_writer *w, const struct lts_module_time *t)
+{
+    lts_writer_uv(w, t->loaded_cs);
+    lts_writer_uv(w, t->unloaded_cs);
+}
+
+bool lts_get_module_time(struct lts_cursor *c, struct lts_module_time *t)
+{
+    *t = (struct lts_module_time){0};
+    return lts_get_u32_max(c, &t->loaded_cs, UINT32_MAX, "load time") &&
+           lts_get_u32_max(c, &t->unloaded_cs, UINT32_MAX, "unload time");
+}
+
 /* ---- MAPS: uv start · uv size · str perms(4) · uv offset · uv inode · str path · uv rss ·
  *      uv private_dirty · uv swap · uv anonymous · u8 kind --------------------------------- */
 

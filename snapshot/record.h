@@ -43,6 +43,13 @@ struct lts_module {
     size_t build_id_len;
     uint32_t nsegments;
     const struct lts_segment *segments;
+    /* From MODULE_TIMES (0 and 0 without it: loaded all along). */
+    uint32_t loaded_cs, unloaded_cs; /* unloaded_cs 0: still loaded */
+};
+
+/* MODULE_TIMES: one per MODULES record, in the same order */
+struct lts_module_time {
+    uint32_t loaded_cs, unloaded_cs;
 };
 
 /* MAPS */
@@ -101,6 +108,7 @@ void lts_put_meta_uint(struct lts_writer *w, const char *key, uint64_t value);
 void lts_put_meta_text(struct lts_writer *w, const char *key, const char *text, size_t len);
 void lts_put_counter(struct lts_writer *w, const char *name, uint64_t value);
 void lts_put_module(struct lts_writer *w, const struct lts_module *m);
+void lts_put_module_time(struct lts_writer *w, const struct lts_module_time *t);
 void lts_put_map(struct lts_writer *w, const struct lts_map *m);
 void lts_put_stack(struct lts_writer *w, const struct lts_stack *s);
 void lts_put_thread(struct lts_writer *w, const struct lts_thread *t);
@@ -111,6 +119,7 @@ void lts_put_misuse(struct lts_writer *w, const struct lts_misuse *m);
 bool lts_get_meta(struct lts_cursor *c, struct lts_meta *m);
 bool lts_get_counter(struct lts_cursor *c, struct lts_counter *k);
 bool lts_get_module(struct lts_cursor *c, struct lts_module *m);
+bool lts_get_module_time(struct lts_cursor *c, struct lts_module_time *t);
 bool lts_get_map(struct lts_cursor *c, struct lts_map *m);
 bool lts_get_stack(struct lts_cursor *c, struct lts_stack *s);
 bool lts_get_thread(struct lts_cursor *c, struct lts_thread *t);

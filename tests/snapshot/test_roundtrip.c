@@ -46,6 +46,7 @@ static const struct lts_module modules[] = {
      .build_id_len = sizeof(build_id), .nsegments = 3, .segments = segments},
     {.path = "linux-vdso.so.1", .bias = 0x7ffff7fc1000, .nsegments = 0},
 };
+static const struct lts_module_time module_times[] = {{0, 0}, {120, UINT32_MAX}};
 static const struct lts_map maps[] = {
     {.start = 0x555555554000, .size = 0x1000, .perms = "r--p", .offset = 0, .inode = 1234,
      .path = "/usr/bin/prog", .rss = 4096, .private_dirty = 0, .swap = 0, .anonymous = 0,
@@ -105,6 +106,10 @@ static uint8_t *write_all_sections(size_t buffer_bytes, size_t *size)
     lts_writer_begin(&w, LT_SECTION_MODULES);
     for (size_t i = 0; i < N(modules); i++)
         lts_put_module(&w, &modules[i]);
+    lts_writer_end(&w);
+    lts_writer_begin(&w, LT_SECTION_MODULE_TIMES);
+    for (size_t i = 0; i < N(module_times); i++)
+        lts_put_module_time(&w, &module_times[i]);
     lts_writer_end(&w);
     lts_writer_begin(&w, LT_SECTION_MAPS);
     for (size_t i = 0; i < N(maps); i++)
@@ -185,6 +190,8 @@ static void check_everything(const struct lts_snapshot *s)
         if (want->build_id)
             assert_memory_equal(got->build_id, want->build_id, want->build_id_len);
         assert_int_equal(got->nsegments, want->nsegments);
+        assert_int_equal(got->loaded_cs, module_times[i].loaded_cs);
+        assert_int_equal(got->unloaded_cs, module_times[i].unloaded_cs);
         for (uint32_t k = 0; k < want->nsegments; k++) {
             assert_true(got->segments[k].start == want->segments[k].start);
             assert_true(got->segments[k].size == want->segments[k].size);
@@ -309,7 +316,7 @@ static void framing_is_as_documented(void **state)
     assert_int_equal(type, LT_SECTION_END);
     assert_int_equal(length, 0);
     assert_int_equal(at, size);
-    assert_int_equal(sections, 10);
+    assert_int_equal(sections, 11);
     free(image);
 }
 

@@ -1,0 +1,52 @@
+#!/bin/sh
+# Modules that come and go, under the shim (issue 12). Usage: run.sh LIBLEAKTAG MODULES_TEST REPORT
+set -u
+lib=$1 prog=$2 report=$3
+. "$(dirname "$0")/../lib.sh"
+
+shim() { # NAME HOW: under the shim, snapshot at exit into $work/NAME.lts
+    timeout -k 1 20 env LD_PRELOAD="$lib" LEAKTAG_QUIET=1 LEAKTAG_OUTPUT="$work/$1.lts" \
+        "$prog" "$2" >"$work/$1.out" 2>"$work/$1.err"
+}
+
+# RUNPATH: dlopen by name still searches the program's own RUNPATH (the loader takes it from
+# its caller's return address: leaktag's wrapper must not become the caller).
+if shim runpath runpath; then echo "ok   runpath: $(cat "$work/runpath.out")"
+else fail "runpath: $(cat "$work/runpath.out" "$work/runpath.err")"; fi
+
+# dlclose: the blocks of an unloaded plugin keep its name, even where plugin b took its place.
+if shim dlclose dlclose; then
+    where=$(cat "$work/dlclose.out")
+    "$report" --format json --top 0 "$work/dlclose.lts" >"$work/dlclose.json" 2>"$work/dlclose.rerr"
+    names=$(python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))
+for g in doc["groups"]:
+    fs = [f["function"] + "@" + str(f["module"]) for f in g["frames"]]
+    if any(f.startswith("main@") for f in fs):
+        print(g["blocks"], fs[0])
+' "$work/dlclose.json")
+    echo "$names" | grep -qx "5 allocate_in_ltplugin_a@libltplugin_a.so" &&
+        echo "$names" | grep -qx "1 allocate_in_ltplugin_b@libltplugin_b.so" &&
+        echo "ok   dlclose ($where): $(echo "$names" | tr '\n' ';')" ||
+        fail "dlclose ($where): groups: $(echo "$names" | tr '\n' ';') $(cat "$work/dlclose.rerr")"
+else
+    fail "dlclose: $(cat "$work/dlclose.out" "$work/dlclose.err")"
+fi
+
+# RTLD_DEEPBIND: said once.
+if shim deepbind deepbind && [ "$(grep -c 'RTLD_DEEPBIND' "$work/deepbind.err")" = 1 ]; then
+    echo "ok   deepbind: $(grep RTLD_DEEPBIND "$work/deepbind.err")"
+else
+    fail "deepbind: $(cat "$work/deepbind.out" "$work/deepbind.err")"
+fi
+
+# A thread inside a dl_iterate_phdr callback for good: unwinding and the final snapshot
+# must not wait for the loader's lock; the program's output is not lost.
+if shim hang iterate-hang && grep -q "exiting" "$work/hang.out" && [ -f "$work/hang.lts" ]; then
+    echo "ok   iterate-hang: exited, $(cat "$work/hang.out")"
+else
+    fail "iterate-hang: status $?: $(cat "$work/hang.out" "$work/hang.err")"
+fi
+
+end_tests
