@@ -48,6 +48,10 @@ extern struct lt_backend lt_real;
 /* Resolves lt_real. Returns 0, or -ENOSYS when no next malloc exists (static binary). */
 int lt_backend_init(void);
 
+/* True when a malloc other than leaktag's comes first in the symbol chain (the program's own,
+ * or one preloaded ahead of leaktag): nothing can be tracked. Its module goes to owner. */
+bool lt_backend_shadowed(char *owner, size_t size);
+
 /* The definition of name after leaktag's own (RTLD_NEXT), of that symbol version first when
  * version is not NULL; NULL if there is none. */
 void *lt_backend_next(const char *name, const char *version);

@@ -69,6 +69,12 @@ static int start(void)
         lt_log("no allocator to forward to (statically linked program?); not tracking");
         return err;
     }
+    char owner[256];
+    if (lt_backend_shadowed(owner, sizeof(owner))) {
+        lt_log("%s replaces malloc ahead of leaktag: nothing can be tracked; the program "
+               "runs as without leaktag", owner);
+        return -EEXIST;
+    }
     lt_mem_starting(true);
     if ((err = lt_threads_init()) || (err = lt_table_init()) || (err = lt_stacks_init()) ||
         (err = lt_unwind_init()))
