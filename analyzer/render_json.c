@@ -210,12 +210,14 @@ void render_json(FILE *out, const struct model *m)
                  ", \"peak_live_bytes\": %" PRIu64 ", \"rss_bytes\": %" PRIu64
                  ", \"vm_size_bytes\": %" PRIu64 ", \"allocations\": %" PRIu64
                  ", \"frees\": %" PRIu64 ", \"mismatches\": %" PRIu64
-                 ", \"unknown_frees\": %" PRIu64 ", \"untracked_blocks\": %" PRIu64 "},\n",
+                 ", \"unknown_frees\": %" PRIu64 ", \"untracked_blocks\": %" PRIu64
+                 ", \"guards_recovered\": %" PRIu64 "},\n",
             m->live_bytes, m->live_blocks,
             m->grouping.live_bytes, m->grouping.live_blocks, lts_counter(s, "peak_live_bytes", 0),
             s->rss_bytes, s->vm_size_bytes, lts_counter(s, "allocations", 0),
             lts_counter(s, "frees", 0), lts_counter(s, "mismatches", 0),
-            lts_counter(s, "unknown_frees", 0), lts_counter(s, "untracked_blocks", 0));
+            lts_counter(s, "unknown_frees", 0), lts_counter(s, "untracked_blocks", 0),
+            lts_counter(s, "guards_recovered", 0));
     fprintf(out, "  \"grouping\": {\"by\": \"%s\", \"fold\": ", by[m->opt.group.by]);
     json_cstr(out, m->opt.fold_pattern);
     fprintf(out, ", \"min_age_s\": %.2f, \"groups\": %zu},\n", m->opt.group.min_age_cs / 100.0,

@@ -129,6 +129,11 @@ static void header(const struct text *t)
         fprintf(out, "  %swarning:%s %s blocks (%s) were not tracked: leaktag ran out of memory\n",
                 red(o), plain(o), units_count(n1, sizeof(n1), untracked),
                 units_bytes(b1, sizeof(b1), (int64_t)lts_counter(s, "untracked_bytes", 0)));
+    uint64_t jumps = lts_counter(s, "guards_recovered", 0);
+    if (jumps)
+        fprintf(out, "  %swarning:%s a signal handler left leaktag's hook by longjmp %s times; "
+                     "the allocation or free it interrupted each time is not recorded\n",
+                red(o), plain(o), units_count(n1, sizeof(n1), jumps));
 }
 
 /* ---- thread inventory: the seed's third case (N threads x 32 MiB of stack) ------------- */

@@ -463,6 +463,7 @@ static void write_counters(struct lts_writer *w, const struct scan *s, uint32_t 
     counter(w, "table_migrations", ts.migrations);
     counter(w, "table_lost_records", ts.lost_records);
     counter(w, "unwind_fallbacks", lt_unwind_fallbacks()); /* stacks libunwind captured */
+    counter(w, "guards_recovered", lt_guards_recovered()); /* longjmps out of a hook */
     lts_writer_end(w);
 }
 

@@ -75,6 +75,7 @@ void lt_thread_set_name(pthread_t handle, const char *name);
 struct lt_tls {
     struct lt_thread *self; /* registry entry, created on the thread's first allocation */
     uint32_t guard;         /* non-zero inside leaktag: nothing is tracked */
+    uintptr_t guard_frame;  /* frame of the function that took the guard from 0 */
     int64_t sample_left;    /* sampled mode: bytes to allocate before the next sampled block */
     uint64_t rng;           /* sampled mode: this thread's random state */
 };
@@ -84,7 +85,10 @@ extern LT_TLS struct lt_tls lt_tls;
  * matching lt_leave, what it allocates goes untracked and no hook records anything. Nests. */
 LT_INLINE void lt_enter(void)
 {
-    lt_tls.guard++;
+    /* The caller's frame (always inlined): a hook entered from this frame or above it finds
+     * the guard abandoned (lt_guard_abandoned). */
+    if (lt_tls.guard++ == 0)
+        lt_tls.guard_frame = (uintptr_t)__builtin_frame_address(0);
 }
 
 LT_INLINE void lt_leave(void)

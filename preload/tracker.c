@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -89,6 +90,39 @@ static int start(void)
     if (pthread_atfork(fork_prepare, fork_parent, fork_child))
         lt_log("pthread_atfork failed; a forked child may not be tracked correctly");
     return 0;
+}
+
+static _Atomic uint64_t guards_recovered;
+
+static bool on_thread_stack(const struct lt_thread *t, uintptr_t addr)
+{
+    return t->stack_size && addr >= t->stack_addr && addr - t->stack_addr < t->stack_size;
+}
+
+bool lt_guard_abandoned(uintptr_t frame)
+{
+    /* A handler on the same stack runs below the frame it interrupted; one on an alternate
+     * stack (which may lie anywhere, even in a frame above) or on leaktag's own stack proves
+     * nothing, so only frames of the thread's own stack, outside any alternate stack, count. */
+    struct lt_thread *self = lt_tls.self;
+    if (!self || frame < lt_tls.guard_frame || !on_thread_stack(self, frame) ||
+        !on_thread_stack(self, lt_tls.guard_frame))
+        return false;
+    stack_t alternate;
+    if (sigaltstack(NULL, &alternate) != 0 || (alternate.ss_flags & SS_ONSTACK))
+        return false;
+    if (atomic_load_explicit(&self->hook_seq, memory_order_relaxed) & 1)
+        lt_table_leave(self);
+    if (atomic_fetch_add_explicit(&guards_recovered, 1, memory_order_relaxed) == 0)
+        lt_log("a signal handler left leaktag's hook by longjmp; tracking resumes (snapshots "
+               "count these as guards_recovered)");
+    lt_tls.guard = 0;
+    return true;
+}
+
+uint64_t lt_guards_recovered(void)
+{
+    return atomic_load_explicit(&guards_recovered, memory_order_relaxed);
 }
 
 static void (*restart_fn)(void);

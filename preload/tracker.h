@@ -42,17 +42,26 @@ static inline bool lt_tracker_active(void)
  * pays nothing for it: it already checks the state. */
 void lt_tracker_request_restart(void (*fn)(void));
 
+/* The guard is set, and yet this hook is entered from the frame of the function that set it,
+ * or from above: that function cannot still be running on this stack, so a signal handler
+ * longjmp'd out of it. Then the guard (and the table's critical section) are released,
+ * counted, and this call is tracked. Out of line: re-entry is rare. */
+bool lt_guard_abandoned(uintptr_t frame);
+uint64_t lt_guards_recovered(void);
+
 /* Hot path, a few instructions: true when this call is to be tracked, and then the guard is
  * held until lt_hook_end. False inside leaktag (re-entry), before start-up, after a failed
  * start-up: the hook then calls the real allocator only. */
 LT_INLINE bool lt_hook_begin(void)
 {
-    if (lt_inside())
+    uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
+    if (lt_inside() && !lt_guard_abandoned(frame))
         return false;
     if (lt_unlikely(atomic_load_explicit(&lt_state, memory_order_acquire) != LT_STATE_ON) &&
         lt_tracker_init() != 0)
         return false;
-    lt_enter();
+    lt_tls.guard = 1;
+    lt_tls.guard_frame = frame;
     return true;
 }
 
