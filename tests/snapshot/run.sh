@@ -95,6 +95,30 @@ else
     echo "skip full-disk: needs root to mount a small tmpfs"
 fi
 
+# A temporary file left by a process killed while it wrote is removed by the next snapshot
+# in that directory: only one whose writer is gone, a minute old, a regular file of ours
+# holding the start of a snapshot, with leaktag's name pattern; the decoys stay.
+mkdir -p "$work/stale"
+dead=$(sh -c 'echo $$')
+head -c 100 "$f" >"$work/stale/.snap.1.lts.tmp-$dead-0123456789abcdef"
+cp "$work/stale/.snap.1.lts.tmp-$dead-0123456789abcdef" "$work/stale/.fresh.lts.tmp-$dead-0123456789abcdef"
+cp "$f" "$work/stale/.alive.lts.tmp-$$-0123456789abcdef"
+echo hello >"$work/stale/.other.lts.tmp-$dead-0123456789abcdef"
+cp "$f" "$work/stale/.short.lts.tmp-$dead-0123456789abcde"
+ln -s "$work/stale/.alive.lts.tmp-$$-0123456789abcdef" "$work/stale/.link.lts.tmp-$dead-0123456789abcdef"
+for old in snap.1 alive other short; do
+    touch -h -d '2 minutes ago' "$work/stale"/.$old.lts.tmp-*
+done
+shim "$work/stale" LEAKTAG_QUIET=0 LEAKTAG_OUTPUT="$work/stale/new.lts" "$prog" once \
+    >/dev/null 2>"$work/stale.err"
+left=$(ls -A "$work/stale" | tr '\n' ' ')
+expected=".alive.lts.tmp-$$-0123456789abcdef .fresh.lts.tmp-$dead-0123456789abcdef .link.lts.tmp-$dead-0123456789abcdef .other.lts.tmp-$dead-0123456789abcdef .short.lts.tmp-$dead-0123456789abcde new.lts "
+if [ "$left" = "$expected" ] && [ "$(grep -c "removed .*\.snap\.1\.lts\.tmp-$dead-.*left by process $dead" "$work/stale.err")" = 1 ]; then
+    echo "ok   a dead writer's temporary file is removed, the decoys stay"
+else
+    fail "stale temporary files: left $left; $(cat "$work/stale.err")"
+fi
+
 # LEAKTAG_KEEP: a process keeps its newest N snapshots, whatever it is asked for
 mkdir -p "$work/keep"
 shim "$work/keep" LEAKTAG_KEEP=3 LEAKTAG_OUTPUT="$work/keep/k.%n.lts" "$prog" many 7 >/dev/null 2>&1
