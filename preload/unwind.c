@@ -95,17 +95,23 @@ static enum step step(struct walk *w)
 }
 
 /* Records frames from w (frame 0 = w->r.pc) until max, the outermost frame or one it cannot
- * follow (*stuck then). */
+ * follow (*stuck then). Frames in leaktag's own code (its pthread_create, which calls the
+ * real one, or a wrapper the application's allocation went through) are stepped over, not
+ * recorded: stacks start and end in the application's code. */
 static unsigned walk_frames(struct walk *w, uint64_t *frames, uint64_t *slots, unsigned max,
                             bool *stuck)
 {
-    unsigned depth = 0;
+    unsigned depth = 0, skipped = 0;
     *stuck = false;
     while (depth < max) {
-        frames[depth] = w->r.pc;
-        if (slots)
-            slots[depth] = w->slot;
-        depth++;
+        if (!lt_unwind_is_own(w->r.pc)) {
+            frames[depth] = w->r.pc;
+            if (slots)
+                slots[depth] = w->slot;
+            depth++;
+        } else if (++skipped > OWN_FRAMES_MAX) {
+            break;
+        }
         enum step s = depth < max ? step(w) : AT_END;
         if (s != STEPPED) {
             *stuck = s == CANNOT;
@@ -140,9 +146,10 @@ static unsigned libunwind_capture(uint64_t *frames, unsigned max, const void *ca
         while (start < n && lt_unwind_is_own((uint64_t)buf[start]))
             start++;
     }
-    unsigned depth = (unsigned)lt_min((unsigned)(n - start), max);
-    for (unsigned i = 0; i < depth; i++)
-        frames[i] = (uint64_t)buf[start + i];
+    unsigned depth = 0;
+    for (int i = start; i < n && depth < max; i++)
+        if (!lt_unwind_is_own((uint64_t)buf[i]))
+            frames[depth++] = (uint64_t)buf[i];
     return depth;
 }
 
