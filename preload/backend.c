@@ -192,6 +192,7 @@ void lt_backend_resolve_system(void)
     __atomic_store_n(&lt_real.sigprocmask, next("sigprocmask"), __ATOMIC_RELAXED);
     __atomic_store_n(&lt_real.pthread_sigmask, next("pthread_sigmask"), __ATOMIC_RELAXED);
     __atomic_store_n(&lt_real.pipe2, next("pipe2"), __ATOMIC_RELAXED);
+    __atomic_store_n(&lt_real.pthread_exit, next("pthread_exit"), __ATOMIC_RELAXED);
     __atomic_store_n(&lt_real._exit, next("_exit"), __ATOMIC_RELAXED);
     __atomic_store_n(&lt_real._Exit, next("_Exit"), __ATOMIC_RELAXED);
     __atomic_store_n(&lt_real.dlopen, next("dlopen"), __ATOMIC_RELAXED);

@@ -37,6 +37,7 @@ struct lt_backend {
     int (*sigprocmask)(int, const sigset_t *, sigset_t *);
     int (*pthread_sigmask)(int, const sigset_t *, sigset_t *);
     int (*pipe2)(int[2], int);
+    void (*pthread_exit)(void *) __attribute__((noreturn));
     void (*_exit)(int) __attribute__((noreturn));
     void (*_Exit)(int) __attribute__((noreturn));
     void *(*dlopen)(const char *, int);

@@ -270,6 +270,15 @@ LT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
     return lt_thread_create(thread, attr, fn, arg);
 }
 
+/* The end of a thread leaktag did not start, or of the main thread, is seen here: no
+ * pthread key is taken from the application for it. */
+LT_EXPORT void pthread_exit(void *result)
+{
+    if (lt_tracker_active())
+        lt_thread_exiting();
+    lt_real_system()->pthread_exit(result);
+}
+
 LT_EXPORT int pthread_setname_np(pthread_t thread, const char *name)
 {
     int err = lt_real_system()->pthread_setname_np(thread, name);

@@ -29,11 +29,9 @@ LT_TLS struct lt_tls lt_tls;
 static struct lt_thread *_Atomic chunks[CHUNKS];
 static _Atomic uint32_t next_index;
 static struct lt_thread overflow_entry; /* LT_THREAD_OVERFLOW, shared */
-static pthread_key_t exit_key;
 static bool membarrier_ready;
 static _Atomic bool overflow_used; /* its hook_seq is shared, so it cannot show who is inside */
 
-static void on_thread_exit(void *entry);
 static void (*_Atomic exit_listener)(void);
 
 void lt_threads_on_exit(void (*fn)(void))
@@ -49,7 +47,7 @@ int lt_threads_init(void)
     atomic_store(&overflow_entry.state, LT_THREAD_ALIVE);
     membarrier_ready =
         syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-    return pthread_key_create(&exit_key, on_thread_exit) ? -EAGAIN : 0;
+    return 0;
 }
 
 struct lt_thread *lt_thread_get(uint32_t idx)
@@ -105,8 +103,6 @@ static void adopt(struct lt_thread *t)
     t->handle = (uint64_t)pthread_self();
     lt_real_system()->prctl(PR_GET_NAME, (unsigned long)t->name, 0, 0, 0);
     atomic_store_explicit(&t->state, LT_THREAD_ALIVE, memory_order_release);
-    /* A non-NULL value makes the destructor run when the thread exits. */
-    pthread_setspecific(exit_key, t);
 }
 
 struct lt_thread *lt_thread_attach(void)
@@ -141,21 +137,55 @@ static void unreserve(struct lt_thread *t)
     atomic_store_explicit(&t->state, 0, memory_order_release); /* never had a thread */
 }
 
-static void on_thread_exit(void *entry)
+/* The thread of t has ended (by_itself: t is the calling thread, on its way out; otherwise
+ * it is gone). Whoever clears ALIVE does the rest, once. */
+static void ended(struct lt_thread *t, bool by_itself)
 {
-    struct lt_thread *t = entry;
-    /* Other destructors may still allocate in this thread: they will unwind the slow way. */
+    if (t == &overflow_entry) /* shared: it lives on */
+        return;
+    uint32_t state = atomic_fetch_and(&t->state, ~(uint32_t)LT_THREAD_ALIVE);
+    if (!(state & LT_THREAD_ALIVE))
+        return;
+    /* Destructors may still allocate in this thread: they will unwind the slow way. */
     struct lt_stackcache *cache = t->stack_cache;
     t->stack_cache = NULL;
     lt_stackcache_free(cache);
     /* The comm name may have been set behind our back (writing /proc/.../comm). */
-    lt_real_system()->prctl(PR_GET_NAME, (unsigned long)t->name, 0, 0, 0);
+    if (by_itself)
+        lt_real_system()->prctl(PR_GET_NAME, (unsigned long)t->name, 0, 0, 0);
     t->exit_cs = lt_clock_cs();
-    uint32_t state = atomic_fetch_and(&t->state, ~(uint32_t)LT_THREAD_ALIVE);
     atomic_fetch_or(&t->state, LT_THREAD_EXITED);
     void (*listener)(void) = atomic_load_explicit(&exit_listener, memory_order_acquire);
     if (listener && !(state & LT_THREAD_INTERNAL))
         listener();
+}
+
+void lt_thread_exiting(void)
+{
+    struct lt_thread *self = lt_tls.self;
+    if (self) {
+        lt_enter();
+        ended(self, true);
+        lt_leave();
+    }
+}
+
+void lt_threads_reap(void)
+{
+    /* Threads leaktag did not start (C11 thrd_create and glibc's helper threads call the
+     * real pthread_create; a DEEPBIND library binds to it) and that did not end through
+     * pthread_exit: ended once the kernel no longer knows their tid. */
+    pid_t pid = getpid();
+    uint32_t n = lt_threads_count();
+    for (uint32_t i = 0; i < n; i++) {
+        struct lt_thread *t = lt_thread_get(i);
+        if (!t || t->exit_seen || !t->tid || t->tid == pid)
+            continue;
+        uint32_t state = atomic_load_explicit(&t->state, memory_order_acquire);
+        if ((state & LT_THREAD_ALIVE) && !(state & LT_THREAD_INTERNAL) &&
+            syscall(SYS_tgkill, pid, t->tid, 0) != 0 && errno == ESRCH)
+            ended(t, false);
+    }
 }
 
 void lt_thread_note_stack(struct lt_thread *t)
@@ -299,6 +329,15 @@ struct thread_start {
     struct lt_thread *entry; /* reserved by the creator */
 };
 
+/* glibc's cancellation protocol, as pthread_cleanup_push expands to without -fexceptions
+ * (with it, the macro uses a cleanup attribute, which glibc's forced unwind skips in the
+ * frame start_thread calls): pthread_exit and cancellation longjmp here on their way out. */
+extern void __pthread_register_cancel(__pthread_unwind_buf_t *buf) __cleanup_fct_attribute;
+extern void __pthread_unregister_cancel(__pthread_unwind_buf_t *buf) __cleanup_fct_attribute;
+extern void __pthread_unwind_next(__pthread_unwind_buf_t *buf) __cleanup_fct_attribute
+    __attribute__((noreturn));
+extern int __sigsetjmp(struct __jmp_buf_tag *env, int savemask) __attribute__((returns_twice));
+
 static void *thread_main(void *raw)
 {
     struct thread_start start = *(struct thread_start *)raw;
@@ -314,9 +353,19 @@ static void *thread_main(void *raw)
     }
     self->creator = start.creator;
     self->start_routine = (uint64_t)start.fn;
+    self->exit_seen = true;
     lt_thread_note_stack(self);
     lt_leave();
-    return start.fn(start.arg);
+    __pthread_unwind_buf_t unwinding;
+    if (__sigsetjmp((struct __jmp_buf_tag *)(void *)unwinding.__cancel_jmp_buf, 0)) {
+        lt_thread_exiting();
+        __pthread_unwind_next(&unwinding);
+    }
+    __pthread_register_cancel(&unwinding);
+    void *result = start.fn(start.arg);
+    __pthread_unregister_cancel(&unwinding);
+    lt_thread_exiting();
+    return result;
 }
 
 /* The stack the new thread will get: its attribute's, or the process default (ulimit -s). */

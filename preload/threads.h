@@ -53,6 +53,7 @@ struct lt_thread {
     uint64_t handle;                /* pthread_t */
     uint64_t start_routine;         /* function the thread was started with */
     uint64_t stack_addr, stack_size, guard_size;
+    bool exit_seen;                 /* started by leaktag: its end is seen, not polled for */
     char name[16];
 } __attribute__((aligned(64)));
 
@@ -137,6 +138,13 @@ bool lt_threads_quiesce(const struct lt_thread *self, int64_t timeout_ns);
 /* fn runs in every application thread that ends (after its entry is marked exited); NULL:
  * nothing runs. Async-signal-safe work only. */
 void lt_threads_on_exit(void (*fn)(void));
+
+/* The calling thread is ending (its start routine returned, or pthread_exit): its entry is
+ * marked exited, once. Allocations after this (destructors) still count as its own. */
+void lt_thread_exiting(void);
+
+/* Marks exited the threads leaktag did not start whose tid is gone. */
+void lt_threads_reap(void);
 
 /* fork(): in the child only the forking thread exists. */
 void lt_threads_after_fork_child(struct lt_thread *self);

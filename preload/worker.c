@@ -216,6 +216,7 @@ static void wake_for_thread_end(void)
 static void housekeeping(struct lt_thread *self, unsigned round)
 {
     lt_modules_rescan(); /* what was loaded and unloaded, to a second */
+    lt_threads_reap();   /* and which threads leaktag did not start have ended */
     lt_table_maintain(self);
     lt_table_reclaim(self, 10 * 1000 * 1000);
     if (round % COMPACT_EVERY == 0)

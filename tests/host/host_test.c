@@ -5,6 +5,7 @@
  * by $HOST_GO before going on. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <threads.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -274,6 +276,65 @@ static int handler_thread(void)
     return handled == 5 ? 0 : 1;
 }
 
+/* ---- 8. resources: every pthread key is the program's ---------------------------------- */
+
+static int all_keys(void)
+{
+    pthread_key_t key;
+    int n = 0;
+    while (n < 100000 && pthread_key_create(&key, NULL) == 0)
+        n++;
+    printf("%d pthread keys (PTHREAD_KEYS_MAX %d)\n", n, PTHREAD_KEYS_MAX);
+    return n == PTHREAD_KEYS_MAX ? 0 : 1;
+}
+
+/* ---- 9. threads end in every way, and each is seen to end ---------------------------------- */
+
+static void *returns(void *arg)
+{
+    sink = malloc(11);
+    return arg;
+}
+
+static void *exits(void *arg)
+{
+    sink = malloc(12);
+    pthread_exit(arg);
+}
+
+static void *cancelled(void *arg)
+{
+    sink = malloc(13);
+    for (;;)
+        pause(); /* a cancellation point */
+    return arg;
+}
+
+static int c11_thread(void *arg)
+{
+    sink = malloc(14);
+    return arg != NULL;
+}
+
+static int thread_ends(void)
+{
+    pthread_t a, b, c;
+    thrd_t d;
+    pthread_create(&a, NULL, returns, NULL);
+    pthread_create(&b, NULL, exits, NULL);
+    pthread_create(&c, NULL, cancelled, NULL);
+    usleep(50000);
+    pthread_cancel(c);
+    thrd_create(&d, c11_thread, NULL);
+    void *result;
+    int c11;
+    int ok = !pthread_join(a, NULL) && !pthread_join(b, NULL) && !pthread_join(c, &result) &&
+             result == PTHREAD_CANCELED && thrd_join(d, &c11) == thrd_success;
+    usleep(1500 * 1000); /* leaktag notices a thread it did not start within a second */
+    printf("4 threads ended: by return, pthread_exit, cancellation, C11 return\n");
+    return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -284,6 +345,7 @@ int main(int argc, char **argv)
         {"main-thread-exit", main_thread_exit}, {"fork-thread-returns", fork_thread_returns},
         {"ignored-sleep", ignored_sleep}, {"reset-hand", reset_hand},
         {"all-blocked", all_blocked}, {"handler-thread", handler_thread},
+        {"all-keys", all_keys}, {"thread-ends", thread_ends},
     };
     for (size_t i = 0; argc > 1 && i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
         if (!strcmp(argv[1], scenarios[i].name))

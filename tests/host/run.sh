@@ -1,9 +1,9 @@
 #!/bin/sh
 # leaktag must not change what a program sees (issue 11): each scenario of host_test runs
 # plain and under the shim and must end the same way; the ones that take snapshots must get
-# them. Usage: run.sh LIBLEAKTAG HOST_TEST LAUNCHER
+# them. Usage: run.sh LIBLEAKTAG HOST_TEST LAUNCHER LEAKTAG_REPORT
 set -u
-lib=$1 prog=$2 launcher=$3
+lib=$1 prog=$2 launcher=$3 report=$4
 . "$(dirname "$0")/../lib.sh"
 
 # start NAME SCENARIO [VAR=VALUE...]: under the shim, in the background; $pid once "ready".
@@ -141,6 +141,28 @@ if start handler handler-thread; then
     [ "$n" = 5 ] && echo "ok   handler-thread: $n snapshots" || fail "handler-thread: $n of 5 snapshots"
 else
     fail "handler-thread did not start"
+fi
+
+# 8. No pthread key is leaktag's: the program gets all PTHREAD_KEYS_MAX.
+plain all-keys
+env LD_PRELOAD="$lib" LEAKTAG_AT_EXIT=0 LEAKTAG_QUIET=1 "$prog" all-keys >"$work/keys.out" 2>&1 &&
+    echo "ok   all-keys: $(cat "$work/keys.out")" || fail "all-keys: $(cat "$work/keys.out")"
+
+# 9. Each way a thread ends is seen: the at-exit snapshot has the four of them exited.
+plain thread-ends
+if env LD_PRELOAD="$lib" LEAKTAG_QUIET=1 LEAKTAG_OUTPUT="$work/ends.lts" "$prog" thread-ends \
+        >"$work/ends.out" 2>&1 && "$report" --format json "$work/ends.lts" >"$work/ends.json"; then
+    states=$(python3 -c '
+import json, sys
+threads = json.load(open(sys.argv[1]))["threads"]
+ended = sorted(t["start_routine"] or "(not started by leaktag)" for t in threads
+               if not t["alive"] and not t["leaktag"])
+alive = [t["name"] for t in threads if t["alive"] and not t["leaktag"]]
+print("ended", ended, "alive", alive)' "$work/ends.json")
+    [ "$states" = "ended ['(not started by leaktag)', 'cancelled', 'exits', 'returns'] alive ['host_test']" ] && echo "ok   thread-ends: $states" ||
+        fail "thread-ends: $states"
+else
+    fail "thread-ends: $(cat "$work/ends.out" "$work/ends.json" 2>/dev/null)"
 fi
 
 end_tests
