@@ -2,7 +2,8 @@
 """Runs leaktag's benchmarks side by side and prints a Markdown table of ratios.
 
     bench/run.py [--build DIR] [--runs N] [--ops N] [--blocks N]
-                 [--only malloc|footprint|snapshot|report|servers]
+                 [--only malloc|footprint|snapshot|report|servers|suite]
+                 [--suite DIR] [--programs cfrac,espresso,...]
 
 Each configuration runs plain, under leaktag with full stacks, under leaktag in call-site
 mode (LEAKTAG_DEPTH=1) and under heaptrack, round-robin, RUNS times; the table shows the
@@ -17,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 TOOLS = ["plain", "leaktag", "leaktag-callsite", "leaktag-sampled", "plain-jemalloc",
          "leaktag-jemalloc",
@@ -370,6 +372,115 @@ def run_servers(args, lib):
     print()
 
 
+# ---- the mimalloc-bench programs in ../shared/bench-suite ------------------------------------
+
+SUITE_TOOLS = ["plain", "leaktag", "leaktag-callsite", "leaktag-sampled", "heaptrack"]
+
+# name: (argv after the program, how its figure is read, whether more is better, what of its
+# output must be the same under every tool). Sizes are build.sh's: 0.5-4 s plain here.
+SUITE = {
+    "cfrac": (["1121840910448017435117234253806619260611"], "wall", False, "all"),
+    "espresso": (["-s", "{out}/esp1800.espresso"], "wall", False, "no-time"),
+    "glibc-simple": ([], "wall", False, "all"),
+    "larson": (["2", "8", "1000", "5000", "100", "4141", "2"],
+               r"Throughput = (\d+) operations", True, "none"),
+    "glibc-thread": (["2"], r"^(\d+) iterations", True, "none"),
+}
+SINGLE_THREADED = {"cfrac", "espresso", "glibc-simple"}
+
+
+def build_suite(src, out):
+    res = subprocess.run(["sh", os.path.join(src, "build.sh"), out], capture_output=True,
+                         text=True)
+    if res.returncode != 0:
+        sys.exit(f"{src}/build.sh failed:\n{res.stdout}{res.stderr}")
+
+
+def comparable(output, how):
+    """The part of a program's output that must not change under a tool."""
+    if how == "none":
+        return ""
+    lines = [l for l in output.splitlines() if not l.startswith("peak_rss_kb")]
+    if how == "no-time":
+        lines = [re.sub(r"Time was [0-9.]+ sec", "Time was T sec", l) for l in lines
+                 if not re.match(r"^# .* time", l, re.I)]
+    return "\n".join(lines)
+
+
+def run_suite(args, lib):
+    src = os.path.abspath(args.suite)
+    if not os.path.exists(os.path.join(src, "build.sh")):
+        sys.exit(f"{src}/build.sh not found: --suite DIR names ../shared/bench-suite")
+    tools = available(SUITE_TOOLS, lib)
+    programs = [p for p in SUITE if not args.programs or p in args.programs.split(",")]
+    samples = {p: {t: [] for t in tools} for p in programs}
+    rss = {p: {t: [] for t in tools} for p in programs}
+    with tempfile.TemporaryDirectory() as bin_dir:
+        build_suite(src, bin_dir)
+        reference = {}
+        for _ in range(args.runs):
+            for prog in programs:
+                extra, measure, _, how = SUITE[prog]
+                argv = [os.path.join(bin_dir, prog)] + [a.format(out=bin_dir) for a in extra]
+                for tool in tools:
+                    with tempfile.TemporaryDirectory() as out:
+                        cmd, env = tool_command(tool, lib, argv, out)
+                        start = time.monotonic()
+                        code, output, peak = run_measured(cmd, env, out)
+                        wall = time.monotonic() - start
+                    if code != 0:
+                        sys.exit(f"{prog} under {tool} failed ({code}):\n{output[-2000:]}")
+                    seen = comparable(output, how)
+                    if tool != "heaptrack":  # heaptrack prints its own lines into the output
+                        if reference.setdefault(prog, seen) != seen:
+                            sys.exit(f"{prog}: the output under {tool} differs from plain's:\n"
+                                     f"{seen[-1000:]}\n---\n{reference[prog][-1000:]}")
+                    if measure == "wall":
+                        samples[prog][tool].append(wall)
+                    else:
+                        found = re.findall(measure, output, re.M)
+                        if not found:
+                            sys.exit(f"{prog} under {tool}: no figure in\n{output[-1000:]}")
+                        samples[prog][tool].append(float(found[-1]))
+                    rss[prog][tool].append(peak)
+    titles = {"plain": "plain", "leaktag": "full stacks (default)", "leaktag-callsite": "call-site",
+              "leaktag-sampled": "sampled", "heaptrack": "heaptrack"}
+    print(f"mimalloc-bench programs, round-robin, median of {args.runs} rounds; slowdown "
+          "relative to plain (wall time; larson and glibc-thread: plain throughput / "
+          "throughput)\n")
+    print("| program | " + " | ".join(titles[t] for t in tools) +
+          " | full / call-site | full overhead / heaptrack overhead |")
+    print("|---" * (len(tools) + 3) + "|")
+    ratios = {t: [] for t in tools}
+    for prog in programs:
+        more_is_better = SUITE[prog][2]
+        med = {t: statistics.median(v) for t, v in samples[prog].items()}
+        ratio = {t: (med["plain"] / med[t] if more_is_better else med[t] / med["plain"])
+                 for t in tools}
+        cells = []
+        for t in tools:
+            ratios[t].append(ratio[t])
+            figure = f"{med[t] / 1e6:.2f} M/s" if more_is_better else f"{med[t]:.2f} s"
+            cells.append(figure if t == "plain" else f"{figure} ({ratio[t]:.2f}x)")
+        cells.append(f"{ratio['leaktag'] / ratio['leaktag-callsite']:.2f}"
+                     if "leaktag-callsite" in ratio else "-")
+        if "heaptrack" in ratio and ratio["heaptrack"] > 1:
+            cells.append(f"{max(ratio['leaktag'] - 1, 0) / (ratio['heaptrack'] - 1):.2f}")
+        else:
+            cells.append("-")
+        print(f"| {prog} | " + " | ".join(cells) + " |")
+    geo = {t: statistics.geometric_mean(v) for t, v in ratios.items()}
+    print("| geometric mean | " + " | ".join(
+        "1.00x" if t == "plain" else f"{geo[t]:.2f}x" for t in tools) + " | | |")
+    print("\nPeak RSS (median, MB)\n")
+    print("| program | " + " | ".join(titles[t] for t in tools) + " |")
+    print("|---" * (len(tools) + 1) + "|")
+    for prog in programs:
+        print(f"| {prog} | " + " | ".join(
+            f"{statistics.median(rss[prog][t]) / 1e6:.1f}" for t in tools) + " |")
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -379,7 +490,12 @@ def main():
     ap.add_argument("--blocks", type=int, default=1000000, help="for snapshot and report")
     ap.add_argument("--redis-requests", type=int, default=1000000)
     ap.add_argument("--memcached-ops", type=int, default=500000)
-    ap.add_argument("--only", choices=["malloc", "footprint", "snapshot", "report", "servers"])
+    ap.add_argument("--suite", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                    "..", "..", "shared", "bench-suite"),
+                    help="the mimalloc-bench programs (../shared/bench-suite)")
+    ap.add_argument("--programs", help="with --only suite: a comma-separated subset")
+    ap.add_argument("--only", choices=["malloc", "footprint", "snapshot", "report", "servers",
+                                       "suite"])
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
     lib = os.path.join(args.build, "preload", "libleaktag.so")
@@ -397,6 +513,8 @@ def main():
         run_report(args, lib)
     if args.only in (None, "servers"):
         run_servers(args, lib)
+    if args.only in (None, "suite"):
+        run_suite(args, lib)
 
 
 if __name__ == "__main__":
