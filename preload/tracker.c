@@ -236,6 +236,21 @@ static inline void count(struct lt_thread *self, _Atomic uint64_t *blocks,
     account_bytes(self, live_delta);
 }
 
+/* The thread keeps coming back to more stacks than its cache holds: a cache twice the size
+ * replaces it (empty: it refills from the next misses). A signal handler in this thread sees
+ * either cache whole. Out of memory: the old one stays. */
+static LT_COLD void grow_stack_cache(struct lt_thread *self, struct lt_stackcache *old)
+{
+    struct lt_stackcache *bigger =
+        lt_stackcache_new(old->stack_lo, old->stack_hi, old->sets * 2, old->frame_size);
+    if (!bigger)
+        return;
+    atomic_signal_fence(memory_order_seq_cst);
+    self->stack_cache = bigger;
+    atomic_signal_fence(memory_order_seq_cst);
+    lt_stackcache_free(old);
+}
+
 /* The slow part of capture_stack: unwinding (full mode) and the shared stack table. With
  * ra_slot (an allocation), the unwind also records where each return address lives and
  * fills the thread's validated stack cache; without (a misuse report), it does not. */
@@ -257,7 +272,8 @@ static LT_NOINLINE uint32_t capture_stack_slow(struct lt_thread *self, const voi
                 lt_thread_note_stack(self);
             if (self->stack_size)
                 cache = self->stack_cache =
-                    lt_stackcache_new(self->stack_addr, self->stack_addr + self->stack_size);
+                    lt_stackcache_new(self->stack_addr, self->stack_addr + self->stack_size,
+                                      LT_STACKCACHE_SETS_MIN, lt_unwind_frame_size);
         }
         uint64_t lo = self ? self->stack_addr : 0, hi = self ? lo + self->stack_size : 0;
         if (cache)
@@ -275,8 +291,9 @@ static LT_NOINLINE uint32_t capture_stack_slow(struct lt_thread *self, const voi
             stack_cache[slot].key = key;
             stack_cache[slot].id = id;
         }
-        if (cache && id != LT_STACK_NONE)
-            lt_stackcache_store(cache, (uint64_t)caller, frames, slots, depth, id);
+        if (cache && id != LT_STACK_NONE &&
+            lt_stackcache_store(cache, (uint64_t)caller, frames, slots, depth, id) > cache->sets)
+            grow_stack_cache(self, cache);
         return id;
     }
     uint32_t id = lt_stacks_intern_hashed(frames, depth, hash);

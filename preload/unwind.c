@@ -43,6 +43,19 @@ int lt_unwind_is_own(uint64_t ip)
     return ip - own_start < own_end - own_start;
 }
 
+uint32_t lt_unwind_frame_size(uint64_t return_address)
+{
+    if (!LT_ARCH_CFI)
+        return 0;
+    /* The caller's SP is just above the slot of return_address; its CFA is SP + offset and
+     * its own return address one word below that: offset bytes above the slot. */
+    struct lt_cfi_rule rule;
+    lt_cfi_rule(return_address - 1, &rule);
+    return rule.kind == LT_CFI_STEP && !rule.cfa_from_fp && rule.cfa_offset > 0
+               ? (uint32_t)rule.cfa_offset
+               : 0;
+}
+
 uint64_t lt_unwind_fallbacks(void)
 {
     return atomic_load_explicit(&fallbacks, memory_order_relaxed);

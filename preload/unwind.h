@@ -22,6 +22,11 @@ unsigned lt_unwind_capture_slots(uint64_t *frames, uint64_t *slots, unsigned max
                                  const void *caller, const uint64_t *ra_slot, uint64_t stack_lo,
                                  uint64_t stack_hi);
 
+/* How far above the slot of return_address (frame N's) frame N+1's return address lies,
+ * when the code fixes it (the frame's CFA is SP + a constant); 0 otherwise. For the stack
+ * cache (lt_stackcache_frame_size_fn). */
+uint32_t lt_unwind_frame_size(uint64_t return_address);
+
 /* Captures libunwind made because the walker could not follow a frame. */
 uint64_t lt_unwind_fallbacks(void);
 

@@ -13,13 +13,21 @@
 #include "stackcache.h"
 
 static uint64_t stack[4096]; /* a fake thread stack: slots are indexes into it */
+
+/* The fake chains' frames are 8 words each (chain below), except at the odd return
+ * addresses, whose frame size is not fixed. */
+static uint32_t frame_size(uint64_t return_address)
+{
+    return return_address & 1 ? 0 : 8 * sizeof(uint64_t);
+}
 static struct lt_stackcache *cache;
 
 static int setup(void **state)
 {
     (void)state;
     lt_opt.depth = 32;
-    cache = lt_stackcache_new((uint64_t)stack, (uint64_t)(stack + 4096));
+    cache = lt_stackcache_new((uint64_t)stack, (uint64_t)(stack + 4096), LT_STACKCACHE_SETS_MIN,
+                              frame_size);
     assert_non_null(cache);
     memset(stack, 0, sizeof(stack));
     return 0;
@@ -116,6 +124,79 @@ static void replacement_keeps_working(void **state)
     }
 }
 
+static void a_wrappers_callers_do_not_compete(void **state)
+{
+    (void)state;
+    /* One allocation wrapper (the same caller at the same depth) called from 40 places: with
+     * frame 1 choosing the set, all 40 chains stay cached, not just one set's 4 ways. */
+    enum { CALLERS = 40 };
+    struct lt_stackcache *big = lt_stackcache_new((uint64_t)stack, (uint64_t)(stack + 4096),
+                                                  LT_STACKCACHE_SETS_MAX, frame_size);
+    uint64_t frames[CALLERS][6], slots[6];
+    for (unsigned k = 0; k < CALLERS; k++) {
+        chain(1500, 6, 0x900000, frames[k], slots);
+        frames[k][1] = 0xa00000 + 16 * k;
+        stack[1500 + 8] = frames[k][1];
+        lt_stackcache_store(big, frames[k][0], frames[k], slots, 6, 100 + k);
+    }
+    const uint64_t *slot0 = (const uint64_t *)(uintptr_t)slots[0];
+    unsigned hits = 0;
+    for (unsigned k = 0; k < CALLERS; k++) {
+        stack[1500 + 8] = frames[k][1];
+        uint32_t id = lt_stackcache_find(big, frames[k][0], slot0);
+        assert_true(id == 100 + k || id == LT_STACKCACHE_MISS); /* never another's */
+        hits += id == 100 + k;
+    }
+    assert_int_equal(hits, CALLERS); /* keyed by (caller, slot0) alone, 4 would hit */
+    lt_stackcache_free(big);
+}
+
+static void a_caller_without_a_fixed_frame_still_hits(void **state)
+{
+    (void)state;
+    uint64_t frames[7], slots[7];
+    chain(2500, 7, 0xd00001, frames, slots); /* odd: frame size not fixed */
+    const uint64_t *slot0 = (const uint64_t *)(uintptr_t)slots[0];
+    lt_stackcache_store(cache, frames[0], frames, slots, 7, 55);
+    assert_int_equal(lt_stackcache_find(cache, frames[0], slot0), 55);
+    stack[2500 + 8 * 5] = 0xbad;
+    assert_int_equal(lt_stackcache_find(cache, frames[0], slot0), LT_STACKCACHE_MISS);
+}
+
+static void a_crowded_cache_asks_to_grow(void **state)
+{
+    (void)state;
+    /* As the tracker uses it (a store after each miss), cycling through many more stacks
+     * than 64 entries makes the cache ask for twice its sets within a window of stores; a
+     * thread whose stacks fit never does. */
+    uint32_t wanted = cache->sets;
+    for (unsigned n = 0; n < 2 * LT_STACKCACHE_WINDOW && wanted == cache->sets; n++) {
+        uint64_t frames[5], slots[5];
+        unsigned k = n % 512;
+        chain(3000 + (k % 50), 5, 0xb00000 + 16 * k, frames, slots);
+        if (lt_stackcache_find(cache, frames[0], (const uint64_t *)(uintptr_t)slots[0]) ==
+            LT_STACKCACHE_MISS)
+            wanted = lt_stackcache_store(cache, frames[0], frames, slots, 5, k);
+    }
+    assert_int_equal(wanted, 2 * LT_STACKCACHE_SETS_MIN);
+    struct lt_stackcache *small = lt_stackcache_new((uint64_t)stack, (uint64_t)(stack + 4096),
+                                                    LT_STACKCACHE_SETS_MIN, frame_size);
+    unsigned stores = 0;
+    for (unsigned n = 0; n < 100 * LT_STACKCACHE_WINDOW; n++) {
+        uint64_t frames[5], slots[5];
+        unsigned k = n % 8;
+        chain(3000 + 64 * k, 5, 0xc00000 + 16 * k, frames, slots);
+        if (lt_stackcache_find(small, frames[0], (const uint64_t *)(uintptr_t)slots[0]) ==
+            LT_STACKCACHE_MISS) {
+            stores++;
+            assert_int_equal(lt_stackcache_store(small, frames[0], frames, slots, 5, k),
+                             LT_STACKCACHE_SETS_MIN);
+        }
+    }
+    assert_true(stores <= 16); /* the 8 stacks stay cached */
+    lt_stackcache_free(small);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -123,6 +204,9 @@ int main(void)
         cmocka_unit_test(chains_sharing_a_key_coexist),
         cmocka_unit_test(only_sane_stacks_are_stored),
         cmocka_unit_test(replacement_keeps_working),
+        cmocka_unit_test(a_wrappers_callers_do_not_compete),
+        cmocka_unit_test(a_caller_without_a_fixed_frame_still_hits),
+        cmocka_unit_test(a_crowded_cache_asks_to_grow),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
