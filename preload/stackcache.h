@@ -14,6 +14,7 @@
 
 #include "compiler.h"
 #include "options.h"
+#include "unwind.h"
 
 /* Set-associative, and the set is chosen by the caller's caller too: one allocation wrapper
  * (palloc, xmalloc) reaches malloc from the same return address at the same depth for each
@@ -57,6 +58,7 @@ struct lt_stackcache {
     size_t map_bytes;
     lt_stackcache_frame_size_fn frame_size;
     struct lt_stackcache_caller callers[LT_STACKCACHE_CALLERS];
+    struct lt_unwind_memo memo; /* the thread's last walk (unwind.h), for the next miss */
     char entries[];
 };
 

@@ -277,7 +277,8 @@ static LT_NOINLINE uint32_t capture_stack_slow(struct lt_thread *self, const voi
         }
         uint64_t lo = self ? self->stack_addr : 0, hi = self ? lo + self->stack_size : 0;
         if (cache)
-            depth = lt_unwind_capture_slots(frames, slots, lt_opt.depth, caller, ra_slot, lo, hi);
+            depth = lt_unwind_capture_slots(frames, slots, lt_opt.depth, caller, ra_slot, lo, hi,
+                                            &cache->memo);
         if (!depth) {
             cache = NULL;
             depth = lt_unwind_capture(frames, lt_opt.depth, caller, lo, hi);

@@ -134,6 +134,97 @@ static unsigned walk_frames(struct walk *w, uint64_t *frames, uint64_t *slots, u
     return depth;
 }
 
+/* ---- the memo of the last walk ------------------------------------------------------------ */
+
+/* Frames memo->ra[r-1], [r-2], ... still in their slots (read only inside the thread's
+ * stack)? */
+static bool memo_holds(const struct walk *w, const struct lt_unwind_memo *m, unsigned r,
+                       unsigned count)
+{
+    for (unsigned i = 1; i <= count; i++) {
+        uint64_t at = m->slot[r - i];
+        if (at < w->lo || at > w->hi - (uint64_t)LT_ARCH_WORD ||
+            *(const uintptr_t *)(uintptr_t)at != m->ra[r - i])
+            return false;
+    }
+    return true;
+}
+
+static void memo_record(struct lt_unwind_memo *m, const uint64_t *frames, const uint64_t *slots,
+                        unsigned depth, bool complete)
+{
+    unsigned n = lt_min(depth, (unsigned)LT_MAX_DEPTH);
+    for (unsigned t = 0; t < n; t++) {
+        m->ra[t] = frames[depth - 1 - t];
+        m->slot[t] = slots[depth - 1 - t];
+    }
+    m->n = n;
+    m->complete = complete && n == depth;
+}
+
+/* walk_frames, ending early where the walk meets the memo: frame `depth - 1` just recorded
+ * is the memo's frame r. Returns the depth, or 0 if the memo cannot finish this walk. */
+static unsigned memo_splice(const struct walk *w, struct lt_unwind_memo *m, unsigned r,
+                            uint64_t *frames, uint64_t *slots, unsigned depth, unsigned max)
+{
+    unsigned need = max - depth, use = lt_min(need, r);
+    if ((use < need && !m->complete) || !memo_holds(w, m, r, use))
+        return 0;
+    unsigned head = depth - 1; /* the walk's own frames inside the memo's frame r */
+    for (unsigned i = 1; i <= use; i++, depth++) {
+        frames[depth] = m->ra[r - i];
+        slots[depth] = m->slot[r - i];
+    }
+    if (r + 1 + head <= LT_MAX_DEPTH) { /* the memo's outer part, then the new head */
+        for (unsigned t = 0; t < head; t++) {
+            m->ra[r + 1 + t] = frames[head - 1 - t];
+            m->slot[r + 1 + t] = slots[head - 1 - t];
+        }
+        m->n = r + 1 + head;
+    } else {
+        memo_record(m, frames, slots, depth, false);
+    }
+    m->spliced++;
+    return depth;
+}
+
+static unsigned walk_frames_memo(struct walk *w, uint64_t *frames, uint64_t *slots, unsigned max,
+                                 bool *stuck, struct lt_unwind_memo *m)
+{
+    unsigned depth = 0, skipped = 0;
+    int r = (int)m->n - 1; /* the memo's frames at or above the walk's, from the inside */
+    bool at_end = false;
+    *stuck = false;
+    while (depth < max) {
+        if (!lt_unwind_is_own(w->r.pc)) {
+            frames[depth] = w->r.pc;
+            slots[depth] = w->slot;
+            depth++;
+            while (r >= 0 && m->slot[r] < w->slot)
+                r--;
+            if (r >= 0 && m->slot[r] == w->slot && m->ra[r] == w->r.pc) {
+                unsigned spliced = memo_splice(w, m, (unsigned)r, frames, slots, depth, max);
+                if (spliced)
+                    return spliced;
+                r = -1; /* it will not fit further out either */
+            }
+        } else if (++skipped > OWN_FRAMES_MAX) {
+            break;
+        }
+        enum step s = depth < max ? step(w) : AT_END;
+        if (s != STEPPED) {
+            *stuck = s == CANNOT;
+            at_end = depth < max && s == AT_END;
+            break;
+        }
+    }
+    if (!*stuck)
+        memo_record(m, frames, slots, depth, at_end);
+    else
+        m->n = 0;
+    return depth;
+}
+
 /* ---- libunwind, for the stacks the walker cannot follow -------------------------------------- */
 
 static pthread_once_t libunwind_once = PTHREAD_ONCE_INIT;
@@ -170,7 +261,7 @@ static unsigned libunwind_capture(uint64_t *frames, unsigned max, const void *ca
 
 unsigned lt_unwind_capture_slots(uint64_t *frames, uint64_t *slots, unsigned max,
                                  const void *caller, const uint64_t *ra_slot, uint64_t stack_lo,
-                                 uint64_t stack_hi)
+                                 uint64_t stack_hi, struct lt_unwind_memo *memo)
 {
     if (!LT_ARCH_CFI)
         return 0;
@@ -181,7 +272,8 @@ unsigned lt_unwind_capture_slots(uint64_t *frames, uint64_t *slots, unsigned max
     struct walk w = {.r = {(uint64_t)(uintptr_t)caller, (uint64_t)(uintptr_t)(ra + 1), ra[-1]},
                      .slot = (uint64_t)(uintptr_t)ra, .lo = stack_lo, .hi = stack_hi};
     bool stuck;
-    unsigned depth = walk_frames(&w, frames, slots, max, &stuck);
+    unsigned depth = memo ? walk_frames_memo(&w, frames, slots, max, &stuck, memo)
+                          : walk_frames(&w, frames, slots, max, &stuck);
     errno = saved_errno;
     return stuck ? 0 : depth; /* 0: the caller captures it otherwise */
 }
