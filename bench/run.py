@@ -383,7 +383,7 @@ SUITE = {
     "espresso": (["-s", "{out}/esp1800.espresso"], "wall", False, "no-time"),
     "glibc-simple": ([], "wall", False, "all"),
     "larson": (["2", "8", "1000", "5000", "100", "4141", "2"],
-               r"Throughput = (\d+) operations", True, "none"),
+               r"Throughput =\s+(\d+) operations", True, "none"),
     "glibc-thread": (["2"], r"^(\d+) iterations", True, "none"),
 }
 SINGLE_THREADED = {"cfrac", "espresso", "glibc-simple"}

@@ -30,6 +30,7 @@
 #include "procfs.h"
 #include "record.h"
 #include "stacks.h"
+#include "nursery.h"
 #include "table.h"
 #include "unwind.h"
 #include "tracker.h"
@@ -464,6 +465,11 @@ static void write_counters(struct lts_writer *w, const struct scan *s, uint32_t 
     counter(w, "table_lost_records", ts.lost_records);
     counter(w, "unwind_fallbacks", lt_unwind_fallbacks()); /* stacks libunwind captured */
     counter(w, "guards_recovered", lt_guards_recovered()); /* longjmps out of a hook */
+    struct lt_nursery_stats ns;
+    lt_nursery_stats(&ns);
+    counter(w, "nurseries", ns.nurseries);
+    counter(w, "nursery_evictions", ns.evictions);       /* young blocks moved to the table */
+    counter(w, "nursery_remote_frees", ns.remote_frees); /* freed from another's nursery */
     lts_writer_end(w);
 }
 
@@ -558,7 +564,7 @@ static int compose(struct lt_thread *self, const char *reason, uint32_t requests
         write_modules(&w, final);
         write_maps(&w, scratch, scratch_size);
         lts_writer_begin(&w, LT_SECTION_BLOCKS);
-        lt_table_scan(self, visit_block, &s);
+        lt_nursery_scan(self, visit_block, &s);
         lts_writer_end(&w);
         write_samples(&w, &s);
         /* After the scan: every stack a written block refers to exists by now. */

@@ -18,6 +18,7 @@
 #include "compiler.h"
 #include "log.h"
 #include "mem.h"
+#include "nursery.h"
 #include "stackcache.h"
 
 LT_TLS struct lt_tls lt_tls;
@@ -146,6 +147,8 @@ static void ended(struct lt_thread *t, bool by_itself)
     uint32_t state = atomic_fetch_and(&t->state, ~(uint32_t)LT_THREAD_ALIVE);
     if (!(state & LT_THREAD_ALIVE))
         return;
+    /* Its young blocks go to the shared table, where any thread finds them. */
+    lt_nursery_release(lt_self(), t);
     /* Destructors may still allocate in this thread: they will unwind the slow way. */
     struct lt_stackcache *cache = t->stack_cache;
     t->stack_cache = NULL;

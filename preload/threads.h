@@ -42,6 +42,9 @@ struct lt_thread {
     uint32_t creator;               /* index of the thread that created it */
     struct lt_stackcache *stack_cache; /* this thread's validated stacks (stackcache.h) */
 
+    struct lt_nursery *nursery;     /* this thread's young blocks (nursery.h), or NULL */
+    bool nursery_tried;             /* NULL above is final */
+
     /* Identity and rare events. */
     _Atomic uint64_t unknown_frees;
     _Atomic uint64_t mismatches;

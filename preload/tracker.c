@@ -16,6 +16,7 @@
 #include "mem.h"
 #include "misuse.h"
 #include "modules.h"
+#include "nursery.h"
 #include "options.h"
 #include "stackcache.h"
 #include "stacks.h"
@@ -53,6 +54,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     lt_table_fork_child();
+    lt_nursery_fork_child(lt_tls.self);
     lt_modules_fork_child();
     lt_misuse_fork_child();
     lt_stacks_fork_child();
@@ -77,7 +79,8 @@ static int start(void)
         return -EEXIST;
     }
     lt_mem_starting(true);
-    if ((err = lt_threads_init()) || (err = lt_table_init()) || (err = lt_stacks_init()) ||
+    if ((err = lt_threads_init()) || (err = lt_table_init()) || (err = lt_nursery_init()) ||
+        (err = lt_stacks_init()) ||
         (err = lt_unwind_init()))
         lt_mem_starting(false);
     lt_mem_starting(false);
@@ -374,8 +377,9 @@ bool lt_sample_crossed(size_t size)
 void lt_track_alloc_slow(void *p, size_t size, enum lt_kind kind, const void *caller,
                          const uint64_t *ra_slot)
 {
-    lt_table_prefetch((uint64_t)p);
     struct lt_thread *self = lt_self();
+    if (!self->nursery)
+        lt_table_prefetch((uint64_t)p); /* the shared table's slot, while the stack is taken */
     struct lt_block b = {
         .addr = (uint64_t)p,
         .size = size,
@@ -384,7 +388,7 @@ void lt_track_alloc_slow(void *p, size_t size, enum lt_kind kind, const void *ca
         .thread = self->idx,
         .kind = (uint8_t)kind,
     };
-    if (lt_likely(lt_table_insert(self, &b) == 0)) {
+    if (lt_likely(lt_nursery_insert(self, &b) == 0)) {
         count(self, &self->allocs, &self->bytes_allocated, size, (int64_t)size);
     } else {
         untracked(self, size);
@@ -428,7 +432,7 @@ void lt_track_release(void *p, enum lt_release how, const void *caller)
 {
     struct lt_thread *self = lt_self();
     struct lt_block b;
-    if (lt_likely(lt_table_remove(self, (uint64_t)p, &b)))
+    if (lt_likely(lt_nursery_remove(self, (uint64_t)p, &b)))
         commit_release(self, &b, how, caller);
     else
         lt_track_unknown_release(how, caller);
@@ -436,13 +440,13 @@ void lt_track_release(void *p, enum lt_release how, const void *caller)
 
 bool lt_track_detach(void *p, struct lt_block *out)
 {
-    return lt_table_remove(lt_self(), (uint64_t)p, out);
+    return lt_nursery_remove(lt_self(), (uint64_t)p, out);
 }
 
 void lt_track_restore(const struct lt_block *b)
 {
     struct lt_thread *self = lt_self();
-    if (lt_table_insert(self, b) != 0)
+    if (lt_nursery_insert(self, b) != 0)
         untracked(self, b->size);
 }
 
@@ -450,7 +454,7 @@ void lt_track_forget(void *p)
 {
     struct lt_thread *self = lt_self();
     struct lt_block b;
-    if (lt_table_remove(self, (uint64_t)p, &b)) {
+    if (lt_nursery_remove(self, (uint64_t)p, &b)) {
         lt_thread_add(self, &self->allocs, (uint64_t)-1);
         lt_thread_add(self, &self->bytes_allocated, -b.size);
         account_bytes(self, -(int64_t)b.size);

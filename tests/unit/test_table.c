@@ -14,6 +14,16 @@
 #include "table.h"
 #include "threads.h"
 
+#ifdef THROUGH_NURSERY
+/* The same tests through the nurseries in front of the table (test_nursery): evictions,
+ * frees of another thread's young blocks, and scans that must see a moving block once. */
+#include "nursery.h"
+#include "options.h"
+#define lt_table_insert lt_nursery_insert
+#define lt_table_remove lt_nursery_remove
+#define lt_table_scan lt_nursery_scan
+#endif
+
 static struct lt_thread *me(void)
 {
     static __thread struct lt_thread *self;
@@ -41,6 +51,10 @@ static int setup(void **state)
     if (!done) {
         assert_int_equal(lt_threads_init(), 0);
         assert_int_equal(lt_table_init(), 0);
+#ifdef THROUGH_NURSERY
+        assert_int_equal(lt_nursery_init(), 0);
+        assert_true(lt_nursery_on);
+#endif
         done = 1;
     }
     return 0;
@@ -333,6 +347,15 @@ static void cross_thread_removal(void **state)
     assert_int_equal(atomic_load(&h.insert_failures), 0);
     assert_int_equal(atomic_load(&h.found), h.total);
     assert_int_equal(count_range(addr_of(6, 0), addr_of(6, h.total)).blocks, 0);
+#ifdef THROUGH_NURSERY
+    /* Both ways out of the producer's nursery were taken: freed there by the consumer, and
+     * moved to the table to make room. */
+    struct lt_nursery_stats ns;
+    lt_nursery_stats(&ns);
+    print_message("%llu evictions, %llu frees from another thread's nursery\n",
+                  (unsigned long long)ns.evictions, (unsigned long long)ns.remote_frees);
+    assert_true(ns.evictions > 1000 && ns.remote_frees > 1000);
+#endif
 }
 
 /* 8 threads insert and remove; half of the removes hit blocks another thread inserted.
