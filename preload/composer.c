@@ -470,6 +470,7 @@ static void write_counters(struct lts_writer *w, const struct scan *s, uint32_t 
     counter(w, "nurseries", ns.nurseries);
     counter(w, "nursery_evictions", ns.evictions);       /* young blocks moved to the table */
     counter(w, "nursery_remote_frees", ns.remote_frees); /* freed from another's nursery */
+    counter(w, "nursery_growths", ns.growths);
     lts_writer_end(w);
 }
 

@@ -15,9 +15,9 @@ _Atomic uint64_t lt_nursery_hints[LT_NURSERY_HINTS];
 
 static struct lt_nursery *_Atomic all[LT_NURSERIES_MAX];
 static _Atomic uint32_t all_count;
-static struct lt_nursery *free_list;
+static struct lt_nursery *free_list[LT_NURSERY_SIZES]; /* by (bits - MIN) / 2 */
 static _Atomic bool list_lock; /* free_list and the growth of all[] */
-static _Atomic uint64_t evictions, remote_frees;
+static _Atomic uint64_t evictions, remote_frees, growths;
 
 int lt_nursery_init(void)
 {
@@ -36,46 +36,70 @@ static void unlock(void)
     atomic_store_explicit(&list_lock, false, memory_order_release);
 }
 
+/* A free nursery of 1 << bits groups, registered in all[], or NULL. */
+static struct lt_nursery *take(unsigned bits)
+{
+    unsigned size = (bits - LT_NURSERY_BITS_MIN) / 2;
+    lock();
+    struct lt_nursery *n = free_list[size];
+    if (n) {
+        free_list[size] = n->next_free;
+    } else if (atomic_load_explicit(&all_count, memory_order_relaxed) < LT_NURSERIES_MAX) {
+        size_t groups = (size_t)1 << bits;
+        size_t bytes = sizeof(struct lt_nursery) + groups * sizeof(struct lt_nursery_group) +
+                       groups * LT_NURSERY_WAYS * sizeof(uint64_t);
+        if ((n = lt_mem_map(bytes)) != NULL) {
+            n->bits = bits;
+            n->map_bytes = bytes;
+            n->where = (_Atomic uint64_t *)(void *)&n->group[groups];
+            atomic_store_explicit(&n->owner, LT_THREAD_OVERFLOW, memory_order_relaxed);
+            atomic_store_explicit(&all[atomic_load_explicit(&all_count, memory_order_relaxed)],
+                                  n, memory_order_release);
+            atomic_fetch_add_explicit(&all_count, 1, memory_order_release);
+        }
+    }
+    unlock();
+    return n;
+}
+
+static void adopt(struct lt_thread *self, struct lt_nursery *n)
+{
+    n->next_free = NULL;
+    n->evicted = 0;
+    n->window_allocs = atomic_load_explicit(&self->allocs, memory_order_relaxed);
+    atomic_store_explicit(&n->owner, self->idx, memory_order_release);
+    atomic_store_explicit(&self->nursery, n, memory_order_release);
+}
+
 void lt_nursery_attach(struct lt_thread *self)
 {
     self->nursery_tried = true;
     if (!lt_nursery_on || self->shared)
         return;
-    lock();
-    struct lt_nursery *n = free_list;
-    if (n) {
-        free_list = n->next_free;
-    } else if (atomic_load_explicit(&all_count, memory_order_relaxed) < LT_NURSERIES_MAX &&
-               (n = lt_mem_map(sizeof(*n))) != NULL) {
-        atomic_store_explicit(&all[atomic_load_explicit(&all_count, memory_order_relaxed)], n,
-                              memory_order_release);
-        atomic_fetch_add_explicit(&all_count, 1, memory_order_release);
-    }
-    unlock();
-    if (!n)
-        return; /* this thread uses the shared table alone */
-    n->next_free = NULL;
-    atomic_store_explicit(&n->owner, self->idx, memory_order_release);
-    self->nursery = n;
+    struct lt_nursery *n = take(LT_NURSERY_BITS_MIN);
+    if (n) /* else this thread uses the shared table alone */
+        adopt(self, n);
 }
 
 /* ---- moving a block to the shared table ------------------------------------------------ */
 
-/* Takes the block in slot s (key k) out to the shared table, leaving the slot holding `then`
- * (EMPTY, or CLAIMED for a refill). False if another thread freed it first (the slot is
- * EMPTY then) or if the shared table had no room (the slot is unchanged). */
-static bool evict(struct lt_thread *self, struct lt_nursery_slot *s, uint64_t k, uint64_t then,
-                  bool *no_room)
+/* Takes the block in way w of group gi (key k) out to the shared table, leaving its key
+ * `then` (EMPTY, or CLAIMED for a refill). False if another thread freed it first (the key
+ * is EMPTY then) or if the shared table had no room (nothing changed). */
+static bool evict(struct lt_thread *self, struct lt_nursery *n, unsigned gi, unsigned w,
+                  uint64_t k, uint64_t then, bool *no_room)
 {
+    struct lt_nursery_group *g = &n->group[gi];
     struct lt_block b;
-    lt_unpack(k, atomic_load_explicit(&s->meta, memory_order_relaxed),
-              atomic_load_explicit(&s->where, memory_order_relaxed), &b);
+    lt_unpack(k, atomic_load_explicit(&g->meta[w], memory_order_relaxed),
+              atomic_load_explicit(&n->where[gi * LT_NURSERY_WAYS + w], memory_order_relaxed),
+              &b);
     *no_room = false;
     if (lt_table_insert(self, &b) != 0) {
         *no_room = true;
         return false;
     }
-    if (atomic_compare_exchange_strong_explicit(&s->key, &k, then, memory_order_acq_rel,
+    if (atomic_compare_exchange_strong_explicit(&g->key[w], &k, then, memory_order_acq_rel,
                                                 memory_order_acquire)) {
         atomic_fetch_add_explicit(&evictions, 1, memory_order_relaxed);
         return true;
@@ -86,32 +110,59 @@ static bool evict(struct lt_thread *self, struct lt_nursery_slot *s, uint64_t k,
     return false;
 }
 
+static void flush(struct lt_thread *self, struct lt_nursery *n);
+static void give_back(struct lt_nursery *n);
+
+/* A window of 1024 push-outs has ended: if it took fewer than four times as many new blocks,
+ * the thread keeps more young blocks than the nursery holds, and a bigger one replaces it
+ * (its blocks move to the shared table: remote frees find them there meanwhile). */
+static LT_COLD void maybe_grow(struct lt_thread *self, struct lt_nursery *n)
+{
+    uint64_t allocs = atomic_load_explicit(&self->allocs, memory_order_relaxed);
+    bool crowded = allocs - n->window_allocs < 4 * (uint64_t)n->evicted;
+    n->evicted = 0;
+    n->window_allocs = allocs;
+    if (!crowded || n->bits >= LT_NURSERY_BITS_MAX)
+        return;
+    struct lt_nursery *bigger = take(n->bits + 2);
+    if (!bigger)
+        return;
+    adopt(self, bigger);
+    atomic_fetch_add_explicit(&growths, 1, memory_order_relaxed);
+    flush(self, n);
+    give_back(n);
+}
+
 int lt_nursery_insert_slow(struct lt_thread *self, const struct lt_block *b)
 {
-    struct lt_nursery *n = self->nursery;
+    struct lt_nursery *n = lt_nursery_of(self);
     if (!n) {
         if (!self->nursery_tried)
             lt_nursery_attach(self);
-        if (!(n = self->nursery))
+        if (!(n = lt_nursery_of(self)))
             return lt_table_insert(self, b);
         return lt_nursery_insert(self, b);
     }
     if (!lt_key_is_block(b->addr) || (b->addr & 7))
         return -EINVAL;
-    struct lt_nursery_slot *g = lt_nursery_group(n, b->addr);
-    struct lt_nursery_slot *s = &g[n->victim++ % LT_NURSERY_WAYS];
-    uint64_t k = atomic_load_explicit(&s->key, memory_order_acquire);
+    if (++n->evicted >= 1024) {
+        maybe_grow(self, n);
+        return lt_nursery_insert(self, b);
+    }
+    unsigned gi = lt_nursery_group_of(n, b->addr);
+    struct lt_nursery_group *g = &n->group[gi];
+    unsigned w = n->victim++ % LT_NURSERY_WAYS;
+    uint64_t k = atomic_load_explicit(&g->key[w], memory_order_acquire);
     if (lt_key_is_block(k)) { /* (a CLAIMED left by a longjmp out of a hook is free too) */
         bool no_room;
-        if (!evict(self, s, k, LT_NURSERY_CLAIMED, &no_room)) {
-            if (no_room)
-                return lt_table_insert(self, b); /* fails the same way: said by the caller */
-            /* freed meanwhile: the slot is EMPTY and ours */
-        }
+        if (!evict(self, n, gi, w, k, LT_NURSERY_CLAIMED, &no_room) && no_room)
+            return lt_table_insert(self, b); /* fails the same way: said by the caller */
+        /* else moved, or freed meanwhile: either way the slot is ours now */
     }
-    atomic_store_explicit(&s->meta, lt_pack_meta(b), memory_order_relaxed);
-    atomic_store_explicit(&s->where, lt_pack_where(b), memory_order_relaxed);
-    atomic_store_explicit(&s->key, b->addr, memory_order_release);
+    atomic_store_explicit(&g->meta[w], lt_pack_meta(b), memory_order_relaxed);
+    atomic_store_explicit(&n->where[gi * LT_NURSERY_WAYS + w], lt_pack_where(b),
+                          memory_order_relaxed);
+    atomic_store_explicit(&g->key[w], b->addr, memory_order_release);
     lt_nursery_hint(b->addr, self->idx);
     return 0;
 }
@@ -120,16 +171,18 @@ int lt_nursery_insert_slow(struct lt_thread *self, const struct lt_block *b)
 
 static bool claim(struct lt_nursery *n, uint64_t addr, struct lt_block *out)
 {
-    struct lt_nursery_slot *g = lt_nursery_group(n, addr);
+    unsigned gi = lt_nursery_group_of(n, addr);
+    struct lt_nursery_group *g = &n->group[gi];
     for (unsigned w = 0; w < LT_NURSERY_WAYS; w++) {
-        uint64_t k = atomic_load_explicit(&g[w].key, memory_order_acquire);
+        uint64_t k = atomic_load_explicit(&g->key[w], memory_order_acquire);
         if (k != addr)
             continue;
         /* The owner rewrites meta and where only after taking the key away from addr, which
          * would make the compare-and-swap fail: if it succeeds, these belong to addr. */
-        uint64_t meta = atomic_load_explicit(&g[w].meta, memory_order_relaxed);
-        uint64_t where = atomic_load_explicit(&g[w].where, memory_order_relaxed);
-        if (atomic_compare_exchange_strong_explicit(&g[w].key, &k, LT_NURSERY_EMPTY,
+        uint64_t meta = atomic_load_explicit(&g->meta[w], memory_order_relaxed);
+        uint64_t where = atomic_load_explicit(&n->where[gi * LT_NURSERY_WAYS + w],
+                                              memory_order_relaxed);
+        if (atomic_compare_exchange_strong_explicit(&g->key[w], &k, LT_NURSERY_EMPTY,
                                                     memory_order_acq_rel, memory_order_relaxed)) {
             lt_unpack(addr, meta, where, out);
             atomic_fetch_add_explicit(&remote_frees, 1, memory_order_relaxed);
@@ -152,14 +205,14 @@ bool lt_nursery_remove_slow(struct lt_thread *self, uint64_t addr, struct lt_blo
     struct lt_nursery *hinted = NULL;
     if (hint >> 20 == page) {
         struct lt_thread *t = lt_thread_get((uint32_t)(hint & 0xfffff));
-        hinted = t ? t->nursery : NULL;
-        if (hinted && hinted != self->nursery && claim(hinted, addr, out))
+        hinted = t ? atomic_load_explicit(&t->nursery, memory_order_acquire) : NULL;
+        if (hinted && hinted != lt_nursery_of(self) && claim(hinted, addr, out))
             return true;
     }
     uint32_t count = atomic_load_explicit(&all_count, memory_order_acquire);
     for (uint32_t i = 0; i < count; i++) {
         struct lt_nursery *n = atomic_load_explicit(&all[i], memory_order_acquire);
-        if (n && n != hinted && n != self->nursery && claim(n, addr, out))
+        if (n && n != hinted && n != lt_nursery_of(self) && claim(n, addr, out))
             return true;
     }
     /* A block that moved from a nursery to the shared table after the first look. */
@@ -170,16 +223,18 @@ bool lt_nursery_remove_slow(struct lt_thread *self, uint64_t addr, struct lt_blo
 
 static void flush(struct lt_thread *self, struct lt_nursery *n)
 {
-    for (unsigned i = 0; i < LT_NURSERY_SLOTS; i++) {
-        struct lt_nursery_slot *s = &n->slot[i];
-        uint64_t k = atomic_load_explicit(&s->key, memory_order_acquire);
-        if (!lt_key_is_block(k))
-            continue;
-        bool no_room;
-        if (!evict(self, s, k, LT_NURSERY_EMPTY, &no_room) && no_room) {
-            /* No room in the shared table: the block is not tracked any more. */
-            atomic_store_explicit(&s->key, LT_NURSERY_EMPTY, memory_order_relaxed);
-            lt_log_once("leaktag's memory ran out: blocks of an ended thread are dropped");
+    for (unsigned gi = 0; gi < 1u << n->bits; gi++) {
+        for (unsigned w = 0; w < LT_NURSERY_WAYS; w++) {
+            uint64_t k = atomic_load_explicit(&n->group[gi].key[w], memory_order_acquire);
+            if (!lt_key_is_block(k))
+                continue;
+            bool no_room;
+            if (!evict(self, n, gi, w, k, LT_NURSERY_EMPTY, &no_room) && no_room) {
+                /* No room in the shared table: the block is not tracked any more. */
+                atomic_store_explicit(&n->group[gi].key[w], LT_NURSERY_EMPTY,
+                                      memory_order_relaxed);
+                lt_log_once("leaktag's memory ran out: blocks of an ended thread are dropped");
+            }
         }
     }
 }
@@ -187,18 +242,19 @@ static void flush(struct lt_thread *self, struct lt_nursery *n)
 static void give_back(struct lt_nursery *n)
 {
     atomic_store_explicit(&n->owner, LT_THREAD_OVERFLOW, memory_order_release);
+    unsigned size = (n->bits - LT_NURSERY_BITS_MIN) / 2;
     lock();
-    n->next_free = free_list;
-    free_list = n;
+    n->next_free = free_list[size];
+    free_list[size] = n;
     unlock();
 }
 
 void lt_nursery_release(struct lt_thread *self, struct lt_thread *t)
 {
-    struct lt_nursery *n = t->nursery;
+    struct lt_nursery *n = lt_nursery_of(t);
     if (!n)
         return;
-    t->nursery = NULL; /* its later blocks (destructors) go to the shared table */
+    atomic_store_explicit(&t->nursery, NULL, memory_order_release); /* later blocks: the table */
     t->nursery_tried = true;
     flush(self, n);
     give_back(n);
@@ -210,12 +266,12 @@ void lt_nursery_fork_child(struct lt_thread *self)
     uint32_t count = atomic_load_explicit(&all_count, memory_order_relaxed);
     for (uint32_t i = 0; i < count; i++) {
         struct lt_nursery *n = atomic_load_explicit(&all[i], memory_order_relaxed);
-        if (!n || (self && n == self->nursery) ||
+        if (!n || (self && n == lt_nursery_of(self)) ||
             atomic_load_explicit(&n->owner, memory_order_relaxed) == LT_THREAD_OVERFLOW)
             continue;
         struct lt_thread *t = lt_thread_get(atomic_load_explicit(&n->owner, memory_order_relaxed));
-        if (t && t->nursery == n)
-            t->nursery = NULL;
+        if (t && lt_nursery_of(t) == n)
+            atomic_store_explicit(&t->nursery, NULL, memory_order_relaxed);
         flush(self, n);
         give_back(n);
     }
@@ -283,20 +339,27 @@ static void visit_unseen(const struct lt_block *b, void *ctx)
 void lt_nursery_scan(struct lt_thread *self, lt_table_visit_fn visit, void *ctx)
 {
     uint32_t count = atomic_load_explicit(&all_count, memory_order_acquire);
-    size_t bytes = (size_t)count * LT_NURSERY_SLOTS * sizeof(uint64_t);
-    struct seen s = {.addr = count ? lt_mem_map_scratch(bytes) : NULL, .visit = visit,
+    size_t slots = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        struct lt_nursery *n = atomic_load_explicit(&all[i], memory_order_acquire);
+        slots += n ? lt_nursery_slots(n) : 0;
+    }
+    size_t bytes = slots * sizeof(uint64_t);
+    struct seen s = {.addr = slots ? lt_mem_map_scratch(bytes) : NULL, .visit = visit,
                      .ctx = ctx};
     for (uint32_t i = 0; i < count; i++) {
         struct lt_nursery *n = atomic_load_explicit(&all[i], memory_order_acquire);
-        for (unsigned j = 0; n && j < LT_NURSERY_SLOTS; j++) {
-            struct lt_nursery_slot *sl = &n->slot[j];
-            uint64_t k = atomic_load_explicit(&sl->key, memory_order_acquire);
+        for (unsigned j = 0; n && j < lt_nursery_slots(n); j++) {
+            struct lt_nursery_group *g = &n->group[j / LT_NURSERY_WAYS];
+            _Atomic uint64_t *key = &g->key[j % LT_NURSERY_WAYS];
+            uint64_t k = atomic_load_explicit(key, memory_order_acquire);
             if (!lt_key_is_block(k))
                 continue;
-            uint64_t meta = atomic_load_explicit(&sl->meta, memory_order_relaxed);
-            uint64_t where = atomic_load_explicit(&sl->where, memory_order_relaxed);
+            uint64_t meta = atomic_load_explicit(&g->meta[j % LT_NURSERY_WAYS],
+                                                 memory_order_relaxed);
+            uint64_t where = atomic_load_explicit(&n->where[j], memory_order_relaxed);
             atomic_thread_fence(memory_order_acquire);
-            if (atomic_load_explicit(&sl->key, memory_order_relaxed) != k)
+            if (atomic_load_explicit(key, memory_order_relaxed) != k)
                 continue; /* freed or moved meanwhile: the table has it if it is still live */
             struct lt_block b;
             lt_unpack(k, meta, where, &b);
@@ -317,4 +380,5 @@ void lt_nursery_stats(struct lt_nursery_stats *out)
     out->nurseries = atomic_load_explicit(&all_count, memory_order_relaxed);
     out->evictions = atomic_load_explicit(&evictions, memory_order_relaxed);
     out->remote_frees = atomic_load_explicit(&remote_frees, memory_order_relaxed);
+    out->growths = atomic_load_explicit(&growths, memory_order_relaxed);
 }

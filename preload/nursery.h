@@ -29,32 +29,53 @@
 #include "table.h"
 #include "threads.h"
 
-#define LT_NURSERY_GROUPS 128
+/* A nursery starts with 128 groups (512 blocks, 12 KiB) and grows fourfold, up to 2048 groups
+ * (8192 blocks), while more than a quarter of its thread's new blocks push an older one out:
+ * a thread that keeps thousands of blocks alive, and frees them at random, then keeps them
+ * to itself instead of in the table every core writes. */
 #define LT_NURSERY_WAYS 4
-#define LT_NURSERY_SLOTS (LT_NURSERY_GROUPS * LT_NURSERY_WAYS)
+#define LT_NURSERY_BITS_MIN 7
+#define LT_NURSERY_BITS_MAX 11
+#define LT_NURSERY_SIZES 3 /* 7, 9, 11 */
 #define LT_NURSERIES_MAX 256
 
 /* A slot's key: EMPTY, a block address, or CLAIMED (the owner is refilling it). */
 #define LT_NURSERY_EMPTY 0u
 #define LT_NURSERY_CLAIMED 4u
 
-struct lt_nursery_slot {
-    _Atomic uint64_t key;
-    _Atomic uint64_t meta;  /* as the table's: size:40 | kind:4 | thread:20 */
-    _Atomic uint64_t where; /* stack:32 | time_cs:32 */
-    uint64_t pad;           /* a group of four is two cache lines */
-};
+/* A group is one cache line: the four keys and what a free needs (size, kind, thread). The
+ * stack and time, which only a move or a snapshot reads, are kept apart. */
+struct lt_nursery_group {
+    _Atomic uint64_t key[LT_NURSERY_WAYS];
+    _Atomic uint64_t meta[LT_NURSERY_WAYS]; /* as the table's: size:40 | kind:4 | thread:20 */
+} __attribute__((aligned(64)));
 
 struct lt_nursery {
-    struct lt_nursery_slot slot[LT_NURSERY_SLOTS];
+    uint32_t bits;          /* 1 << bits groups */
     _Atomic uint32_t owner; /* thread index; LT_THREAD_OVERFLOW while free */
     uint32_t victim;        /* rotates through a full group's ways */
+    uint32_t evicted;       /* blocks pushed out since window_allocs */
+    uint64_t window_allocs; /* the owner's allocation count when the window began */
+    _Atomic uint64_t *where; /* stack:32 | time_cs:32, by group * 4 + way, after the groups */
     struct lt_nursery *next_free;
+    size_t map_bytes;
+    struct lt_nursery_group group[] __attribute__((aligned(64)));
 };
+
+static inline unsigned lt_nursery_slots(const struct lt_nursery *n)
+{
+    return LT_NURSERY_WAYS << n->bits;
+}
 
 extern bool lt_nursery_on;
 
 int lt_nursery_init(void);
+
+/* The nursery of t; only t itself changes it. */
+static inline struct lt_nursery *lt_nursery_of(struct lt_thread *t)
+{
+    return atomic_load_explicit(&t->nursery, memory_order_relaxed);
+}
 
 /* Gives the calling thread a nursery (its first tracked block), or marks it as going
  * without: self->nursery stays NULL then. */
@@ -64,22 +85,20 @@ int lt_nursery_insert_slow(struct lt_thread *self, const struct lt_block *b);
 bool lt_nursery_remove_slow(struct lt_thread *self, uint64_t addr, struct lt_block *out);
 
 /* One multiply: a group's ways absorb the clustering a weak hash of heap addresses shows. */
-static inline struct lt_nursery_slot *lt_nursery_group(struct lt_nursery *n, uint64_t addr)
+static inline unsigned lt_nursery_group_of(const struct lt_nursery *n, uint64_t addr)
 {
-    unsigned g = (unsigned)((addr * 0x9E3779B97F4A7C15ull) >> (64 - 7));
-    _Static_assert(LT_NURSERY_GROUPS == 1 << 7, "seven bits of group index");
-    return &n->slot[g * LT_NURSERY_WAYS];
+    return (unsigned)((addr * 0x9E3779B97F4A7C15ull) >> (64 - n->bits));
 }
 
 /* A mask of the group's ways whose key is `key`: four loads and compares, no branch on
  * which way (that would mispredict on nearly every call). */
-static inline unsigned lt_nursery_ways_holding(struct lt_nursery_slot *g, uint64_t key)
+static inline unsigned lt_nursery_ways_holding(struct lt_nursery_group *g, uint64_t key)
 {
     _Static_assert(LT_NURSERY_WAYS == 4, "four ways");
-    return (unsigned)(atomic_load_explicit(&g[0].key, memory_order_relaxed) == key) |
-           (unsigned)(atomic_load_explicit(&g[1].key, memory_order_relaxed) == key) << 1 |
-           (unsigned)(atomic_load_explicit(&g[2].key, memory_order_relaxed) == key) << 2 |
-           (unsigned)(atomic_load_explicit(&g[3].key, memory_order_relaxed) == key) << 3;
+    return (unsigned)(atomic_load_explicit(&g->key[0], memory_order_relaxed) == key) |
+           (unsigned)(atomic_load_explicit(&g->key[1], memory_order_relaxed) == key) << 1 |
+           (unsigned)(atomic_load_explicit(&g->key[2], memory_order_relaxed) == key) << 2 |
+           (unsigned)(atomic_load_explicit(&g->key[3], memory_order_relaxed) == key) << 3;
 }
 
 /* The page hint: the thread that last allocated in addr's page. Written only on a change. */
@@ -103,20 +122,22 @@ static inline void lt_nursery_hint(uint64_t addr, uint32_t thread)
 /* Records a new block of the calling thread. Returns 0, or what lt_table_insert returns. */
 LT_INLINE int lt_nursery_insert(struct lt_thread *self, const struct lt_block *b)
 {
-    struct lt_nursery *n = self->nursery;
+    struct lt_nursery *n = lt_nursery_of(self);
     if (lt_unlikely(!n))
         return lt_nursery_insert_slow(self, b);
     uint64_t addr = b->addr;
     if (lt_unlikely(!lt_key_is_block(addr) || (addr & 7)))
         return -EINVAL;
-    struct lt_nursery_slot *g = lt_nursery_group(n, addr);
+    unsigned gi = lt_nursery_group_of(n, addr);
+    struct lt_nursery_group *g = &n->group[gi];
     unsigned empty = lt_nursery_ways_holding(g, LT_NURSERY_EMPTY);
     if (lt_unlikely(!empty))
         return lt_nursery_insert_slow(self, b);
-    struct lt_nursery_slot *s = &g[__builtin_ctz(empty)];
-    atomic_store_explicit(&s->meta, lt_pack_meta(b), memory_order_relaxed);
-    atomic_store_explicit(&s->where, lt_pack_where(b), memory_order_relaxed);
-    atomic_store_explicit(&s->key, addr, memory_order_release);
+    unsigned w = (unsigned)__builtin_ctz(empty);
+    atomic_store_explicit(&g->meta[w], lt_pack_meta(b), memory_order_relaxed);
+    atomic_store_explicit(&n->where[gi * LT_NURSERY_WAYS + w], lt_pack_where(b),
+                          memory_order_relaxed);
+    atomic_store_explicit(&g->key[w], addr, memory_order_release);
     lt_nursery_hint(addr, self->idx);
     return 0;
 }
@@ -124,17 +145,20 @@ LT_INLINE int lt_nursery_insert(struct lt_thread *self, const struct lt_block *b
 /* Removes addr, wherever it is; true with *out filled when it was tracked. */
 LT_INLINE bool lt_nursery_remove(struct lt_thread *self, uint64_t addr, struct lt_block *out)
 {
-    struct lt_nursery *n = self->nursery;
+    struct lt_nursery *n = lt_nursery_of(self);
     if (lt_likely(n != NULL)) {
-        struct lt_nursery_slot *g = lt_nursery_group(n, addr);
+        unsigned gi = lt_nursery_group_of(n, addr);
+        struct lt_nursery_group *g = &n->group[gi];
         unsigned found = lt_nursery_ways_holding(g, addr);
         if (lt_likely(found)) {
             /* Only the owner writes a slot's contents; another thread can only claim it for
              * a free of the same block, which would be a double free. */
-            struct lt_nursery_slot *s = &g[__builtin_ctz(found)];
-            lt_unpack(addr, atomic_load_explicit(&s->meta, memory_order_relaxed),
-                      atomic_load_explicit(&s->where, memory_order_relaxed), out);
-            atomic_store_explicit(&s->key, LT_NURSERY_EMPTY, memory_order_relaxed);
+            unsigned w = (unsigned)__builtin_ctz(found);
+            lt_unpack(addr, atomic_load_explicit(&g->meta[w], memory_order_relaxed),
+                      atomic_load_explicit(&n->where[gi * LT_NURSERY_WAYS + w],
+                                           memory_order_relaxed),
+                      out);
+            atomic_store_explicit(&g->key[w], LT_NURSERY_EMPTY, memory_order_relaxed);
             return true;
         }
     }
@@ -155,7 +179,7 @@ void lt_nursery_fork_child(struct lt_thread *self);
 void lt_nursery_scan(struct lt_thread *self, lt_table_visit_fn visit, void *ctx);
 
 struct lt_nursery_stats {
-    uint64_t nurseries, evictions, remote_frees;
+    uint64_t nurseries, evictions, remote_frees, growths;
 };
 void lt_nursery_stats(struct lt_nursery_stats *out);
 

@@ -42,7 +42,8 @@ struct lt_thread {
     uint32_t creator;               /* index of the thread that created it */
     struct lt_stackcache *stack_cache; /* this thread's validated stacks (stackcache.h) */
 
-    struct lt_nursery *nursery;     /* this thread's young blocks (nursery.h), or NULL */
+    struct lt_nursery *_Atomic nursery; /* this thread's young blocks (nursery.h), or NULL;
+                                         * other threads read it to free blocks held there */
     bool nursery_tried;             /* NULL above is final */
 
     /* Identity and rare events. */

@@ -378,7 +378,7 @@ void lt_track_alloc_slow(void *p, size_t size, enum lt_kind kind, const void *ca
                          const uint64_t *ra_slot)
 {
     struct lt_thread *self = lt_self();
-    if (!self->nursery)
+    if (!lt_nursery_of(self))
         lt_table_prefetch((uint64_t)p); /* the shared table's slot, while the stack is taken */
     struct lt_block b = {
         .addr = (uint64_t)p,
