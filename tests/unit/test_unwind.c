@@ -98,6 +98,7 @@ int main(void)
     size_t size;
     if (pthread_getattr_np(pthread_self(), &attr) || pthread_attr_getstack(&attr, &addr, &size))
         return 1;
+    pthread_attr_destroy(&attr);
     stack_lo = (uint64_t)addr;
     stack_hi = stack_lo + size;
     const struct CMUnitTest tests[] = {
