@@ -7,10 +7,12 @@ the leaking function and channelid=4099.
 
     test_examples.py BUILD_DIR SOURCE_DIR
 """
+import atexit
 import json
 import os
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,6 +40,8 @@ class Running:
 
     def __init__(self, program, *args, stack_limit=None):
         self.dir = tempfile.mkdtemp(prefix=f"leaktag-e2e-{program}.")
+        # Snapshots hold the example's heap; none outlives the test run.
+        atexit.register(shutil.rmtree, self.dir, True)
         env = dict(os.environ, LEAKTAG_OUTPUT=os.path.join(self.dir, f"{program}.%p.%n.lts"),
                    LEAKTAG_AT_EXIT="0")
 

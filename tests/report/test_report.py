@@ -5,9 +5,11 @@ every kind of bad input. Expectations come from the parameters given to the prog
 
     test_report.py LEAKTAG_REPORT LIBLEAKTAG REPORT_TARGET
 """
+import atexit
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,6 +19,7 @@ import unittest
 REPORT, LIB, TARGET, SAMPLED_TARGET = (os.path.abspath(p) for p in sys.argv[1:5])
 A, B, G = 40, 12, 7  # alpha blocks per round, beta blocks, gamma blocks per thread
 WORK = tempfile.mkdtemp(prefix="leaktag-report-test.")
+atexit.register(shutil.rmtree, WORK, True)
 
 
 def run_target():
