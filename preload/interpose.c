@@ -31,6 +31,8 @@
 
 LT_EXPORT void *malloc(size_t size)
 {
+    if (lt_sampled_skip_alloc(size))
+        return lt_real.malloc(size);
     if (!lt_hook_begin())
         return lt_untracked_malloc(size);
     void *p = lt_real.malloc(size);

@@ -111,11 +111,34 @@ void lt_track_forget(void *p);
 
 /* ---- what several wrappers share --------------------------------------------------------- */
 
+/* Sampled mode's shortcuts, before any guard: an allocation that does not reach the thread's
+ * sampling point, and a free of a block the filter says was never recorded, need nothing of
+ * leaktag but the real call. (Inside leaktag or before start-up they take the full path,
+ * which sorts those cases out.) */
+LT_INLINE bool lt_sampled_skip_alloc(size_t size)
+{
+    if (lt_likely(!lt_opt.sample) || lt_inside() || lt_tls.sample_left <= (int64_t)size ||
+        atomic_load_explicit(&lt_state, memory_order_relaxed) != LT_STATE_ON)
+        return false;
+    lt_tls.sample_left -= (int64_t)size;
+    return true;
+}
+
+LT_INLINE bool lt_sampled_skip_release(void *p)
+{
+    return lt_table_filter_on && !lt_table_may_contain((uint64_t)p) && !lt_scratch_owns(p);
+}
+
+
 /* free and every operator delete. The record leaves the table before the real free:
  * afterwards the address may already be another thread's new block. (In sampled mode,
  * blocks that were never recorded skip the table: one filter load.) */
 LT_INLINE void lt_hook_release(void *p, enum lt_release how, const void *caller)
 {
+    if (lt_sampled_skip_release(p)) {
+        lt_real.free(p);
+        return;
+    }
     if (lt_unlikely(!p || lt_scratch_owns(p)))
         return;
     if (!lt_hook_begin()) {
@@ -146,6 +169,11 @@ void *lt_new_fallback(const char *next_name, size_t size, size_t align, bool not
 LT_INLINE void *lt_hook_new(size_t size, size_t align, enum lt_kind kind, bool nothrow,
                             const char *next_name, const void *caller, const uint64_t *ra_slot)
 {
+    if (lt_sampled_skip_alloc(size)) {
+        void *p = align ? lt_real.memalign(align, size) : lt_real.malloc(size ? size : 1);
+        if (lt_likely(p != NULL))
+            return p;
+    }
     if (!lt_hook_begin()) {
         void *p = align ? lt_untracked_memalign(align, size) : lt_untracked_malloc(size ? size : 1);
         return lt_likely(p != NULL) ? p : lt_new_fallback(next_name, size, align, nothrow, false);
