@@ -1,0 +1,195 @@
+/* reach.c — the mark (see reach.h). Phase one follows references from the roots: a start
+ * pointer from a root or a reachable block makes a block reachable, any other reference
+ * possibly lost; a block is (re)scanned each time its state rises. Phase two takes the
+ * blocks still unreached in address order: each one not yet claimed heads a lost structure,
+ * and every unreached block its contents lead to (by any pointer) becomes indirectly lost,
+ * a former head included. */
+#include "reach.h"
+
+#include <string.h>
+
+#define PAGE_SHIFT 12
+#define WORD 8u
+#define CHUNK 4096u /* bytes read at a time */
+
+static uint64_t page_hash(uint64_t page)
+{
+    page *= 0x9E3779B97F4A7C15ull;
+    return page ^ (page >> 29);
+}
+
+static uint64_t block_end(const struct lt_reach *r, size_t i)
+{
+    /* A zero-size block is found by its start only. */
+    return r->start[i] + (r->size[i] ? r->size[i] : 1);
+}
+
+size_t lt_reach_index_slots(const uint64_t *start, const uint64_t *size, size_t n)
+{
+    size_t pages = 0;
+    uint64_t last = UINT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t first = start[i] >> PAGE_SHIFT;
+        uint64_t end = (start[i] + (size[i] ? size[i] : 1) - 1) >> PAGE_SHIFT;
+        pages += end - first + 1 - (first == last);
+        last = end;
+    }
+    size_t slots = 16;
+    while (slots < 2 * pages)
+        slots <<= 1;
+    return slots;
+}
+
+/* The first block overlapping each page: blocks are sorted and disjoint, so a page's first
+ * block is the first one seen for it. */
+static void build_index(struct lt_reach *r)
+{
+    memset(r->index_page, 0, (r->index_mask + 1) * sizeof(*r->index_page));
+    for (size_t i = 0; i < r->n; i++) {
+        uint64_t first = r->start[i] >> PAGE_SHIFT;
+        uint64_t last = (block_end(r, i) - 1) >> PAGE_SHIFT;
+        for (uint64_t page = first; page <= last; page++) {
+            size_t slot = page_hash(page) & r->index_mask;
+            while (r->index_page[slot] && r->index_page[slot] != page + 1)
+                slot = (slot + 1) & r->index_mask;
+            if (!r->index_page[slot]) {
+                r->index_page[slot] = page + 1;
+                r->index_first[slot] = (uint32_t)i;
+            }
+        }
+    }
+}
+
+long lt_reach_find(const struct lt_reach *r, uint64_t addr)
+{
+    if (!r->n || addr < r->start[0])
+        return -1;
+    uint64_t page = addr >> PAGE_SHIFT;
+    size_t slot = page_hash(page) & r->index_mask;
+    for (;;) {
+        uint64_t key = r->index_page[slot];
+        if (key == page + 1)
+            break;
+        if (!key)
+            return -1;
+        slot = (slot + 1) & r->index_mask;
+    }
+    /* From the page's first block on: a few blocks share a page, a big one spans many. */
+    for (size_t i = r->index_first[slot]; i < r->n && r->start[i] <= addr; i++)
+        if (addr < block_end(r, i))
+            return (long)i;
+    return -1;
+}
+
+static void push(struct lt_reach *r, uint32_t i)
+{
+    r->stack[r->stack_len++] = i;
+}
+
+/* Phase one's reference: word at `where` (in block `from`, or a root) holds `value`. */
+static void refer(struct lt_reach *r, uint64_t value, uint64_t where, uint32_t from,
+                  bool from_definite)
+{
+    long found = lt_reach_find(r, value);
+    if (found < 0)
+        return;
+    uint32_t i = (uint32_t)found;
+    r->references++;
+    uint8_t now = r->state[i];
+    if (now == LT_REACH_REACHABLE)
+        return;
+    uint8_t via_this = value == r->start[i] && from_definite ? LT_REACH_REACHABLE
+                                                            : LT_REACH_POSSIBLE;
+    if (via_this <= now)
+        return;
+    r->state[i] = via_this;
+    r->via[i] = from;
+    r->via_addr[i] = where;
+    push(r, i);
+}
+
+/* Phase two's reference, inside the structure headed by `head`. */
+static void claim(struct lt_reach *r, uint64_t value, uint64_t where, uint32_t from,
+                  uint32_t head)
+{
+    long found = lt_reach_find(r, value);
+    if (found < 0)
+        return;
+    uint32_t i = (uint32_t)found;
+    r->references++;
+    if (r->state[i] != LT_REACH_LOST || i == head)
+        return;
+    /* (A head of an earlier structure joins this one; its members keep their via.) */
+    r->state[i] = LT_REACH_INDIRECT;
+    r->via[i] = from;
+    r->via_addr[i] = where;
+    push(r, i);
+}
+
+/* Every aligned word inside [lo, hi), read CHUNK bytes at a time. */
+static void scan(struct lt_reach *r, uint64_t lo, uint64_t hi, uint32_t from, bool definite,
+                 bool phase_two, uint32_t head)
+{
+    uint64_t buf[CHUNK / WORD];
+    uint64_t at = (lo + WORD - 1) & ~(uint64_t)(WORD - 1);
+    while (at + WORD <= hi) {
+        size_t want = hi - at < CHUNK ? (size_t)((hi - at) & ~(uint64_t)(WORD - 1)) : CHUNK;
+        size_t got = r->read(r->read_ctx, at, buf, want) & ~(size_t)(WORD - 1);
+        r->bytes_scanned += got;
+        for (size_t k = 0; k < got / WORD; k++) {
+            if (phase_two)
+                claim(r, buf[k], at + k * WORD, from, head);
+            else
+                refer(r, buf[k], at + k * WORD, from, definite);
+        }
+        if (got < want) {
+            /* unreadable from here: skip to the next page */
+            at = ((at + got) | ((1u << PAGE_SHIFT) - 1)) + 1;
+            continue;
+        }
+        at += got;
+    }
+}
+
+static void drain(struct lt_reach *r, bool phase_two, uint32_t head)
+{
+    while (r->stack_len) {
+        uint32_t i = r->stack[--r->stack_len];
+        scan(r, r->start[i], r->start[i] + r->size[i], i,
+             r->state[i] == LT_REACH_REACHABLE, phase_two, head);
+    }
+}
+
+void lt_reach_begin(struct lt_reach *r)
+{
+    memset(r->state, LT_REACH_LOST, r->n);
+    for (size_t i = 0; i < r->n; i++) {
+        r->via[i] = LT_REACH_VIA_NONE;
+        r->via_addr[i] = 0;
+    }
+    r->stack_len = 0;
+    r->bytes_scanned = r->references = 0;
+    build_index(r);
+}
+
+void lt_reach_root_range(struct lt_reach *r, uint64_t lo, uint64_t hi, uint32_t root)
+{
+    scan(r, lo, hi, LT_REACH_VIA_ROOT | root, true, false, 0);
+    drain(r, false, 0);
+}
+
+void lt_reach_root_word(struct lt_reach *r, uint64_t value, uint32_t root)
+{
+    refer(r, value, 0, LT_REACH_VIA_ROOT | root, true);
+    drain(r, false, 0);
+}
+
+void lt_reach_end(struct lt_reach *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->state[i] != LT_REACH_LOST)
+            continue; /* reached, or claimed by an earlier structure */
+        push(r, (uint32_t)i);
+        drain(r, true, (uint32_t)i);
+    }
+}
