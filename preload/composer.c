@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -34,6 +35,8 @@
 #include "table.h"
 #include "unwind.h"
 #include "tracker.h"
+#include "verdict.h"
+#include "worker.h"
 #include "writer.h"
 
 #define SAMPLES_MAX (1u << 20)       /* sampled blocks per snapshot, all stacks together */
@@ -476,6 +479,42 @@ static void write_counters(struct lts_writer *w, const struct scan *s, uint32_t 
 
 /* ---- the whole file ---------------------------------------------------------------------- */
 
+/* The reachability verdict (LEAKTAG_REACH), taken before the blocks are written: blocks
+ * allocated after it are written too, and read as not scanned. */
+static void take_verdict(struct lt_verdict *v, struct lt_thread *self)
+{
+    (void)self;
+    /* Leaktag's own thread has no application frames; another caller's begin above the
+     * frame that entered leaktag. */
+    uint64_t caller_sp = (pid_t)syscall(SYS_gettid) == lt_worker_tid() ? 0 : lt_tls.guard_frame;
+    lt_verdict_take(v, caller_sp);
+    if (v->status) {
+        lt_log_once("no reachability verdict: %s", v->why ? v->why : "unknown error");
+        return;
+    }
+    uint64_t blocks[4] = {0}, bytes[4] = {0};
+    (void)bytes;
+    for (uint64_t i = 0; i < v->n; i++)
+        blocks[v->state[i]]++;
+    if (!lt_opt.quiet)
+        lt_log("reachability: %llu blocks scanned, %llu definitely lost, %llu indirectly lost, "
+               "%llu possibly lost, %llu reachable; threads stopped %llu us (fork %llu us), "
+               "scan %llu ms, %llu MiB scanned",
+               (unsigned long long)v->n, (unsigned long long)blocks[LT_REACH_LOST],
+               (unsigned long long)blocks[LT_REACH_INDIRECT],
+               (unsigned long long)blocks[LT_REACH_POSSIBLE],
+               (unsigned long long)blocks[LT_REACH_REACHABLE],
+               (unsigned long long)(v->pause_ns / 1000), (unsigned long long)(v->fork_ns / 1000),
+               (unsigned long long)(v->scan_ns / 1000000),
+               (unsigned long long)(v->bytes_scanned >> 20));
+}
+
+static void write_reach(struct lts_writer *w, const struct lt_verdict *v)
+{
+    (void)w;
+    (void)v;
+}
+
 static int write_locked(struct lt_thread *self, const char *reason, uint32_t requests, bool final);
 static int compose(struct lt_thread *self, const char *reason, uint32_t requests, bool final);
 
@@ -558,6 +597,9 @@ static int compose(struct lt_thread *self, const char *reason, uint32_t requests
         err = -ENOMEM;
         lt_outfile_abort(&out);
     } else {
+        struct lt_verdict verdict = {.status = -ENOENT};
+        if (lt_opt.reach)
+            take_verdict(&verdict, self);
         lts_writer_init(&w, out.fd, buffer, buffer_size);
         struct lt_proc_status st;
         lt_proc_status(&st);
@@ -574,6 +616,9 @@ static int compose(struct lt_thread *self, const char *reason, uint32_t requests
         write_threads(&w, &s);
         write_misuse(&w, misuse, LT_MISUSE_MAX);
         write_counters(&w, &s, stacks);
+        if (lt_opt.reach)
+            write_reach(&w, &verdict);
+        lt_verdict_free(&verdict);
         err = lt_outfile_commit(&out, lts_writer_finish(&w));
     }
     if (err) {

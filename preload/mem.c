@@ -14,6 +14,61 @@
 
 static _Atomic uint64_t mapped_bytes;
 
+/* The list of mappings: a slot is claimed by a compare-and-swap of its start from 0 (maps and
+ * unmaps are rare, and come from any thread). */
+#define MAPPINGS_MAX 16384
+static struct {
+    _Atomic uint64_t lo, hi;
+} mappings[MAPPINGS_MAX];
+static _Atomic uint32_t mappings_high; /* slots ever used */
+static _Atomic uint64_t mappings_unlisted;
+
+static void list_mapping(void *p, size_t bytes)
+{
+    uint64_t lo = (uint64_t)(uintptr_t)p;
+    for (uint32_t i = 0; i < MAPPINGS_MAX; i++) {
+        uint64_t expected = 0;
+        if (atomic_compare_exchange_strong_explicit(&mappings[i].lo, &expected, lo,
+                                                    memory_order_relaxed,
+                                                    memory_order_relaxed)) {
+            atomic_store_explicit(&mappings[i].hi, lo + bytes, memory_order_release);
+            uint32_t high = atomic_load_explicit(&mappings_high, memory_order_relaxed);
+            while (high < i + 1 &&
+                   !atomic_compare_exchange_weak_explicit(&mappings_high, &high, i + 1,
+                                                          memory_order_relaxed,
+                                                          memory_order_relaxed)) {
+            }
+            return;
+        }
+    }
+    atomic_fetch_add_explicit(&mappings_unlisted, 1, memory_order_relaxed);
+}
+
+static void unlist_mapping(void *p)
+{
+    uint64_t lo = (uint64_t)(uintptr_t)p;
+    uint32_t high = atomic_load_explicit(&mappings_high, memory_order_relaxed);
+    for (uint32_t i = 0; i < high; i++) {
+        if (atomic_load_explicit(&mappings[i].lo, memory_order_relaxed) == lo) {
+            atomic_store_explicit(&mappings[i].hi, 0, memory_order_relaxed);
+            atomic_store_explicit(&mappings[i].lo, 0, memory_order_release);
+            return;
+        }
+    }
+}
+
+uint64_t lt_mem_each_mapping(void (*visit)(uint64_t lo, uint64_t hi, void *ctx), void *ctx)
+{
+    uint32_t high = atomic_load_explicit(&mappings_high, memory_order_acquire);
+    for (uint32_t i = 0; i < high; i++) {
+        uint64_t lo = atomic_load_explicit(&mappings[i].lo, memory_order_acquire);
+        uint64_t hi = atomic_load_explicit(&mappings[i].hi, memory_order_acquire);
+        if (lo && hi > lo)
+            visit(lo, hi, ctx);
+    }
+    return atomic_load_explicit(&mappings_unlisted, memory_order_relaxed);
+}
+
 static size_t page_round(size_t bytes)
 {
     size_t page = 4096;
@@ -57,6 +112,7 @@ static void *map(size_t bytes, bool capped)
         return NULL;
     }
     atomic_fetch_add_explicit(&mapped_bytes, bytes, memory_order_relaxed);
+    list_mapping(p, bytes);
     return p;
 }
 
@@ -75,6 +131,7 @@ void lt_mem_unmap(void *p, size_t bytes)
     if (!p)
         return;
     bytes = page_round(bytes);
+    unlist_mapping(p);
     munmap(p, bytes);
     atomic_fetch_sub_explicit(&mapped_bytes, bytes, memory_order_relaxed);
 }
@@ -93,7 +150,10 @@ void *lt_mem_map_stack(size_t bytes)
         p = MAP_FAILED;
     }
     errno = saved_errno;
-    return p == MAP_FAILED ? NULL : p + guard + bytes;
+    if (p == MAP_FAILED)
+        return NULL;
+    list_mapping(p, bytes + guard);
+    return p + guard + bytes;
 }
 
 uint64_t lt_mem_in_use(void)

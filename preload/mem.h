@@ -26,4 +26,10 @@ void lt_mem_starting(bool on);
 /* Bytes leaktag currently holds in mappings of its own (tables, stacks, registry). */
 uint64_t lt_mem_in_use(void);
 
+/* Every mapping made here, for a reachability scan to leave out of its roots (leaktag's
+ * tables hold the address of every block). Calls visit for each [lo, hi); returns how many
+ * mappings could not be listed (the list is full): a scan that includes them as roots sees
+ * blocks as more reachable than they are, never less. */
+uint64_t lt_mem_each_mapping(void (*visit)(uint64_t lo, uint64_t hi, void *ctx), void *ctx);
+
 #endif

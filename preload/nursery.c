@@ -375,6 +375,25 @@ void lt_nursery_scan(struct lt_thread *self, lt_table_visit_fn visit, void *ctx)
         lt_mem_unmap(s.addr, bytes);
 }
 
+void lt_nursery_scan_frozen(lt_table_visit_fn visit, void *ctx)
+{
+    uint32_t count = atomic_load_explicit(&all_count, memory_order_relaxed);
+    for (uint32_t i = 0; i < count; i++) {
+        struct lt_nursery *n = atomic_load_explicit(&all[i], memory_order_relaxed);
+        for (unsigned j = 0; n && j < lt_nursery_slots(n); j++) {
+            struct lt_nursery_group *g = &n->group[j / LT_NURSERY_WAYS];
+            uint64_t k = atomic_load_explicit(&g->key[j % LT_NURSERY_WAYS], memory_order_relaxed);
+            if (!lt_key_is_block(k))
+                continue;
+            struct lt_block b;
+            lt_unpack(k, atomic_load_explicit(&g->meta[j % LT_NURSERY_WAYS], memory_order_relaxed),
+                      atomic_load_explicit(&n->where[j], memory_order_relaxed), &b);
+            visit(&b, ctx);
+        }
+    }
+    lt_table_scan_frozen(visit, ctx);
+}
+
 void lt_nursery_stats(struct lt_nursery_stats *out)
 {
     out->nurseries = atomic_load_explicit(&all_count, memory_order_relaxed);

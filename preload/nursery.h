@@ -177,6 +177,9 @@ void lt_nursery_fork_child(struct lt_thread *self);
  * each (lt_table_scan's promise). Maps its scratch memory; if that fails, a block that moves
  * during the scan may be written twice. */
 void lt_nursery_scan(struct lt_thread *self, lt_table_visit_fn visit, void *ctx);
+/* Every block of the nurseries and the table in a frozen copy of the process (see
+ * lt_table_scan_frozen); a block that was moving may be visited twice. */
+void lt_nursery_scan_frozen(lt_table_visit_fn visit, void *ctx);
 
 struct lt_nursery_stats {
     uint64_t nurseries, evictions, remote_frees, growths;

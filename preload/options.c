@@ -281,6 +281,12 @@ static const struct option options[] = {
       "program that links jemalloc or under libleaktag-jemalloc.so (leaktag --backend "
       "jemalloc picks it)."},
      parse_backend, show_backend, &lt_opt.backend, 0, 0},
+    {{"LEAKTAG_REACH", "0", "0/1, no/yes, false/true, off/on",
+      "With each snapshot, a reachability scan of the live process: which blocks nothing "
+      "points at any more (definitely lost, indirectly lost, possibly lost, reachable, as "
+      "valgrind says at exit). Threads stop only while a copy-on-write image of the process "
+      "is made (with ptrace); the scan runs in that copy."},
+     parse_bool, show_bool, &lt_opt.reach, 0, 0},
 };
 
 const struct lt_option_doc *lt_options_docs(size_t *count)

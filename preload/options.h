@@ -26,6 +26,7 @@ struct lt_options {
     unsigned long long sample;     /* mean bytes between sampled blocks, 0 = every block */
     int backend;                   /* enum lt_backend_kind */
     unsigned keep;                 /* snapshots kept by this process, 0 = all */
+    bool reach;                    /* reachability verdict with each snapshot */
 };
 
 extern struct lt_options lt_opt;

@@ -94,6 +94,9 @@ static void refer(struct lt_reach *r, uint64_t value, uint64_t where, uint32_t f
     if (found < 0)
         return;
     uint32_t i = (uint32_t)found;
+    if (value != r->start[i] && (from & LT_REACH_VIA_ROOT) && r->ignore_interior &&
+        r->ignore_interior(r->read_ctx, where, value, i))
+        return;
     r->references++;
     uint8_t now = r->state[i];
     if (now == LT_REACH_REACHABLE)

@@ -27,6 +27,10 @@ enum lt_reach_state {
 
 /* Copies len bytes at addr into buf; returns how many could be read (a prefix). */
 typedef size_t lt_reach_read_fn(void *ctx, uint64_t addr, void *buf, size_t len);
+/* An interior pointer (value inside block, not at its start) found at `where` by a root:
+ * true if it is not a reference at all (an allocator's own pointer to the chunk header that
+ * follows the block). */
+typedef bool lt_reach_ignore_fn(void *ctx, uint64_t where, uint64_t value, size_t block);
 
 /* How the first reference to a block was found: from which block (or root), through which
  * word. A chain from a root to any reached block follows `via` up to a root. */
@@ -43,6 +47,7 @@ struct lt_reach {
     const uint64_t *start, *size;
     lt_reach_read_fn *read;
     void *read_ctx;
+    lt_reach_ignore_fn *ignore_interior; /* may be NULL */
 
     /* results, n entries each */
     uint8_t *state;

@@ -523,6 +523,29 @@ void lt_table_scan(struct lt_thread *self, lt_table_visit_fn visit, void *ctx)
     }
 }
 
+void lt_table_scan_frozen(lt_table_visit_fn visit, void *ctx)
+{
+    for (unsigned si = 0; si < LT_TABLE_SHARDS; si++) {
+        struct lt_generation *g = atomic_load_explicit(&lt_shards[si].current,
+                                                       memory_order_relaxed);
+        /* A migration caught half-way: its keys are in this generation (MIGRATING: still
+         * here, perhaps copied too) or in the next one (MOVED). */
+        for (; g; g = atomic_load_explicit(&g->next, memory_order_relaxed)) {
+            for (uint64_t i = 0; i < g->slots; i++) {
+                struct lt_slot *sl = &g->slot[i];
+                uint64_t k = atomic_load_explicit(&sl->key, memory_order_relaxed);
+                if (!lt_key_is_block(k) || (k & LT_KEY_MOVED))
+                    continue;
+                struct lt_block b;
+                lt_unpack(k & ~(uint64_t)LT_KEY_FLAGS,
+                          atomic_load_explicit(&sl->meta, memory_order_relaxed),
+                          atomic_load_explicit(&sl->where, memory_order_relaxed), &b);
+                visit(&b, ctx);
+            }
+        }
+    }
+}
+
 void lt_table_stats(struct lt_table_stats *out)
 {
     memset(out, 0, sizeof(*out));

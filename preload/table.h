@@ -63,6 +63,10 @@ static inline bool lt_table_may_contain(uint64_t addr)
  * and holding it only delays that shard's growth, never an insert or a remove. */
 typedef void (*lt_table_visit_fn)(const struct lt_block *b, void *ctx);
 void lt_table_scan(struct lt_thread *self, lt_table_visit_fn visit, void *ctx);
+/* The same in a frozen copy of the process (a reachability scan's child, where nothing else
+ * runs and a lock held at the copy is never released): holds nothing. A block caught in a
+ * migration may be visited twice. */
+void lt_table_scan_frozen(lt_table_visit_fn visit, void *ctx);
 
 /* Rebuilds happen in a maintenance thread when one is registered: a crowded insert then asks
  * for one (calling `wake`, at most once per shard until it is done) and probes on instead of

@@ -53,6 +53,17 @@
  * handler itself. */
 static _Atomic bool running;
 static _Atomic pid_t worker_tid; /* 0 until the thread runs */
+static _Atomic bool worker_idle; /* in its wait, touching no table */
+
+pid_t lt_worker_tid(void)
+{
+    return atomic_load_explicit(&worker_tid, memory_order_acquire);
+}
+
+bool lt_worker_idle(void)
+{
+    return atomic_load_explicit(&worker_idle, memory_order_acquire);
+}
 #define WAKE_SIGNAL SIGURG
 
 /* Why the thread was woken, besides a signal from outside. */
@@ -279,7 +290,9 @@ static void *worker_main(void *arg)
             sigaddset(&wait_for, lt_opt.signal);
         /* The thread was created with every signal blocked, and keeps them so. The system
          * call itself: glibc's sigtimedwait reports SI_TKILL as SI_USER. */
+        atomic_store_explicit(&worker_idle, true, memory_order_release);
         int got = (int)syscall(SYS_rt_sigtimedwait, &wait_for, &info, &timeout, _NSIG / 8);
+        atomic_store_explicit(&worker_idle, false, memory_order_release);
         /* The snapshot signal itself (leaktag --pid, or a kill no application thread takes):
          * a request; SIGURG: only a wake-up, requests come counted by the handler. */
         uint32_t asked = atomic_exchange(&requests, 0) + (takes && got == lt_opt.signal);

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Installs the signal handler and the at-exit hook (from the library constructor); starts
  * the thread now only for LEAKTAG_INTERVAL, else when first needed (lt_worker_ensure, or
@@ -25,5 +26,10 @@ bool lt_worker_rescan_modules(int64_t timeout_ns);
 /* The calling thread changed its signal mask: if it now blocks the snapshot signal, only
  * leaktag's thread can take that, so it is started (at the next hook). */
 void lt_worker_mask_changed(void);
+
+/* leaktag's thread: its tid (0 when not running), and whether it sits in its wait, where it
+ * holds nothing and is about to change nothing. */
+pid_t lt_worker_tid(void);
+bool lt_worker_idle(void);
 
 #endif

@@ -1,0 +1,731 @@
+/* verdict.c — the reachability verdict on the live process (see verdict.h).
+ *
+ * Three tasks take part. The caller (leaktag's thread, or a thread writing its final
+ * snapshot) makes a shared mapping for the results and clones a tracer that shares its
+ * memory but is a process of its own: a thread may not ptrace its own thread group. The
+ * tracer seizes and interrupts every other thread (ptrace works whatever a thread's signal
+ * mask, and a blocked system call is restarted when it is let go, as when gdb attaches),
+ * lets any that stopped inside a leaktag hook run on until none is (a block can be in
+ * flight there: out of the table and not yet back), reads their registers, forks the copy
+ * with a raw clone (no atfork handlers: other threads may hold the application's locks) and
+ * lets them go. The copy is single-threaded and frozen: it reads the tables without taking
+ * their locks, reads its memory behind a fault handler, calls no malloc, writes the states
+ * into the shared mapping and exits.
+ *
+ * Roots: each stopped thread's registers and its stack from the stack pointer (less the
+ * red zone) to the end of that mapping (static TLS and the thread descriptor lie there), the
+ * caller's stack above caller_sp, and every other readable, writable mapping except those
+ * holding a block (heaps), leaktag's own memory and writable segments, devices and the
+ * kernel's pages. A thread whose registers could not be read means no verdict, never a
+ * verdict that missed roots. */
+#include "verdict.h"
+
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "clock.h"
+#include "compiler.h"
+#include "log.h"
+#include "mem.h"
+#include "nursery.h"
+#include "options.h"
+#include "procfs.h"
+#include "threads.h"
+#include "tracker.h"
+#include "worker.h"
+
+#define THREADS_MAX 4096
+#define ROOTS_MAX 8192
+#define OWN_RANGES_MAX 16
+#define TRACER_STACK (256 * 1024)
+#define RED_ZONE 128
+#define BUSY_ROUNDS 200
+
+struct stopped {
+    pid_t tid;
+    bool seized, stopped;
+    struct user_regs_struct regs;
+};
+
+struct range {
+    uint64_t lo, hi;
+};
+
+/* Everything the three tasks share, at the start of the shared mapping; the arrays follow. */
+struct freeze {
+    /* set by the caller */
+    pid_t pid, caller_tid, worker_tid;
+    uint64_t caller_sp;    /* the caller's application frames begin here (0: none) */
+    uint64_t caller_here;  /* somewhere in the caller's stack */
+    intptr_t guard_offset; /* lt_tls.guard from the thread pointer */
+    bool glibc;            /* the backend is glibc's malloc: its arena's bin pointers */
+    struct range own[OWN_RANGES_MAX];
+    unsigned nown;
+    struct range libc[OWN_RANGES_MAX];
+    unsigned nlibc;
+    uint64_t capacity;     /* blocks the arrays hold */
+
+    /* set by the tracer */
+    int status;
+    const char *why;
+    uint32_t nthreads, retries;
+    uint64_t pause_ns, fork_ns;
+    struct stopped thread[THREADS_MAX];
+
+    /* set by the copy */
+    int scan_status;
+    const char *scan_why;
+    uint64_t scan_ns, bytes_scanned, n;
+    uint32_t nroots;
+};
+
+struct layout {
+    uint64_t addr, state, via, via_addr, roots, total;
+};
+
+static struct layout layout_for(uint64_t capacity)
+{
+    struct layout l;
+    uint64_t at = (sizeof(struct freeze) + 63) & ~63ull;
+    l.addr = at;
+    at += capacity * 8;
+    l.via_addr = at;
+    at += capacity * 8;
+    l.via = at;
+    at += capacity * 4;
+    l.roots = (at + 7) & ~7ull;
+    at = l.roots + ROOTS_MAX * sizeof(struct lt_verdict_root);
+    l.state = at;
+    at += capacity;
+    l.total = (at + 4095) & ~4095ull;
+    return l;
+}
+
+static uint64_t now_ns(void)
+{
+    return (uint64_t)lt_clock_ns(CLOCK_MONOTONIC);
+}
+
+/* ---- the tracer ---------------------------------------------------------------------- */
+
+/* Waits for tid to stop for our interrupt; a signal that arrives first is delivered on. */
+static int wait_stopped(pid_t tid)
+{
+    for (;;) {
+        int st;
+        if (waitpid(tid, &st, __WALL) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (WIFEXITED(st) || WIFSIGNALED(st))
+            return -ESRCH;
+        if (!WIFSTOPPED(st))
+            continue;
+        if ((st >> 16) == PTRACE_EVENT_STOP)
+            return 0;
+        /* a signal-delivery stop: give it back; the interrupt stays pending */
+        if (ptrace(PTRACE_CONT, tid, 0, (void *)(uintptr_t)WSTOPSIG(st)) != 0)
+            return -errno;
+    }
+}
+
+static int stop(struct freeze *f, struct stopped *t)
+{
+    if (ptrace(PTRACE_SEIZE, t->tid, 0, 0) != 0)
+        return -errno;
+    t->seized = true;
+    if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) != 0)
+        return -errno;
+    int err = wait_stopped(t->tid);
+    if (err)
+        return err;
+    t->stopped = true;
+    (void)f;
+    return 0;
+}
+
+static bool listed(const struct freeze *f, pid_t tid)
+{
+    for (uint32_t i = 0; i < f->nthreads; i++)
+        if (f->thread[i].tid == tid)
+            return true;
+    return false;
+}
+
+/* Seizes every thread not yet seized; the number newly found, or -errno. */
+static int stop_new_threads(struct freeze *f)
+{
+    char path[64], buf[4096];
+    int n = 0;
+    lt_format(path, sizeof(path), "/proc/%d/task", (int)f->pid);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    for (;;) {
+        long got = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+        if (got <= 0)
+            break;
+        for (long at = 0; at < got;) {
+            struct dirent64 *d = (struct dirent64 *)(buf + at);
+            at += d->d_reclen;
+            pid_t tid = (pid_t)strtol(d->d_name, NULL, 10);
+            if (tid <= 0 || tid == f->caller_tid || listed(f, tid))
+                continue;
+            if (f->nthreads == THREADS_MAX) {
+                close(fd);
+                f->why = "more threads than a scan can stop";
+                return -E2BIG;
+            }
+            struct stopped *t = &f->thread[f->nthreads++];
+            *t = (struct stopped){.tid = tid};
+            int err = stop(f, t);
+            if (err == -ESRCH) {
+                continue; /* it ended meanwhile */
+            } else if (err) {
+                close(fd);
+                f->why = err == -EPERM ? "ptrace is not permitted here" : "a thread could not be stopped";
+                return err;
+            }
+            n++;
+        }
+    }
+    close(fd);
+    return n;
+}
+
+/* Inside a leaktag hook, or leaktag's thread at work: a block may be half-way somewhere. */
+static bool busy(const struct freeze *f, const struct stopped *t)
+{
+    if (!t->stopped)
+        return false;
+    if (t->tid == f->worker_tid)
+        return !lt_worker_idle();
+#if defined(__x86_64__)
+    uint64_t tp = t->regs.fs_base;
+#else
+    uint64_t tp = 0;
+#endif
+    if (!tp)
+        return true;
+    const volatile uint32_t *guard = (const uint32_t *)(uintptr_t)(tp + (uint64_t)f->guard_offset);
+    return *guard != 0;
+}
+
+static int read_regs(struct stopped *t)
+{
+    struct iovec io = {&t->regs, sizeof(t->regs)};
+    return ptrace(PTRACE_GETREGSET, t->tid, (void *)(uintptr_t)NT_PRSTATUS, &io) == 0 ? 0 : -errno;
+}
+
+static void let_go(struct freeze *f)
+{
+    for (uint32_t i = 0; i < f->nthreads; i++) {
+        struct stopped *t = &f->thread[i];
+        if (t->seized)
+            ptrace(PTRACE_DETACH, t->tid, 0, 0);
+        t->seized = t->stopped = false;
+    }
+}
+
+static _Noreturn void copy_main(struct freeze *f);
+
+static int tracer_main(void *raw)
+{
+    struct freeze *f = raw;
+    uint64_t start = now_ns();
+    int err = 0;
+    /* Until no thread is new: threads may be created while the first ones stop. */
+    for (int round = 0; round < 16; round++) {
+        err = stop_new_threads(f);
+        if (err <= 0)
+            break;
+    }
+    for (uint32_t i = 0; err >= 0 && i < f->nthreads; i++)
+        if (f->thread[i].stopped && (err = read_regs(&f->thread[i])) != 0)
+            f->why = "a thread's registers could not be read";
+    /* Threads inside a hook run on, briefly, until each is out. */
+    for (uint32_t round = 0; err >= 0; round++) {
+        bool any = false;
+        for (uint32_t i = 0; i < f->nthreads; i++) {
+            struct stopped *t = &f->thread[i];
+            if (!busy(f, t))
+                continue;
+            any = true;
+            if (round == BUSY_ROUNDS)
+                break;
+            ptrace(PTRACE_CONT, t->tid, 0, 0);
+            struct timespec pause = {0, 20000};
+            nanosleep(&pause, NULL);
+            if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) != 0 || wait_stopped(t->tid) != 0 ||
+                read_regs(t) != 0)
+                t->stopped = false; /* it ended */
+        }
+        if (!any)
+            break;
+        f->retries = round + 1;
+        if (round == BUSY_ROUNDS) {
+            err = -EBUSY;
+            f->why = "a thread stayed inside leaktag";
+        }
+    }
+    if (err >= 0) {
+        uint64_t fork_start = now_ns();
+        long child = syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+        if (child == 0)
+            copy_main(f);
+        f->fork_ns = now_ns() - fork_start;
+        let_go(f);
+        f->pause_ns = now_ns() - start;
+        if (child < 0) {
+            f->status = -errno;
+            f->why = "fork failed";
+            return 0;
+        }
+        int st;
+        while (waitpid((pid_t)child, &st, 0) < 0 && errno == EINTR) {
+        }
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            f->status = -ECHILD;
+            f->why = "the scan did not finish";
+        } else {
+            f->status = f->scan_status;
+            f->why = f->scan_why;
+        }
+        return 0;
+    }
+    let_go(f);
+    f->pause_ns = now_ns() - start;
+    f->status = err;
+    return 0;
+}
+
+/* ---- the copy ------------------------------------------------------------------------- */
+
+static sigjmp_buf fault_jump; /* the copy is single-threaded */
+
+static void on_fault(int sig)
+{
+    (void)sig;
+    siglongjmp(fault_jump, 1);
+}
+
+static size_t read_copy(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+    (void)ctx;
+    if (sigsetjmp(fault_jump, 0))
+        return 0;
+    memcpy(buf, (const void *)(uintptr_t)addr, len);
+    return len;
+}
+
+struct copy {
+    struct freeze *f;
+    struct layout l;
+    uint64_t *addr, *size;
+    uint64_t n;
+    bool overflow;
+    struct lt_verdict_root *roots;
+    uint32_t nroots;
+    struct range *skip; /* leaktag's mappings, sorted */
+    uint64_t nskip;
+    struct lt_reach *r;
+};
+
+static void collect(const struct lt_block *b, void *ctx)
+{
+    struct copy *c = ctx;
+    if (c->n == c->f->capacity) {
+        c->overflow = true;
+        return;
+    }
+    c->addr[c->n] = b->addr;
+    c->size[c->n] = b->size;
+    c->n++;
+}
+
+/* Heapsort of (addr, size) by addr: no allocation, n log n. */
+static void sift(uint64_t *a, uint64_t *s, uint64_t root, uint64_t n)
+{
+    for (;;) {
+        uint64_t child = 2 * root + 1;
+        if (child >= n)
+            return;
+        if (child + 1 < n && a[child + 1] > a[child])
+            child++;
+        if (a[root] >= a[child])
+            return;
+        uint64_t t = a[root];
+        a[root] = a[child];
+        a[child] = t;
+        t = s[root];
+        s[root] = s[child];
+        s[child] = t;
+        root = child;
+    }
+}
+
+static void sort_blocks(uint64_t *a, uint64_t *s, uint64_t n)
+{
+    for (uint64_t i = n / 2; i-- > 0;)
+        sift(a, s, i, n);
+    for (uint64_t end = n; end-- > 1;) {
+        uint64_t t = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        t = s[0];
+        s[0] = s[end];
+        s[end] = t;
+        sift(a, s, 0, end);
+    }
+}
+
+static void *map_private(uint64_t bytes)
+{
+    void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void note_skip(uint64_t lo, uint64_t hi, void *ctx)
+{
+    struct copy *c = ctx;
+    if (c->nskip < ROOTS_MAX)
+        c->skip[c->nskip++] = (struct range){lo, hi};
+}
+
+static void add_root(struct copy *c, uint32_t kind, int32_t tid, uint64_t lo, uint64_t hi)
+{
+    if (hi <= lo)
+        return;
+    uint32_t id = c->nroots < ROOTS_MAX ? c->nroots++ : ROOTS_MAX - 1;
+    c->roots[id] = (struct lt_verdict_root){kind, tid, lo, hi};
+    if (kind == LT_ROOT_REGISTERS)
+        return;
+    lt_reach_root_range(c->r, lo, hi, id);
+}
+
+/* [lo, hi) less leaktag's own memory. */
+static void add_mapping_root(struct copy *c, uint64_t lo, uint64_t hi)
+{
+    for (uint64_t i = 0; i < c->nskip && lo < hi; i++) {
+        const struct range *s = &c->skip[i];
+        if (s->hi <= lo || s->lo >= hi)
+            continue;
+        if (s->lo > lo)
+            add_root(c, LT_ROOT_MAPPING, 0, lo, s->lo);
+        lo = s->hi > lo ? s->hi : lo;
+    }
+    if (lo < hi)
+        add_root(c, LT_ROOT_MAPPING, 0, lo, hi);
+}
+
+static bool holds_block(const struct copy *c, uint64_t lo, uint64_t hi)
+{
+    /* the first block starting at or after lo */
+    uint64_t a = 0, b = c->n;
+    while (a < b) {
+        uint64_t m = a + (b - a) / 2;
+        if (c->addr[m] < lo)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a < c->n && c->addr[a] < hi;
+}
+
+static uint64_t thread_sp(const struct stopped *t)
+{
+#if defined(__x86_64__)
+    return t->regs.rsp;
+#else
+    (void)t;
+    return 0;
+#endif
+}
+
+static void visit_map(const struct lt_proc_map *m, void *ctx)
+{
+    struct copy *c = ctx;
+    struct freeze *f = c->f;
+    if (m->perms[0] != 'r' || m->perms[1] != 'w')
+        return;
+    if (m->path[0] == '[' && strcmp(m->path, "[stack]") && strcmp(m->path, "[heap]") &&
+        strncmp(m->path, "[anon", 5))
+        return; /* [vvar], [vdso], [vsyscall] */
+    if (!strncmp(m->path, "/dev/", 5) && strcmp(m->path, "/dev/zero") &&
+        strncmp(m->path, "/dev/shm/", 9))
+        return; /* a device: reading it may have effects */
+    if (!strcmp(m->path, "[heap]") || holds_block(c, m->start, m->end))
+        return; /* the allocator's memory: blocks are followed from their references */
+    for (unsigned i = 0; i < f->nown; i++)
+        if (f->own[i].lo < m->end && m->start < f->own[i].hi)
+            return; /* leaktag's own segments */
+    uint64_t caller = f->caller_sp;
+    if (m->start <= f->caller_here && f->caller_here < m->end) {
+        /* the caller's stack: only the frames above leaktag's */
+        if (caller && m->start <= caller && caller < m->end)
+            add_root(c, LT_ROOT_CALLER, f->caller_tid, caller, m->end);
+        return;
+    }
+    bool stack = false;
+    for (uint32_t i = 0; i < f->nthreads; i++) {
+        const struct stopped *t = &f->thread[i];
+        uint64_t sp = thread_sp(t);
+        if (!t->stopped || sp < m->start || sp >= m->end)
+            continue;
+        stack = true;
+        if (t->tid == f->worker_tid)
+            continue; /* leaktag's thread: nothing of the application */
+        uint64_t lo = sp - RED_ZONE > m->start ? sp - RED_ZONE : m->start;
+        add_root(c, LT_ROOT_STACK, t->tid, lo, m->end);
+    }
+    if (!stack)
+        add_mapping_root(c, m->start, m->end);
+}
+
+/* glibc's arena (in libc's writable segment) points at free chunks' headers, which are the
+ * last word of the block before them when that block fills its chunk: not a reference. */
+static bool ignore_chunk_header(void *ctx, uint64_t where, uint64_t value, size_t block)
+{
+    struct copy *c = ctx;
+    struct freeze *f = c->f;
+    if (!f->glibc)
+        return false;
+    bool in_libc = false;
+    for (unsigned i = 0; i < f->nlibc && !in_libc; i++)
+        in_libc = f->libc[i].lo <= where && where < f->libc[i].hi;
+    if (!in_libc)
+        return false;
+    size_t usable = lt_backend_usable_size((void *)(uintptr_t)c->addr[block]);
+    return usable >= 8 && value == c->addr[block] + usable - 8;
+}
+
+static size_t read_copy_ctx(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+    return read_copy(ctx, addr, buf, len);
+}
+
+static _Noreturn void copy_main(struct freeze *f)
+{
+    uint64_t start = now_ns();
+    struct sigaction fault = {.sa_handler = on_fault, .sa_flags = SA_NODEFER};
+    sigemptyset(&fault.sa_mask);
+    lt_real.sigaction(SIGSEGV, &fault, NULL);
+    lt_real.sigaction(SIGBUS, &fault, NULL);
+
+    struct copy c = {.f = f, .l = layout_for(f->capacity)};
+    char *shared = (char *)f;
+    c.addr = (uint64_t *)(shared + c.l.addr);
+    c.size = map_private(f->capacity * 8);
+    c.roots = (struct lt_verdict_root *)(shared + c.l.roots);
+    c.skip = map_private(ROOTS_MAX * sizeof(struct range));
+    if (!c.size || !c.skip) {
+        f->scan_status = -ENOMEM;
+        f->scan_why = "no memory for the scan";
+        syscall(SYS_exit_group, 0);
+    }
+    lt_nursery_scan_frozen(collect, &c);
+    if (c.overflow) {
+        f->scan_status = -E2BIG;
+        f->scan_why = "the heap grew past the scan's arrays";
+        syscall(SYS_exit_group, 0);
+    }
+    sort_blocks(c.addr, c.size, c.n);
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < c.n; i++) /* a block caught moving was seen twice */
+        if (!n || c.addr[i] != c.addr[n - 1]) {
+            c.addr[n] = c.addr[i];
+            c.size[n] = c.size[i];
+            n++;
+        }
+    c.n = n;
+    lt_mem_each_mapping(note_skip, &c);
+    /* sorted, for add_mapping_root */
+    for (uint64_t i = 1; i < c.nskip; i++)
+        for (uint64_t j = i; j > 0 && c.skip[j - 1].lo > c.skip[j].lo; j--) {
+            struct range t = c.skip[j];
+            c.skip[j] = c.skip[j - 1];
+            c.skip[j - 1] = t;
+        }
+
+    size_t slots = lt_reach_index_slots(c.addr, c.size, c.n);
+    struct lt_reach r = {
+        .n = c.n, .start = c.addr, .size = c.size, .read = read_copy_ctx, .read_ctx = &c,
+        .ignore_interior = ignore_chunk_header,
+        .state = (uint8_t *)(shared + c.l.state),
+        .via = (uint32_t *)(shared + c.l.via),
+        .via_addr = (uint64_t *)(shared + c.l.via_addr),
+        .index_page = map_private(slots * 8), .index_first = map_private(slots * 4),
+        .index_mask = slots - 1, .stack = map_private((2 * c.n + 1) * 4),
+    };
+    if (!r.index_page || !r.index_first || !r.stack) {
+        f->scan_status = -ENOMEM;
+        f->scan_why = "no memory for the scan";
+        syscall(SYS_exit_group, 0);
+    }
+    c.r = &r;
+    lt_reach_begin(&r);
+    for (uint32_t i = 0; i < f->nthreads; i++) {
+        const struct stopped *t = &f->thread[i];
+        if (!t->stopped || t->tid == f->worker_tid)
+            continue;
+        add_root(&c, LT_ROOT_REGISTERS, t->tid, 0, 1);
+        uint32_t id = c.nroots - 1;
+        const uint64_t *words = (const uint64_t *)&t->regs;
+        for (size_t k = 0; k < sizeof(t->regs) / 8; k++)
+            lt_reach_root_word(&r, words[k], id);
+    }
+    static char scratch[64 * 1024]; /* the copy's own: nobody else runs */
+    if (lt_proc_maps(visit_map, &c, scratch, sizeof(scratch)) < 0) {
+        f->scan_status = -EIO;
+        f->scan_why = "cannot read the process's maps";
+        syscall(SYS_exit_group, 0);
+    }
+    lt_reach_end(&r);
+    f->n = c.n;
+    f->nroots = c.nroots;
+    f->bytes_scanned = r.bytes_scanned;
+    f->scan_ns = now_ns() - start;
+    f->scan_status = 0;
+    syscall(SYS_exit_group, 0);
+    __builtin_unreachable();
+}
+
+/* ---- the caller ----------------------------------------------------------------------- */
+
+static int note_module(struct dl_phdr_info *info, size_t size, void *raw)
+{
+    (void)size;
+    struct freeze *f = raw;
+    uint64_t own = (uint64_t)(uintptr_t)&note_module;
+    bool mine = false, libc = info->dlpi_name && strstr(info->dlpi_name, "/libc.so");
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uint64_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && lo <= own && own < hi)
+            mine = true;
+    }
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+            continue;
+        uint64_t lo = (info->dlpi_addr + ph->p_vaddr) & ~4095ull;
+        uint64_t hi = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz + 4095) & ~4095ull;
+        if (mine && f->nown < OWN_RANGES_MAX)
+            f->own[f->nown++] = (struct range){lo, hi};
+        if (libc && f->nlibc < OWN_RANGES_MAX)
+            f->libc[f->nlibc++] = (struct range){lo, hi};
+    }
+    return 0;
+}
+
+static void *tracer_stack;
+
+void lt_verdict_take(struct lt_verdict *v, uint64_t caller_sp)
+{
+    *v = (struct lt_verdict){.status = -EINVAL};
+    if (lt_opt.sample) {
+        v->why = "sampled mode does not know every block";
+        return;
+    }
+    int saved_errno = errno;
+    struct lt_totals totals;
+    lt_tracker_totals(&totals);
+    uint64_t live = totals.allocations > totals.frees ? totals.allocations - totals.frees : 0;
+    uint64_t capacity = live + live / 4 + 65536;
+    struct layout l = layout_for(capacity);
+    void *map = mmap(NULL, l.total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (!tracer_stack)
+        tracer_stack = lt_mem_map_stack(TRACER_STACK);
+    if (map == MAP_FAILED || !tracer_stack) {
+        if (map != MAP_FAILED)
+            munmap(map, l.total);
+        v->status = -ENOMEM;
+        v->why = "no memory for the scan";
+        errno = saved_errno;
+        return;
+    }
+    struct freeze *f = map;
+    f->pid = getpid();
+    f->caller_tid = (pid_t)syscall(SYS_gettid);
+    f->worker_tid = lt_worker_tid();
+    f->caller_sp = caller_sp;
+    f->caller_here = (uint64_t)(uintptr_t)__builtin_frame_address(0);
+    f->guard_offset = (intptr_t)((char *)&lt_tls.guard - (char *)__builtin_thread_pointer());
+    f->glibc = lt_opt.backend == LT_BACKEND_LIBC;
+    f->capacity = capacity;
+    dl_iterate_phdr(note_module, f);
+
+    pid_t tracer = clone(tracer_main, tracer_stack, CLONE_VM | CLONE_UNTRACED, f);
+    if (tracer < 0) {
+        v->status = -errno;
+        v->why = "cannot start the tracer";
+    } else {
+        int st;
+        while (waitpid(tracer, &st, __WCLONE) < 0 && errno == EINTR) {
+        }
+        v->status = f->status;
+        v->why = f->why;
+    }
+    v->pause_ns = f->pause_ns;
+    v->fork_ns = f->fork_ns;
+    v->scan_ns = f->scan_ns;
+    v->bytes_scanned = f->bytes_scanned;
+    v->threads = f->nthreads;
+    v->retries = f->retries;
+    v->nroots = f->nroots;
+    v->n = f->n;
+    char *shared = map;
+    v->addr = (uint64_t *)(shared + l.addr);
+    v->state = (uint8_t *)(shared + l.state);
+    v->via = (uint32_t *)(shared + l.via);
+    v->via_addr = (uint64_t *)(shared + l.via_addr);
+    v->roots = (struct lt_verdict_root *)(shared + l.roots);
+    v->map = map;
+    v->map_bytes = l.total;
+    errno = saved_errno;
+}
+
+void lt_verdict_free(struct lt_verdict *v)
+{
+    if (v->map)
+        munmap(v->map, v->map_bytes);
+    v->map = NULL;
+}
+
+int lt_verdict_state(const struct lt_verdict *v, uint64_t addr, uint64_t *index)
+{
+    if (v->status != 0)
+        return -1;
+    uint64_t a = 0, b = v->n;
+    while (a < b) {
+        uint64_t m = a + (b - a) / 2;
+        if (v->addr[m] < addr)
+            a = m + 1;
+        else
+            b = m;
+    }
+    if (a == v->n || v->addr[a] != addr)
+        return -1;
+    if (index)
+        *index = a;
+    return v->state[a];
+}

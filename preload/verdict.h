@@ -1,0 +1,61 @@
+/* verdict.h — the reachability verdict on the live process (LEAKTAG_REACH): every other
+ * thread is stopped with ptrace, its registers taken, a copy-on-write image of the process
+ * forked and the threads let go at once; the copy finds the blocks in its frozen tables, its
+ * roots in its own maps, runs the mark (reach.h) and hands back a state per block.
+ *
+ * The results live in a shared mapping owned by the caller until lt_verdict_free. */
+#ifndef LT_VERDICT_H
+#define LT_VERDICT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "reach.h"
+
+enum lt_root_kind {
+    LT_ROOT_REGISTERS = 1, /* a stopped thread's registers */
+    LT_ROOT_STACK = 2,     /* a stopped thread's stack, from its stack pointer up */
+    LT_ROOT_MAPPING = 3,   /* a writable mapping that holds no block (globals, mmap'd arenas) */
+    LT_ROOT_CALLER = 4,    /* the stack of the thread that asked, above leaktag's frames */
+};
+
+struct lt_verdict_root {
+    uint32_t kind; /* enum lt_root_kind */
+    int32_t tid;   /* for registers and stacks */
+    uint64_t lo, hi;
+};
+
+/* What the scan found, or why there is no verdict. */
+struct lt_verdict {
+    int status;         /* 0: the arrays below are valid; else -errno */
+    const char *why;    /* when status != 0: a phrase ("ptrace not permitted", ...) */
+    uint64_t pause_ns;  /* application threads stopped, first stop to last release */
+    uint64_t fork_ns;   /* of which the copy-on-write fork */
+    uint64_t scan_ns;   /* the mark, in the copy */
+    uint64_t bytes_scanned;
+    uint32_t threads;   /* threads stopped */
+    uint32_t retries;   /* rounds of letting threads out of leaktag's hooks before the copy */
+    uint32_t nroots;
+    uint64_t n;         /* blocks scanned */
+    uint64_t *addr;     /* sorted */
+    uint8_t *state;     /* enum lt_reach_state */
+    uint32_t *via;      /* index into addr, LT_REACH_VIA_ROOT | root, or LT_REACH_VIA_NONE */
+    uint64_t *via_addr;
+    struct lt_verdict_root *roots;
+
+    /* the mapping behind it all */
+    void *map;
+    uint64_t map_bytes;
+};
+
+/* Takes the verdict, from the calling thread (leaktag's own, or one that asked for a
+ * snapshot: caller_sp is then where its application frames begin, and its stack above that
+ * is a root). Fills *v; v->status says whether it worked. */
+void lt_verdict_take(struct lt_verdict *v, uint64_t caller_sp);
+void lt_verdict_free(struct lt_verdict *v);
+
+/* The state of the block at addr in *v, or -1 if the scan did not see it (allocated after
+ * the copy). */
+int lt_verdict_state(const struct lt_verdict *v, uint64_t addr, uint64_t *index);
+
+#endif
