@@ -268,6 +268,7 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
     /* (partial, thread) pairs seen, to count distinct threads per family; (partial, stack)
      * bytes, to find each thread group's main stacks. */
     struct hashmap seen = HASHMAP_INIT, per_stack = HASHMAP_INIT;
+    bool scanned = group_has_scan(s);
     for (size_t i = 0; !error && i < s->nblocks; i++) {
         const struct lts_block *b = &s->blocks[i];
         if (b->age_cs < opt->min_age_cs)
@@ -295,6 +296,12 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
         }
         struct partial *p = &o->parts[pi];
         double weight = group_block_weight(b->size, interval);
+        if (scanned) {
+            int st = group_reach_state(s, b->addr);
+            p->g.has_reach = true;
+            p->g.reach.blocks[st]++;
+            p->g.reach.bytes[st] += b->size;
+        }
         p->g.sampled_blocks++;
         p->g.est_blocks += weight;
         p->g.est_bytes += weight * (double)b->size;
@@ -423,7 +430,23 @@ static void free_group_contents(struct group *g)
         free((char *)g->threads[i].name);
     free(g->threads);
     free(g->series_bytes);
+    free(g->series_lost_bytes);
     free(g->series_blocks);
+}
+
+int group_reach_state(const struct lts_snapshot *s, uint64_t addr)
+{
+    if (!group_has_scan(s))
+        return -1;
+    size_t a = 0, b = s->nreach;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (s->reach[m].addr < addr)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a < s->nreach && s->reach[a].addr == addr ? s->reach[a].state : REACH_NOT_SCANNED;
 }
 
 int group_build(struct analysis *snaps, size_t n, const struct group_options *opt,
@@ -454,6 +477,10 @@ int group_build(struct analysis *snaps, size_t n, const struct group_options *op
             if (si == n - 1) {
                 out->live_bytes += p->g.bytes;
                 out->live_blocks += p->g.blocks;
+                for (int k = 0; k < REACH_KINDS; k++) {
+                    out->reach.blocks[k] += p->g.reach.blocks[k];
+                    out->reach.bytes[k] += p->g.reach.bytes[k];
+                }
             }
             bool inserted;
             struct hashmap_slot *slot = hashmap_bytes(&final, p->g.key, strlen(p->g.key),
@@ -473,15 +500,17 @@ int group_build(struct analysis *snaps, size_t n, const struct group_options *op
                 *g = p->g;
                 g->series_bytes = calloc(n, sizeof(uint64_t));
                 g->series_blocks = calloc(n, sizeof(uint64_t));
-                if (!g->series_bytes || !g->series_blocks)
+                g->series_lost_bytes = calloc(n, sizeof(uint64_t));
+                if (!g->series_bytes || !g->series_blocks || !g->series_lost_bytes)
                     goto oom;
             } else {
                 /* Newer snapshot: its figures and samples replace the older ones; the
                  * first key stays (the map points at it). */
                 struct group *g = &out->groups[slot->value];
                 uint64_t *sb = g->series_bytes, *sk = g->series_blocks;
+                uint64_t *sl = g->series_lost_bytes;
                 char *key = g->key;
-                g->series_bytes = g->series_blocks = NULL;
+                g->series_bytes = g->series_blocks = g->series_lost_bytes = NULL;
                 g->key = NULL;
                 free_group_contents(g);
                 *g = p->g;
@@ -489,10 +518,12 @@ int group_build(struct analysis *snaps, size_t n, const struct group_options *op
                 g->key = key;
                 g->series_bytes = sb;
                 g->series_blocks = sk;
+                g->series_lost_bytes = sl;
             }
             struct group *g = &out->groups[slot->value];
             g->series_bytes[si] = g->bytes;
             g->series_blocks[si] = g->blocks;
+            g->series_lost_bytes[si] = reach_lost_bytes(&g->reach);
         }
         free(o.parts);
         hashmap_free(&o.keys);
@@ -504,11 +535,16 @@ int group_build(struct analysis *snaps, size_t n, const struct group_options *op
         goto fail;
     }
     out->sample_interval = snaps[n - 1].sample_interval;
+    out->has_reach = group_has_scan(snaps[n - 1].snap);
     for (size_t i = 0; i < out->ngroups; i++) {
         struct group *g = &out->groups[i];
         g->bytes = g->series_bytes[n - 1];
-        if (!g->series_blocks[n - 1])
+        if (!g->series_blocks[n - 1]) {
             g->sampled_blocks = 0; /* gone from the newest snapshot */
+            g->reach = (struct reach_split){0};
+        }
+        g->has_reach = out->has_reach;
+        g->delta_lost_bytes = (int64_t)(g->series_lost_bytes[n - 1] - g->series_lost_bytes[0]);
         g->blocks = g->series_blocks[n - 1];
         g->delta_bytes = (int64_t)(g->series_bytes[n - 1] - g->series_bytes[0]);
         g->delta_blocks = (int64_t)(g->series_blocks[n - 1] - g->series_blocks[0]);
@@ -545,10 +581,21 @@ static int by_growth(const void *x, const void *y)
     return by_bytes(x, y);
 }
 
+/* With a reachability scan: lost bytes first (definitely and indirectly), then as by_bytes. */
+static int by_lost(const void *x, const void *y)
+{
+    const struct group *a = x, *b = y;
+    uint64_t la = reach_lost_bytes(&a->reach), lb = reach_lost_bytes(&b->reach);
+    if (la != lb)
+        return la > lb ? -1 : 1;
+    return by_bytes(x, y);
+}
+
 void group_sort(struct grouping *g)
 {
     if (g->ngroups > 1) /* none left after filtering: groups may be NULL, which qsort refuses */
-        qsort(g->groups, g->ngroups, sizeof(*g->groups), g->nsnapshots > 1 ? by_growth : by_bytes);
+        qsort(g->groups, g->ngroups, sizeof(*g->groups),
+              g->nsnapshots > 1 ? by_growth : g->has_reach ? by_lost : by_bytes);
 }
 
 void group_free(struct grouping *g)

@@ -54,6 +54,14 @@ struct group_sample {
     const struct lts_block *block; /* NULL: freed before the scan reached it */
 };
 
+/* A reachability scan's split of some blocks: valgrind's four categories (enum
+ * lt_reach_verdict) and the blocks allocated after the scan's copy. */
+#define REACH_NOT_SCANNED 4
+#define REACH_KINDS 5
+struct reach_split {
+    uint64_t blocks[REACH_KINDS], bytes[REACH_KINDS];
+};
+
 struct group {
     char *key;
     /* Where the group is shown from: the newest snapshot it appears in. */
@@ -74,6 +82,12 @@ struct group {
     uint64_t *series_bytes, *series_blocks;
     int64_t delta_bytes, delta_blocks; /* newest minus oldest */
     bool grew_every_interval;
+    /* The reachability split, when the newest snapshot of the group has a scan; with
+     * several snapshots, lost bytes (definitely + indirectly) in each, and their growth. */
+    bool has_reach;
+    struct reach_split reach;
+    uint64_t *series_lost_bytes;
+    int64_t delta_lost_bytes;
 };
 
 struct grouping {
@@ -83,7 +97,21 @@ struct grouping {
     uint64_t live_bytes, live_blocks; /* of the newest snapshot, after --min-age (estimates
                                          when it is sampled) */
     uint64_t sample_interval;         /* of the newest snapshot: 0 = every block recorded */
+    bool has_reach;                   /* the newest snapshot has a reachability scan */
+    struct reach_split reach;         /* its totals */
 };
+
+/* The scan's state of the block at addr in s (enum lt_reach_verdict), REACH_NOT_SCANNED
+ * for a block allocated after it, or -1 when s has no successful scan. */
+int group_reach_state(const struct lts_snapshot *s, uint64_t addr);
+static inline bool group_has_scan(const struct lts_snapshot *s)
+{
+    return s->nreach_scan && s->reach_scan[0].status == 0;
+}
+static inline uint64_t reach_lost_bytes(const struct reach_split *r)
+{
+    return r->bytes[LT_VERDICT_DEFINITELY_LOST] + r->bytes[LT_VERDICT_INDIRECTLY_LOST];
+}
 
 /* The weight of one recorded block of `size` bytes: 1, or in a snapshot sampled every
  * `interval` bytes on average, 1 / P(sampled) = 1 / (1 - exp(-size / interval)). */

@@ -35,6 +35,8 @@ static void usage(FILE *out)
           "  --top N            groups shown (default 20, 0 = all)\n"
           "  --min-bytes N      only groups with at least N live bytes (K, M, G suffixes)\n"
           "  --min-age SECONDS  only blocks at least that old\n"
+          "  --lost             only groups with lost blocks (definitely or indirectly: a\n"
+          "                     snapshot taken with LEAKTAG_REACH=1)\n"
           "  --grep REGEX       count matches (PCRE, as grep -P) in each group's samples\n"
           "  --format text|json|collapsed     (collapsed: for flamegraph.pl, speedscope)\n"
           "  --samples N        samples shown per group in text (default 3)\n"
@@ -125,7 +127,7 @@ static void progress_done(void)
 int main(int argc, char **argv)
 {
     enum { OPT_BY = 256, OPT_FOLD, OPT_TOP, OPT_MIN_BYTES, OPT_MIN_AGE, OPT_GREP, OPT_FORMAT,
-           OPT_SAMPLES, OPT_COLOR, OPT_DIFF, OPT_DUMP, OPT_VERSION };
+           OPT_SAMPLES, OPT_COLOR, OPT_DIFF, OPT_DUMP, OPT_VERSION, OPT_LOST };
     static const struct option longopts[] = {
         {"by", required_argument, NULL, OPT_BY},
         {"fold", required_argument, NULL, OPT_FOLD},
@@ -138,6 +140,7 @@ int main(int argc, char **argv)
         {"color", required_argument, NULL, OPT_COLOR},
         {"colour", required_argument, NULL, OPT_COLOR},
         {"diff", no_argument, NULL, OPT_DIFF},
+        {"lost", no_argument, NULL, OPT_LOST},
         {"dump-raw", no_argument, NULL, OPT_DUMP},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -195,6 +198,7 @@ int main(int argc, char **argv)
             color = optarg;
             break;
         case OPT_DIFF: diff = true; break;
+        case OPT_LOST: opt.lost_only = true; break;
         case OPT_DUMP: dump = true; break;
         case OPT_VERSION: printf("leaktag-report %s\n", LEAKTAG_VERSION); return 0;
         case 'h': usage(stdout); return 0;
@@ -243,6 +247,14 @@ int main(int argc, char **argv)
                 fprintf(stderr, "leaktag-report: %s: %s\n", path, e.message);
             rc = EXIT_BAD_INPUT;
         }
+    }
+    if (!rc && !dump && opt.lost_only && !group_has_scan(snaps[nfiles - 1].snap)) {
+        const struct lts_snapshot *last = snaps[nfiles - 1].snap;
+        fprintf(stderr, "leaktag-report: %s: --lost needs a reachability scan, and %s\n",
+                snaps[nfiles - 1].path,
+                last->nreach_scan ? last->reach_scan[0].why
+                                  : "it was taken without one (LEAKTAG_REACH=1)");
+        rc = EXIT_BAD_INPUT;
     }
     if (!rc && dump) {
         lts_dump_raw(stdout, snaps[0].snap);

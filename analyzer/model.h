@@ -20,6 +20,8 @@ struct model_options {
     const char *fold_pattern, *grep_pattern; /* as given, for the reader of a report */
     size_t top;                        /* groups shown, 0 = all */
     uint64_t min_bytes;                /* groups with fewer live bytes are not shown */
+    bool lost_only;                    /* --lost: only groups with definitely or indirectly
+                                          lost blocks (needs a reachability scan) */
 };
 
 /* Threads of one name family with one stack reservation: the article's third case is

@@ -98,6 +98,18 @@ static void misuse_json(FILE *out, const struct analysis *a)
     fputs(s->nmisuse ? "\n  ],\n" : "],\n", out);
 }
 
+/* "reachability": {"definitely_lost": {"blocks": N, "bytes": N}, ...} */
+static void reach_json(FILE *out, const struct reach_split *r)
+{
+    static const char *const keys[REACH_KINDS] = {"definitely_lost", "indirectly_lost",
+                                                  "possibly_lost", "reachable", "not_scanned"};
+    fputs("\"reachability\": {", out);
+    for (int k = 0; k < REACH_KINDS; k++)
+        fprintf(out, "%s\"%s\": {\"blocks\": %" PRIu64 ", \"bytes\": %" PRIu64 "}", k ? ", " : "",
+                keys[k], r->blocks[k], r->bytes[k]);
+    fputs("}", out);
+}
+
 static void group_json(FILE *out, const struct model *m, size_t index, bool first)
 {
     const struct group *g = &m->grouping.groups[index];
@@ -118,6 +130,17 @@ static void group_json(FILE *out, const struct model *m, size_t index, bool firs
         for (size_t k = 0; k < m->nsnaps; k++)
             fprintf(out, "%s%" PRIu64, k ? ", " : "", g->series_blocks[k]);
         fputs("]", out);
+        if (g->has_reach) {
+            fprintf(out, ", \"delta_lost_bytes\": %" PRId64 ", \"series_lost_bytes\": [",
+                    g->delta_lost_bytes);
+            for (size_t k = 0; k < m->nsnaps; k++)
+                fprintf(out, "%s%" PRIu64, k ? ", " : "", g->series_lost_bytes[k]);
+            fputs("]", out);
+        }
+    }
+    if (g->has_reach) {
+        fputs(",\n      ", out);
+        reach_json(out, &g->reach);
     }
     fputs(",\n      \"frames\": ", out);
     frames_json(out, a, g->blocks ? g->stack : UINT32_MAX);
@@ -192,6 +215,19 @@ void render_json(FILE *out, const struct model *m)
     fprintf(out, ", \"sampled\": %s, \"sample_interval_bytes\": %" PRIu64 ", \"options\": ",
             m->grouping.sample_interval ? "true" : "false", m->grouping.sample_interval);
     json_cstr(out, s->options);
+    if (s->nreach_scan) {
+        const struct lts_reach_scan *r = &s->reach_scan[0];
+        fprintf(out, ", \"reachability_scan\": {\"ok\": %s, \"error\": ", r->status ? "false" : "true");
+        if (r->status)
+            json_cstr(out, r->why);
+        else
+            fputs("null", out);
+        fprintf(out, ", \"pause_ms\": %.3f, \"fork_ms\": %.3f, \"scan_ms\": %.3f"
+                     ", \"bytes_scanned\": %" PRIu64 ", \"blocks_scanned\": %" PRIu64
+                     ", \"threads_stopped\": %u, \"roots\": %zu}",
+                r->pause_ns / 1e6, r->fork_ns / 1e6, r->scan_ns / 1e6, r->bytes_scanned,
+                r->blocks, r->threads, s->nreach_roots);
+    }
     fputs("},\n", out);
     if (m->nsnaps > 1) {
         fputs("  \"compared\": [", out);
@@ -211,13 +247,18 @@ void render_json(FILE *out, const struct model *m)
                  ", \"vm_size_bytes\": %" PRIu64 ", \"allocations\": %" PRIu64
                  ", \"frees\": %" PRIu64 ", \"mismatches\": %" PRIu64
                  ", \"unknown_frees\": %" PRIu64 ", \"untracked_blocks\": %" PRIu64
-                 ", \"guards_recovered\": %" PRIu64 "},\n",
+                 ", \"guards_recovered\": %" PRIu64,
             m->live_bytes, m->live_blocks,
             m->grouping.live_bytes, m->grouping.live_blocks, lts_counter(s, "peak_live_bytes", 0),
             s->rss_bytes, s->vm_size_bytes, lts_counter(s, "allocations", 0),
             lts_counter(s, "frees", 0), lts_counter(s, "mismatches", 0),
             lts_counter(s, "unknown_frees", 0), lts_counter(s, "untracked_blocks", 0),
             lts_counter(s, "guards_recovered", 0));
+    if (m->grouping.has_reach) {
+        fputs(", ", out);
+        reach_json(out, &m->grouping.reach);
+    }
+    fputs("},\n", out);
     fprintf(out, "  \"grouping\": {\"by\": \"%s\", \"fold\": ", by[m->opt.group.by]);
     json_cstr(out, m->opt.fold_pattern);
     fprintf(out, ", \"min_age_s\": %.2f, \"groups\": %zu},\n", m->opt.group.min_age_cs / 100.0,

@@ -73,6 +73,47 @@ struct text {
     const struct render_options *o;
 };
 
+static const char *const verdict_names[REACH_KINDS] = {
+    "definitely lost", "indirectly lost", "possibly lost", "reachable", "not scanned"};
+
+/* "definitely lost: 1.4 MiB in 1,000 blocks · indirectly lost: ..." (the kinds present) */
+static void reach_split_line(FILE *out, const struct reach_split *r, bool all,
+                             const char *bold_on, const char *bold_off)
+{
+    char b1[32], n1[32];
+    bool first = true;
+    for (int k = 0; k < REACH_KINDS; k++) {
+        if ((k == REACH_NOT_SCANNED || !all) && !r->blocks[k])
+            continue;
+        bool lost = k == LT_VERDICT_DEFINITELY_LOST || k == LT_VERDICT_INDIRECTLY_LOST;
+        fprintf(out, "%s%s%s: %s in %s blocks%s", first ? "" : " · ",
+                lost && r->blocks[k] ? bold_on : "", verdict_names[k],
+                units_bytes(b1, sizeof(b1), (int64_t)r->bytes[k]),
+                units_count(n1, sizeof(n1), r->blocks[k]), lost && r->blocks[k] ? bold_off : "");
+        first = false;
+    }
+}
+
+static void reach_header(const struct text *t, const struct lts_snapshot *s)
+{
+    FILE *out = t->out;
+    const struct render_options *o = t->o;
+    if (!s->nreach_scan)
+        return;
+    const struct lts_reach_scan *r = &s->reach_scan[0];
+    if (r->status) {
+        fprintf(out, "  %sno reachability verdict:%s %s\n", red(o), plain(o), r->why);
+        return;
+    }
+    char b1[32];
+    fputs("  ", out);
+    reach_split_line(out, &t->m->grouping.reach, true, red(o), plain(o));
+    fprintf(out, "\n  reachability scan: %u threads stopped %.2f ms (of which fork %.2f ms), "
+                 "scan %.3f s over %s\n",
+            r->threads, r->pause_ns / 1e6, r->fork_ns / 1e6, r->scan_ns / 1e9,
+            units_bytes(b1, sizeof(b1), (int64_t)r->bytes_scanned));
+}
+
 static void header(const struct text *t)
 {
     FILE *out = t->out;
@@ -119,6 +160,7 @@ static void header(const struct text *t)
             units_count(n1, sizeof(n1), m->live_blocks), peak,
             units_bytes(b3, sizeof(b3), (int64_t)s->rss_bytes),
             units_bytes(b4, sizeof(b4), (int64_t)s->vm_size_bytes));
+    reach_header(t, s);
     if (m->opt.group.min_age_cs)
         fprintf(out, "  blocks at least %s old: %s in %s blocks\n",
                 units_age(up, sizeof(up), m->opt.group.min_age_cs),
@@ -301,6 +343,15 @@ static void group_text(const struct text *t, size_t index)
             fputc('\n', out);
         }
     }
+    if (g->has_reach && g->blocks) {
+        fputs("    ", out);
+        reach_split_line(out, &g->reach, false, red(o), plain(o));
+        fputc('\n', out);
+        if (m->nsnaps > 1 && g->delta_lost_bytes)
+            fprintf(out, "    lost bytes growth: %s%s since snapshot %" PRIu64 "\n",
+                    g->delta_lost_bytes >= 0 ? "+" : "",
+                    units_bytes(b1, sizeof(b1), g->delta_lost_bytes), m->snaps[0].snap->seq);
+    }
     char name[64];
     if (m->opt.group.by == GROUP_BY_THREAD)
         fprintf(out, "    thread: %s\n", safe(name, sizeof(name), g->key));
@@ -365,7 +416,10 @@ void render_text(FILE *out, const struct model *m, const struct render_options *
     fprintf(out, "\n%zu groups by %s", gr->ngroups, by[m->opt.group.by]);
     if (m->opt.fold_pattern)
         fprintf(out, ", frames matching '%s' folded", m->opt.fold_pattern);
-    fputs(m->nsnaps > 1 ? ", fastest growing first\n" : ", largest first\n", out);
+    if (m->opt.lost_only)
+        fputs(", only those with lost blocks", out);
+    fputs(m->nsnaps > 1 ? ", fastest growing first\n"
+          : gr->has_reach ? ", most lost bytes first\n" : ", largest first\n", out);
     uint64_t rest_bytes = 0, rest_groups = 0;
     for (size_t i = 0; i < gr->ngroups; i++) {
         if (model_shows(m, i)) {
@@ -377,7 +431,7 @@ void render_text(FILE *out, const struct model *m, const struct render_options *
     }
     if (rest_groups) {
         char b1[32], n1[32];
-        fprintf(out, "\n... %s more groups with %s (--top 0 shows all)\n",
+        fprintf(out, m->opt.lost_only ? "\n... %s more groups with %s (without lost blocks, or past --top)\n" : "\n... %s more groups with %s (--top 0 shows all)\n",
                 units_count(n1, sizeof(n1), rest_groups),
                 units_bytes(b1, sizeof(b1), (int64_t)rest_bytes));
     }

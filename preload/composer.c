@@ -511,8 +511,37 @@ static void take_verdict(struct lt_verdict *v, struct lt_thread *self)
 
 static void write_reach(struct lts_writer *w, const struct lt_verdict *v)
 {
-    (void)w;
-    (void)v;
+    _Static_assert((int)LT_REACH_LOST == (int)LT_VERDICT_DEFINITELY_LOST &&
+                       (int)LT_REACH_REACHABLE == (int)LT_VERDICT_REACHABLE &&
+                       (int)LT_ROOT_CALLER == (int)LT_ROOT_TYPE_CALLER,
+                   "reach.h and format.h agree");
+    lts_writer_begin(w, LT_SECTION_REACH_SCAN);
+    lts_put_reach_scan(w, &(struct lts_reach_scan){
+        .status = v->status, .why = v->status ? (v->why ? v->why : "unknown error") : "",
+        .pause_ns = v->pause_ns, .fork_ns = v->fork_ns, .scan_ns = v->scan_ns,
+        .bytes_scanned = v->bytes_scanned, .blocks = v->status ? 0 : v->n,
+        .threads = v->threads, .retries = v->retries});
+    lts_writer_end(w);
+    if (v->status)
+        return;
+    lts_writer_begin(w, LT_SECTION_REACH_ROOTS);
+    for (uint32_t i = 0; i < v->nroots; i++)
+        lts_put_reach_root(w, &(struct lts_reach_root){
+            .type = (uint8_t)v->roots[i].kind, .tid = (uint64_t)v->roots[i].tid,
+            .lo = v->roots[i].lo, .hi = v->roots[i].hi});
+    lts_writer_end(w);
+    lts_writer_begin(w, LT_SECTION_REACH);
+    for (uint64_t i = 0; i < v->n; i++) {
+        uint32_t via = v->via[i];
+        struct lts_reach r = {.addr = v->addr[i], .state = v->state[i]};
+        if (via != LT_REACH_VIA_NONE) {
+            r.via_type = via & LT_REACH_VIA_ROOT ? LT_VIA_ROOT : LT_VIA_BLOCK;
+            r.via = via & ~LT_REACH_VIA_ROOT;
+            r.via_addr = v->via_addr[i];
+        }
+        lts_put_reach(w, &r);
+    }
+    lts_writer_end(w);
 }
 
 static int write_locked(struct lt_thread *self, const char *reason, uint32_t requests, bool final);

@@ -239,9 +239,10 @@ static void let_go(struct freeze *f)
 {
     for (uint32_t i = 0; i < f->nthreads; i++) {
         struct stopped *t = &f->thread[i];
+        /* (stopped stays: the copy, which shares this mapping, still reads it) */
         if (t->seized)
             ptrace(PTRACE_DETACH, t->tid, 0, 0);
-        t->seized = t->stopped = false;
+        t->seized = false;
     }
 }
 

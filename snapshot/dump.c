@@ -63,4 +63,18 @@ void lts_dump_raw(FILE *out, const struct lts_snapshot *s)
                      "\n",
                 s->misuse[i].type, s->misuse[i].alloc_stack, s->misuse[i].release_stack,
                 s->misuse[i].alloc_kind, s->misuse[i].release_kind, s->misuse[i].count);
+    for (size_t i = 0; i < s->nreach_scan; i++) {
+        const struct lts_reach_scan *r = &s->reach_scan[i];
+        fprintf(out, "reach-scan status %" PRId64 " why \"%s\" pause-ns %" PRIu64 " fork-ns %" PRIu64
+                     " scan-ns %" PRIu64 " bytes %" PRIu64 " blocks %" PRIu64 " threads %u retries %u\n",
+                r->status, r->why, r->pause_ns, r->fork_ns, r->scan_ns, r->bytes_scanned,
+                r->blocks, r->threads, r->retries);
+    }
+    for (size_t i = 0; i < s->nreach_roots; i++)
+        fprintf(out, "reach-root %zu type %u tid %" PRIu64 " 0x%" PRIx64 "-0x%" PRIx64 "\n", i,
+                s->reach_roots[i].type, s->reach_roots[i].tid, s->reach_roots[i].lo,
+                s->reach_roots[i].hi);
+    for (size_t i = 0; i < s->nreach; i++)
+        fprintf(out, "reach 0x%" PRIx64 " state %u via %u:%u at 0x%" PRIx64 "\n", s->reach[i].addr,
+                s->reach[i].state, s->reach[i].via_type, s->reach[i].via, s->reach[i].via_addr);
 }

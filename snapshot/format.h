@@ -38,7 +38,31 @@ enum lt_section {
     LT_SECTION_SAMPLES = 8,  /* the first bytes of some blocks per stack */
     LT_SECTION_MISUSE = 9,   /* mismatched releases and unknown frees, by site */
     LT_SECTION_MODULE_TIMES = 10, /* when each module was seen loaded and gone */
+    LT_SECTION_REACH_SCAN = 11,   /* the reachability scan: figures, or why there is none */
+    LT_SECTION_REACH_ROOTS = 12,  /* the roots it scanned */
+    LT_SECTION_REACH = 13,        /* each scanned block's state and first reference */
     LT_SECTION_TYPES         /* types from here on are unknown to this version: skipped */
+};
+
+/* States in LT_SECTION_REACH: valgrind memcheck's loss records. */
+enum lt_reach_verdict {
+    LT_VERDICT_DEFINITELY_LOST = 0,
+    LT_VERDICT_INDIRECTLY_LOST = 1,
+    LT_VERDICT_POSSIBLY_LOST = 2,
+    LT_VERDICT_REACHABLE = 3,
+    LT_VERDICT_COUNT
+};
+
+/* How a block of LT_SECTION_REACH was first reached. */
+enum lt_reach_via { LT_VIA_NONE = 0, LT_VIA_BLOCK = 1, LT_VIA_ROOT = 2 };
+
+/* Kinds of LT_SECTION_REACH_ROOTS records. */
+enum lt_root_type {
+    LT_ROOT_TYPE_REGISTERS = 1, /* a stopped thread's registers (lo, hi unused) */
+    LT_ROOT_TYPE_STACK = 2,     /* a thread's stack from its stack pointer up */
+    LT_ROOT_TYPE_MAPPING = 3,   /* a writable mapping holding no block */
+    LT_ROOT_TYPE_CALLER = 4,    /* the stack of the thread that took the snapshot */
+    LT_ROOT_TYPE_COUNT
 };
 
 enum lt_meta_type { LT_META_UINT = 0, LT_META_STRING = 1 };

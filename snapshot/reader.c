@@ -22,7 +22,7 @@ static const char *section_name(uint32_t type)
 {
     static const char *const names[LT_SECTION_TYPES] = {
         "END", "META", "COUNTERS", "MODULES", "MAPS", "STACKS", "THREADS", "BLOCKS", "SAMPLES",
-        "MISUSE", "MODULE_TIMES"};
+        "MISUSE", "MODULE_TIMES", "REACH_SCAN", "REACH_ROOTS", "REACH"};
     return type < LT_SECTION_TYPES ? names[type] : "unknown";
 }
 
@@ -35,6 +35,7 @@ struct located {
 struct parse {
     struct lts_cursor c;
     struct lts_snapshot *s;
+    uint64_t last_reach_addr;
 };
 
 static void *arena_alloc(void *ctx, size_t n)
@@ -59,6 +60,26 @@ static bool check_sample(struct parse *ps, const void *record)
     if (sm->stack >= ps->s->nstacks)
         return lts_cursor_fail(&ps->c, "sample refers to stack %u, but there are %zu stacks",
                                sm->stack, ps->s->nstacks);
+    return true;
+}
+
+static bool check_reach_scan(struct parse *ps, const void *record)
+{
+    (void)record;
+    if (ps->s->nreach_scan > 0)
+        return lts_cursor_fail(&ps->c, "more than one REACH_SCAN record");
+    return true;
+}
+
+static bool check_reach(struct parse *ps, const void *record)
+{
+    const struct lts_reach *r = record;
+    if (ps->s->nreach > 0 && r->addr <= ps->last_reach_addr)
+        return lts_cursor_fail(&ps->c, "REACH records out of address order");
+    ps->last_reach_addr = r->addr;
+    if (r->via_type == LT_VIA_ROOT && r->via >= ps->s->nreach_roots)
+        return lts_cursor_fail(&ps->c, "REACH record refers to root %u, but there are %zu roots",
+                               r->via, ps->s->nreach_roots);
     return true;
 }
 
@@ -113,6 +134,9 @@ static bool parse_list(struct parse *ps, const struct located *sec, const struct
         struct lts_block block;
         struct lts_sample sample;
         struct lts_misuse misuse;
+        struct lts_reach_scan reach_scan;
+        struct lts_reach_root reach_root;
+        struct lts_reach reach;
     } record;
     *l->count = 0;
     *l->array = NULL;
@@ -280,6 +304,12 @@ int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struc
          (void **)&s->samples, &s->nsamples},
         {LT_SECTION_MISUSE, DECODER(lts_get_misuse), check_misuse, sizeof(*s->misuse),
          (void **)&s->misuse, &s->nmisuse},
+        {LT_SECTION_REACH_SCAN, DECODER(lts_get_reach_scan), check_reach_scan,
+         sizeof(*s->reach_scan), (void **)&s->reach_scan, &s->nreach_scan},
+        {LT_SECTION_REACH_ROOTS, DECODER(lts_get_reach_root), NULL, sizeof(*s->reach_roots),
+         (void **)&s->reach_roots, &s->nreach_roots},
+        {LT_SECTION_REACH, DECODER(lts_get_reach), check_reach, sizeof(*s->reach),
+         (void **)&s->reach, &s->nreach},
     };
     bool ok = true;
     for (size_t i = 0; ok && i < sizeof(lists) / sizeof(lists[0]); i++)
@@ -290,6 +320,17 @@ int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struc
         ps.c.p = sec[LT_SECTION_MODULE_TIMES].payload;
         ok = lts_cursor_fail(&ps.c, "%zu MODULE_TIMES records for %zu modules",
                              s->nmodule_times, s->nmodules);
+    }
+    for (size_t i = 0; ok && i < s->nreach; i++) {
+        if (s->reach[i].via_type == LT_VIA_BLOCK && s->reach[i].via >= s->nreach) {
+            ps.c.p = sec[LT_SECTION_REACH].payload;
+            ok = lts_cursor_fail(&ps.c, "REACH record %zu refers to record %u of %zu", i,
+                                 s->reach[i].via, s->nreach);
+        }
+    }
+    if (ok && s->nreach && (!s->nreach_scan || s->reach_scan[0].status != 0)) {
+        ps.c.p = sec[LT_SECTION_REACH].payload;
+        ok = lts_cursor_fail(&ps.c, "REACH records without a successful REACH_SCAN");
     }
     for (size_t i = 0; ok && i < s->nmodule_times; i++) {
         s->modules[i].loaded_cs = s->module_times[i].loaded_cs;

@@ -40,6 +40,12 @@ struct lts_snapshot {
     size_t nsamples;
     struct lts_misuse *misuse;
     size_t nmisuse;
+    struct lts_reach_scan *reach_scan; /* at most one; none: no scan was asked for */
+    size_t nreach_scan;
+    struct lts_reach_root *reach_roots;
+    size_t nreach_roots;
+    struct lts_reach *reach; /* by address */
+    size_t nreach;
 
     struct lts_arena_chunk *arena; /* everything above lives in here: freed by lts_close */
 };

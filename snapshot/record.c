@@ -311,3 +311,84 @@ bool lts_get_misuse(struct lts_cursor *c, struct lts_misuse *m)
         return lts_cursor_fail(c, "unknown allocation or release kind in MISUSE section");
     return true;
 }
+
+/* ---- REACH_SCAN: sv status · str why · uv pause, fork, scan ns · uv bytes · uv blocks ·
+ *      uv threads · uv retries ------------------------------------------------------------ */
+
+void lts_put_reach_scan(struct lts_writer *w, const struct lts_reach_scan *r)
+{
+    lts_writer_sv(w, r->status);
+    lts_writer_str(w, r->why ? r->why : "", r->why ? strlen(r->why) : 0);
+    lts_writer_uv(w, r->pause_ns);
+    lts_writer_uv(w, r->fork_ns);
+    lts_writer_uv(w, r->scan_ns);
+    lts_writer_uv(w, r->bytes_scanned);
+    lts_writer_uv(w, r->blocks);
+    lts_writer_uv(w, r->threads);
+    lts_writer_uv(w, r->retries);
+}
+
+bool lts_get_reach_scan(struct lts_cursor *c, struct lts_reach_scan *r)
+{
+    *r = (struct lts_reach_scan){0};
+    return lts_get_sv(c, &r->status) && lts_get_str(c, &r->why, NULL) &&
+           lts_get_uv(c, &r->pause_ns) && lts_get_uv(c, &r->fork_ns) &&
+           lts_get_uv(c, &r->scan_ns) && lts_get_uv(c, &r->bytes_scanned) &&
+           lts_get_uv(c, &r->blocks) && lts_get_u32_max(c, &r->threads, UINT32_MAX, "threads") &&
+           lts_get_u32_max(c, &r->retries, UINT32_MAX, "retries");
+}
+
+/* ---- REACH_ROOTS: u8 type · uv tid · uv lo · uv hi --------------------------------------- */
+
+void lts_put_reach_root(struct lts_writer *w, const struct lts_reach_root *r)
+{
+    lts_writer_u8(w, r->type);
+    lts_writer_uv(w, r->tid);
+    lts_writer_uv(w, r->lo);
+    lts_writer_uv(w, r->hi);
+}
+
+bool lts_get_reach_root(struct lts_cursor *c, struct lts_reach_root *r)
+{
+    *r = (struct lts_reach_root){0};
+    if (!lts_get_u8(c, &r->type) || !lts_get_uv(c, &r->tid) || !lts_get_uv(c, &r->lo) ||
+        !lts_get_uv(c, &r->hi))
+        return false;
+    if (r->type == 0 || r->type >= LT_ROOT_TYPE_COUNT)
+        return lts_cursor_fail(c, "unknown root type %u in REACH_ROOTS section", r->type);
+    if (r->hi < r->lo)
+        return lts_cursor_fail(c, "root ends before it begins in REACH_ROOTS section");
+    return true;
+}
+
+/* ---- REACH: uv addr/8 · u8 state | via type << 2 · [uv via · uv via_addr] ------------------ */
+
+void lts_put_reach(struct lts_writer *w, const struct lts_reach *r)
+{
+    lts_writer_uv(w, r->addr >> 3);
+    lts_writer_u8(w, (uint8_t)(r->state | r->via_type << 2));
+    if (r->via_type != LT_VIA_NONE) {
+        lts_writer_uv(w, r->via);
+        lts_writer_uv(w, r->via_addr);
+    }
+}
+
+bool lts_get_reach(struct lts_cursor *c, struct lts_reach *r)
+{
+    *r = (struct lts_reach){0};
+    uint64_t addr8;
+    uint8_t packed;
+    if (!lts_get_uv(c, &addr8) || !lts_get_u8(c, &packed))
+        return false;
+    if (addr8 >> 61)
+        return lts_cursor_fail(c, "block address out of range in REACH section");
+    r->addr = addr8 << 3;
+    r->state = packed & 3;
+    r->via_type = packed >> 2;
+    if (r->via_type > LT_VIA_ROOT)
+        return lts_cursor_fail(c, "unknown reference type %u in REACH section", r->via_type);
+    if (r->via_type != LT_VIA_NONE &&
+        (!lts_get_u32_max(c, &r->via, UINT32_MAX - 1, "reference") || !lts_get_uv(c, &r->via_addr)))
+        return false;
+    return true;
+}

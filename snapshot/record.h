@@ -103,6 +103,30 @@ struct lts_misuse {
     uint64_t count;
 };
 
+/* REACH_SCAN: one record. status 0: the scan ran and REACH holds its states; else why. */
+struct lts_reach_scan {
+    int64_t status;
+    const char *why; /* reader: arena copy, "" when status is 0 */
+    uint64_t pause_ns, fork_ns, scan_ns, bytes_scanned, blocks;
+    uint32_t threads, retries;
+};
+
+/* REACH_ROOTS */
+struct lts_reach_root {
+    uint8_t type; /* enum lt_root_type */
+    uint64_t tid;
+    uint64_t lo, hi;
+};
+
+/* REACH: in increasing address order. */
+struct lts_reach {
+    uint64_t addr;     /* 8-aligned */
+    uint8_t state;     /* enum lt_reach_verdict */
+    uint8_t via_type;  /* enum lt_reach_via */
+    uint32_t via;      /* index of a REACH record, or of a root */
+    uint64_t via_addr; /* where the reference was (0 for a register) */
+};
+
 void lts_put_meta(struct lts_writer *w, const struct lts_meta *m);
 void lts_put_meta_uint(struct lts_writer *w, const char *key, uint64_t value);
 void lts_put_meta_text(struct lts_writer *w, const char *key, const char *text, size_t len);
@@ -115,6 +139,9 @@ void lts_put_thread(struct lts_writer *w, const struct lts_thread *t);
 void lts_put_block(struct lts_writer *w, const struct lts_block *b);
 void lts_put_sample(struct lts_writer *w, const struct lts_sample *s);
 void lts_put_misuse(struct lts_writer *w, const struct lts_misuse *m);
+void lts_put_reach_scan(struct lts_writer *w, const struct lts_reach_scan *r);
+void lts_put_reach_root(struct lts_writer *w, const struct lts_reach_root *r);
+void lts_put_reach(struct lts_writer *w, const struct lts_reach *r);
 
 bool lts_get_meta(struct lts_cursor *c, struct lts_meta *m);
 bool lts_get_counter(struct lts_cursor *c, struct lts_counter *k);
@@ -126,5 +153,8 @@ bool lts_get_thread(struct lts_cursor *c, struct lts_thread *t);
 bool lts_get_block(struct lts_cursor *c, struct lts_block *b);
 bool lts_get_sample(struct lts_cursor *c, struct lts_sample *s);
 bool lts_get_misuse(struct lts_cursor *c, struct lts_misuse *m);
+bool lts_get_reach_scan(struct lts_cursor *c, struct lts_reach_scan *r);
+bool lts_get_reach_root(struct lts_cursor *c, struct lts_reach_root *r);
+bool lts_get_reach(struct lts_cursor *c, struct lts_reach *r);
 
 #endif
