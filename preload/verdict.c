@@ -438,18 +438,60 @@ static void add_mapping_root(struct copy *c, uint64_t lo, uint64_t hi)
         add_root(c, LT_ROOT_MAPPING, 0, lo, hi);
 }
 
-static bool holds_block(const struct copy *c, uint64_t lo, uint64_t hi)
+/* The first block whose start is at or after addr. */
+static uint64_t first_block_from(const struct copy *c, uint64_t addr)
 {
-    /* the first block starting at or after lo */
     uint64_t a = 0, b = c->n;
     while (a < b) {
         uint64_t m = a + (b - a) / 2;
-        if (c->addr[m] < lo)
+        if (c->addr[m] < addr)
             a = m + 1;
         else
             b = m;
     }
-    return a < c->n && c->addr[a] < hi;
+    return a;
+}
+
+#define PAGE_DOWN(x) ((x) & ~4095ull)
+#define PAGE_UP(x) (((x) + 4095) & ~4095ull)
+#define GLIBC_HEAP_MAX (64ull << 20) /* a non-main arena's heaps are aligned to this */
+#define GLIBC_NON_MAIN_ARENA 4u
+
+/* The allocator's memory around block i: its pages, or for glibc a non-main arena's whole
+ * heap (free chunks there hold stale pointers). */
+static struct range allocator_range(const struct copy *c, uint64_t i)
+{
+    uint64_t addr = c->addr[i], size = c->size[i] ? c->size[i] : 1;
+    struct range r = {PAGE_DOWN(addr), PAGE_UP(addr + size)};
+    uint64_t chunk_size;
+    if (c->f->glibc && read_copy(NULL, addr - 8, &chunk_size, 8) == 8 &&
+        (chunk_size & GLIBC_NON_MAIN_ARENA) && !(chunk_size & 2)) {
+        r.lo = addr & ~(GLIBC_HEAP_MAX - 1);
+        r.hi = r.lo + GLIBC_HEAP_MAX;
+    }
+    return r;
+}
+
+/* [lo, hi) of a writable mapping, less the allocator's memory (kernels merge neighbouring
+ * anonymous mappings: an application's mmap'd region can share a mapping with a block
+ * glibc mapped for itself) and less leaktag's own. */
+static void add_mapping_pieces(struct copy *c, uint64_t lo, uint64_t hi)
+{
+    uint64_t i = first_block_from(c, lo);
+    if (i > 0)
+        i--; /* a block that starts below lo may reach into it */
+    for (; i < c->n && c->addr[i] < hi && lo < hi; i++) {
+        struct range r = allocator_range(c, i);
+        if (r.hi <= lo)
+            continue;
+        if (r.lo > lo)
+            add_mapping_root(c, lo, r.lo < hi ? r.lo : hi);
+        lo = r.hi;
+        if (r.hi - r.lo == GLIBC_HEAP_MAX) /* the arena's other blocks are inside it */
+            i = first_block_from(c, r.hi) - 1;
+    }
+    if (lo < hi)
+        add_mapping_root(c, lo, hi);
 }
 
 static uint64_t thread_sp(const struct stopped *t)
@@ -474,11 +516,8 @@ static void visit_map(const struct lt_proc_map *m, void *ctx)
     if (!strncmp(m->path, "/dev/", 5) && strcmp(m->path, "/dev/zero") &&
         strncmp(m->path, "/dev/shm/", 9))
         return; /* a device: reading it may have effects */
-    if (!strcmp(m->path, "[heap]") || holds_block(c, m->start, m->end))
+    if (!strcmp(m->path, "[heap]"))
         return; /* the allocator's memory: blocks are followed from their references */
-    for (unsigned i = 0; i < f->nown; i++)
-        if (f->own[i].lo < m->end && m->start < f->own[i].hi)
-            return; /* leaktag's own segments */
     uint64_t caller = f->caller_sp;
     if (m->start <= f->caller_here && f->caller_here < m->end) {
         /* the caller's stack: only the frames above leaktag's */
@@ -499,7 +538,7 @@ static void visit_map(const struct lt_proc_map *m, void *ctx)
         add_root(c, LT_ROOT_STACK, t->tid, lo, m->end);
     }
     if (!stack)
-        add_mapping_root(c, m->start, m->end);
+        add_mapping_pieces(c, m->start, m->end);
 }
 
 /* glibc's arena (in libc's writable segment) points at free chunks' headers, which are the
@@ -559,6 +598,8 @@ static _Noreturn void copy_main(struct freeze *f)
         }
     c.n = n;
     lt_mem_each_mapping(note_skip, &c);
+    for (unsigned i = 0; i < f->nown; i++) /* leaktag's own writable segments */
+        note_skip(f->own[i].lo, f->own[i].hi, &c);
     /* sorted, for add_mapping_root */
     for (uint64_t i = 1; i < c.nskip; i++)
         for (uint64_t j = i; j > 0 && c.skip[j - 1].lo > c.skip[j].lo; j--) {

@@ -7,7 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/tests/deps.sh"
 
 # Tests also run real programs nobody here wrote, and the fuzz target needs clang's runtime.
-lt_install_packages $lt_build_packages python3 git clang libclang-rt-14-dev redis-server redis-tools strace
+lt_install_packages $lt_build_packages python3 git clang libclang-rt-14-dev redis-server redis-tools strace valgrind
 
 build=${LEAKTAG_BUILD:-$top/build}
 cd "$top"
