@@ -10,6 +10,7 @@ mode (LEAKTAG_DEPTH=1) and under heaptrack, round-robin, RUNS times; the table s
 median time of the benchmark's timed region and the ratio to plain. Overhead = ratio - 1.
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -481,6 +482,60 @@ def run_suite(args, lib):
     print()
 
 
+# ---- the reachability verdict (LEAKTAG_REACH=1) -------------------------------------------
+
+REACH_CONFIGS = [  # (blocks, heap bytes, allocating threads)
+    (100_000, 100 << 20, 0),
+    (1_000_000, 1 << 30, 0),
+    (1_000_000, 1 << 30, 8),
+]
+
+
+def run_reach(args, lib):
+    prog = os.path.join(args.build, "bench", "reach_bench")
+    report = os.path.join(args.build, "analyzer", "leaktag-report")
+    snapshots = 3
+    print(f"Reachability verdict (bench/reach_bench, LEAKTAG_REACH=1), {snapshots} snapshots "
+          f"per run, medians of {args.runs} runs; the pause is the time the application's "
+          "threads are stopped, a plain fork() of the same process its floor\n")
+    print("| live blocks | heap | allocating threads | plain fork() | pause (of which fork) | "
+          "worst malloc+free in another thread | scan | scanned | scan per GiB | "
+          "definitely lost found |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for blocks, heap, threads in REACH_CONFIGS:
+        rows = []
+        for _ in range(args.runs):
+            with tempfile.TemporaryDirectory() as d:
+                env = dict(os.environ, LD_PRELOAD=lib, LEAKTAG_REACH="1", LEAKTAG_QUIET="1",
+                           LEAKTAG_AT_EXIT="0", LEAKTAG_KEEP="0", LEAKTAG_SAMPLE_BYTES="0",
+                           LEAKTAG_OUTPUT=os.path.join(d, "r.%n.lts"))
+                res = subprocess.run([prog, str(blocks), str(heap), str(threads),
+                                      str(snapshots)], env=env, capture_output=True, text=True)
+                if res.returncode != 0:
+                    sys.exit(f"reach_bench failed: {res.stderr[-2000:]}")
+                fork_ms, worst_us, _ = (float(x) for x in res.stdout.split())
+                for n in range(1, snapshots + 1):
+                    rep = subprocess.run([report, "--format", "json", "--top", "1",
+                                          os.path.join(d, f"r.{n}.lts")],
+                                         capture_output=True, text=True)
+                    if rep.returncode != 0:
+                        sys.exit(f"leaktag-report failed: {rep.stderr}")
+                    data = json.loads(rep.stdout)
+                    scan = data["snapshot"]["reachability_scan"]
+                    if not scan["ok"]:
+                        sys.exit(f"no verdict: {scan['error']}")
+                    lost = data["totals"]["reachability"]["definitely_lost"]["blocks"]
+                    rows.append((fork_ms, scan["pause_ms"], scan["fork_ms"], worst_us,
+                                 scan["scan_ms"], scan["bytes_scanned"], lost))
+        med = lambda k: statistics.median(r[k] for r in rows)
+        gib = med(5) / (1 << 30)
+        print(f"| {blocks:,} | {heap >> 20} MiB | {threads} | {med(0):.1f} ms | "
+              f"{med(1):.1f} ms ({med(2):.1f} ms) | {med(3) / 1000:.1f} ms | "
+              f"{med(4) / 1000:.2f} s | {med(5) / (1 << 20):.0f} MiB | "
+              f"{med(4) / 1000 / gib if gib else 0:.2f} s | {med(6):,.0f} of {blocks // 10:,} |")
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -495,7 +550,7 @@ def main():
                     help="the mimalloc-bench programs (../shared/bench-suite)")
     ap.add_argument("--programs", help="with --only suite: a comma-separated subset")
     ap.add_argument("--only", choices=["malloc", "footprint", "snapshot", "report", "servers",
-                                       "suite"])
+                                       "suite", "reach"])
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
     lib = os.path.join(args.build, "preload", "libleaktag.so")
@@ -515,6 +570,8 @@ def main():
         run_servers(args, lib)
     if args.only in (None, "suite"):
         run_suite(args, lib)
+    if args.only in (None, "reach"):
+        run_reach(args, lib)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,11 @@ size_t lt_reach_index_slots(const uint64_t *start, const uint64_t *size, size_t 
 static void build_index(struct lt_reach *r)
 {
     memset(r->index_page, 0, (r->index_mask + 1) * sizeof(*r->index_page));
+    r->lowest = r->n ? r->start[0] : 1;
+    r->highest = r->lowest;
+    for (size_t i = 0; i < r->n; i++)
+        if (block_end(r, i) > r->highest)
+            r->highest = block_end(r, i);
     for (size_t i = 0; i < r->n; i++) {
         uint64_t first = r->start[i] >> PAGE_SHIFT;
         uint64_t last = (block_end(r, i) - 1) >> PAGE_SHIFT;
@@ -62,7 +67,8 @@ static void build_index(struct lt_reach *r)
 
 long lt_reach_find(const struct lt_reach *r, uint64_t addr)
 {
-    if (!r->n || addr < r->start[0])
+    /* Most words are no pointer into the heap at all: small numbers, text, flags. */
+    if (addr - r->lowest >= r->highest - r->lowest)
         return -1;
     uint64_t page = addr >> PAGE_SHIFT;
     size_t slot = page_hash(page) & r->index_mask;
@@ -139,7 +145,10 @@ static void scan(struct lt_reach *r, uint64_t lo, uint64_t hi, uint32_t from, bo
         size_t want = hi - at < CHUNK ? (size_t)((hi - at) & ~(uint64_t)(WORD - 1)) : CHUNK;
         size_t got = r->read(r->read_ctx, at, buf, want) & ~(size_t)(WORD - 1);
         r->bytes_scanned += got;
+        uint64_t lowest = r->lowest, span = r->highest - r->lowest;
         for (size_t k = 0; k < got / WORD; k++) {
+            if (buf[k] - lowest >= span)
+                continue; /* the common case, decided here without a call */
             if (phase_two)
                 claim(r, buf[k], at + k * WORD, from, head);
             else

@@ -58,6 +58,7 @@ struct lt_reach {
     uint64_t *index_page; /* page number + 1 (0: empty) */
     uint32_t *index_first; /* the first block that overlaps that page */
     size_t index_mask;
+    uint64_t lowest, highest; /* no block starts below the one or ends above the other */
     uint32_t *stack; /* 2n entries: a block is pushed when its state rises, at most twice */
     size_t stack_len;
 

@@ -56,7 +56,7 @@
 #define OWN_RANGES_MAX 16
 #define TRACER_STACK (256 * 1024)
 #define RED_ZONE 128
-#define BUSY_ROUNDS 200
+#define BUSY_NS 1000000000ull
 
 struct stopped {
     pid_t tid;
@@ -74,6 +74,7 @@ struct freeze {
     pid_t pid, caller_tid, worker_tid;
     uint64_t caller_sp;    /* the caller's application frames begin here (0: none) */
     uint64_t caller_here;  /* somewhere in the caller's stack */
+    uint64_t worker_here;  /* somewhere in leaktag's thread's stack (0: none) */
     intptr_t guard_offset; /* lt_tls.guard from the thread pointer */
     bool glibc;            /* the backend is glibc's malloc: its arena's bin pointers */
     struct range own[OWN_RANGES_MAX];
@@ -187,7 +188,10 @@ static int stop_new_threads(struct freeze *f)
             struct dirent64 *d = (struct dirent64 *)(buf + at);
             at += d->d_reclen;
             pid_t tid = (pid_t)strtol(d->d_name, NULL, 10);
-            if (tid <= 0 || tid == f->caller_tid || listed(f, tid))
+            /* Leaktag's own thread runs on: nothing of its stack is a root, and what it may
+             * do meanwhile (rebuild a table, flush an ended thread's nursery) always leaves
+             * a block where a frozen scan finds it. */
+            if (tid <= 0 || tid == f->caller_tid || tid == f->worker_tid || listed(f, tid))
                 continue;
             if (f->nthreads == THREADS_MAX) {
                 close(fd);
@@ -214,10 +218,9 @@ static int stop_new_threads(struct freeze *f)
 /* Inside a leaktag hook, or leaktag's thread at work: a block may be half-way somewhere. */
 static bool busy(const struct freeze *f, const struct stopped *t)
 {
+    (void)f;
     if (!t->stopped)
         return false;
-    if (t->tid == f->worker_tid)
-        return !lt_worker_idle();
 #if defined(__x86_64__)
     uint64_t tp = t->regs.fs_base;
 #else
@@ -262,18 +265,30 @@ static int tracer_main(void *raw)
     for (uint32_t i = 0; err >= 0 && i < f->nthreads; i++)
         if (f->thread[i].stopped && (err = read_regs(&f->thread[i])) != 0)
             f->why = "a thread's registers could not be read";
-    /* Threads inside a hook run on, briefly, until each is out. */
+    /* Leaktag's thread may have started since the caller looked: it runs on. */
+    f->worker_tid = lt_worker_tid();
+    f->worker_here = lt_worker_stack();
+    for (uint32_t i = 0; i < f->nthreads; i++) {
+        struct stopped *t = &f->thread[i];
+        if (t->tid == f->worker_tid && t->seized) {
+            ptrace(PTRACE_DETACH, t->tid, 0, 0);
+            t->seized = t->stopped = false;
+        }
+    }
+    /* Threads inside a hook run on, briefly, until each is out: 20 us at first, longer
+     * each round (leaktag's own thread may be rebuilding a table), a second at most. */
+    uint64_t let_run_ns = 20000, deadline = now_ns() + BUSY_NS;
     for (uint32_t round = 0; err >= 0; round++) {
-        bool any = false;
+        bool any = false, late = now_ns() > deadline;
         for (uint32_t i = 0; i < f->nthreads; i++) {
             struct stopped *t = &f->thread[i];
             if (!busy(f, t))
                 continue;
             any = true;
-            if (round == BUSY_ROUNDS)
+            if (late)
                 break;
             ptrace(PTRACE_CONT, t->tid, 0, 0);
-            struct timespec pause = {0, 20000};
+            struct timespec pause = {0, (long)let_run_ns};
             nanosleep(&pause, NULL);
             if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) != 0 || wait_stopped(t->tid) != 0 ||
                 read_regs(t) != 0)
@@ -282,7 +297,9 @@ static int tracer_main(void *raw)
         if (!any)
             break;
         f->retries = round + 1;
-        if (round == BUSY_ROUNDS) {
+        if (let_run_ns < 1000000)
+            let_run_ns *= 2;
+        if (late) {
             err = -EBUSY;
             f->why = "a thread stayed inside leaktag";
         }
@@ -396,6 +413,53 @@ static void sort_blocks(uint64_t *a, uint64_t *s, uint64_t n)
         s[end] = t;
         sift(a, s, 0, end);
     }
+}
+
+/* LSD radix sort of (addr, size) by addr, three passes of 16 bits over bits 3..50 (blocks
+ * are 8-aligned, user addresses below 2^48): a tenth of the heapsort's time on a million
+ * blocks. False when the scratch arrays cannot be had (the caller heapsorts). */
+static void *map_private(uint64_t bytes);
+static bool radix_sort_blocks(uint64_t *a, uint64_t *s, uint64_t n)
+{
+    uint64_t *ta = map_private(n * 8), *ts = map_private(n * 8);
+    uint64_t *count = map_private(65536 * 8);
+    if (!ta || !ts || !count) {
+        if (ta)
+            munmap(ta, n * 8);
+        if (ts)
+            munmap(ts, n * 8);
+        if (count)
+            munmap(count, 65536 * 8);
+        return false;
+    }
+    uint64_t *src_a = a, *src_s = s, *dst_a = ta, *dst_s = ts;
+    for (unsigned shift = 3; shift < 51; shift += 16) {
+        memset(count, 0, 65536 * 8);
+        for (uint64_t i = 0; i < n; i++)
+            count[(src_a[i] >> shift) & 0xffff]++;
+        uint64_t at = 0;
+        for (unsigned d = 0; d < 65536; d++) {
+            uint64_t c = count[d];
+            count[d] = at;
+            at += c;
+        }
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t to = count[(src_a[i] >> shift) & 0xffff]++;
+            dst_a[to] = src_a[i];
+            dst_s[to] = src_s[i];
+        }
+        uint64_t *t = src_a;
+        src_a = dst_a, dst_a = t;
+        t = src_s;
+        src_s = dst_s, dst_s = t;
+    }
+    /* three passes: the result is in the scratch arrays */
+    memcpy(a, src_a, n * 8);
+    memcpy(s, src_s, n * 8);
+    munmap(ta, n * 8);
+    munmap(ts, n * 8);
+    munmap(count, 65536 * 8);
+    return true;
 }
 
 static void *map_private(uint64_t bytes)
@@ -519,6 +583,8 @@ static void visit_map(const struct lt_proc_map *m, void *ctx)
     if (!strcmp(m->path, "[heap]"))
         return; /* the allocator's memory: blocks are followed from their references */
     uint64_t caller = f->caller_sp;
+    if (f->worker_here && m->start <= f->worker_here && f->worker_here < m->end)
+        return; /* leaktag's thread */
     if (m->start <= f->caller_here && f->caller_here < m->end) {
         /* the caller's stack: only the frames above leaktag's */
         if (caller && m->start <= caller && caller < m->end)
@@ -532,8 +598,6 @@ static void visit_map(const struct lt_proc_map *m, void *ctx)
         if (!t->stopped || sp < m->start || sp >= m->end)
             continue;
         stack = true;
-        if (t->tid == f->worker_tid)
-            continue; /* leaktag's thread: nothing of the application */
         uint64_t lo = sp - RED_ZONE > m->start ? sp - RED_ZONE : m->start;
         add_root(c, LT_ROOT_STACK, t->tid, lo, m->end);
     }
@@ -588,7 +652,8 @@ static _Noreturn void copy_main(struct freeze *f)
         f->scan_why = "the heap grew past the scan's arrays";
         syscall(SYS_exit_group, 0);
     }
-    sort_blocks(c.addr, c.size, c.n);
+    if (!radix_sort_blocks(c.addr, c.size, c.n))
+        sort_blocks(c.addr, c.size, c.n);
     uint64_t n = 0;
     for (uint64_t i = 0; i < c.n; i++) /* a block caught moving was seen twice */
         if (!n || c.addr[i] != c.addr[n - 1]) {
@@ -627,7 +692,7 @@ static _Noreturn void copy_main(struct freeze *f)
     lt_reach_begin(&r);
     for (uint32_t i = 0; i < f->nthreads; i++) {
         const struct stopped *t = &f->thread[i];
-        if (!t->stopped || t->tid == f->worker_tid)
+        if (!t->stopped)
             continue;
         add_root(&c, LT_ROOT_REGISTERS, t->tid, 0, 1);
         uint32_t id = c.nroots - 1;
@@ -709,6 +774,7 @@ void lt_verdict_take(struct lt_verdict *v, uint64_t caller_sp)
     f->pid = getpid();
     f->caller_tid = (pid_t)syscall(SYS_gettid);
     f->worker_tid = lt_worker_tid();
+    f->worker_here = lt_worker_stack();
     f->caller_sp = caller_sp;
     f->caller_here = (uint64_t)(uintptr_t)__builtin_frame_address(0);
     f->guard_offset = (intptr_t)((char *)&lt_tls.guard - (char *)__builtin_thread_pointer());

@@ -53,16 +53,16 @@
  * handler itself. */
 static _Atomic bool running;
 static _Atomic pid_t worker_tid; /* 0 until the thread runs */
-static _Atomic bool worker_idle; /* in its wait, touching no table */
+static _Atomic uint64_t worker_stack; /* an address inside its stack, once it runs */
 
 pid_t lt_worker_tid(void)
 {
     return atomic_load_explicit(&worker_tid, memory_order_acquire);
 }
 
-bool lt_worker_idle(void)
+uint64_t lt_worker_stack(void)
 {
-    return atomic_load_explicit(&worker_idle, memory_order_acquire);
+    return atomic_load_explicit(&worker_stack, memory_order_acquire);
 }
 #define WAKE_SIGNAL SIGURG
 
@@ -260,6 +260,8 @@ static void *worker_main(void *arg)
     lt_real_system()->prctl(PR_SET_NAME, (unsigned long)"leaktag", 0, 0, 0);
     memcpy(self->name, "leaktag", sizeof("leaktag"));
     lt_thread_note_stack(self);
+    atomic_store_explicit(&worker_stack, (uint64_t)(uintptr_t)__builtin_frame_address(0),
+                          memory_order_release);
     atomic_store_explicit(&worker_tid, (pid_t)syscall(SYS_gettid), memory_order_release);
     lt_control_worker(atomic_load(&worker_tid));
     if (atomic_load(&installed)) {
@@ -290,9 +292,7 @@ static void *worker_main(void *arg)
             sigaddset(&wait_for, lt_opt.signal);
         /* The thread was created with every signal blocked, and keeps them so. The system
          * call itself: glibc's sigtimedwait reports SI_TKILL as SI_USER. */
-        atomic_store_explicit(&worker_idle, true, memory_order_release);
         int got = (int)syscall(SYS_rt_sigtimedwait, &wait_for, &info, &timeout, _NSIG / 8);
-        atomic_store_explicit(&worker_idle, false, memory_order_release);
         /* The snapshot signal itself (leaktag --pid, or a kill no application thread takes):
          * a request; SIGURG: only a wake-up, requests come counted by the handler. */
         uint32_t asked = atomic_exchange(&requests, 0) + (takes && got == lt_opt.signal);

@@ -38,7 +38,7 @@ static void **mapped_roots;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static int stage; /* 1: helpers have allocated; 2: they may end */
+static int ready, stage; /* helpers that have allocated; 1: they may end */
 
 static NOINLINE void *site_global(void)
 {
@@ -142,10 +142,10 @@ static NOINLINE void scrub(void)
     memset((char *)wipe, 0, sizeof(wipe));
 }
 
-static NOINLINE void wait_stage(int want)
+static NOINLINE void wait_for(int *what, int want)
 {
     pthread_mutex_lock(&lock);
-    while (stage < want)
+    while (*what < want)
         pthread_cond_wait(&cond, &lock);
     pthread_mutex_unlock(&lock);
 }
@@ -156,10 +156,10 @@ static NOINLINE void hold_on_stack(void)
     tls_root = site_tls();
     scrub();
     pthread_mutex_lock(&lock);
-    stage = stage < 1 ? 1 : stage;
+    ready++;
     pthread_cond_broadcast(&cond);
     pthread_mutex_unlock(&lock);
-    wait_stage(2);
+    wait_for(&stage, 1);
     (void)mine;
 }
 
@@ -225,13 +225,13 @@ int main(int argc, char **argv)
     pthread_t threads[2];
     for (int i = 0; i < 2; i++)
         pthread_create(&threads[i], NULL, helper, NULL);
-    wait_stage(1);
+    wait_for(&ready, 2);
     run();
     scrub();
     if (mid)
         checkpoint();
     pthread_mutex_lock(&lock);
-    stage = 2;
+    stage = 1;
     pthread_cond_broadcast(&cond);
     pthread_mutex_unlock(&lock);
     for (int i = 0; i < 2; i++)
