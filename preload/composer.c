@@ -498,12 +498,12 @@ static void take_verdict(struct lt_verdict *v, struct lt_thread *self)
         blocks[v->state[i]]++;
     if (!lt_opt.quiet)
         lt_log("reachability: %llu blocks scanned, %llu definitely lost, %llu indirectly lost, "
-               "%llu possibly lost, %llu reachable; threads stopped %llu us (fork %llu us), "
+               "%llu possibly lost, %llu reachable; %u threads stopped %llu us (fork %llu us), "
                "scan %llu ms, %llu MiB scanned",
                (unsigned long long)v->n, (unsigned long long)blocks[LT_REACH_LOST],
                (unsigned long long)blocks[LT_REACH_INDIRECT],
                (unsigned long long)blocks[LT_REACH_POSSIBLE],
-               (unsigned long long)blocks[LT_REACH_REACHABLE],
+               (unsigned long long)blocks[LT_REACH_REACHABLE], v->threads,
                (unsigned long long)(v->pause_ns / 1000), (unsigned long long)(v->fork_ns / 1000),
                (unsigned long long)(v->scan_ns / 1000000),
                (unsigned long long)(v->bytes_scanned >> 20));
@@ -520,7 +520,7 @@ static void write_reach(struct lts_writer *w, const struct lt_verdict *v)
         .status = v->status, .why = v->status ? (v->why ? v->why : "unknown error") : "",
         .pause_ns = v->pause_ns, .fork_ns = v->fork_ns, .scan_ns = v->scan_ns,
         .bytes_scanned = v->bytes_scanned, .blocks = v->status ? 0 : v->n,
-        .threads = v->threads, .retries = v->retries});
+        .threads = v->threads});
     lts_writer_end(w);
     if (v->status)
         return;

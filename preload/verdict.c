@@ -60,7 +60,7 @@
 
 struct stopped {
     pid_t tid;
-    bool seized, stopped;
+    bool seized, stopped, resumed;
     struct user_regs_struct regs;
 };
 
@@ -148,18 +148,15 @@ static int wait_stopped(pid_t tid)
     }
 }
 
-static int stop(struct freeze *f, struct stopped *t)
+/* Seizes and interrupts t; the stops are awaited afterwards, all at once (on two cores,
+ * eight busy threads stop in the time of one when none waits for the last). */
+static int interrupt(struct stopped *t)
 {
     if (ptrace(PTRACE_SEIZE, t->tid, 0, 0) != 0)
         return -errno;
     t->seized = true;
     if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) != 0)
         return -errno;
-    int err = wait_stopped(t->tid);
-    if (err)
-        return err;
-    t->stopped = true;
-    (void)f;
     return 0;
 }
 
@@ -200,7 +197,7 @@ static int stop_new_threads(struct freeze *f)
             }
             struct stopped *t = &f->thread[f->nthreads++];
             *t = (struct stopped){.tid = tid};
-            int err = stop(f, t);
+            int err = interrupt(t);
             if (err == -ESRCH) {
                 continue; /* it ended meanwhile */
             } else if (err) {
@@ -212,6 +209,20 @@ static int stop_new_threads(struct freeze *f)
         }
     }
     close(fd);
+    for (uint32_t i = 0; i < f->nthreads; i++) {
+        struct stopped *t = &f->thread[i];
+        if (!t->seized || t->stopped)
+            continue;
+        int err = wait_stopped(t->tid);
+        if (err == -ESRCH || err == -ECHILD) {
+            t->seized = false; /* it ended meanwhile */
+        } else if (err) {
+            f->why = "a thread could not be stopped";
+            return err;
+        } else {
+            t->stopped = true;
+        }
+    }
     return n;
 }
 
@@ -275,34 +286,43 @@ static int tracer_main(void *raw)
             t->seized = t->stopped = false;
         }
     }
-    /* Threads inside a hook run on, briefly, until each is out: 20 us at first, longer
-     * each round (leaktag's own thread may be rebuilding a table), a second at most. */
+    /* Threads inside a hook run on, briefly, until each is out (a block can be in flight
+     * there: realloc takes the old one out of the table while the real realloc runs, and
+     * glibc's free of it overwrites its first words): all of them at once, 20 us at first,
+     * longer each round (one may wait for a lock another holds), a second in all at most. */
     uint64_t let_run_ns = 20000, deadline = now_ns() + BUSY_NS;
     for (uint32_t round = 0; err >= 0; round++) {
-        bool any = false, late = now_ns() > deadline;
-        for (uint32_t i = 0; i < f->nthreads; i++) {
-            struct stopped *t = &f->thread[i];
-            if (!busy(f, t))
-                continue;
-            any = true;
-            if (late)
-                break;
-            ptrace(PTRACE_CONT, t->tid, 0, 0);
-            struct timespec pause = {0, (long)let_run_ns};
-            nanosleep(&pause, NULL);
-            if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) != 0 || wait_stopped(t->tid) != 0 ||
-                read_regs(t) != 0)
-                t->stopped = false; /* it ended */
-        }
-        if (!any)
+        uint32_t busy_now = 0;
+        for (uint32_t i = 0; i < f->nthreads; i++)
+            if (busy(f, &f->thread[i]))
+                busy_now++;
+        if (!busy_now)
             break;
-        f->retries = round + 1;
-        if (let_run_ns < 1000000)
-            let_run_ns *= 2;
-        if (late) {
+        if (now_ns() > deadline) {
             err = -EBUSY;
             f->why = "a thread stayed inside leaktag";
+            break;
         }
+        f->retries = round + 1;
+        for (uint32_t i = 0; i < f->nthreads; i++) {
+            struct stopped *t = &f->thread[i];
+            t->resumed = busy(f, t) && ptrace(PTRACE_CONT, t->tid, 0, 0) == 0;
+        }
+        struct timespec pause = {0, (long)let_run_ns};
+        nanosleep(&pause, NULL);
+        for (uint32_t i = 0; i < f->nthreads; i++) {
+            struct stopped *t = &f->thread[i];
+            if (t->resumed && ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) != 0)
+                t->stopped = t->resumed = false; /* it ended */
+        }
+        for (uint32_t i = 0; i < f->nthreads; i++) {
+            struct stopped *t = &f->thread[i];
+            if (t->resumed && (wait_stopped(t->tid) != 0 || read_regs(t) != 0))
+                t->stopped = false; /* it ended */
+            t->resumed = false;
+        }
+        if (let_run_ns < 1000000)
+            let_run_ns *= 2;
     }
     if (err >= 0) {
         uint64_t fork_start = now_ns();
