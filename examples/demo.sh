@@ -1,7 +1,8 @@
 #!/bin/sh
 # The README's first command. On a fresh Debian machine (as root) it installs what is missing,
 # builds leaktag, runs the seed article's SPP worker under the shim, takes a snapshot with
-# SIGUSR2 and prints the report: the leaking branch and the channelid=4099 inside its blocks.
+# SIGUSR2 and prints the report: the leaking branch, its blocks definitely lost (nothing
+# points at them), and the channelid=4099 inside them.
 # Leaves nothing behind but the build directory (and its demo/ output directory).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,9 +18,10 @@ mkdir -p "$out"
 
 echo "== 1. Run the SPP worker under leaktag. It answers HTTP form requests and, like the"
 echo "      article's spp_handle_process, forgets to delete the request on an invalid channel."
-echo "      \$ leaktag $build/examples/spp_worker"
+echo "      With --reach 1 each snapshot also says which blocks nothing points at any more."
+echo "      \$ leaktag --reach 1 $build/examples/spp_worker"
 LEAKTAG_OUTPUT="$out/spp_worker.%p.%n.lts" LEAKTAG_AT_EXIT=0 \
-    "$build/preload/leaktag" "$build/examples/spp_worker" >"$out/spp_worker.log" 2>&1 &
+    "$build/preload/leaktag" --reach 1 "$build/examples/spp_worker" >"$out/spp_worker.log" 2>&1 &
 pid=$! # the launcher execs the worker: same pid
 trap 'kill "$pid" 2>/dev/null || true' EXIT
 sleep 4
