@@ -837,6 +837,30 @@ size_t sym_resolve_at(struct symbolizer *sym, uint64_t address, uint64_t when_cs
     return 0;
 }
 
+int sym_data(struct symbolizer *sym, uint64_t address, const char **module, const char **symbol,
+             uint64_t *offset)
+{
+    struct module *mod = module_at(sym, address, SYM_ANY_TIME);
+    *symbol = NULL;
+    *offset = 0;
+    if (!mod)
+        return 0;
+    *module = mod->name;
+    if (mod->state == MODULE_UNSEEN)
+        module_load(sym, mod);
+    if (mod->state != MODULE_READY)
+        return 1;
+    GElf_Off off;
+    GElf_Sym elf_sym;
+    const char *name = dwfl_module_addrinfo(mod->dwfl, address, &off, &elf_sym, NULL, NULL, NULL);
+    if (name && name[0] && off < (elf_sym.st_size ? elf_sym.st_size : 1)) {
+        const char *readable = demangle(sym, name);
+        *symbol = readable ? readable : intern(sym, name);
+        *offset = off;
+    }
+    return 1;
+}
+
 void sym_close(struct symbolizer *sym)
 {
     if (!sym)

@@ -45,6 +45,12 @@ size_t sym_resolve_at(struct symbolizer *sym, uint64_t address, uint64_t when_cs
                       const struct sym_frame **frames);
 
 /* Frees the symbolizer, every frame and string it returned, and closes the module files. */
+/* The data an address is in (a global, a static): its module's name and, when the symbol
+ * table has it, the symbol and the offset into it (*symbol NULL otherwise). False when no
+ * module of the snapshot holds the address. */
+int sym_data(struct symbolizer *sym, uint64_t address, const char **module, const char **symbol,
+             uint64_t *offset);
+
 void sym_close(struct symbolizer *sym);
 
 /* "/a/build/../src/./x.c" -> "/a/src/x.c", in place (absolute paths only; lexical). */
