@@ -301,6 +301,8 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
             p->g.has_reach = true;
             p->g.reach.blocks[st]++;
             p->g.reach.bytes[st] += b->size;
+            if (st == LT_VERDICT_REACHABLE && !p->g.reach_example)
+                p->g.reach_example = b->addr;
         }
         p->g.sampled_blocks++;
         p->g.est_blocks += weight;
@@ -431,6 +433,7 @@ static void free_group_contents(struct group *g)
     free(g->threads);
     free(g->series_bytes);
     free(g->series_lost_bytes);
+    free(g->retained);
     free(g->series_blocks);
 }
 

@@ -17,6 +17,8 @@
 #include "reader.h"
 #include "symbolize.h"
 
+struct retention;
+
 enum group_by { GROUP_BY_STACK, GROUP_BY_SITE, GROUP_BY_FUNCTION, GROUP_BY_THREAD };
 
 struct group_options {
@@ -86,6 +88,8 @@ struct group {
      * several snapshots, lost bytes (definitely + indirectly) in each, and their growth. */
     bool has_reach;
     struct reach_split reach;
+    uint64_t reach_example;       /* one reachable block of the group (0: none) */
+    struct retention *retained;   /* why it is alive (model.c, for shown groups), or NULL */
     uint64_t *series_lost_bytes;
     int64_t delta_lost_bytes;
 };

@@ -9,6 +9,7 @@
 
 #include "format.h"
 #include "hashmap.h"
+#include "retention.h"
 
 /* For each sample, the block it was taken from: the samples' addresses in a hash map, then
  * one pass over the blocks (there are far fewer samples than blocks). A sample whose block
@@ -163,6 +164,34 @@ static int take_inventory(struct model *m)
     return 0;
 }
 
+/* For each shown group with reachable blocks in the newest snapshot's scan: one chain from
+ * a root to one of them. */
+static int trace_retention(struct model *m)
+{
+    const struct lts_snapshot *s = model_newest(m)->snap;
+    if (!group_has_scan(s))
+        return 0;
+    const struct lts_block **index = retention_index(s);
+    if (!index)
+        return -1;
+    for (size_t i = 0; i < m->grouping.ngroups; i++) {
+        struct group *g = &m->grouping.groups[i];
+        if (!model_shows(m, i) || !g->reach_example || g->from != model_newest(m))
+            continue;
+        struct retention *r = malloc(sizeof(*r));
+        if (!r) {
+            free(index);
+            return -1;
+        }
+        if (retention_trace(s, index, g->reach_example, r) == 0)
+            g->retained = r;
+        else
+            free(r);
+    }
+    free(index);
+    return 0;
+}
+
 int model_build(struct model *m, struct analysis *snaps, size_t n,
                 const struct model_options *opt, FILE *warn, struct lts_error *err)
 {
@@ -176,7 +205,7 @@ int model_build(struct model *m, struct analysis *snaps, size_t n,
     if (group_build(snaps, n, &opt->group, &m->grouping, err) != 0)
         return -1;
     group_sort(&m->grouping);
-    if (select_shown(m) != 0 || take_inventory(m) != 0)
+    if (select_shown(m) != 0 || take_inventory(m) != 0 || trace_retention(m) != 0)
         return lts_fail(err, "out of memory");
     group_live_totals(model_newest(m)->snap, &m->live_blocks, &m->live_bytes);
     return 0;

@@ -6,6 +6,7 @@
 
 #include "format.h"
 #include "render.h"
+#include "retention.h"
 
 static void json_string(FILE *out, const char *s, size_t n)
 {
@@ -141,6 +142,29 @@ static void group_json(FILE *out, const struct model *m, size_t index, bool firs
     if (g->has_reach) {
         fputs(",\n      ", out);
         reach_json(out, &g->reach);
+    }
+    if (g->retained) {
+        const struct retention *r = g->retained;
+        static const char *const kinds[] = {"?", "registers", "stack", "mapping", "caller"};
+        char root[256];
+        retention_root_name(a->snap, a->sym, r, root, sizeof(root));
+        fprintf(out, ",\n      \"retained_by\": {\"root\": {\"kind\": \"%s\", \"tid\": %" PRIu64
+                     ", \"address\": \"0x%" PRIx64 "\", \"name\": ",
+                r->root->type < 5 ? kinds[r->root->type] : "?", r->root->tid, r->root_word);
+        json_cstr(out, root);
+        fprintf(out, "}, \"references\": %zu, \"chain\": [", r->hops);
+        for (size_t k = 0; k < r->nlinks; k++) {
+            const struct retention_link *l = &r->links[k];
+            fprintf(out, "%s{\"address\": \"0x%" PRIx64 "\"", k ? ", " : "", l->addr);
+            if (l->block) {
+                fprintf(out, ", \"size\": %" PRIu64 ", \"word_offset\": %" PRIu64
+                             ", \"frames\": ",
+                        l->block->size, k + 1 < r->nlinks ? l->word - l->addr : 0);
+                frames_json(out, a, l->block->stack);
+            }
+            fputs("}", out);
+        }
+        fputs("]}", out);
     }
     fputs(",\n      \"frames\": ", out);
     frames_json(out, a, g->blocks ? g->stack : UINT32_MAX);

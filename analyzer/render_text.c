@@ -8,6 +8,7 @@
 
 #include "format.h"
 #include "render.h"
+#include "retention.h"
 #include "units.h"
 
 #define FRAMES_SHOWN 16
@@ -237,6 +238,33 @@ static void site(char *buf, size_t size, const struct analysis *a, uint32_t stac
         snprintf(buf, size, "%s", f->name);
 }
 
+/* One chain of references that keeps the group's blocks alive, root first. */
+static void retention_text(const struct text *t, const struct group *g)
+{
+    const struct retention *r = g->retained;
+    const struct analysis *a = g->from;
+    FILE *out = t->out;
+    char root[256], where[256], b1[32];
+    retention_root_name(a->snap, a->sym, r, root, sizeof(root));
+    fprintf(out, "    retained (one block of the group, %zu reference%s from a root):\n      %s\n",
+            r->hops, r->hops == 1 ? "" : "s", root);
+    for (size_t k = 0; k < r->nlinks; k++) {
+        const struct retention_link *l = &r->links[k];
+        if (r->hops > r->nlinks && k == r->nlinks / 2)
+            fprintf(out, "      ... %zu more blocks\n", r->hops - r->nlinks);
+        bool last = k + 1 == r->nlinks;
+        if (l->block)
+            site(where, sizeof(where), a, l->block->stack);
+        fprintf(out, "      -> 0x%" PRIx64 "%s%s%s", l->addr, last ? ": this group's block" : "",
+                l->block && !last ? ": allocated at " : "", l->block && !last ? where : "");
+        if (l->block)
+            fprintf(out, " (%s)", units_bytes(b1, sizeof(b1), (int64_t)l->block->size));
+        if (!last && l->block)
+            fprintf(out, ", its word +0x%" PRIx64, l->word - l->addr);
+        fputc('\n', out);
+    }
+}
+
 static void misuse(const struct text *t)
 {
     FILE *out = t->out;
@@ -353,6 +381,8 @@ static void group_text(const struct text *t, size_t index)
                     units_bytes(b1, sizeof(b1), g->delta_lost_bytes), m->snaps[0].snap->seq);
     }
     char name[64];
+    if (g->retained)
+        retention_text(t, g);
     if (m->opt.group.by == GROUP_BY_THREAD)
         fprintf(out, "    thread: %s\n", safe(name, sizeof(name), g->key));
     fputs("    threads:", out);

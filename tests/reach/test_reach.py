@@ -83,13 +83,16 @@ def leaktag_verdict(mode, work):
     if not scan or not scan["ok"]:
         raise AssertionError(f"{mode}: no reachability verdict: {scan}")
     counts = collections.Counter()
+    retained = {}
     for group in data["groups"]:
         site = site_of([f.get("function") for f in group["frames"]])
         if site:
             for kind, figures in group["reachability"].items():
                 if kind != "not_scanned" and figures["blocks"]:
                     counts[site, kind] += figures["blocks"]
-    return counts, scan
+            if "retained_by" in group:
+                retained[site] = group["retained_by"]
+    return counts, scan, retained
 
 
 class SameAsValgrind(unittest.TestCase):
@@ -101,7 +104,7 @@ class SameAsValgrind(unittest.TestCase):
 
     def compare(self, mode):
         expected = valgrind_verdict(mode, self.work)
-        got, scan = leaktag_verdict(mode, self.work)
+        got, scan, retained = leaktag_verdict(mode, self.work)
         if mode == "exit":
             expected = {k: v for k, v in expected.items() if k[0] not in THREAD_SITES}
             got = {k: v for k, v in got.items() if k[0] not in THREAD_SITES}
@@ -120,8 +123,23 @@ class SameAsValgrind(unittest.TestCase):
               f"pause {scan['pause_ms']:.2f} ms, {scan['threads_stopped']} threads stopped",
               file=sys.stderr)
 
+        return retained
+
     def test_checkpoint_while_threads_run(self):
-        self.compare("mid")
+        retained = self.compare("mid")
+        # Why the reachable ones are alive: the root named, the chain through the blocks.
+        def root(site):
+            self.assertIn(site, retained)
+            return retained[site]["root"]
+        self.assertIn("global_roots", root("site_global")["name"])
+        self.assertEqual(root("site_mapped")["kind"], "mapping")
+        self.assertIn("no module", root("site_mapped")["name"])
+        self.assertIn(root("site_thread_stack")["kind"], ("stack", "registers"))
+        self.assertIn(root("site_tls")["kind"], ("stack", "registers"))
+        chain = retained["site_tree_node"]
+        self.assertIn("global_roots", chain["root"]["name"])
+        self.assertGreaterEqual(chain["references"], 2)
+        self.assertEqual(chain["chain"][0]["frames"][0]["function"], "site_tree_root")
 
     def test_at_exit(self):
         self.compare("exit")
