@@ -57,6 +57,23 @@ static const struct lts_map maps[] = {
      .kind = LT_MAP_GUARD},
 };
 static struct lts_stack stacks[3]; /* 0 empty, 1 frames_a, 2 frames_deep (set up in main) */
+static const struct lts_reach_scan reach_scan = {
+    .status = 0, .why = "", .pause_ns = 17300000, .fork_ns = 17200000, .scan_ns = UINT64_MAX,
+    .bytes_scanned = 1ull << 30, .blocks = 3, .threads = UINT32_MAX};
+static const struct lts_reach_root reach_roots[] = {
+    {.type = LT_ROOT_TYPE_REGISTERS, .tid = 100, .lo = 0, .hi = 1},
+    {.type = LT_ROOT_TYPE_STACK, .tid = UINT32_MAX, .lo = 0x7ffffffde000, .hi = 0x7ffffffff000},
+    {.type = LT_ROOT_TYPE_MAPPING, .tid = 0, .lo = 0x600000, .hi = UINT64_MAX},
+    {.type = LT_ROOT_TYPE_CALLER, .tid = 7, .lo = 5, .hi = 5},
+};
+static const struct lts_reach reaches[] = { /* addresses increase; vias forward and back */
+    {.addr = 0x1000, .state = LT_VERDICT_REACHABLE, .via_type = LT_VIA_ROOT, .via = 3,
+     .via_addr = 0x600008},
+    {.addr = 0x1008, .state = LT_VERDICT_INDIRECTLY_LOST, .via_type = LT_VIA_BLOCK, .via = 2,
+     .via_addr = UINT64_MAX},
+    {.addr = 0xfffffffffffffff8ull, .state = LT_VERDICT_DEFINITELY_LOST},
+};
+
 static const struct lts_thread threads[] = {
     {.idx = 0, .tid = 100, .name = "main", .state = LT_THREAD_FLAG_ALIVE, .start_cs = 0,
      .exit_cs = 0, .stack_size = 8 << 20, .stack_addr = 0x7ffffffde000, .guard_size = 4096,
@@ -134,6 +151,17 @@ static uint8_t *write_all_sections(size_t buffer_bytes, size_t *size)
     lts_writer_begin(&w, LT_SECTION_MISUSE);
     for (size_t i = 0; i < N(misuses); i++)
         lts_put_misuse(&w, &misuses[i]);
+    lts_writer_end(&w);
+    lts_writer_begin(&w, LT_SECTION_REACH_SCAN);
+    lts_put_reach_scan(&w, &reach_scan);
+    lts_writer_end(&w);
+    lts_writer_begin(&w, LT_SECTION_REACH_ROOTS);
+    for (size_t i = 0; i < N(reach_roots); i++)
+        lts_put_reach_root(&w, &reach_roots[i]);
+    lts_writer_end(&w);
+    lts_writer_begin(&w, LT_SECTION_REACH);
+    for (size_t i = 0; i < N(reaches); i++)
+        lts_put_reach(&w, &reaches[i]);
     lts_writer_end(&w);
     lts_writer_begin(&w, LT_SECTION_COUNTERS);
     for (size_t i = 0; i < N(counters); i++)
@@ -266,6 +294,27 @@ static void check_everything(const struct lts_snapshot *s)
         assert_int_equal(got->release_kind, want->release_kind);
         assert_true(got->count == want->count);
     }
+
+    assert_int_equal(s->nreach_scan, 1);
+    const struct lts_reach_scan *rs = &s->reach_scan[0];
+    assert_true(rs->status == reach_scan.status && rs->pause_ns == reach_scan.pause_ns &&
+                rs->fork_ns == reach_scan.fork_ns && rs->scan_ns == reach_scan.scan_ns &&
+                rs->bytes_scanned == reach_scan.bytes_scanned &&
+                rs->blocks == reach_scan.blocks && rs->threads == reach_scan.threads);
+    same_text(rs->why, "");
+    assert_int_equal(s->nreach_roots, N(reach_roots));
+    for (size_t i = 0; i < N(reach_roots); i++)
+        assert_true(s->reach_roots[i].type == reach_roots[i].type &&
+                    s->reach_roots[i].tid == reach_roots[i].tid &&
+                    s->reach_roots[i].lo == reach_roots[i].lo &&
+                    s->reach_roots[i].hi == reach_roots[i].hi);
+    assert_int_equal(s->nreach, N(reaches));
+    for (size_t i = 0; i < N(reaches); i++)
+        assert_true(s->reach[i].addr == reaches[i].addr &&
+                    s->reach[i].state == reaches[i].state &&
+                    s->reach[i].via_type == reaches[i].via_type &&
+                    s->reach[i].via == reaches[i].via &&
+                    s->reach[i].via_addr == reaches[i].via_addr);
 }
 
 static void roundtrip(size_t buffer_bytes)
@@ -316,7 +365,7 @@ static void framing_is_as_documented(void **state)
     assert_int_equal(type, LT_SECTION_END);
     assert_int_equal(length, 0);
     assert_int_equal(at, size);
-    assert_int_equal(sections, 11);
+    assert_int_equal(sections, 14); /* every section type, END included */
     free(image);
 }
 
