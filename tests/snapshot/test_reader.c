@@ -19,6 +19,21 @@ static const char *corpus_dir;
 static uint8_t *image;
 static size_t image_size;
 
+static uint8_t *read_corpus(const char *name, size_t *size)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", corpus_dir, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *data = malloc(*size);
+    assert_int_equal(fread(data, 1, *size, f), *size);
+    fclose(f);
+    return data;
+}
+
 static int load(void **state)
 {
     (void)state;
@@ -161,6 +176,49 @@ static void corrupt_records_are_named(void **state)
     free(f);
 }
 
+/* The reachability sections, on a snapshot that has them (reach.lts). */
+static void corrupt_verdicts_are_named(void **state)
+{
+    (void)state;
+    uint8_t *saved = image;
+    size_t saved_size = image_size, size;
+    image = read_corpus("reach.lts", &image_size);
+    struct lts_snapshot *s;
+    struct lts_error e;
+    assert_int_equal(lts_parse(image, image_size, &s, &e), 0);
+    assert_int_equal(s->nreach_scan, 1);
+    assert_true(s->nreach > 100 && s->nreach_roots > 0);
+    lts_close(s);
+    /* addresses must increase: 0x1000 twice */
+    const uint8_t twice[] = {0x80, 0x04, 0x00, 0x80, 0x04, 0x00};
+    uint8_t *f = with_section(LT_SECTION_REACH, twice, sizeof(twice), &size);
+    expect_error(f, size, "address order");
+    free(f);
+    /* a root that does not exist */
+    const uint8_t no_root[] = {0x80, 0x04, 0x0b, 0xff, 0x7f, 0x00};
+    f = with_section(LT_SECTION_REACH, no_root, sizeof(no_root), &size);
+    expect_error(f, size, "refers to root");
+    free(f);
+    /* a block reference past the last record */
+    const uint8_t no_block[] = {0x80, 0x04, 0x07, 0x05, 0x00};
+    f = with_section(LT_SECTION_REACH, no_block, sizeof(no_block), &size);
+    expect_error(f, size, "refers to record");
+    free(f);
+    /* a verdict whose scan says it failed */
+    const uint8_t failed[] = {0x03, 0x02, 'n', 'o', 0, 0, 0, 0, 0, 0, 0};
+    f = with_section(LT_SECTION_REACH_SCAN, failed, sizeof(failed), &size);
+    expect_error(f, size, "without a successful REACH_SCAN");
+    free(f);
+    /* an unknown root type */
+    const uint8_t bad_root[] = {0x09, 0x00, 0x00, 0x00};
+    f = with_section(LT_SECTION_REACH_ROOTS, bad_root, sizeof(bad_root), &size);
+    expect_error(f, size, "root type");
+    free(f);
+    free(image);
+    image = saved;
+    image_size = saved_size;
+}
+
 static void header_problems(void **state)
 {
     (void)state;
@@ -204,6 +262,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(every_prefix_fails_cleanly),
         cmocka_unit_test(every_byte_flip_fails_or_parses),
         cmocka_unit_test(corrupt_records_are_named),
+        cmocka_unit_test(corrupt_verdicts_are_named),
         cmocka_unit_test(header_problems),
         cmocka_unit_test(files_that_are_not_snapshots),
     };
