@@ -83,6 +83,10 @@ struct lt_tls {
     uintptr_t guard_frame;  /* frame of the function that took the guard from 0 */
     int64_t sample_left;    /* sampled mode: bytes to allocate before the next sampled block */
     uint64_t rng;           /* sampled mode: this thread's random state */
+    /* Non-zero while a block of this thread is in no table (realloc: from taking the old
+     * block out until the new one is recorded): a reachability scan must not copy the
+     * process then (verdict.c lets the thread run on). */
+    uint32_t moving;
 };
 extern LT_TLS struct lt_tls lt_tls;
 

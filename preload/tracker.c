@@ -494,6 +494,8 @@ void *lt_track_resize(void *p, size_t n, size_t m, enum lt_kind kind, const void
                       const uint64_t *ra_slot)
 {
     struct lt_block old;
+    lt_tls.moving = 1;
+    lt_compiler_barrier();
     bool had = p && lt_track_detach(p, &old);
     void *q = kind == LT_KIND_REALLOC ? lt_real.realloc(p, n) : lt_real.reallocarray(p, n, m);
     size_t bytes = n;
@@ -511,6 +513,8 @@ void *lt_track_resize(void *p, size_t n, size_t m, enum lt_kind kind, const void
     }
     if (q)
         lt_track_alloc(q, bytes, kind, caller, ra_slot);
+    lt_compiler_barrier();
+    lt_tls.moving = 0;
     return q;
 }
 

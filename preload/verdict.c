@@ -56,7 +56,7 @@
 #define OWN_RANGES_MAX 16
 #define TRACER_STACK (256 * 1024)
 #define RED_ZONE 128
-#define BUSY_NS 1000000000ull
+#define BUSY_NS 3000000000ull
 
 struct stopped {
     pid_t tid;
@@ -75,7 +75,7 @@ struct freeze {
     uint64_t caller_sp;    /* the caller's application frames begin here (0: none) */
     uint64_t caller_here;  /* somewhere in the caller's stack */
     uint64_t worker_here;  /* somewhere in leaktag's thread's stack (0: none) */
-    intptr_t guard_offset; /* lt_tls.guard from the thread pointer */
+    intptr_t moving_offset; /* lt_tls.moving from the thread pointer */
     bool glibc;            /* the backend is glibc's malloc: its arena's bin pointers */
     struct range own[OWN_RANGES_MAX];
     unsigned nown;
@@ -226,7 +226,9 @@ static int stop_new_threads(struct freeze *f)
     return n;
 }
 
-/* Inside a leaktag hook, or leaktag's thread at work: a block may be half-way somewhere. */
+/* Stopped where one of its blocks is in no table (lt_tls.moving): the copy would miss it,
+ * and what only it references would look lost. Elsewhere in a hook every block is in a
+ * nursery or a table generation the frozen scan reads. */
 static bool busy(const struct freeze *f, const struct stopped *t)
 {
     (void)f;
@@ -239,8 +241,8 @@ static bool busy(const struct freeze *f, const struct stopped *t)
 #endif
     if (!tp)
         return true;
-    const volatile uint32_t *guard = (const uint32_t *)(uintptr_t)(tp + (uint64_t)f->guard_offset);
-    return *guard != 0;
+    const volatile uint32_t *moving = (const uint32_t *)(uintptr_t)(tp + (uint64_t)f->moving_offset);
+    return *moving != 0;
 }
 
 static int read_regs(struct stopped *t)
@@ -286,10 +288,11 @@ static int tracer_main(void *raw)
             t->seized = t->stopped = false;
         }
     }
-    /* Threads inside a hook run on, briefly, until each is out (a block can be in flight
-     * there: realloc takes the old one out of the table while the real realloc runs, and
-     * glibc's free of it overwrites its first words): all of them at once, 20 us at first,
-     * longer each round (one may wait for a lock another holds), a second in all at most. */
+    /* A thread stopped in the middle of a realloc (the old block out of the table while the
+     * real realloc runs, and glibc's free of it overwrites its first words): every thread
+     * runs on briefly — all of them, since the one in realloc may wait for a lock another
+     * holds — and stops again, until none is: 20 us at first, longer each round, three
+     * seconds in all at most (under load the threads may get little of the processors). */
     uint64_t let_run_ns = 20000, deadline = now_ns() + BUSY_NS;
     for (uint32_t round = 0; err >= 0; round++) {
         uint32_t busy_now = 0;
@@ -300,13 +303,13 @@ static int tracer_main(void *raw)
             break;
         if (now_ns() > deadline) {
             err = -EBUSY;
-            f->why = "a thread stayed inside leaktag";
+            f->why = "a thread stayed in the middle of a realloc";
             break;
         }
         f->retries = round + 1;
         for (uint32_t i = 0; i < f->nthreads; i++) {
             struct stopped *t = &f->thread[i];
-            t->resumed = busy(f, t) && ptrace(PTRACE_CONT, t->tid, 0, 0) == 0;
+            t->resumed = t->stopped && ptrace(PTRACE_CONT, t->tid, 0, 0) == 0;
         }
         struct timespec pause = {0, (long)let_run_ns};
         nanosleep(&pause, NULL);
@@ -797,7 +800,7 @@ void lt_verdict_take(struct lt_verdict *v, uint64_t caller_sp)
     f->worker_here = lt_worker_stack();
     f->caller_sp = caller_sp;
     f->caller_here = (uint64_t)(uintptr_t)__builtin_frame_address(0);
-    f->guard_offset = (intptr_t)((char *)&lt_tls.guard - (char *)__builtin_thread_pointer());
+    f->moving_offset = (intptr_t)((char *)&lt_tls.moving - (char *)__builtin_thread_pointer());
     f->glibc = lt_opt.backend == LT_BACKEND_LIBC;
     f->capacity = capacity;
     dl_iterate_phdr(note_module, f);
