@@ -261,3 +261,76 @@ void content_histogram_free(struct content_histogram *h)
     hashmap_free(&h->index);
     free(h);
 }
+
+/* ---- fields ----------------------------------------------------------------------------- */
+
+static bool printable_byte(uint8_t c)
+{
+    return (c >= 0x20 && c < 0x7f) || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* The printable run starting at p (up to a NUL or the end of the word's buffer), if it is
+ * at least 2 bytes and ends at a NUL or the buffer's end: a short string, not bytes that
+ * happen to be printable. */
+static size_t text_at(const uint8_t *p, size_t avail)
+{
+    size_t n = 0;
+    while (n < avail && n < 64 && printable_byte(p[n]))
+        n++;
+    if (n < 2)
+        return 0;
+    return n == avail || n == 64 || p[n] == 0 ? n : 0;
+}
+
+size_t content_fields(const uint8_t *const *bufs, const size_t *lens, size_t n,
+                      struct content_field *out, size_t max)
+{
+    size_t filled = 0;
+    for (uint32_t off = 0; filled < max; off += 8) {
+        uint32_t reach = 0;
+        bool same = true, text = true, aligned = true;
+        uint64_t first = 0, lo = UINT64_MAX, hi = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (lens[i] < off + 8)
+                continue;
+            uint64_t w;
+            memcpy(&w, bufs[i] + off, 8);
+            if (reach == 0)
+                first = w;
+            same = same && w == first;
+            text = text && text_at(bufs[i] + off, lens[i] - off) > 0;
+            aligned = aligned && w && !(w & 7);
+            lo = w < lo ? w : lo;
+            hi = w > hi ? w : hi;
+            reach++;
+        }
+        if (reach < 2)
+            break;
+        struct content_field *f = &out[filled++];
+        *f = (struct content_field){.offset = off, .buffers = reach, .aligned = aligned};
+        if (same && !text) {
+            f->kind = CONTENT_FIELD_CONSTANT;
+            f->value = first;
+        } else if (text) {
+            f->kind = CONTENT_FIELD_TEXT;
+            f->tokens = content_histogram_new();
+            for (size_t i = 0; f->tokens && i < n; i++) {
+                if (lens[i] < off + 8)
+                    continue;
+                size_t len = text_at(bufs[i] + off, lens[i] - off);
+                content_histogram_add(f->tokens, (const char *)bufs[i] + off, len);
+            }
+        } else {
+            f->kind = CONTENT_FIELD_VARYING;
+            f->min = lo;
+            f->max = hi;
+        }
+    }
+    return filled;
+}
+
+void content_fields_free(struct content_field *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        content_histogram_free(fields[i].tokens);
+}

@@ -4,6 +4,7 @@
 #ifndef CONTENT_H
 #define CONTENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,5 +59,25 @@ uint64_t content_histogram_total(const struct content_histogram *h);
  * request from another), then longer, then alphabetical. Valid until the histogram is freed. */
 const struct content_entry *content_histogram_sorted(struct content_histogram *h, size_t *n);
 void content_histogram_free(struct content_histogram *h);
+
+/* What sits at each 8-byte offset of several buffers that are likely the same kind of
+ * object (the captured starts of one group's blocks): the same word in all, printable text
+ * in all (counted by the token that starts there: "GET" x6, "SET" x2 — short ones too), or
+ * words that vary (their range, and whether all are 8-aligned, for a caller to tell
+ * pointers). Only offsets that at least two buffers reach. */
+enum content_field_kind { CONTENT_FIELD_CONSTANT, CONTENT_FIELD_TEXT, CONTENT_FIELD_VARYING };
+struct content_field {
+    uint32_t offset;
+    enum content_field_kind kind;
+    uint32_t buffers;                 /* buffers that reach this offset */
+    uint64_t value;                   /* CONSTANT: the word (little-endian) */
+    uint64_t min, max;                /* VARYING: the range of the words */
+    bool aligned;                     /* every word is a multiple of 8 and not 0 */
+    struct content_histogram *tokens; /* TEXT: NUL- or end-terminated printable runs */
+};
+/* Fills up to max fields, from offset 0 on; returns how many. */
+size_t content_fields(const uint8_t *const *bufs, const size_t *lens, size_t n,
+                      struct content_field *out, size_t max);
+void content_fields_free(struct content_field *fields, size_t n);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fields.h"
 #include "format.h"
 #include "render.h"
 #include "retention.h"
@@ -111,6 +112,43 @@ static void reach_json(FILE *out, const struct reach_split *r)
     fputs("}", out);
 }
 
+/* "type": "Session"|null, "fields": [{"offset": 0, "kind": "constant|text|varying", ...}] */
+static void fields_json(FILE *out, const struct group *g)
+{
+    struct field_view v;
+    if (field_view_build(g, &v) != 0) {
+        fputs("\"type\": null, \"fields\": []", out);
+        return;
+    }
+    fputs("\"type\": ", out);
+    json_cstr(out, v.type);
+    fputs(", \"fields\": [", out);
+    static const char *const kinds[] = {"constant", "text", "varying"};
+    for (size_t k = 0; k < v.n; k++) {
+        const struct content_field *f = &v.fields[k];
+        fprintf(out, "%s{\"offset\": %u, \"kind\": \"%s\", \"samples\": %u, \"heap_pointer\": %s",
+                k ? ", " : "", f->offset, kinds[f->kind], f->buffers, v.heap[k] ? "true" : "false");
+        if (f->kind == CONTENT_FIELD_CONSTANT) {
+            fprintf(out, ", \"value\": \"0x%016" PRIx64 "\", \"symbol\": ", f->value);
+            json_cstr(out, v.names[k].symbol);
+        }
+        if (f->kind == CONTENT_FIELD_TEXT) {
+            size_t ne;
+            const struct content_entry *e = content_histogram_sorted(f->tokens, &ne);
+            fputs(", \"tokens\": [", out);
+            for (size_t i = 0; i < ne && i < 10; i++) {
+                fprintf(out, "%s{\"text\": ", i ? ", " : "");
+                json_string(out, e[i].text, e[i].len);
+                fprintf(out, ", \"count\": %" PRIu64 "}", e[i].count);
+            }
+            fputs("]", out);
+        }
+        fputs("}", out);
+    }
+    fputs("]", out);
+    field_view_free(&v);
+}
+
 static void group_json(FILE *out, const struct model *m, size_t index, bool first)
 {
     const struct group *g = &m->grouping.groups[index];
@@ -195,7 +233,9 @@ static void group_json(FILE *out, const struct model *m, size_t index, bool firs
         free(hex);
         free(text);
     }
-    fputs(g->nsamples ? "\n      ],\n      \"strings\": " : "],\n      \"strings\": ", out);
+    fputs(g->nsamples ? "\n      ],\n      " : "],\n      ", out);
+    fields_json(out, g);
+    fputs(",\n      \"strings\": ", out);
     histogram_json(out, g->strings, 50);
     fputs(",\n      \"string_shapes\": ", out);
     histogram_json(out, g->shapes, 20);

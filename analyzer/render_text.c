@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fields.h"
 #include "format.h"
 #include "render.h"
 #include "retention.h"
@@ -265,6 +266,71 @@ static void retention_text(const struct text *t, const struct group *g)
     }
 }
 
+/* What the blocks are, word by word over the samples; runs of text are one line. */
+static void fields_text(const struct text *t, const struct group *g)
+{
+    struct field_view v;
+    if (field_view_build(g, &v) != 0)
+        return;
+    FILE *out = t->out;
+    char buf[96];
+    if (v.type)
+        fprintf(out, "    objects of type %s (its vtable at +0x0 in all %zu samples)\n", v.type,
+                v.samples);
+    fprintf(out, "    fields (the words at each offset of %zu samples):\n", v.samples);
+    for (size_t k = 0; k < v.n; k++) {
+        const struct content_field *f = &v.fields[k];
+        fprintf(out, "      +0x%02x  ", f->offset);
+        if (f->kind == CONTENT_FIELD_TEXT) {
+            /* a run of text words: one line, its tokens from the first */
+            size_t end = k;
+            while (end + 1 < v.n && v.fields[end + 1].kind == CONTENT_FIELD_TEXT)
+                end++;
+            size_t ne;
+            const struct content_entry *e = content_histogram_sorted(f->tokens, &ne);
+            fputs("text", out);
+            if (end > k)
+                fprintf(out, " to +0x%02x", v.fields[end].offset + 7);
+            fputc(':', out);
+            for (size_t i = 0; i < ne && i < 4; i++) {
+                size_t len = e[i].len < 24 ? e[i].len : 24;
+                for (size_t c = 0; c < len; c++) /* one line: CR, LF, tab as '.' */
+                    buf[c] = e[i].text[c] >= 0x20 && e[i].text[c] < 0x7f ? e[i].text[c] : '.';
+                buf[len] = 0;
+                fprintf(out, "%s \"%s%s\" x%" PRIu64, i ? "," : "", buf, e[i].len > 24 ? "..." : "",
+                        e[i].count);
+            }
+            fputs(ne > 4 ? ", ...\n" : "\n", out);
+            k = end;
+        } else if (f->kind == CONTENT_FIELD_CONSTANT) {
+            const struct field_name *name = &v.names[k];
+            size_t end = k; /* a run of the same plain value (zeros, mostly): one line */
+            while (!name->symbol && !v.heap[k] && end + 1 < v.n &&
+                   v.fields[end + 1].kind == CONTENT_FIELD_CONSTANT &&
+                   v.fields[end + 1].value == f->value && !v.names[end + 1].symbol)
+                end++;
+            if (end > k) {
+                fprintf(out, "to +0x%02x the same in all: 0x%016" PRIx64 " in every word\n",
+                        v.fields[end].offset + 7, f->value);
+                k = end;
+            } else if (name->symbol)
+                fprintf(out, "the same in all: %s+0x%" PRIx64 " (%s)\n", name->symbol, name->offset,
+                        name->module);
+            else if (v.heap[k])
+                fprintf(out, "the same in all: a pointer into the heap, 0x%" PRIx64 "\n", f->value);
+            else
+                fprintf(out, "the same in all: 0x%016" PRIx64 "\n", f->value);
+        } else {
+            fputs(v.heap[k] ? "pointers into the heap, differing\n" : "varies\n", out);
+        }
+        if (k >= 15 && k + 1 < v.n) {
+            fprintf(out, "      ... %zu more words\n", v.n - k - 1);
+            break;
+        }
+    }
+    field_view_free(&v);
+}
+
 static void misuse(const struct text *t)
 {
     FILE *out = t->out;
@@ -426,6 +492,8 @@ static void group_text(const struct text *t, size_t index)
         fprintf(out, "    the same strings with numbers as #:\n");
         print_histogram(out, g->shapes, 5, "      ");
     }
+    if (g->nsamples >= 2)
+        fields_text(t, g);
     if (m->opt.grep_pattern) {
         uint64_t total = g->matches ? content_histogram_total(g->matches) : 0;
         fprintf(out, "    grep '%s': %s matches in %zu samples\n", m->opt.grep_pattern,

@@ -1,0 +1,71 @@
+/* fields.c — the field view of a group (see fields.h). */
+#include "fields.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "symbolize.h"
+
+/* The heap's extent in a snapshot: from its lowest block to the end of its highest. A word
+ * inside it, 8-aligned, is taken for a pointer into the heap (gaps between heaps count: it
+ * says "pointer", not which block). */
+static void heap_extent(const struct lts_snapshot *s, uint64_t *lo, uint64_t *hi)
+{
+    *lo = UINT64_MAX;
+    *hi = 0;
+    for (size_t i = 0; i < s->nblocks; i++) {
+        if (s->blocks[i].addr < *lo)
+            *lo = s->blocks[i].addr;
+        if (s->blocks[i].addr + s->blocks[i].size > *hi)
+            *hi = s->blocks[i].addr + s->blocks[i].size;
+    }
+}
+
+int field_view_build(const struct group *g, struct field_view *v)
+{
+    memset(v, 0, sizeof(*v));
+    const uint8_t **bufs = malloc((g->nsamples + 1) * sizeof(*bufs));
+    size_t *lens = malloc((g->nsamples + 1) * sizeof(*lens));
+    if (!bufs || !lens) {
+        free(bufs);
+        free(lens);
+        return -1;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < g->nsamples; i++) {
+        const struct lts_sample *sm = g->samples[i].sample;
+        if (sm->len >= 8) {
+            bufs[n] = sm->bytes;
+            lens[n++] = sm->len;
+        }
+    }
+    v->samples = n;
+    v->n = n >= 2 ? content_fields(bufs, lens, n, v->fields, FIELDS_MAX) : 0;
+    free(bufs);
+    free(lens);
+    if (!v->n)
+        return -1;
+    const struct analysis *a = g->from;
+    uint64_t lo, hi;
+    heap_extent(a->snap, &lo, &hi);
+    for (size_t k = 0; k < v->n; k++) {
+        const struct content_field *f = &v->fields[k];
+        if (f->kind == CONTENT_FIELD_CONSTANT && f->value && a->sym) {
+            struct field_name *name = &v->names[k];
+            if (sym_data(a->sym, f->value, &name->module, &name->symbol, &name->offset) &&
+                name->symbol && k == 0 && !strncmp(name->symbol, "vtable for ", 11))
+                v->type = name->symbol + 11;
+        }
+        uint64_t min = f->kind == CONTENT_FIELD_CONSTANT ? f->value : f->min;
+        uint64_t max = f->kind == CONTENT_FIELD_CONSTANT ? f->value : f->max;
+        v->heap[k] = f->kind != CONTENT_FIELD_TEXT && f->aligned && min >= lo && max < hi &&
+                     !v->names[k].symbol;
+    }
+    return 0;
+}
+
+void field_view_free(struct field_view *v)
+{
+    content_fields_free(v->fields, v->n);
+    v->n = 0;
+}
