@@ -376,8 +376,24 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
                 error = 1;
                 break;
             }
-            content_regex_each(opt->grep, sm->bytes, sm->len, content_histogram_add_token,
-                               p->g.matches);
+            struct content_histogram *here = content_histogram_new();
+            if (!here || (!p->g.match_blocks && !(p->g.match_blocks = content_histogram_new()))) {
+                content_histogram_free(here);
+                error = 1;
+                break;
+            }
+            size_t found = content_regex_each(opt->grep, sm->bytes, sm->len,
+                                              content_histogram_add_token, here);
+            p->g.grep_searched++;
+            p->g.grep_matched += found > 0;
+            size_t nd;
+            const struct content_entry *d = content_histogram_sorted(here, &nd);
+            for (size_t k = 0; k < nd; k++) {
+                content_histogram_add(p->g.match_blocks, d[k].text, d[k].len);
+                for (uint64_t c = 0; c < d[k].count; c++)
+                    content_histogram_add(p->g.matches, d[k].text, d[k].len);
+            }
+            content_histogram_free(here);
         }
     }
 
@@ -416,6 +432,7 @@ static void free_partial_contents(struct partial *p)
     content_histogram_free(p->g.strings);
     content_histogram_free(p->g.shapes);
     content_histogram_free(p->g.matches);
+    content_histogram_free(p->g.match_blocks);
     for (size_t i = 0; i < p->nshares; i++)
         free((char *)p->shares[i].name);
     free(p->shares);
@@ -428,6 +445,7 @@ static void free_group_contents(struct group *g)
     content_histogram_free(g->strings);
     content_histogram_free(g->shapes);
     content_histogram_free(g->matches);
+    content_histogram_free(g->match_blocks);
     for (size_t i = 0; i < g->nthreads; i++)
         free((char *)g->threads[i].name);
     free(g->threads);

@@ -79,7 +79,9 @@ struct group {
     size_t nsamples;
     struct content_histogram *strings;
     struct content_histogram *shapes; /* strings with digit runs as '#' */
-    struct content_histogram *matches;
+    struct content_histogram *matches;      /* --grep: every match */
+    struct content_histogram *match_blocks; /* --grep: each match once per block it is in */
+    uint64_t grep_searched, grep_matched;   /* --grep: samples searched, and with a match */
     /* Over several snapshots, oldest first; a group absent from one counts 0 there. */
     uint64_t *series_bytes, *series_blocks;
     int64_t delta_bytes, delta_blocks; /* newest minus oldest */

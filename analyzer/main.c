@@ -41,6 +41,8 @@ static void usage(FILE *out)
           "  --format text|json|collapsed     (collapsed: for flamegraph.pl, speedscope)\n"
           "  --samples N        samples shown per group in text (default 3)\n"
           "  --color auto|always|never\n"
+          "  --dump FILE        write the captured bytes of the groups shown, block after\n"
+          "                     block (for xxd, grep -a); --dump-index FILE: where each starts\n"
           "  --dump-raw         print the snapshot's records as text (debugging)\n"
           "  --version, --help\n",
           out);
@@ -127,7 +129,8 @@ static void progress_done(void)
 int main(int argc, char **argv)
 {
     enum { OPT_BY = 256, OPT_FOLD, OPT_TOP, OPT_MIN_BYTES, OPT_MIN_AGE, OPT_GREP, OPT_FORMAT,
-           OPT_SAMPLES, OPT_COLOR, OPT_DIFF, OPT_DUMP, OPT_VERSION, OPT_LOST };
+           OPT_SAMPLES, OPT_COLOR, OPT_DIFF, OPT_DUMP, OPT_VERSION, OPT_LOST, OPT_DUMP_BYTES,
+           OPT_DUMP_INDEX };
     static const struct option longopts[] = {
         {"by", required_argument, NULL, OPT_BY},
         {"fold", required_argument, NULL, OPT_FOLD},
@@ -141,6 +144,8 @@ int main(int argc, char **argv)
         {"colour", required_argument, NULL, OPT_COLOR},
         {"diff", no_argument, NULL, OPT_DIFF},
         {"lost", no_argument, NULL, OPT_LOST},
+        {"dump", required_argument, NULL, OPT_DUMP_BYTES},
+        {"dump-index", required_argument, NULL, OPT_DUMP_INDEX},
         {"dump-raw", no_argument, NULL, OPT_DUMP},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -152,6 +157,7 @@ int main(int argc, char **argv)
     enum { FORMAT_TEXT, FORMAT_JSON, FORMAT_COLLAPSED } format = FORMAT_TEXT;
     const char *color = "auto";
     bool diff = false, dump = false;
+    const char *dump_path = NULL, *dump_index_path = NULL;
     double min_age = 0;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -199,6 +205,8 @@ int main(int argc, char **argv)
             break;
         case OPT_DIFF: diff = true; break;
         case OPT_LOST: opt.lost_only = true; break;
+        case OPT_DUMP_BYTES: dump_path = optarg; break;
+        case OPT_DUMP_INDEX: dump_index_path = optarg; break;
         case OPT_DUMP: dump = true; break;
         case OPT_VERSION: printf("leaktag-report %s\n", LEAKTAG_VERSION); return 0;
         case 'h': usage(stdout); return 0;
@@ -214,6 +222,8 @@ int main(int argc, char **argv)
         die_usage("--diff needs at least two snapshots, oldest first");
     if (dump && nfiles != 1)
         die_usage("--dump-raw takes one snapshot");
+    if (dump_index_path && !dump_path)
+        die_usage("--dump-index goes with --dump FILE");
     opt.group.min_age_cs = (uint64_t)(min_age * 100 + 0.5);
     ropt.color = !strcmp(color, "always") ||
                  (!strcmp(color, "auto") && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
@@ -282,6 +292,10 @@ int main(int argc, char **argv)
     if (!rc && !dump) {
         progress("writing the report");
         progress_done();
+        if (dump_path && render_dump(&m, dump_path, dump_index_path, &e) != 0) {
+            fprintf(stderr, "leaktag-report: %s\n", e.message);
+            rc = 1;
+        }
         switch (format) {
         case FORMAT_TEXT: render_text(stdout, &m, &ropt); break;
         case FORMAT_JSON: render_json(stdout, &m); break;

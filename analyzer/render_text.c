@@ -496,11 +496,60 @@ static void group_text(const struct text *t, size_t index)
         fields_text(t, g);
     if (m->opt.grep_pattern) {
         uint64_t total = g->matches ? content_histogram_total(g->matches) : 0;
-        fprintf(out, "    grep '%s': %s matches in %zu samples\n", m->opt.grep_pattern,
-                units_count(n1, sizeof(n1), total), g->nsamples);
-        if (total)
-            print_histogram(out, g->matches, o->strings_shown, "      ");
+        char n3[32];
+        fprintf(out, "    grep '%s': %s matches in %s of %s blocks searched\n",
+                m->opt.grep_pattern, units_count(n1, sizeof(n1), total),
+                units_count(n2, sizeof(n2), g->grep_matched),
+                units_count(n3, sizeof(n3), g->grep_searched));
+        if (total) {
+            /* by the blocks each is in, as grep -c counts lines */
+            size_t nb;
+            const struct content_entry *e = content_histogram_sorted(g->match_blocks, &nb);
+            for (size_t i = 0; i < nb && i < o->strings_shown; i++) {
+                fprintf(out, "      %8s blocks  ", units_count(n3, sizeof(n3), e[i].count));
+                for (size_t k = 0; k < e[i].len && k < 100; k++)
+                    fputc(printable((unsigned char)e[i].text[k]), out);
+                fputs(e[i].len > 100 ? "...\n" : "\n", out);
+            }
+        }
     }
+}
+
+/* --grep over every group shown, as grep -c over a dump of them. */
+static void grep_summary(const struct text *t)
+{
+    const struct model *m = t->m;
+    uint64_t matches = 0, searched = 0, matched = 0, groups = 0;
+    struct content_histogram *all = content_histogram_new();
+    for (size_t i = 0; all && i < m->grouping.ngroups; i++) {
+        const struct group *g = &m->grouping.groups[i];
+        if (!model_shows(m, i))
+            continue;
+        groups++;
+        matches += g->matches ? content_histogram_total(g->matches) : 0;
+        searched += g->grep_searched;
+        matched += g->grep_matched;
+        size_t n;
+        const struct content_entry *e =
+            g->match_blocks ? content_histogram_sorted(g->match_blocks, &n) : NULL;
+        for (size_t k = 0; e && k < n; k++)
+            for (uint64_t c = 0; c < e[k].count; c++)
+                content_histogram_add(all, e[k].text, e[k].len);
+    }
+    char n1[32], n2[32], n3[32];
+    fprintf(t->out, "\ngrep '%s' over the %" PRIu64 " groups shown: %s matches in %s of %s blocks "
+                    "searched\n",
+            m->opt.grep_pattern, groups, units_count(n1, sizeof(n1), matches),
+            units_count(n2, sizeof(n2), matched), units_count(n3, sizeof(n3), searched));
+    size_t n;
+    const struct content_entry *e = all ? content_histogram_sorted(all, &n) : NULL;
+    for (size_t i = 0; e && i < n && i < t->o->strings_shown; i++) {
+        fprintf(t->out, "  %8s blocks  ", units_count(n1, sizeof(n1), e[i].count));
+        for (size_t k = 0; k < e[i].len && k < 100; k++)
+            fputc(printable((unsigned char)e[i].text[k]), t->out);
+        fputs(e[i].len > 100 ? "...\n" : "\n", t->out);
+    }
+    content_histogram_free(all);
 }
 
 void render_text(FILE *out, const struct model *m, const struct render_options *o)
@@ -527,6 +576,8 @@ void render_text(FILE *out, const struct model *m, const struct render_options *
             rest_groups++;
         }
     }
+    if (m->opt.grep_pattern)
+        grep_summary(&t);
     if (rest_groups) {
         char b1[32], n1[32];
         fprintf(out, m->opt.lost_only ? "\n... %s more groups with %s (without lost blocks, or past --top)\n" : "\n... %s more groups with %s (--top 0 shows all)\n",

@@ -112,7 +112,10 @@ class SppWorker(unittest.TestCase):
         self.assertGreaterEqual(samples, 1)
         self.assertIn({"text": "channelid=4099", "count": samples}, top["strings"])
         self.assertEqual(top["strings"][0]["text"], "channelid=4099")
-        self.assertEqual(top["grep"]["distinct"], [{"text": "channelid=4099", "count": samples}])
+        self.assertEqual(top["grep"]["distinct"],
+                         [{"text": "channelid=4099", "count": samples, "blocks": samples}])
+        self.assertEqual((top["grep"]["blocks_searched"], top["grep"]["blocks_matched"]),
+                         (samples, samples))
 
     def test_diff_ranks_it_first(self):
         doc = report_json("--diff", self.first, self.second)

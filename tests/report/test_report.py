@@ -122,18 +122,40 @@ class Content(unittest.TestCase):
             self.assertTrue(s["text"].startswith("alpha-key="))
             self.assertEqual(bytes.fromhex(s["hex"])[:6], b"alpha-")
         self.assertEqual(alpha["grep"]["matches"], 8)
+        self.assertEqual((alpha["grep"]["blocks_searched"], alpha["grep"]["blocks_matched"]), (8, 8))
         self.assertEqual(sum(d["count"] for d in alpha["grep"]["distinct"]), 8)
+        self.assertEqual(sum(d["blocks"] for d in alpha["grep"]["distinct"]), 8)
         self.assertTrue(all(re.fullmatch(r"alpha-key=\d+", d["text"])
                             for d in alpha["grep"]["distinct"]))
         self.assertEqual(alpha["strings"][0], {"text": "tag=alpha", "count": 8})
         self.assertEqual(alpha["string_shapes"][0], {"text": "alpha-key=#", "count": 8})
         beta = group_at(doc, "beta_site")
         self.assertEqual(beta["grep"]["matches"], 0)
+        self.assertEqual(beta["grep"]["blocks_matched"], 0)
+        self.assertGreater(beta["grep"]["blocks_searched"], 0)
+
+    def test_dump_holds_the_shown_blocks_bytes(self):
+        dump, index = os.path.join(WORK, "dump.bin"), os.path.join(WORK, "dump.idx")
+        report("--top", "1", "--dump", dump, "--dump-index", index, SNAPS[0])
+        self.assertEqual(os.stat(dump).st_mode & 0o777, 0o600)
+        rows = [l.split("\t") for l in open(index).read().splitlines() if not l.startswith("#")]
+        data = open(dump, "rb").read()
+        self.assertEqual(sum(int(r[1]) for r in rows), len(data))
+        doc = report_json("--top", "1", "--grep", r"[a-z]+-key=\d+", SNAPS[0])
+        samples = {int(sm["address"], 16): bytes.fromhex(sm["hex"])
+                   for sm in doc["groups"][0]["samples"]}
+        self.assertEqual(len(rows), len(samples))
+        for r in rows:  # each block's bytes start where the index says, and are its sample's
+            start, length = int(r[0]), int(r[1])
+            self.assertEqual(data[start:start + length], samples[int(r[2], 16)], r)
+        self.assertEqual(len(re.findall(rb"[a-z]+-key=\d+", data)),
+                         doc["groups"][0]["grep"]["matches"])
+        report("--dump-index", index, SNAPS[0], expect_status=2)
 
     def test_text_shows_hexdump_and_strings(self):
         text = report("--grep", r"alpha-key=\d+", SNAPS[0]).stdout
         self.assertRegex(text, r"00000000: 616c 7068 612d 6b65 793d [0-9a-f ]+ alpha-key=")
-        self.assertIn("grep 'alpha-key=\\d+': 8 matches in 8 samples", text)
+        self.assertIn("grep 'alpha-key=\\d+': 8 matches in 8 of 8 blocks searched", text)
         self.assertIn("alpha_site", text)
         self.assertRegex(text, r"threads: worker-\* x3")
 
