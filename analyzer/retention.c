@@ -131,8 +131,21 @@ void retention_root_name(const struct lts_snapshot *s, struct symbolizer *sym,
             else
                 snprintf(buf, size, "data of %s at 0x%" PRIx64, module, r->root_word);
         } else {
-            snprintf(buf, size, "a mapping at 0x%" PRIx64 "-0x%" PRIx64 " (no module: mmap'd "
-                                "memory or an allocator's own), word 0x%" PRIx64,
+            /* no module: what the snapshot's MAPS say the mapping is */
+            const struct lts_map *map = NULL;
+            for (size_t i = 0; i < s->nmaps && !map; i++)
+                if (s->maps[i].start <= r->root_word &&
+                    r->root_word < s->maps[i].start + s->maps[i].size)
+                    map = &s->maps[i];
+            const char *what = "an anonymous mapping (mmap'd memory or an allocator's own)";
+            if (map && map->kind == LT_MAP_MAIN_STACK)
+                what = "the main thread's stack ([stack], not stopped: a snapshot taken in its "
+                       "signal handler)";
+            else if (map && map->kind == LT_MAP_THREAD_STACK)
+                what = "a thread's stack (one not stopped)";
+            else if (map && map->path && map->path[0])
+                what = map->path;
+            snprintf(buf, size, "%s at 0x%" PRIx64 "-0x%" PRIx64 ", word 0x%" PRIx64, what,
                      root->lo, root->hi, r->root_word);
         }
     }

@@ -18,10 +18,12 @@ mkdir -p "$out"
 
 echo "== 1. Run the SPP worker under leaktag. It answers HTTP form requests and, like the"
 echo "      article's spp_handle_process, forgets to delete the request on an invalid channel."
-echo "      With --reach 1 each snapshot also says which blocks nothing points at any more."
-echo "      \$ leaktag --reach 1 $build/examples/spp_worker"
+echo "      With --reach 1 each snapshot also says which blocks nothing points at any more,"
+echo "      and with --samples all it holds the first bytes of every block, not 8 per stack."
+echo "      \$ leaktag --reach 1 --samples all $build/examples/spp_worker"
 LEAKTAG_OUTPUT="$out/spp_worker.%p.%n.lts" LEAKTAG_AT_EXIT=0 \
-    "$build/preload/leaktag" --reach 1 "$build/examples/spp_worker" >"$out/spp_worker.log" 2>&1 &
+    "$build/preload/leaktag" --reach 1 --samples all "$build/examples/spp_worker" \
+    >"$out/spp_worker.log" 2>&1 &
 pid=$! # the launcher execs the worker: same pid
 trap 'kill "$pid" 2>/dev/null || true' EXIT
 sleep 4

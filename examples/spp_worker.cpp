@@ -60,7 +60,7 @@ void CommItopReq::SetField(std::string_view name, std::string_view value)
         std::memcpy(openid_, value.data(), n);
         openid_[n] = '\0';
     } else if (name == "channelid") {
-        channelid_ = to_int(value);
+        channelid_ = value.empty() ? 0 : to_int(value); // empty: no channel, 0
     } else if (name == "areaid") {
         areaid_ = to_int(value);
     } else if (name == "platid") {
@@ -108,7 +108,7 @@ struct blob_type {
 // What SPP passes in arg2 (the server base): configuration and counters.
 struct Worker {
     static constexpr int kChannels[] = {1001, 1002, 1003, 2001, 2002, 3001, 3002};
-    unsigned long handled = 0, answered = 0, invalid = 0;
+    unsigned long handled = 0, answered = 0, invalid = 0, invalid_empty = 0;
     unsigned long bytes_out = 0;
     unsigned last_flow = 0;
 
@@ -163,6 +163,7 @@ extern "C" int spp_handle_process(unsigned flow, void *arg1, void *arg2)
     }
 
     if (!worker->validate(common_itop_req_ptr->channelid())) {
+        worker->invalid_empty += common_itop_req_ptr->channelid() == 0;
         if (worker->note_invalid())
             printf("invalid channelid in req.\n");
         return -1; // THE LEAK: common_itop_req_ptr is never deleted on this path
@@ -177,6 +178,8 @@ extern "C" int spp_handle_process(unsigned flow, void *arg1, void *arg2)
 
 static constexpr int kInvalidChannel = 4099; // not configured
 static constexpr int kInvalidEvery = 8;      // one request in 8 carries it
+static constexpr int kEmptyEvery = 128;      // and one in 128 an empty channelid=, as the
+                                             // article's 59 among 339,796 (another client)
 
 static uint64_t mix(uint64_t x)
 {
@@ -202,11 +205,14 @@ static std::string make_request(unsigned long seq)
     int channel = seq % kInvalidEvery == kInvalidEvery - 1
                       ? kInvalidChannel
                       : Worker::kChannels[seq % std::size(Worker::kChannels)];
+    char channel_text[16] = ""; /* empty in one request in kEmptyEvery */
+    if (seq % kEmptyEvery != kEmptyEvery / 2)
+        snprintf(channel_text, sizeof(channel_text), "%d", channel);
 
     char head[256];
-    snprintf(head, sizeof(head), "openid=%s&channelid=%d&areaid=%d&platid=%d&partition=%lu"
+    snprintf(head, sizeof(head), "openid=%s&channelid=%s&areaid=%d&platid=%d&partition=%lu"
              "&roleid=%lu&seq=%lu&ts=%lu&source=h5",
-             openid, channel, 1 + static_cast<int>(seq % 2), static_cast<int>(seq % 3),
+             openid, channel_text, 1 + static_cast<int>(seq % 2), static_cast<int>(seq % 3),
              1000 + seq % 97, 76500000000UL + mix(seq) % 100000000UL, seq,
              1635134468UL + seq / 2000);
     std::string body = head;
@@ -307,7 +313,8 @@ int main(int argc, char **argv)
         }
     }
 
-    printf("spp_worker: %lu requests, %lu answered, %lu rejected (invalid channelid)\n",
-           worker.handled, worker.answered, worker.invalid);
+    printf("spp_worker: %lu requests, %lu answered, %lu rejected (invalid channelid, %lu of "
+           "them empty)\n",
+           worker.handled, worker.answered, worker.invalid, worker.invalid_empty);
     return 0;
 }

@@ -40,6 +40,7 @@
 #include "writer.h"
 
 #define SAMPLES_MAX (1u << 20)       /* sampled blocks per snapshot, all stacks together */
+#define CENSUS_MAX (1u << 26)        /* with LEAKTAG_SAMPLES=all */
 #define SAMPLE_BATCH 64              /* blocks per process_vm_readv call */
 #define WRITE_BUFFER_BYTES (1u << 20)
 
@@ -606,6 +607,12 @@ static int compose(struct lt_thread *self, const char *reason, uint32_t requests
     size_t threads_bytes = nthreads * sizeof(struct thread_total);
     size_t taken_bytes = (size_t)lt_max(nstacks, 1u) * sizeof(uint16_t);
     uint32_t max_samples = (uint32_t)lt_min((uint64_t)nstacks * lt_opt.samples, SAMPLES_MAX);
+    if (lt_opt.samples == LT_SAMPLES_ALL) { /* a census: room for every live block */
+        struct lt_totals totals;
+        lt_tracker_totals(&totals);
+        uint64_t live = totals.allocations > totals.frees ? totals.allocations - totals.frees : 0;
+        max_samples = (uint32_t)lt_min(live + live / 8 + 1024, CENSUS_MAX);
+    }
     size_t samples_bytes = (size_t)lt_max(max_samples, 1u) * sizeof(struct sample);
     size_t misuse_bytes = LT_MISUSE_MAX * sizeof(struct lt_misuse);
     char *scratch = lt_mem_map_scratch(scratch_size);

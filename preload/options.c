@@ -205,6 +205,25 @@ static void show_unsigned(char *buf, size_t size, const void *value)
     lt_format(buf, size, "%u", *(const unsigned *)value);
 }
 
+/* LEAKTAG_SAMPLES: a count per stack, or all (every live block: a census). */
+static bool parse_samples(const char *text, void *dest, long min, long max)
+{
+    if (!strcmp(text, "all")) {
+        *(unsigned *)dest = LT_SAMPLES_ALL;
+        return true;
+    }
+    return parse_unsigned(text, dest, min, max);
+}
+
+static void show_samples(char *buf, size_t size, const void *value)
+{
+    unsigned v = *(const unsigned *)value;
+    if (v == LT_SAMPLES_ALL)
+        lt_format(buf, size, "all");
+    else
+        lt_format(buf, size, "%u", v);
+}
+
 static void show_bool(char *buf, size_t size, const void *value)
 {
     lt_format(buf, size, "%d", *(const bool *)value ? 1 : 0);
@@ -253,9 +272,10 @@ static const struct option options[] = {
     {{"LEAKTAG_QUIET", "0", "0/1, no/yes, false/true, off/on",
       "Do not print a line for each snapshot written (errors are still printed)."},
      parse_bool, show_bool, &lt_opt.quiet, 0, 0},
-    {{"LEAKTAG_SAMPLES", "8", "0..1024",
-      "Blocks per stack whose first bytes are copied into a snapshot."},
-     parse_unsigned, show_unsigned, &lt_opt.samples, 0, 1024},
+    {{"LEAKTAG_SAMPLES", "8", "0..1024, all",
+      "Blocks per stack whose first bytes are copied into a snapshot; all copies every live "
+      "block's (a census: the report's strings and --grep then count over all of them)."},
+     parse_samples, show_samples, &lt_opt.samples, 0, 1024},
     {{"LEAKTAG_SAMPLE_BYTES", "256", "0..65536",
       "Bytes copied from the start of each sampled block; 0 captures no content at all and "
       "leaves the command line out too (for processes that hold secrets)."},

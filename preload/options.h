@@ -10,6 +10,7 @@
 
 #define LT_MAX_DEPTH LT_FORMAT_MAX_DEPTH /* frames per stack, as a snapshot may hold */
 #define LT_PATH_MAX 4096
+#define LT_SAMPLES_ALL 0xffffffffu /* LEAKTAG_SAMPLES=all: every live block */
 
 enum lt_backend_kind { LT_BACKEND_LIBC, LT_BACKEND_JEMALLOC };
 

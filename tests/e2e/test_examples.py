@@ -107,15 +107,46 @@ class SppWorker(unittest.TestCase):
                          [("spp_worker", 1)])
         # ~1500-byte request objects, as in the article
         self.assertTrue(1000 <= top["bytes"] / top["blocks"] <= 2000)
-        # the content fingerprint: channelid=4099 in every sample, and the only channel
+        # the content fingerprint: a channelid in every sample, 4099 (one request in 8) or
+        # empty (one in 128) — the only ones that leak
         samples = len(top["samples"])
         self.assertGreaterEqual(samples, 1)
-        self.assertIn({"text": "channelid=4099", "count": samples}, top["strings"])
-        self.assertEqual(top["strings"][0]["text"], "channelid=4099")
-        self.assertEqual(top["grep"]["distinct"],
-                         [{"text": "channelid=4099", "count": samples, "blocks": samples}])
+        distinct = {d["text"]: d for d in top["grep"]["distinct"]}
+        self.assertLessEqual(set(distinct), {"channelid=4099", "channelid="})
+        self.assertGreaterEqual(distinct["channelid=4099"]["blocks"], samples / 2)
+        self.assertEqual(sum(d["blocks"] for d in distinct.values()), samples)
+        self.assertIn({"text": "channelid=4099", "count": distinct["channelid=4099"]["count"]},
+                      top["strings"])
         self.assertEqual((top["grep"]["blocks_searched"], top["grep"]["blocks_matched"]),
                          (samples, samples))
+
+    def test_census_counts_every_leaked_request(self):
+        """LEAKTAG_SAMPLES=all at exit: the article's `grep -o | sort | uniq -c`, exactly."""
+        work = tempfile.mkdtemp(prefix="leaktag-e2e-census.")
+        atexit.register(shutil.rmtree, work, True)
+        out = os.path.join(work, "census.lts")
+        res = subprocess.run([LAUNCHER, os.path.join(BUILD, "examples", "spp_worker"),
+                              "--requests", "3000", "--rate", "0"],
+                             env=dict(os.environ, LEAKTAG_SAMPLES="all", LEAKTAG_OUTPUT=out,
+                                      LEAKTAG_QUIET="1"),
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        found = re.search(r"(\d+) rejected \(invalid channelid, (\d+) of them empty\)", res.stdout)
+        rejected, empty = int(found.group(1)), int(found.group(2))
+        self.assertGreater(empty, 0)
+        doc = report_json("--grep", r"channelid=\d*", out)
+        top = doc["groups"][0]
+        self.assertEqual(frame0(top)["line"], self.leak_line)
+        distinct = {d["text"]: d["blocks"] for d in top["grep"]["distinct"]}
+        self.assertEqual(distinct, {"channelid=4099": rejected - empty, "channelid=": empty})
+        self.assertEqual(top["grep"]["blocks_searched"], rejected)
+        dump = os.path.join(work, "census.bin")
+        subprocess.run([REPORT, "--top", "1", "--dump", dump, out], check=True,
+                       capture_output=True)
+        with open(dump, "rb") as f:
+            data = f.read()
+        self.assertEqual(len(re.findall(rb"channelid=4099", data)), rejected - empty)
+        self.assertEqual(len(re.findall(rb"channelid=&", data)), empty)
 
     def test_diff_ranks_it_first(self):
         doc = report_json("--diff", self.first, self.second)
@@ -214,7 +245,9 @@ class Demo(unittest.TestCase):
                              capture_output=True, text=True, timeout=120)
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertIn("spp_handle_process", res.stdout)
-        self.assertRegex(res.stdout, r"\n\s+8\s+channelid=4099\n")
+        # the census over every leaked request: both channel ids, as the article's uniq -c
+        self.assertRegex(res.stdout, r"\n\s+[\d,]+ blocks\s+channelid=4099\n")
+        self.assertRegex(res.stdout, r"\n\s+[\d,]+ blocks\s+channelid=\n")
         first_group = res.stdout[res.stdout.index("#1 "):res.stdout.index("#2 ")]
         self.assertIn("spp_handle_process", first_group)
         self.assertIn("channelid=4099", first_group)

@@ -133,7 +133,7 @@ class SameAsValgrind(unittest.TestCase):
             return retained[site]["root"]
         self.assertIn("global_roots", root("site_global")["name"])
         self.assertEqual(root("site_mapped")["kind"], "mapping")
-        self.assertIn("no module", root("site_mapped")["name"])
+        self.assertIn("anonymous mapping", root("site_mapped")["name"])
         self.assertIn(root("site_thread_stack")["kind"], ("stack", "registers"))
         self.assertIn(root("site_tls")["kind"], ("stack", "registers"))
         chain = retained["site_tree_node"]
