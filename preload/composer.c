@@ -16,6 +16,8 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createCCtx_advanced: memory of our own */
+#include <zstd.h>
 
 #include "config.h"
 #include "clock.h"
@@ -334,9 +336,42 @@ static size_t read_own(void *dst, uint64_t addr, size_t n)
     return got > 0 ? (size_t)got : 0;
 }
 
+/* zstd's memory, from leaktag's own mappings (never the tracked allocator), with the size in
+ * front for the free. */
+static void *zstd_alloc(void *opaque, size_t size)
+{
+    (void)opaque;
+    uint64_t *p = lt_mem_map_scratch(size + 16);
+    if (!p)
+        return NULL;
+    p[0] = size + 16;
+    return p + 2;
+}
+
+static void zstd_free(void *opaque, void *address)
+{
+    (void)opaque;
+    if (address) {
+        uint64_t *p = (uint64_t *)address - 2;
+        lt_mem_unmap(p, p[0]);
+    }
+}
+
 static void write_samples(struct lts_writer *w, const struct scan *s)
 {
-    lts_writer_begin(w, LT_SECTION_SAMPLES);
+    /* A census (LEAKTAG_SAMPLES=all) is most of the file, and mostly text: compressed. */
+    ZSTD_CCtx *cctx = NULL;
+    char *zbuf = NULL;
+    size_t zcap = ZSTD_CStreamOutSize();
+    if (lt_opt.samples == LT_SAMPLES_ALL) {
+        cctx = ZSTD_createCCtx_advanced(
+            (ZSTD_customMem){.customAlloc = zstd_alloc, .customFree = zstd_free});
+        zbuf = lt_mem_map_scratch(zcap);
+    }
+    if (cctx && zbuf)
+        lts_writer_begin_zstd(w, LT_SECTION_SAMPLES_ZSTD, cctx, zbuf, zcap);
+    else
+        lts_writer_begin(w, LT_SECTION_SAMPLES);
     size_t per = lt_opt.sample_bytes;
     char *buf = per ? lt_mem_map_scratch(SAMPLE_BATCH * per) : NULL;
     for (uint32_t first = 0; buf && first < s->nsamples; first += SAMPLE_BATCH) {
@@ -365,6 +400,10 @@ static void write_samples(struct lts_writer *w, const struct scan *s)
     if (buf)
         lt_mem_unmap(buf, SAMPLE_BATCH * per);
     lts_writer_end(w);
+    if (cctx)
+        ZSTD_freeCCtx(cctx);
+    if (zbuf)
+        lt_mem_unmap(zbuf, zcap);
 }
 
 /* ---- STACKS, THREADS, MISUSE, COUNTERS -------------------------------------------------- */

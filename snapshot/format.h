@@ -41,6 +41,7 @@ enum lt_section {
     LT_SECTION_REACH_SCAN = 11,   /* the reachability scan: figures, or why there is none */
     LT_SECTION_REACH_ROOTS = 12,  /* the roots it scanned */
     LT_SECTION_REACH = 13,        /* each scanned block's state and first reference */
+    LT_SECTION_SAMPLES_ZSTD = 14, /* SAMPLES' records as one zstd frame (a census) */
     LT_SECTION_TYPES         /* types from here on are unknown to this version: skipped */
 };
 

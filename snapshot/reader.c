@@ -5,6 +5,8 @@
  * comes from one arena. */
 #include "reader.h"
 
+#include <zstd.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -22,9 +24,14 @@ static const char *section_name(uint32_t type)
 {
     static const char *const names[LT_SECTION_TYPES] = {
         "END", "META", "COUNTERS", "MODULES", "MAPS", "STACKS", "THREADS", "BLOCKS", "SAMPLES",
-        "MISUSE", "MODULE_TIMES", "REACH_SCAN", "REACH_ROOTS", "REACH"};
+        "MISUSE", "MODULE_TIMES", "REACH_SCAN", "REACH_ROOTS", "REACH", "SAMPLES_ZSTD"};
     return type < LT_SECTION_TYPES ? names[type] : "unknown";
 }
+
+/* What a census may decompress to: its samples, which the report keeps in memory; and no
+ * more than 1024 times its compressed size (text compresses 3-20 times; a frame that
+ * claims more is refused before anything is allocated for it). */
+#define SAMPLES_ZSTD_MAX (16ull << 30)
 
 struct located {
     const uint8_t *payload;
@@ -204,6 +211,36 @@ static void pick_meta(struct lts_snapshot *s)
         }
 }
 
+/* The size of what one zstd frame decompresses to (a stream's frame does not say): counted by
+ * decompressing it once into a scratch buffer, stopping past the cap. ZSTD_CONTENTSIZE_ERROR
+ * for anything but exactly one whole frame. */
+static unsigned long long frame_size(const uint8_t *p, size_t n)
+{
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    size_t cap = ZSTD_DStreamOutSize();
+    void *scratch = malloc(cap);
+    unsigned long long total = ZSTD_CONTENTSIZE_ERROR, counted = 0;
+    unsigned long long limit = 1024ull * n + (1u << 20);
+    if (d && scratch) {
+        ZSTD_inBuffer in = {p, n, 0};
+        size_t left = 1;
+        while (left != 0 && counted <= limit) {
+            ZSTD_outBuffer out = {scratch, cap, 0};
+            left = ZSTD_decompressStream(d, &out, &in);
+            if (ZSTD_isError(left) || (left != 0 && in.pos == in.size && out.pos == 0))
+                break; /* damaged, or the input ended inside the frame */
+            counted += out.pos;
+        }
+        if (left == 0 && in.pos == in.size)
+            total = counted;
+        else if (counted > limit)
+            total = counted; /* refused by the caller's cap */
+    }
+    free(scratch);
+    ZSTD_freeDCtx(d);
+    return total;
+}
+
 int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struct lts_error *err)
 {
     memset(err, 0, sizeof(*err));
@@ -282,6 +319,31 @@ int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struc
         REFUSE("out of memory");
     s->version = version;
     ps.s = s;
+    /* A census's samples come as one zstd frame: decompressed into the arena, they are
+     * read as SAMPLES records (their bytes point there). */
+    if (sec[LT_SECTION_SAMPLES_ZSTD].present) {
+        const struct located *z = &sec[LT_SECTION_SAMPLES_ZSTD];
+        c->p = z->payload;
+        unsigned long long plain_size = frame_size(z->payload, (size_t)z->length);
+        void *plain = NULL;
+        const char *why = NULL;
+        if (sec[LT_SECTION_SAMPLES].present)
+            why = "both SAMPLES and SAMPLES_ZSTD sections";
+        else if (plain_size == ZSTD_CONTENTSIZE_ERROR)
+            why = "SAMPLES_ZSTD section is not one whole zstd frame";
+        else if (plain_size > SAMPLES_ZSTD_MAX || plain_size > 1024 * z->length + (1u << 20) ||
+                 !(plain = lts_arena_alloc(&s->arena, (size_t)plain_size + 1)))
+            why = "SAMPLES_ZSTD section decompresses to more than this reader takes";
+        else if (ZSTD_decompress(plain, (size_t)plain_size, z->payload, (size_t)z->length) !=
+                 plain_size)
+            why = "SAMPLES_ZSTD section does not decompress";
+        if (why) {
+            lts_cursor_fail(c, "%s", why);
+            lts_close(s);
+            return -1;
+        }
+        sec[LT_SECTION_SAMPLES] = (struct located){plain, plain_size, true};
+    }
     /* In dependency order: the checks of a later list read the counts of earlier ones. */
     const struct list lists[] = {
         {LT_SECTION_META, DECODER(lts_get_meta), NULL, sizeof(*s->meta), (void **)&s->meta,

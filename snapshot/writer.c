@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "crc32.h"
 #include "format.h"
@@ -33,8 +34,35 @@ static void write_all(struct lts_writer *w, const char *p, size_t n, uint64_t at
     }
 }
 
+/* Compresses in (ZSTD_e_continue) or finishes the frame (ZSTD_e_end, in empty) and writes
+ * what comes out; returns what zstd says remains to flush, 0 on error. */
+static size_t compress_step(struct lts_writer *w, ZSTD_inBuffer *in, ZSTD_EndDirective mode)
+{
+    ZSTD_outBuffer out = {w->zbuf, w->zcap, 0};
+    size_t left = ZSTD_compressStream2(w->zstd, &out, in, mode);
+    if (ZSTD_isError(left)) {
+        fail(w, EIO);
+        return 0;
+    }
+    w->crc = lts_crc32(w->crc, w->zbuf, out.pos);
+    write_all(w, w->zbuf, out.pos, w->flushed);
+    w->flushed += out.pos;
+    return left;
+}
+
 static void flush(struct lts_writer *w)
 {
+    if (w->zstd) {
+        /* the section's header (before payload_from) as it is, the payload compressed */
+        write_all(w, w->buf, w->payload_from, w->flushed);
+        w->flushed += w->payload_from;
+        ZSTD_inBuffer in = {w->buf + w->payload_from, w->len - w->payload_from, 0};
+        while (in.pos < in.size && !w->error)
+            compress_step(w, &in, ZSTD_e_continue);
+        w->len = 0;
+        w->payload_from = 0;
+        return;
+    }
     if (w->section_type != NO_SECTION && w->len > w->payload_from)
         w->crc = lts_crc32(w->crc, w->buf + w->payload_from, w->len - w->payload_from);
     write_all(w, w->buf, w->len, w->flushed);
@@ -120,9 +148,29 @@ void lts_writer_begin(struct lts_writer *w, uint32_t section_type)
     w->payload_from = w->len;
 }
 
+void lts_writer_begin_zstd(struct lts_writer *w, uint32_t section_type, void *cctx, char *zbuf,
+                           size_t zcap)
+{
+    lts_writer_begin(w, section_type);
+    if (!cctx || !zbuf || zcap < 64 ||
+        ZSTD_isError(ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only))) {
+        fail(w, EINVAL);
+        return;
+    }
+    w->zstd = cctx;
+    w->zbuf = zbuf;
+    w->zcap = zcap;
+}
+
 void lts_writer_end(struct lts_writer *w)
 {
     flush(w);
+    if (w->zstd) {
+        ZSTD_inBuffer none = {NULL, 0, 0};
+        while (!w->error && compress_step(w, &none, ZSTD_e_end) != 0) {
+        }
+        w->zstd = NULL;
+    }
     uint64_t length = w->flushed - w->section_at - LT_SECTION_HEADER_SIZE;
     char header[LT_SECTION_HEADER_SIZE];
     memcpy(header, &w->section_type, 4);

@@ -17,6 +17,9 @@ struct lts_writer {
     uint64_t flushed;       /* bytes written to the file so far */
     uint64_t section_at;    /* file offset of the open section's header */
     uint32_t section_type, crc;
+    void *zstd;             /* while a compressed section is open: its ZSTD_CCtx */
+    char *zbuf;             /* and the buffer compressed bytes go through */
+    size_t zcap;
 };
 
 /* Starts a snapshot at offset 0 of fd, buffering in buf (cap >= 64 bytes): writes the file
@@ -24,6 +27,11 @@ struct lts_writer {
 void lts_writer_init(struct lts_writer *w, int fd, void *buf, size_t cap);
 
 void lts_writer_begin(struct lts_writer *w, uint32_t section_type);
+/* The same for a section whose payload is one zstd frame of what is written into it until
+ * lts_writer_end: cctx is a ZSTD_CCtx (reset here), zbuf of zcap bytes the output buffer
+ * (ZSTD_CStreamOutSize() is the right size). Still no allocation here. */
+void lts_writer_begin_zstd(struct lts_writer *w, uint32_t section_type, void *cctx, char *zbuf,
+                           size_t zcap);
 void lts_writer_end(struct lts_writer *w);
 
 void lts_writer_bytes(struct lts_writer *w, const void *p, size_t n);
