@@ -321,8 +321,10 @@ int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struc
     ps.s = s;
     /* A census's samples come as one zstd frame: decompressed into the arena, they are
      * read as SAMPLES records (their bytes point there). */
+    const uint8_t *zstd_payload = NULL;
     if (sec[LT_SECTION_SAMPLES_ZSTD].present) {
         const struct located *z = &sec[LT_SECTION_SAMPLES_ZSTD];
+        zstd_payload = z->payload;
         c->p = z->payload;
         unsigned long long plain_size = frame_size(z->payload, (size_t)z->length);
         void *plain = NULL;
@@ -374,8 +376,12 @@ int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struc
          (void **)&s->reach, &s->nreach},
     };
     bool ok = true;
-    for (size_t i = 0; ok && i < sizeof(lists) / sizeof(lists[0]); i++)
+    for (size_t i = 0; ok && i < sizeof(lists) / sizeof(lists[0]); i++) {
         ok = parse_list(&ps, &sec[lists[i].type], &lists[i]);
+        /* A record of a decompressed census is named by where its frame is in the file. */
+        if (!ok && lists[i].type == LT_SECTION_SAMPLES && zstd_payload)
+            err->offset = (uint64_t)(zstd_payload - data);
+    }
     if (ok)
         ok = threads_unique(&ps, &sec[LT_SECTION_THREADS]);
     if (ok && s->nmodule_times && s->nmodule_times != s->nmodules) {

@@ -7,4 +7,5 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp "$2"/* "$work/"
 exec "$1" -max_total_time="${LEAKTAG_FUZZ_SECONDS:-30}" -print_final_stats=1 -timeout=10 \
+    -error_exitcode=1 -timeout_exitcode=1 \
     -rss_limit_mb=1024 "$work"

@@ -219,6 +219,35 @@ static void corrupt_verdicts_are_named(void **state)
     image_size = saved_size;
 }
 
+/* A census (LEAKTAG_SAMPLES=all): its samples come from a zstd frame. */
+static void compressed_samples_read_back(void **state)
+{
+    (void)state;
+    size_t size;
+    uint8_t *data = read_corpus("census.lts", &size);
+    struct lts_snapshot *s;
+    struct lts_error e;
+    assert_int_equal(lts_parse(data, size, &s, &e), 0);
+    assert_true(s->nsamples > 10);
+    size_t with_channel = 0;
+    for (size_t i = 0; i < s->nsamples; i++)
+        with_channel += memmem(s->samples[i].bytes, s->samples[i].len, "POST /api", 9) != NULL;
+    assert_true(with_channel >= 50 && with_channel + 2 >= s->nsamples); /* + stdout, libstdc++ */
+    lts_close(s);
+    /* a damaged frame is refused, named by its section */
+    uint8_t *saved = image;
+    size_t saved_size = image_size;
+    image = data;
+    image_size = size;
+    const uint8_t junk[] = {0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x01, 0x02, 0x03};
+    uint8_t *f = with_section(LT_SECTION_SAMPLES_ZSTD, junk, sizeof(junk), &size);
+    expect_error(f, size, "SAMPLES_ZSTD");
+    free(f);
+    image = saved;
+    image_size = saved_size;
+    free(data);
+}
+
 static void header_problems(void **state)
 {
     (void)state;
@@ -263,6 +292,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(every_byte_flip_fails_or_parses),
         cmocka_unit_test(corrupt_records_are_named),
         cmocka_unit_test(corrupt_verdicts_are_named),
+        cmocka_unit_test(compressed_samples_read_back),
         cmocka_unit_test(header_problems),
         cmocka_unit_test(files_that_are_not_snapshots),
     };
