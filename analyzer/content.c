@@ -160,12 +160,18 @@ struct content_histogram *content_histogram_new(void)
 
 void content_histogram_add(struct content_histogram *h, const char *s, size_t n)
 {
-    if (h->sorted)
+    content_histogram_add_count(h, s, n, 1);
+}
+
+void content_histogram_add_count(struct content_histogram *h, const char *s, size_t n,
+                                 uint64_t count)
+{
+    if (h->sorted || !count)
         return; /* adding after sorting is a caller bug */
     struct hashmap_slot *known = hashmap_find_bytes(&h->index, s, n);
     if (known) {
-        h->entries[known->value].count++;
-        h->total++;
+        h->entries[known->value].count += count;
+        h->total += count;
         return;
     }
     /* A new token: room and a copy first, so that running out of memory drops the token
@@ -189,8 +195,8 @@ void content_histogram_add(struct content_histogram *h, const char *s, size_t n)
         return;
     }
     slot->value = h->count;
-    h->entries[h->count++] = (struct content_entry){copy, n, 1};
-    h->total++;
+    h->entries[h->count++] = (struct content_entry){copy, n, count};
+    h->total += count;
 }
 
 void content_histogram_add_token(const char *s, size_t n, void *histogram)
@@ -264,9 +270,10 @@ void content_histogram_free(struct content_histogram *h)
 
 /* ---- fields ----------------------------------------------------------------------------- */
 
-static bool printable_byte(uint8_t c)
+/* Text for the field view: printable, or the white space that lines of text carry. */
+static bool text_byte(uint8_t c)
 {
-    return (c >= 0x20 && c < 0x7f) || c == '\t' || c == '\r' || c == '\n';
+    return printable(c) || c == '\t' || c == '\r' || c == '\n';
 }
 
 /* The printable run starting at p (up to a NUL or the end of the word's buffer), if it is
@@ -275,7 +282,7 @@ static bool printable_byte(uint8_t c)
 static size_t text_at(const uint8_t *p, size_t avail)
 {
     size_t n = 0;
-    while (n < avail && n < 64 && printable_byte(p[n]))
+    while (n < avail && n < 64 && text_byte(p[n]))
         n++;
     if (n < 2)
         return 0;

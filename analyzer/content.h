@@ -48,6 +48,9 @@ struct content_entry {
 struct content_histogram;
 struct content_histogram *content_histogram_new(void);
 void content_histogram_add(struct content_histogram *h, const char *s, size_t n);
+/* The same, count times at once. */
+void content_histogram_add_count(struct content_histogram *h, const char *s, size_t n,
+                                 uint64_t count);
 /* content_token_fn-shaped adapter: ctx is the histogram. */
 void content_histogram_add_token(const char *s, size_t n, void *histogram);
 /* The same with each run of digits replaced by '#': "user:session:100060" counts as

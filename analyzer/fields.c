@@ -6,21 +6,6 @@
 
 #include "symbolize.h"
 
-/* The heap's extent in a snapshot: from its lowest block to the end of its highest. A word
- * inside it, 8-aligned, is taken for a pointer into the heap (gaps between heaps count: it
- * says "pointer", not which block). */
-static void heap_extent(const struct lts_snapshot *s, uint64_t *lo, uint64_t *hi)
-{
-    *lo = UINT64_MAX;
-    *hi = 0;
-    for (size_t i = 0; i < s->nblocks; i++) {
-        if (s->blocks[i].addr < *lo)
-            *lo = s->blocks[i].addr;
-        if (s->blocks[i].addr + s->blocks[i].size > *hi)
-            *hi = s->blocks[i].addr + s->blocks[i].size;
-    }
-}
-
 int field_view_build(const struct group *g, struct field_view *v)
 {
     memset(v, 0, sizeof(*v));
@@ -45,9 +30,10 @@ int field_view_build(const struct group *g, struct field_view *v)
     free(lens);
     if (!v->n)
         return -1;
+    /* A word inside the heap's extent, 8-aligned, is taken for a pointer into the heap (gaps
+     * between heaps count: it says "pointer", not which block). */
     const struct analysis *a = g->from;
-    uint64_t lo, hi;
-    heap_extent(a->snap, &lo, &hi);
+    uint64_t lo = a->heap_lo, hi = a->heap_hi;
     for (size_t k = 0; k < v->n; k++) {
         const struct content_field *f = &v->fields[k];
         if (f->kind == CONTENT_FIELD_CONSTANT && f->value && a->sym) {

@@ -390,8 +390,7 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
             const struct content_entry *d = content_histogram_sorted(here, &nd);
             for (size_t k = 0; k < nd; k++) {
                 content_histogram_add(p->g.match_blocks, d[k].text, d[k].len);
-                for (uint64_t c = 0; c < d[k].count; c++)
-                    content_histogram_add(p->g.matches, d[k].text, d[k].len);
+                content_histogram_add_count(p->g.matches, d[k].text, d[k].len, d[k].count);
             }
             content_histogram_free(here);
         }
@@ -459,15 +458,8 @@ int group_reach_state(const struct lts_snapshot *s, uint64_t addr)
 {
     if (!group_has_scan(s))
         return -1;
-    size_t a = 0, b = s->nreach;
-    while (a < b) {
-        size_t m = a + (b - a) / 2;
-        if (s->reach[m].addr < addr)
-            a = m + 1;
-        else
-            b = m;
-    }
-    return a < s->nreach && s->reach[a].addr == addr ? s->reach[a].state : REACH_NOT_SCANNED;
+    size_t at = lts_reach_index(s, addr);
+    return at != SIZE_MAX ? s->reach[at].state : REACH_NOT_SCANNED;
 }
 
 int group_build(struct analysis *snaps, size_t n, const struct group_options *opt,

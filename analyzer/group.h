@@ -42,6 +42,8 @@ struct analysis {
     uint64_t sample_interval;              /* 0: every block recorded */
     double *stack_bytes;                   /* per stack: live bytes (after --min-age),
                                               weighted when sampled */
+    uint64_t heap_lo, heap_hi;             /* from the lowest block to the end of the
+                                              highest (model.c; only with samples) */
 };
 
 struct thread_share {

@@ -12,8 +12,9 @@
 #include "retention.h"
 
 /* For each sample, the block it was taken from: the samples' addresses in a hash map, then
- * one pass over the blocks (there are far fewer samples than blocks). A sample whose block
- * was freed before the scan reached it keeps NULL. */
+ * one pass over the blocks (there are far fewer samples than blocks), which also finds the
+ * heap's extent for the field view. A sample whose block was freed before the scan reached
+ * it keeps NULL. */
 static int index_samples(struct analysis *a)
 {
     const struct lts_snapshot *s = a->snap;
@@ -31,7 +32,14 @@ static int index_samples(struct analysis *a)
         if (inserted)
             slot->value = k;
     }
+    a->heap_lo = UINT64_MAX;
+    a->heap_hi = 0;
     for (size_t i = 0; first.count && i < s->nblocks; i++) {
+        const struct lts_block *b = &s->blocks[i];
+        if (b->addr < a->heap_lo)
+            a->heap_lo = b->addr;
+        if (b->addr + b->size > a->heap_hi)
+            a->heap_hi = b->addr + b->size;
         struct hashmap_slot *slot = hashmap_find_number(&first, s->blocks[i].addr);
         if (slot && !a->sample_block[slot->value])
             a->sample_block[slot->value] = &s->blocks[i];

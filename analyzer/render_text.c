@@ -400,6 +400,21 @@ static void print_histogram(FILE *out, struct content_histogram *h, unsigned max
     }
 }
 
+/* "  1,000 blocks  channelid=4099": a histogram whose counts are blocks. */
+static void print_block_counts(FILE *out, struct content_histogram *h, unsigned max,
+                               const char *indent)
+{
+    char n1[32];
+    size_t n;
+    const struct content_entry *e = content_histogram_sorted(h, &n);
+    for (size_t i = 0; i < n && i < max; i++) {
+        fprintf(out, "%s%8s blocks  ", indent, units_count(n1, sizeof(n1), e[i].count));
+        for (size_t k = 0; k < e[i].len && k < 100; k++)
+            fputc(printable((unsigned char)e[i].text[k]), out);
+        fputs(e[i].len > 100 ? "...\n" : "\n", out);
+    }
+}
+
 static void group_text(const struct text *t, size_t index)
 {
     FILE *out = t->out;
@@ -501,17 +516,8 @@ static void group_text(const struct text *t, size_t index)
                 m->opt.grep_pattern, units_count(n1, sizeof(n1), total),
                 units_count(n2, sizeof(n2), g->grep_matched),
                 units_count(n3, sizeof(n3), g->grep_searched));
-        if (total) {
-            /* by the blocks each is in, as grep -c counts lines */
-            size_t nb;
-            const struct content_entry *e = content_histogram_sorted(g->match_blocks, &nb);
-            for (size_t i = 0; i < nb && i < o->strings_shown; i++) {
-                fprintf(out, "      %8s blocks  ", units_count(n3, sizeof(n3), e[i].count));
-                for (size_t k = 0; k < e[i].len && k < 100; k++)
-                    fputc(printable((unsigned char)e[i].text[k]), out);
-                fputs(e[i].len > 100 ? "...\n" : "\n", out);
-            }
-        }
+        if (total) /* by the blocks each is in, as grep -c counts lines */
+            print_block_counts(out, g->match_blocks, o->strings_shown, "      ");
     }
 }
 
@@ -533,22 +539,15 @@ static void grep_summary(const struct text *t)
         const struct content_entry *e =
             g->match_blocks ? content_histogram_sorted(g->match_blocks, &n) : NULL;
         for (size_t k = 0; e && k < n; k++)
-            for (uint64_t c = 0; c < e[k].count; c++)
-                content_histogram_add(all, e[k].text, e[k].len);
+            content_histogram_add_count(all, e[k].text, e[k].len, e[k].count);
     }
     char n1[32], n2[32], n3[32];
     fprintf(t->out, "\ngrep '%s' over the %" PRIu64 " groups shown: %s matches in %s of %s blocks "
                     "searched\n",
             m->opt.grep_pattern, groups, units_count(n1, sizeof(n1), matches),
             units_count(n2, sizeof(n2), matched), units_count(n3, sizeof(n3), searched));
-    size_t n;
-    const struct content_entry *e = all ? content_histogram_sorted(all, &n) : NULL;
-    for (size_t i = 0; e && i < n && i < t->o->strings_shown; i++) {
-        fprintf(t->out, "  %8s blocks  ", units_count(n1, sizeof(n1), e[i].count));
-        for (size_t k = 0; k < e[i].len && k < 100; k++)
-            fputc(printable((unsigned char)e[i].text[k]), t->out);
-        fputs(e[i].len > 100 ? "...\n" : "\n", t->out);
-    }
+    if (all)
+        print_block_counts(t->out, all, t->o->strings_shown, "  ");
     content_histogram_free(all);
 }
 

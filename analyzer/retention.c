@@ -40,24 +40,11 @@ static const struct lts_block *block_at(const struct lts_snapshot *s,
     return a < s->nblocks && index[a]->addr == addr ? index[a] : NULL;
 }
 
-static size_t reach_index(const struct lts_snapshot *s, uint64_t addr)
-{
-    size_t a = 0, b = s->nreach;
-    while (a < b) {
-        size_t m = a + (b - a) / 2;
-        if (s->reach[m].addr < addr)
-            a = m + 1;
-        else
-            b = m;
-    }
-    return a < s->nreach && s->reach[a].addr == addr ? a : SIZE_MAX;
-}
-
 int retention_trace(const struct lts_snapshot *s, const struct lts_block **index, uint64_t addr,
                     struct retention *out)
 {
     memset(out, 0, sizeof(*out));
-    size_t at = reach_index(s, addr);
+    size_t at = lts_reach_index(s, addr);
     if (at == SIZE_MAX || s->reach[at].state != LT_VERDICT_REACHABLE)
         return -1;
     /* Up from the example to the root; a damaged file may hold a cycle: bounded. */

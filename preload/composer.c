@@ -521,9 +521,8 @@ static void write_counters(struct lts_writer *w, const struct scan *s, uint32_t 
 
 /* The reachability verdict (LEAKTAG_REACH), taken before the blocks are written: blocks
  * allocated after it are written too, and read as not scanned. */
-static void take_verdict(struct lt_verdict *v, struct lt_thread *self)
+static void take_verdict(struct lt_verdict *v)
 {
-    (void)self;
     /* Leaktag's own thread has no application frames; another caller's begin above the
      * frame that entered leaktag. */
     uint64_t caller_sp = (pid_t)syscall(SYS_gettid) == lt_worker_tid() ? 0 : lt_tls.guard_frame;
@@ -532,8 +531,7 @@ static void take_verdict(struct lt_verdict *v, struct lt_thread *self)
         lt_log_once("no reachability verdict: %s", v->why ? v->why : "unknown error");
         return;
     }
-    uint64_t blocks[4] = {0}, bytes[4] = {0};
-    (void)bytes;
+    uint64_t blocks[4] = {0};
     for (uint64_t i = 0; i < v->n; i++)
         blocks[v->state[i]]++;
     if (!lt_opt.quiet)
@@ -552,8 +550,7 @@ static void take_verdict(struct lt_verdict *v, struct lt_thread *self)
 static void write_reach(struct lts_writer *w, const struct lt_verdict *v)
 {
     _Static_assert((int)LT_REACH_LOST == (int)LT_VERDICT_DEFINITELY_LOST &&
-                       (int)LT_REACH_REACHABLE == (int)LT_VERDICT_REACHABLE &&
-                       (int)LT_ROOT_CALLER == (int)LT_ROOT_TYPE_CALLER,
+                       (int)LT_REACH_REACHABLE == (int)LT_VERDICT_REACHABLE,
                    "reach.h and format.h agree");
     lts_writer_begin(w, LT_SECTION_REACH_SCAN);
     lts_put_reach_scan(w, &(struct lts_reach_scan){
@@ -674,7 +671,7 @@ static int compose(struct lt_thread *self, const char *reason, uint32_t requests
     } else {
         struct lt_verdict verdict = {.status = -ENOENT};
         if (lt_opt.reach)
-            take_verdict(&verdict, self);
+            take_verdict(&verdict);
         lts_writer_init(&w, out.fd, buffer, buffer_size);
         struct lt_proc_status st;
         lt_proc_status(&st);

@@ -505,7 +505,7 @@ static void add_root(struct copy *c, uint32_t kind, int32_t tid, uint64_t lo, ui
         return;
     uint32_t id = c->nroots < ROOTS_MAX ? c->nroots++ : ROOTS_MAX - 1;
     c->roots[id] = (struct lt_verdict_root){kind, tid, lo, hi};
-    if (kind == LT_ROOT_REGISTERS)
+    if (kind == LT_ROOT_TYPE_REGISTERS)
         return;
     lt_reach_root_range(c->r, lo, hi, id);
 }
@@ -518,11 +518,11 @@ static void add_mapping_root(struct copy *c, uint64_t lo, uint64_t hi)
         if (s->hi <= lo || s->lo >= hi)
             continue;
         if (s->lo > lo)
-            add_root(c, LT_ROOT_MAPPING, 0, lo, s->lo);
+            add_root(c, LT_ROOT_TYPE_MAPPING, 0, lo, s->lo);
         lo = s->hi > lo ? s->hi : lo;
     }
     if (lo < hi)
-        add_root(c, LT_ROOT_MAPPING, 0, lo, hi);
+        add_root(c, LT_ROOT_TYPE_MAPPING, 0, lo, hi);
 }
 
 /* The first block whose start is at or after addr. */
@@ -611,7 +611,7 @@ static void visit_map(const struct lt_proc_map *m, void *ctx)
     if (m->start <= f->caller_here && f->caller_here < m->end) {
         /* the caller's stack: only the frames above leaktag's */
         if (caller && m->start <= caller && caller < m->end)
-            add_root(c, LT_ROOT_CALLER, f->caller_tid, caller, m->end);
+            add_root(c, LT_ROOT_TYPE_CALLER, f->caller_tid, caller, m->end);
         return;
     }
     bool stack = false;
@@ -622,7 +622,7 @@ static void visit_map(const struct lt_proc_map *m, void *ctx)
             continue;
         stack = true;
         uint64_t lo = sp - RED_ZONE > m->start ? sp - RED_ZONE : m->start;
-        add_root(c, LT_ROOT_STACK, t->tid, lo, m->end);
+        add_root(c, LT_ROOT_TYPE_STACK, t->tid, lo, m->end);
     }
     if (!stack)
         add_mapping_pieces(c, m->start, m->end);
@@ -643,11 +643,6 @@ static bool ignore_chunk_header(void *ctx, uint64_t where, uint64_t value, size_
         return false;
     size_t usable = lt_backend_usable_size((void *)(uintptr_t)c->addr[block]);
     return usable >= 8 && value == c->addr[block] + usable - 8;
-}
-
-static size_t read_copy_ctx(void *ctx, uint64_t addr, void *buf, size_t len)
-{
-    return read_copy(ctx, addr, buf, len);
 }
 
 static _Noreturn void copy_main(struct freeze *f)
@@ -698,7 +693,7 @@ static _Noreturn void copy_main(struct freeze *f)
 
     size_t slots = lt_reach_index_slots(c.addr, c.size, c.n);
     struct lt_reach r = {
-        .n = c.n, .start = c.addr, .size = c.size, .read = read_copy_ctx, .read_ctx = &c,
+        .n = c.n, .start = c.addr, .size = c.size, .read = read_copy, .read_ctx = &c,
         .ignore_interior = ignore_chunk_header,
         .state = (uint8_t *)(shared + c.l.state),
         .via = (uint32_t *)(shared + c.l.via),
@@ -717,7 +712,7 @@ static _Noreturn void copy_main(struct freeze *f)
         const struct stopped *t = &f->thread[i];
         if (!t->stopped)
             continue;
-        add_root(&c, LT_ROOT_REGISTERS, t->tid, 0, 1);
+        add_root(&c, LT_ROOT_TYPE_REGISTERS, t->tid, 0, 1);
         uint32_t id = c.nroots - 1;
         const uint64_t *words = (const uint64_t *)&t->regs;
         for (size_t k = 0; k < sizeof(t->regs) / 8; k++)
@@ -840,23 +835,4 @@ void lt_verdict_free(struct lt_verdict *v)
     if (v->map)
         munmap(v->map, v->map_bytes);
     v->map = NULL;
-}
-
-int lt_verdict_state(const struct lt_verdict *v, uint64_t addr, uint64_t *index)
-{
-    if (v->status != 0)
-        return -1;
-    uint64_t a = 0, b = v->n;
-    while (a < b) {
-        uint64_t m = a + (b - a) / 2;
-        if (v->addr[m] < addr)
-            a = m + 1;
-        else
-            b = m;
-    }
-    if (a == v->n || v->addr[a] != addr)
-        return -1;
-    if (index)
-        *index = a;
-    return v->state[a];
 }

@@ -10,17 +10,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "format.h"
 #include "reach.h"
 
-enum lt_root_kind {
-    LT_ROOT_REGISTERS = 1, /* a stopped thread's registers */
-    LT_ROOT_STACK = 2,     /* a stopped thread's stack, from its stack pointer up */
-    LT_ROOT_MAPPING = 3,   /* a writable mapping that holds no block (globals, mmap'd arenas) */
-    LT_ROOT_CALLER = 4,    /* the stack of the thread that asked, above leaktag's frames */
-};
-
 struct lt_verdict_root {
-    uint32_t kind; /* enum lt_root_kind */
+    uint32_t kind; /* enum lt_root_type (format.h), as the snapshot records it */
     int32_t tid;   /* for registers and stacks */
     uint64_t lo, hi;
 };
@@ -53,9 +47,5 @@ struct lt_verdict {
  * is a root). Fills *v; v->status says whether it worked. */
 void lt_verdict_take(struct lt_verdict *v, uint64_t caller_sp);
 void lt_verdict_free(struct lt_verdict *v);
-
-/* The state of the block at addr in *v, or -1 if the scan did not see it (allocated after
- * the copy). */
-int lt_verdict_state(const struct lt_verdict *v, uint64_t addr, uint64_t *index);
 
 #endif

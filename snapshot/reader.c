@@ -532,6 +532,19 @@ uint64_t lts_counter(const struct lts_snapshot *s, const char *name, uint64_t fa
     return fallback;
 }
 
+size_t lts_reach_index(const struct lts_snapshot *s, uint64_t addr)
+{
+    size_t a = 0, b = s->nreach;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (s->reach[m].addr < addr)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a < s->nreach && s->reach[a].addr == addr ? a : SIZE_MAX;
+}
+
 const struct lts_thread *lts_thread(const struct lts_snapshot *s, uint32_t idx)
 {
     size_t lo = 0, hi = s->nthreads;

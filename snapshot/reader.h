@@ -62,6 +62,9 @@ void lts_close(struct lts_snapshot *s);
 uint64_t lts_meta_number(const struct lts_snapshot *s, const char *key, uint64_t fallback);
 const char *lts_meta_text(const struct lts_snapshot *s, const char *key);
 uint64_t lts_counter(const struct lts_snapshot *s, const char *name, uint64_t fallback);
+/* The REACH record of the block at addr (the reader checked they are in address order), or
+ * SIZE_MAX. */
+size_t lts_reach_index(const struct lts_snapshot *s, uint64_t addr);
 /* Thread by registry index, or NULL. */
 const struct lts_thread *lts_thread(const struct lts_snapshot *s, uint32_t idx);
 
