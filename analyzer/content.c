@@ -150,6 +150,8 @@ struct content_histogram {
     size_t count, cap;
     struct hashmap index;          /* token bytes (the entry's copy) -> position in entries */
     uint64_t total;
+    size_t bound;                  /* 0: every distinct token is kept */
+    uint64_t floor;                /* a token not kept was seen at most this many times */
     bool sorted;
 };
 
@@ -158,9 +160,62 @@ struct content_histogram *content_histogram_new(void)
     return calloc(1, sizeof(struct content_histogram));
 }
 
+struct content_histogram *content_histogram_new_bounded(size_t bound)
+{
+    struct content_histogram *h = content_histogram_new();
+    if (h)
+        h->bound = bound < 64 ? 64 : bound;
+    return h;
+}
+
 void content_histogram_add(struct content_histogram *h, const char *s, size_t n)
 {
     content_histogram_add_count(h, s, n, 1);
+}
+
+/* What an entry may have been seen at most: its count, and what was not counted of it. */
+static uint64_t upper(const struct content_entry *e)
+{
+    return e->count + e->uncounted;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A bounded histogram that is full keeps its most frequent half (lossy counting): the
+ * entries whose upper bound is at most t go, t chosen so that at least half go, and a token
+ * that comes again later is counted from there, with what it may have had before (t at
+ * most) as its uncounted part. Whatever is not kept was seen at most `floor` times. */
+static void prune(struct content_histogram *h)
+{
+    uint64_t *values = malloc(h->count * sizeof(*values));
+    if (!values)
+        return; /* the histogram grows past its bound instead */
+    for (size_t i = 0; i < h->count; i++)
+        values[i] = upper(&h->entries[i]);
+    qsort(values, h->count, sizeof(*values), by_value);
+    uint64_t t = values[h->count / 2];
+    free(values);
+    hashmap_free(&h->index);
+    size_t kept = 0;
+    for (size_t i = 0; i < h->count; i++) {
+        struct content_entry *e = &h->entries[i];
+        if (upper(e) <= t) {
+            free(e->text);
+            continue;
+        }
+        h->entries[kept] = *e;
+        struct hashmap_slot *slot = hashmap_bytes(&h->index, e->text, e->len, NULL);
+        if (slot) /* else a later equal token gets a second entry: counts stay lower bounds */
+            slot->value = kept;
+        kept++;
+    }
+    h->count = kept;
+    if (t > h->floor)
+        h->floor = t;
 }
 
 void content_histogram_add_count(struct content_histogram *h, const char *s, size_t n,
@@ -168,12 +223,14 @@ void content_histogram_add_count(struct content_histogram *h, const char *s, siz
 {
     if (h->sorted || !count)
         return; /* adding after sorting is a caller bug */
+    h->total += count;
     struct hashmap_slot *known = hashmap_find_bytes(&h->index, s, n);
     if (known) {
         h->entries[known->value].count += count;
-        h->total += count;
         return;
     }
+    if (h->bound && h->count >= h->bound)
+        prune(h);
     /* A new token: room and a copy first, so that running out of memory drops the token
      * and leaves the histogram as it was. */
     if (h->count == h->cap) {
@@ -195,8 +252,12 @@ void content_histogram_add_count(struct content_histogram *h, const char *s, siz
         return;
     }
     slot->value = h->count;
-    h->entries[h->count++] = (struct content_entry){copy, n, count};
-    h->total += count;
+    h->entries[h->count++] = (struct content_entry){copy, n, count, h->floor};
+}
+
+uint64_t content_histogram_floor(const struct content_histogram *h)
+{
+    return h->floor;
 }
 
 void content_histogram_add_token(const char *s, size_t n, void *histogram)
@@ -289,55 +350,96 @@ static size_t text_at(const uint8_t *p, size_t avail)
     return n == avail || n == 64 || p[n] == 0 ? n : 0;
 }
 
-size_t content_fields(const uint8_t *const *bufs, const size_t *lens, size_t n,
-                      struct content_field *out, size_t max)
+struct field_state {
+    struct content_field f;
+    bool same, text;
+    uint64_t first;
+};
+
+struct content_fields {
+    struct field_state *at;        /* offset 8 * i */
+    struct content_field *results; /* content_fields_result's copy */
+    size_t max;
+};
+
+struct content_fields *content_fields_new(size_t max)
 {
-    size_t filled = 0;
-    for (uint32_t off = 0; filled < max; off += 8) {
-        uint32_t reach = 0;
-        bool same = true, text = true, aligned = true;
-        uint64_t first = 0, lo = UINT64_MAX, hi = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (lens[i] < off + 8)
-                continue;
-            uint64_t w;
-            memcpy(&w, bufs[i] + off, 8);
-            if (reach == 0)
-                first = w;
-            same = same && w == first;
-            text = text && text_at(bufs[i] + off, lens[i] - off) > 0;
-            aligned = aligned && w && !(w & 7);
-            lo = w < lo ? w : lo;
-            hi = w > hi ? w : hi;
-            reach++;
-        }
-        if (reach < 2)
-            break;
-        struct content_field *f = &out[filled++];
-        *f = (struct content_field){.offset = off, .buffers = reach, .aligned = aligned};
-        if (same && !text) {
-            f->kind = CONTENT_FIELD_CONSTANT;
-            f->value = first;
-        } else if (text) {
-            f->kind = CONTENT_FIELD_TEXT;
-            f->tokens = content_histogram_new();
-            for (size_t i = 0; f->tokens && i < n; i++) {
-                if (lens[i] < off + 8)
-                    continue;
-                size_t len = text_at(bufs[i] + off, lens[i] - off);
-                content_histogram_add(f->tokens, (const char *)bufs[i] + off, len);
-            }
-        } else {
-            f->kind = CONTENT_FIELD_VARYING;
-            f->min = lo;
-            f->max = hi;
-        }
+    struct content_fields *fs = calloc(1, sizeof(*fs));
+    if (!fs)
+        return NULL;
+    fs->max = max;
+    fs->at = calloc(max ? max : 1, sizeof(*fs->at));
+    fs->results = calloc(max ? max : 1, sizeof(*fs->results));
+    if (!fs->at || !fs->results) {
+        content_fields_free(fs);
+        return NULL;
     }
-    return filled;
+    return fs;
 }
 
-void content_fields_free(struct content_field *fields, size_t n)
+/* Text at an offset keeps its tokens, up to this many distinct ones. */
+#define FIELD_TOKENS_KEPT 1024
+
+void content_fields_add(struct content_fields *fs, const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        content_histogram_free(fields[i].tokens);
+    for (size_t i = 0; i < fs->max && 8 * i + 8 <= n; i++) {
+        struct field_state *st = &fs->at[i];
+        const uint8_t *word = p + 8 * i;
+        uint64_t w;
+        memcpy(&w, word, 8);
+        if (st->f.buffers++ == 0) {
+            st->f.offset = (uint32_t)(8 * i);
+            st->first = w;
+            st->same = st->text = st->f.aligned = true;
+            st->f.min = UINT64_MAX;
+        }
+        st->same = st->same && w == st->first;
+        st->f.aligned = st->f.aligned && w && !(w & 7);
+        st->f.min = w < st->f.min ? w : st->f.min;
+        st->f.max = w > st->f.max ? w : st->f.max;
+        if (!st->text)
+            continue;
+        size_t len = text_at(word, n - 8 * i);
+        if (!len) {
+            st->text = false;
+            content_histogram_free(st->f.tokens);
+            st->f.tokens = NULL;
+            continue;
+        }
+        if (!st->f.tokens && !(st->f.tokens = content_histogram_new_bounded(FIELD_TOKENS_KEPT))) {
+            st->text = false; /* out of memory: shown as what the words are */
+            continue;
+        }
+        content_histogram_add(st->f.tokens, (const char *)word, len);
+    }
+}
+
+const struct content_field *content_fields_result(struct content_fields *fs, size_t *n)
+{
+    size_t k = 0;
+    for (; k < fs->max && fs->at[k].f.buffers >= 2; k++) {
+        struct field_state *st = &fs->at[k];
+        if (st->text) {
+            st->f.kind = CONTENT_FIELD_TEXT;
+        } else if (st->same) {
+            st->f.kind = CONTENT_FIELD_CONSTANT;
+            st->f.value = st->first;
+        } else {
+            st->f.kind = CONTENT_FIELD_VARYING;
+        }
+        fs->results[k] = st->f;
+    }
+    *n = k;
+    return fs->results;
+}
+
+void content_fields_free(struct content_fields *fs)
+{
+    if (!fs)
+        return;
+    for (size_t i = 0; fs->at && i < fs->max; i++)
+        content_histogram_free(fs->at[i].f.tokens);
+    free(fs->at);
+    free(fs->results);
+    free(fs);
 }

@@ -43,10 +43,19 @@ size_t content_regex_each(const struct content_regex *re, const uint8_t *p, size
 struct content_entry {
     char *text;
     size_t len;
-    uint64_t count;
+    uint64_t count;     /* exact when uncounted is 0 */
+    uint64_t uncounted; /* a bounded histogram's: it may have been seen up to this many
+                           times more, before it was kept */
 };
 struct content_histogram;
+/* Every distinct string kept: exact counts, memory as the distinct strings. */
 struct content_histogram *content_histogram_new(void);
+/* At most about `bound` distinct strings kept (a census of unique ids would keep them all):
+ * when full, the less frequent half goes. A string seen more than floor times is always kept;
+ * its count is exact unless it was dropped once (then `uncounted` bounds what was missed). */
+struct content_histogram *content_histogram_new_bounded(size_t bound);
+/* A string not in the histogram was seen at most this many times (0: none was dropped). */
+uint64_t content_histogram_floor(const struct content_histogram *h);
 void content_histogram_add(struct content_histogram *h, const char *s, size_t n);
 /* The same, count times at once. */
 void content_histogram_add_count(struct content_histogram *h, const char *s, size_t n,
@@ -64,10 +73,10 @@ const struct content_entry *content_histogram_sorted(struct content_histogram *h
 void content_histogram_free(struct content_histogram *h);
 
 /* What sits at each 8-byte offset of several buffers that are likely the same kind of
- * object (the captured starts of one group's blocks): the same word in all, printable text
- * in all (counted by the token that starts there: "GET" x6, "SET" x2 — short ones too), or
- * words that vary (their range, and whether all are 8-aligned, for a caller to tell
- * pointers). Only offsets that at least two buffers reach. */
+ * object (the captured starts of one group's blocks), gathered one buffer at a time: the same
+ * word in all, printable text in all (counted by the token that starts there: "GET" x6,
+ * "SET" x2 — short ones too), or words that vary (their range, and whether all are 8-aligned,
+ * for a caller to tell pointers). */
 enum content_field_kind { CONTENT_FIELD_CONSTANT, CONTENT_FIELD_TEXT, CONTENT_FIELD_VARYING };
 struct content_field {
     uint32_t offset;
@@ -76,11 +85,16 @@ struct content_field {
     uint64_t value;                   /* CONSTANT: the word (little-endian) */
     uint64_t min, max;                /* VARYING: the range of the words */
     bool aligned;                     /* every word is a multiple of 8 and not 0 */
-    struct content_histogram *tokens; /* TEXT: NUL- or end-terminated printable runs */
+    struct content_histogram *tokens; /* TEXT: NUL- or end-terminated printable runs (a
+                                         bounded histogram) */
 };
-/* Fills up to max fields, from offset 0 on; returns how many. */
-size_t content_fields(const uint8_t *const *bufs, const size_t *lens, size_t n,
-                      struct content_field *out, size_t max);
-void content_fields_free(struct content_field *fields, size_t n);
+struct content_fields;
+/* The first max words of each buffer are looked at. NULL: out of memory. */
+struct content_fields *content_fields_new(size_t max);
+void content_fields_add(struct content_fields *fs, const uint8_t *p, size_t n);
+/* The offsets at least two buffers reached, from 0 on; valid until the next call or
+ * content_fields_free, which also frees the token histograms. */
+const struct content_field *content_fields_result(struct content_fields *fs, size_t *n);
+void content_fields_free(struct content_fields *fs);
 
 #endif

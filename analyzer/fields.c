@@ -9,25 +9,13 @@
 int field_view_build(const struct group *g, struct field_view *v)
 {
     memset(v, 0, sizeof(*v));
-    const uint8_t **bufs = malloc((g->nsamples + 1) * sizeof(*bufs));
-    size_t *lens = malloc((g->nsamples + 1) * sizeof(*lens));
-    if (!bufs || !lens) {
-        free(bufs);
-        free(lens);
+    if (!g->fields)
         return -1;
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < g->nsamples; i++) {
-        const struct lts_sample *sm = g->samples[i].sample;
-        if (sm->len >= 8) {
-            bufs[n] = sm->bytes;
-            lens[n++] = sm->len;
-        }
-    }
-    v->samples = n;
-    v->n = n >= 2 ? content_fields(bufs, lens, n, v->fields, FIELDS_MAX) : 0;
-    free(bufs);
-    free(lens);
+    size_t n;
+    const struct content_field *fields = content_fields_result(g->fields, &n);
+    v->n = n < FIELDS_MAX ? n : FIELDS_MAX;
+    memcpy(v->fields, fields, v->n * sizeof(*fields));
+    v->samples = v->n ? v->fields[0].buffers : 0;
     if (!v->n)
         return -1;
     /* A word inside the heap's extent, 8-aligned, is taken for a pointer into the heap (gaps
@@ -52,6 +40,5 @@ int field_view_build(const struct group *g, struct field_view *v)
 
 void field_view_free(struct field_view *v)
 {
-    content_fields_free(v->fields, v->n);
-    v->n = 0;
+    v->n = 0; /* the token histograms are the group's */
 }

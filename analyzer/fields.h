@@ -1,5 +1,5 @@
 /* fields.h — what a group's blocks are, read from their captured bytes: the word at each
- * 8-byte offset across the group's samples (content_fields), with the constant ones named
+ * 8-byte offset across the group's samples (content_fields, counted by census.c), with the constant ones named
  * when they point into a module (a vtable: the C++ type of the objects; a global), and the
  * ones that point into the heap told apart. Part of the model's view of a group, shared by
  * the renderers. */

@@ -339,7 +339,8 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
     hashmap_free(&seen);
     hashmap_free(&per_stack);
 
-    /* Samples: to their group, and their strings and --grep matches. */
+    /* Samples: to their group (what they hold is counted for the shown groups only, by
+     * census.c, in one pass over the snapshot's samples). */
     bool need_blocks = opt->by == GROUP_BY_THREAD || opt->min_age_cs;
     for (size_t i = 0; !error && i < s->nsamples; i++) {
         const struct lts_sample *sm = &s->samples[i];
@@ -356,44 +357,16 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
             }
         }
         struct partial *p = &o->parts[pi];
-        struct group_sample *grown =
-            realloc(p->g.samples, (p->g.nsamples + 1) * sizeof(*grown));
-        if (!grown) {
-            error = 1;
-            break;
-        }
-        p->g.samples = grown;
-        p->g.samples[p->g.nsamples++] = (struct group_sample){sm, b};
-        if ((!p->g.strings && !(p->g.strings = content_histogram_new())) ||
-            (!p->g.shapes && !(p->g.shapes = content_histogram_new()))) {
-            error = 1;
-            break;
-        }
-        content_strings(sm->bytes, sm->len, 4, content_histogram_add_token, p->g.strings);
-        content_strings(sm->bytes, sm->len, 4, content_histogram_add_shape, p->g.shapes);
-        if (opt->grep) {
-            if (!p->g.matches && !(p->g.matches = content_histogram_new())) {
+        if ((p->g.nsamples & (p->g.nsamples - 1)) == 0) { /* 0, 1, 2, 4...: room doubles */
+            size_t room = p->g.nsamples ? 2 * p->g.nsamples : 1;
+            struct group_sample *grown = realloc(p->g.samples, room * sizeof(*grown));
+            if (!grown) {
                 error = 1;
                 break;
             }
-            struct content_histogram *here = content_histogram_new();
-            if (!here || (!p->g.match_blocks && !(p->g.match_blocks = content_histogram_new()))) {
-                content_histogram_free(here);
-                error = 1;
-                break;
-            }
-            size_t found = content_regex_each(opt->grep, sm->bytes, sm->len,
-                                              content_histogram_add_token, here);
-            p->g.grep_searched++;
-            p->g.grep_matched += found > 0;
-            size_t nd;
-            const struct content_entry *d = content_histogram_sorted(here, &nd);
-            for (size_t k = 0; k < nd; k++) {
-                content_histogram_add(p->g.match_blocks, d[k].text, d[k].len);
-                content_histogram_add_count(p->g.matches, d[k].text, d[k].len, d[k].count);
-            }
-            content_histogram_free(here);
+            p->g.samples = grown;
         }
+        p->g.samples[p->g.nsamples++] = (struct group_sample){sm, b, NULL, 0};
     }
 
     for (size_t i = 0; i < o->nparts; i++) {
@@ -427,11 +400,7 @@ static int by_bytes_desc(const void *x, const void *y)
 static void free_partial_contents(struct partial *p)
 {
     free(p->g.key);
-    free(p->g.samples);
-    content_histogram_free(p->g.strings);
-    content_histogram_free(p->g.shapes);
-    content_histogram_free(p->g.matches);
-    content_histogram_free(p->g.match_blocks);
+    free(p->g.samples); /* nothing counted in a partial yet: census.c runs on groups */
     for (size_t i = 0; i < p->nshares; i++)
         free((char *)p->shares[i].name);
     free(p->shares);
@@ -440,7 +409,10 @@ static void free_partial_contents(struct partial *p)
 static void free_group_contents(struct group *g)
 {
     free(g->key);
+    for (size_t k = 0; k < g->nsamples; k++)
+        free(g->samples[k].bytes);
     free(g->samples);
+    content_fields_free(g->fields);
     content_histogram_free(g->strings);
     content_histogram_free(g->shapes);
     content_histogram_free(g->matches);

@@ -56,6 +56,9 @@ struct thread_share {
 struct group_sample {
     const struct lts_sample *sample;
     const struct lts_block *block; /* NULL: freed before the scan reached it */
+    uint8_t *bytes;                /* census.c: a copy of the first `kept` bytes of the
+                                      samples a renderer shows, NULL for the others */
+    uint32_t kept;
 };
 
 /* A reachability scan's split of some blocks: valgrind's four categories (enum
@@ -79,8 +82,11 @@ struct group {
     size_t nthreads;
     struct group_sample *samples;
     size_t nsamples;
-    struct content_histogram *strings;
-    struct content_histogram *shapes; /* strings with digit runs as '#' */
+    /* What the samples hold, counted over all of them for the shown groups (census.c);
+     * NULL for the others. */
+    struct content_histogram *strings;      /* bounded */
+    struct content_histogram *shapes;       /* strings with digit runs as '#', bounded */
+    struct content_fields *fields;          /* the words at each offset */
     struct content_histogram *matches;      /* --grep: every match */
     struct content_histogram *match_blocks; /* --grep: each match once per block it is in */
     uint64_t grep_searched, grep_matched;   /* --grep: samples searched, and with a match */

@@ -39,7 +39,7 @@ static void usage(FILE *out)
           "                     snapshot taken with LEAKTAG_REACH=1)\n"
           "  --grep REGEX       count matches (PCRE, as grep -P) in each group's samples\n"
           "  --format text|json|collapsed     (collapsed: for flamegraph.pl, speedscope)\n"
-          "  --samples N        samples shown per group in text (default 3)\n"
+          "  --samples N        samples shown per group (default 3 in text, 64 in JSON)\n"
           "  --color auto|always|never\n"
           "  --dump FILE        write the captured bytes of the groups shown, block after\n"
           "                     block (for xxd, grep -a); --dump-index FILE: where each starts\n"
@@ -154,6 +154,7 @@ int main(int argc, char **argv)
     started = seconds();
     struct model_options opt = {.top = 20};
     struct render_options ropt = {.samples_shown = 3, .strings_shown = 10};
+    bool samples_given = false;
     enum { FORMAT_TEXT, FORMAT_JSON, FORMAT_COLLAPSED } format = FORMAT_TEXT;
     const char *color = "auto";
     bool diff = false, dump = false;
@@ -197,6 +198,7 @@ int main(int argc, char **argv)
             break;
         case OPT_SAMPLES:
             ropt.samples_shown = (unsigned)parse_count(optarg, "--samples", 1000000);
+            samples_given = true;
             break;
         case OPT_COLOR:
             if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never"))
@@ -283,6 +285,12 @@ int main(int argc, char **argv)
             blocks += snaps[i].snap->nblocks;
         char count[32];
         progress("grouping %s blocks", units_count(count, sizeof(count), blocks));
+        /* JSON lists more samples than text shows (a program reads them), not all: a
+         * census has one per block. Collapsed stacks need no content at all. */
+        if (format == FORMAT_JSON && !samples_given)
+            ropt.samples_shown = JSON_SAMPLES_DEFAULT;
+        opt.keep_samples = format == FORMAT_COLLAPSED ? 0 : ropt.samples_shown;
+        opt.count_contents = format != FORMAT_COLLAPSED;
         if (model_build(&m, snaps, nfiles, &opt, stderr, &e) != 0) {
             progress_done();
             fprintf(stderr, "leaktag-report: %s\n", e.message);

@@ -14,6 +14,9 @@
 #include "error.h"
 #include "group.h"
 
+/* JSON's samples per group when --samples is not given. */
+#define JSON_SAMPLES_DEFAULT 64
+
 struct model_options {
     struct group_options group;
     const struct content_regex *fold;  /* frames whose function matches are skipped */
@@ -22,6 +25,9 @@ struct model_options {
     uint64_t min_bytes;                /* groups with fewer live bytes are not shown */
     bool lost_only;                    /* --lost: only groups with definitely or indirectly
                                           lost blocks (needs a reachability scan) */
+    bool count_contents;               /* strings, --grep, fields of the shown groups */
+    size_t keep_samples;               /* per shown group: samples whose bytes a renderer
+                                          prints (census.h) */
 };
 
 /* Threads of one name family with one stack reservation: the article's third case is

@@ -5,63 +5,112 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "render.h"
+#include "samples.h"
 
-static FILE *create(const char *path, struct lts_error *err)
+static int create(const char *path, struct lts_error *err)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
+    if (fd < 0)
         lts_fail(err, "%s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    return fd;
+}
+
+/* Where each sample of a shown group goes in the dump (UINT64_MAX: nowhere): the groups in
+ * the order shown, each group's blocks in its order, so that the file reads group after
+ * group although the samples are read in the snapshot's order. */
+struct placing {
+    uint64_t *at;
+    int fd;
+    bool failed;
+};
+
+static int place(void *ctx, size_t index, const struct lts_sample *sm, const uint8_t *bytes)
+{
+    struct placing *pl = ctx;
+    uint64_t at = pl->at[index];
+    for (size_t done = 0; at != UINT64_MAX && done < sm->len;) {
+        ssize_t n = pwrite(pl->fd, bytes + done, sm->len - done, (off_t)(at + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            pl->failed = true;
+            return 1;
+        }
+        done += (size_t)n;
     }
-    return f;
+    return 0;
 }
 
 int render_dump(const struct model *m, const char *path, const char *index_path,
                 struct lts_error *err)
 {
-    FILE *out = create(path, err), *index = NULL;
-    if (!out)
+    int fd = create(path, err);
+    if (fd < 0)
         return -1;
-    if (index_path && !(index = create(index_path, err))) {
-        fclose(out);
-        return -1;
-    }
-    if (index)
-        fputs("# offset\tlength\taddress\tsize\tgroup\tallocated at\n", index);
-    uint64_t at = 0;
-    for (size_t i = 0; i < m->grouping.ngroups; i++) {
-        const struct group *g = &m->grouping.groups[i];
-        if (!model_shows(m, i))
-            continue;
-        const struct analysis *a = g->from;
-        for (size_t k = 0; k < g->nsamples; k++) {
-            const struct lts_sample *sm = g->samples[k].sample;
-            const struct lts_block *b = g->samples[k].block;
-            if (!sm->len || fwrite(sm->bytes, 1, sm->len, out) != sm->len)
-                continue;
-            if (index) {
-                const char *site = g->stack != UINT32_MAX
-                                       ? frames_of(a->frames, g->stack)->site.name
-                                       : g->key;
-                fprintf(index, "%" PRIu64 "\t%u\t0x%" PRIx64 "\t%" PRIu64 "\t#%zu\t%s\n", at,
-                        sm->len, sm->addr, b ? b->size : (uint64_t)sm->len, i + 1, site);
+    FILE *index = NULL;
+    if (index_path) {
+        int ifd = create(index_path, err);
+        if (ifd < 0 || !(index = fdopen(ifd, "w"))) {
+            if (ifd >= 0) {
+                lts_fail(err, "%s: %s", index_path, strerror(errno));
+                close(ifd);
             }
-            at += sm->len;
+            close(fd);
+            return -1;
         }
+        fputs("# offset\tlength\taddress\tsize\tgroup\tallocated at\n", index);
     }
-    int bad = ferror(out) | (index && ferror(index));
-    bad |= fclose(out) != 0;
+    int rc = 0;
+    uint64_t at = 0;
+    for (size_t si = 0; !rc && si < m->nsnaps; si++) {
+        const struct analysis *a = &m->snaps[si];
+        const struct lts_snapshot *s = a->snap;
+        struct placing pl = {malloc((s->nsamples + 1) * sizeof(uint64_t)), fd, false};
+        if (!pl.at) {
+            rc = lts_fail(err, "out of memory");
+            break;
+        }
+        for (size_t k = 0; k < s->nsamples; k++)
+            pl.at[k] = UINT64_MAX;
+        bool any = false;
+        for (size_t i = 0; i < m->grouping.ngroups; i++) {
+            const struct group *g = &m->grouping.groups[i];
+            if (!model_shows(m, i) || g->from != a)
+                continue;
+            for (size_t k = 0; k < g->nsamples; k++) {
+                const struct lts_sample *sm = g->samples[k].sample;
+                const struct lts_block *b = g->samples[k].block;
+                if (!sm->len)
+                    continue;
+                pl.at[sm - s->samples] = at;
+                any = true;
+                if (index) {
+                    const char *site = g->stack != UINT32_MAX
+                                           ? frames_of(a->frames, g->stack)->site.name
+                                           : g->key;
+                    fprintf(index, "%" PRIu64 "\t%u\t0x%" PRIx64 "\t%" PRIu64 "\t#%zu\t%s\n",
+                            at, sm->len, sm->addr, b ? b->size : (uint64_t)sm->len, i + 1, site);
+                }
+                at += sm->len;
+            }
+        }
+        if (any && lts_samples_each(s, place, &pl, err) != 0)
+            rc = pl.failed ? lts_fail(err, "%s: %s", path, strerror(errno ? errno : EIO)) : -1;
+        free(pl.at);
+    }
+    int bad = index && ferror(index);
     if (index)
         bad |= fclose(index) != 0;
-    if (bad)
+    bad |= close(fd) != 0;
+    if (!rc && bad)
         return lts_fail(err, "%s: writing the dump failed", path);
-    return 0;
+    return rc;
 }

@@ -68,7 +68,10 @@ static void histogram_json(FILE *out, struct content_histogram *h, size_t max)
     for (size_t i = 0; i < n && i < max; i++) {
         fprintf(out, "%s{\"text\": ", i ? ", " : "");
         json_string(out, e[i].text, e[i].len);
-        fprintf(out, ", \"count\": %" PRIu64 "}", e[i].count);
+        fprintf(out, ", \"count\": %" PRIu64, e[i].count);
+        if (e[i].uncounted)
+            fprintf(out, ", \"uncounted_max\": %" PRIu64, e[i].uncounted);
+        fputs("}", out);
     }
     fputs("]", out);
 }
@@ -232,30 +235,34 @@ static void group_json(FILE *out, const struct model *m, size_t index, bool firs
         fprintf(out, ", \"threads\": %u, \"blocks\": %" PRIu64 ", \"bytes\": %" PRIu64 "}",
                 g->threads[t].threads, g->threads[t].blocks, g->threads[t].bytes);
     }
-    fputs("],\n      \"samples\": [", out);
-    for (size_t k = 0; k < g->nsamples; k++) {
-        const struct lts_sample *sm = g->samples[k].sample;
-        const struct lts_block *b = g->samples[k].block;
-        char *hex = malloc(2 * (size_t)sm->len + 1), *text = malloc((size_t)sm->len + 1);
+    fprintf(out, "],\n      \"samples_captured\": %zu,\n      \"samples\": [", g->nsamples);
+    size_t listed = g->nsamples < m->opt.keep_samples ? g->nsamples : m->opt.keep_samples;
+    for (size_t k = 0; k < listed; k++) {
+        const struct group_sample *gs = &g->samples[k];
+        const struct lts_sample *sm = gs->sample;
+        char *hex = malloc(2 * (size_t)gs->kept + 1), *text = malloc((size_t)gs->kept + 1);
         if (!hex || !text) {
             free(hex);
             free(text);
             break;
         }
-        content_hex(sm->bytes, sm->len, hex);
-        content_printable(sm->bytes, sm->len, text);
+        content_hex(gs->bytes, gs->kept, hex);
+        content_printable(gs->bytes, gs->kept, text);
         fprintf(out, "%s\n        {\"address\": \"0x%" PRIx64 "\", \"size\": %" PRIu64
-                     ", \"captured\": %u, \"hex\": \"%s\", \"text\": ",
-                k ? "," : "", sm->addr, b ? b->size : (uint64_t)sm->len, sm->len, hex);
-        json_string(out, text, sm->len);
+                     ", \"captured\": %u, \"shown\": %u, \"hex\": \"%s\", \"text\": ",
+                k ? "," : "", sm->addr, gs->block ? gs->block->size : (uint64_t)sm->len,
+                sm->len, gs->kept, hex);
+        json_string(out, text, gs->kept);
         fputs("}", out);
         free(hex);
         free(text);
     }
-    fputs(g->nsamples ? "\n      ],\n      " : "],\n      ", out);
+    fputs(listed ? "\n      ],\n      " : "],\n      ", out);
     fields_json(out, g);
     fputs(",\n      \"strings\": ", out);
     histogram_json(out, g->strings, 50);
+    fprintf(out, ",\n      \"strings_dropped_at_most\": %" PRIu64,
+            g->strings ? content_histogram_floor(g->strings) : 0);
     fputs(",\n      \"string_shapes\": ", out);
     histogram_json(out, g->shapes, 20);
     if (m->opt.grep_pattern) {

@@ -396,8 +396,16 @@ static void print_histogram(FILE *out, struct content_histogram *h, unsigned max
         fprintf(out, "%s%8" PRIu64 "  ", indent, e[i].count);
         for (size_t k = 0; k < e[i].len && k < 100; k++)
             fputc(printable((unsigned char)e[i].text[k]), out);
-        fputs(e[i].len > 100 ? "...\n" : "\n", out);
+        fputs(e[i].len > 100 ? "..." : "", out);
+        if (e[i].uncounted) /* dropped once from a bounded histogram */
+            fprintf(out, "  (and up to %" PRIu64 " more)", e[i].uncounted);
+        fputc('\n', out);
     }
+    /* Only when a string not kept could have made the list: too few above the floor. */
+    uint64_t floor = content_histogram_floor(h);
+    if (floor && (n < max || e[max - 1].count <= floor))
+        fprintf(out, "%s(strings seen at most %" PRIu64 " times each are not all kept: too many "
+                     "distinct ones)\n", indent, floor);
 }
 
 /* "  1,000 blocks  channelid=4099": a histogram whose counts are blocks. */
@@ -490,8 +498,10 @@ static void group_text(const struct text *t, size_t index)
             fprintf(out, "      block 0x%" PRIx64, gs->sample->addr);
             if (gs->block)
                 fprintf(out, " (%s)", units_bytes(b1, sizeof(b1), (int64_t)gs->block->size));
+            if (gs->kept < gs->sample->len)
+                fprintf(out, ", its first %u of %u captured bytes", gs->kept, gs->sample->len);
             fputs(":\n", out);
-            content_hexdump(out, gs->sample->bytes, gs->sample->len, 0, "        ");
+            content_hexdump(out, gs->bytes, gs->kept, 0, "        ");
         }
     }
     if (g->strings && content_histogram_total(g->strings)) {

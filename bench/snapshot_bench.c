@@ -1,6 +1,8 @@
 /* Snapshot cost: N live blocks from S distinct stacks, then leaktag_snapshot() while another
  * thread keeps allocating and measures its worst malloc+free latency.
- *   snapshot_bench BLOCKS STACKS   (under LD_PRELOAD=libleaktag.so)
+ *   snapshot_bench BLOCKS STACKS [REQUEST_BYTES]   (under LD_PRELOAD=libleaktag.so)
+ * With REQUEST_BYTES, each block is that long and holds an HTTP request with a form body, the
+ * article's leaked requests (a census: LEAKTAG_SAMPLES=all copies them all).
  * Prints: seconds to write, file bytes, bytes per live block, worst stall in microseconds,
  * the stall percentile 99.9 and the number of malloc/free pairs timed during the snapshot.
  * Also usable for the report's speed (the file is kept: LEAKTAG_OUTPUT names it). */
@@ -27,11 +29,59 @@ static double now(void)
 
 /* 14 levels of two different functions: the path taken encodes n, so up to 16384 stacks. */
 static void *volatile sink;
+static size_t request_bytes;
+static unsigned long request_seq;
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return x;
+}
+
+/* Text like a real request's: a fixed template around fields that differ per request (ids,
+ * a signature, a token of random letters), and one request in 128 with an empty channel. */
+static void fill_request(char *p, size_t size, unsigned long seq)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char openid[29], token[65];
+    for (int i = 0; i < 28; i++)
+        openid[i] = alphabet[mix(seq * 128 + (unsigned)i + 1) & 63];
+    openid[28] = 0;
+    for (int i = 0; i < 64; i++)
+        token[i] = alphabet[mix(seq * 128 + (unsigned)i + 64) & 63];
+    token[64] = 0;
+    char channel[16] = "";
+    if (seq % 128 != 64)
+        snprintf(channel, sizeof(channel), "%d", seq % 8 == 7 ? 4099 : 4000 + (int)(seq % 5));
+    int n = snprintf(p, size,
+                     "POST /api/report HTTP/1.1\r\nHost: itop.example.com\r\n"
+                     "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+                     "openid=%s&channelid=%s&areaid=%lu&platid=%lu&partition=%lu&roleid=%llu"
+                     "&seq=%lu&ts=%lu&source=h5&access_token=%s&sign=%016llx%016llx"
+                     "&extinfo=%%7B%%22device%%22%%3A%%22android%%22%%2C%%22os_ver%%22%%3A%%2212"
+                     "%%22%%2C%%22model%%22%%3A%%22SM-G9910%%22%%2C%%22net%%22%%3A%%22wifi%%22%%7D"
+                     "&item_list=",
+                     openid, channel, 1 + seq % 2, seq % 3, 1000 + seq % 97,
+                     76500000000ULL + mix(seq) % 100000000ULL, seq, 1635134468UL + seq / 2000,
+                     token, (unsigned long long)mix(seq * 3), (unsigned long long)mix(seq * 5));
+    for (unsigned i = 0; n > 0 && (size_t)n + 16 < size; i++)
+        n += snprintf(p + n, size - (size_t)n, "%lu%%3A%u%%7C", 10001 + (seq + i * 7) % 500,
+                      1 + i % 9);
+}
 NOINLINE static void *step_a(unsigned n, int depth);
 NOINLINE static void *step_b(unsigned n, int depth);
 NOINLINE static void *descend(unsigned n, int depth)
 {
     if (depth == 0) {
+        if (request_bytes) {
+            char *p = malloc(request_bytes);
+            if (p)
+                fill_request(p, request_bytes, request_seq++);
+            return p;
+        }
         void *p = malloc(16 + n % 200);
         if (p)
             memset(p, 'a' + n % 26, 16);
@@ -84,12 +134,14 @@ static void *allocator(void *arg)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 || !leaktag_snapshot) {
-        fprintf(stderr, "usage: LD_PRELOAD=libleaktag.so snapshot_bench BLOCKS STACKS\n");
+    if (argc < 3 || argc > 4 || !leaktag_snapshot) {
+        fprintf(stderr,
+                "usage: LD_PRELOAD=libleaktag.so snapshot_bench BLOCKS STACKS [REQUEST_BYTES]\n");
         return 2;
     }
     long blocks = atol(argv[1]);
     unsigned stacks = (unsigned)atol(argv[2]);
+    request_bytes = argc == 4 ? (size_t)atol(argv[3]) : 0;
     int depth = 0;
     while ((1u << depth) < stacks)
         depth++;

@@ -393,13 +393,14 @@ int lt_backend_init(void)
         b.valloc = fallback_valloc;
     if (!b.pvalloc)
         b.pvalloc = fallback_pvalloc;
-publish:
+publish: {
     /* Publish malloc last: the hooks take "lt_real.malloc != NULL" to mean "resolved". */
     void *(*malloc_fn)(size_t) = b.malloc;
     b.malloc = NULL;
     lt_real = b;
     __atomic_store_n(&lt_real.malloc, malloc_fn, __ATOMIC_RELEASE);
     return 0;
+}
 }
 
 bool lt_backend_shadowed(char *owner, size_t size)

@@ -5,8 +5,6 @@
  * comes from one arena. */
 #include "reader.h"
 
-#include <zstd.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -19,6 +17,7 @@
 #include "arena.h"
 #include "crc32.h"
 #include "format.h"
+#include "samples.h"
 
 static const char *section_name(uint32_t type)
 {
@@ -27,11 +26,6 @@ static const char *section_name(uint32_t type)
         "MISUSE", "MODULE_TIMES", "REACH_SCAN", "REACH_ROOTS", "REACH", "SAMPLES_ZSTD"};
     return type < LT_SECTION_TYPES ? names[type] : "unknown";
 }
-
-/* What a census may decompress to: its samples, which the report keeps in memory; and no
- * more than 1024 times its compressed size (text compresses 3-20 times; a frame that
- * claims more is refused before anything is allocated for it). */
-#define SAMPLES_ZSTD_MAX (16ull << 30)
 
 struct located {
     const uint8_t *payload;
@@ -211,34 +205,54 @@ static void pick_meta(struct lts_snapshot *s)
         }
 }
 
-/* The size of what one zstd frame decompresses to (a stream's frame does not say): counted by
- * decompressing it once into a scratch buffer, stopping past the cap. ZSTD_CONTENTSIZE_ERROR
- * for anything but exactly one whole frame. */
-static unsigned long long frame_size(const uint8_t *p, size_t n)
+/* The census's records, read once to index and check them: each is kept without its bytes,
+ * in an array that grows with what was read (no count from the file sizes it), then copied
+ * into the arena at its exact size. */
+struct census_index {
+    struct parse *ps;
+    struct lts_sample *samples;
+    size_t n, cap;
+};
+
+static bool index_sample(void *ctx, const struct lts_sample *sm, const uint8_t *bytes)
 {
-    ZSTD_DCtx *d = ZSTD_createDCtx();
-    size_t cap = ZSTD_DStreamOutSize();
-    void *scratch = malloc(cap);
-    unsigned long long total = ZSTD_CONTENTSIZE_ERROR, counted = 0;
-    unsigned long long limit = 1024ull * n + (1u << 20);
-    if (d && scratch) {
-        ZSTD_inBuffer in = {p, n, 0};
-        size_t left = 1;
-        while (left != 0 && counted <= limit) {
-            ZSTD_outBuffer out = {scratch, cap, 0};
-            left = ZSTD_decompressStream(d, &out, &in);
-            if (ZSTD_isError(left) || (left != 0 && in.pos == in.size && out.pos == 0))
-                break; /* damaged, or the input ended inside the frame */
-            counted += out.pos;
-        }
-        if (left == 0 && in.pos == in.size)
-            total = counted;
-        else if (counted > limit)
-            total = counted; /* refused by the caller's cap */
+    (void)bytes;
+    struct census_index *ix = ctx;
+    ix->ps->s->nsamples = ix->n; /* the check reads how many came before */
+    if (!check_sample(ix->ps, sm))
+        return false;
+    if (ix->n == ix->cap) {
+        size_t cap = ix->cap ? ix->cap * 2 : 1024;
+        struct lts_sample *grown = realloc(ix->samples, cap * sizeof(*grown));
+        if (!grown)
+            return lts_cursor_fail(&ix->ps->c, "out of memory for %zu samples", ix->n);
+        ix->samples = grown;
+        ix->cap = cap;
     }
-    free(scratch);
-    ZSTD_freeDCtx(d);
-    return total;
+    ix->samples[ix->n++] = *sm;
+    return true;
+}
+
+static bool parse_census(struct parse *ps, const struct located *z)
+{
+    struct lts_snapshot *s = ps->s;
+    struct lts_cursor *c = &ps->c;
+    c->p = z->payload;
+    c->end = z->payload + z->length;
+    c->section = "SAMPLES_ZSTD";
+    struct census_index ix = {ps, NULL, 0, 0};
+    bool ok = lts_census_walk(z->payload, (size_t)z->length, c, index_sample, &ix);
+    if (ok && !(s->samples = lts_arena_alloc(&s->arena, ix.n * sizeof(*ix.samples) + 1)))
+        ok = lts_cursor_fail(c, "out of memory for %zu samples", ix.n);
+    if (ok) {
+        if (ix.n)
+            memcpy(s->samples, ix.samples, ix.n * sizeof(*ix.samples));
+        s->nsamples = ix.n;
+        s->census = z->payload;
+        s->census_length = (size_t)z->length;
+    }
+    free(ix.samples);
+    return ok;
 }
 
 int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struct lts_error *err)
@@ -319,32 +333,11 @@ int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struc
         REFUSE("out of memory");
     s->version = version;
     ps.s = s;
-    /* A census's samples come as one zstd frame: decompressed into the arena, they are
-     * read as SAMPLES records (their bytes point there). */
-    const uint8_t *zstd_payload = NULL;
-    if (sec[LT_SECTION_SAMPLES_ZSTD].present) {
-        const struct located *z = &sec[LT_SECTION_SAMPLES_ZSTD];
-        zstd_payload = z->payload;
-        c->p = z->payload;
-        unsigned long long plain_size = frame_size(z->payload, (size_t)z->length);
-        void *plain = NULL;
-        const char *why = NULL;
-        if (sec[LT_SECTION_SAMPLES].present)
-            why = "both SAMPLES and SAMPLES_ZSTD sections";
-        else if (plain_size == ZSTD_CONTENTSIZE_ERROR)
-            why = "SAMPLES_ZSTD section is not one whole zstd frame";
-        else if (plain_size > SAMPLES_ZSTD_MAX || plain_size > 1024 * z->length + (1u << 20) ||
-                 !(plain = lts_arena_alloc(&s->arena, (size_t)plain_size + 1)))
-            why = "SAMPLES_ZSTD section decompresses to more than this reader takes";
-        else if (ZSTD_decompress(plain, (size_t)plain_size, z->payload, (size_t)z->length) !=
-                 plain_size)
-            why = "SAMPLES_ZSTD section does not decompress";
-        if (why) {
-            lts_cursor_fail(c, "%s", why);
-            lts_close(s);
-            return -1;
-        }
-        sec[LT_SECTION_SAMPLES] = (struct located){plain, plain_size, true};
+    if (sec[LT_SECTION_SAMPLES_ZSTD].present && sec[LT_SECTION_SAMPLES].present) {
+        c->p = sec[LT_SECTION_SAMPLES_ZSTD].payload;
+        lts_cursor_fail(c, "both SAMPLES and SAMPLES_ZSTD sections");
+        lts_close(s);
+        return -1;
     }
     /* In dependency order: the checks of a later list read the counts of earlier ones. */
     const struct list lists[] = {
@@ -378,9 +371,11 @@ int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struc
     bool ok = true;
     for (size_t i = 0; ok && i < sizeof(lists) / sizeof(lists[0]); i++) {
         ok = parse_list(&ps, &sec[lists[i].type], &lists[i]);
-        /* A record of a decompressed census is named by where its frame is in the file. */
-        if (!ok && lists[i].type == LT_SECTION_SAMPLES && zstd_payload)
-            err->offset = (uint64_t)(zstd_payload - data);
+        /* A census's samples come as one zstd frame, read as a stream (samples.h); what is
+         * wrong inside it is named by where the frame is in the file. */
+        if (ok && lists[i].type == LT_SECTION_SAMPLES && sec[LT_SECTION_SAMPLES_ZSTD].present &&
+            !(ok = parse_census(&ps, &sec[LT_SECTION_SAMPLES_ZSTD])))
+            err->offset = (uint64_t)(sec[LT_SECTION_SAMPLES_ZSTD].payload - data);
     }
     if (ok)
         ok = threads_unique(&ps, &sec[LT_SECTION_THREADS]);

@@ -36,8 +36,10 @@ struct lts_snapshot {
     size_t nthreads;
     struct lts_block *blocks;
     size_t nblocks;
-    struct lts_sample *samples;
+    struct lts_sample *samples; /* their bytes: lts_samples_each (samples.h) */
     size_t nsamples;
+    const uint8_t *census;      /* a SAMPLES_ZSTD section's payload, in the image, or NULL */
+    size_t census_length;
     struct lts_misuse *misuse;
     size_t nmisuse;
     struct lts_reach_scan *reach_scan; /* at most one; none: no scan was asked for */
@@ -50,7 +52,8 @@ struct lts_snapshot {
     struct lts_arena_chunk *arena; /* everything above lives in here: freed by lts_close */
 };
 
-/* Parses a snapshot held in memory. Returns 0, or -1 with *err filled. */
+/* Parses a snapshot held in memory, which must outlive the parsed one (samples and a census
+ * are read from it). Returns 0, or -1 with *err filled. */
 int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struct lts_error *err);
 
 /* Reads and parses a file. Returns 0, or -1 with *err filled (I/O errors included). */

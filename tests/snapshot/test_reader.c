@@ -10,10 +10,12 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <zstd.h>
 
 #include "crc32.h"
 #include "format.h"
 #include "reader.h"
+#include "samples.h"
 
 static const char *corpus_dir;
 static uint8_t *image;
@@ -219,7 +221,24 @@ static void corrupt_verdicts_are_named(void **state)
     image_size = saved_size;
 }
 
-/* A census (LEAKTAG_SAMPLES=all): its samples come from a zstd frame. */
+struct census_seen {
+    size_t samples, with_request, next_index;
+    uint64_t bytes;
+    int stop_at; /* a non-zero return at this sample (0: never) */
+};
+
+static int see_sample(void *ctx, size_t index, const struct lts_sample *sm, const uint8_t *bytes)
+{
+    struct census_seen *seen = ctx;
+    assert_int_equal(index, seen->next_index++);
+    assert_null(sm->bytes); /* a census's bytes are only lent, one sample at a time */
+    seen->samples++;
+    seen->bytes += sm->len;
+    seen->with_request += memmem(bytes, sm->len, "POST /api", 9) != NULL;
+    return seen->stop_at && (int)seen->samples == seen->stop_at ? 7 : 0;
+}
+
+/* A census (LEAKTAG_SAMPLES=all): its samples come from a zstd frame, read as a stream. */
 static void compressed_samples_read_back(void **state)
 {
     (void)state;
@@ -229,10 +248,18 @@ static void compressed_samples_read_back(void **state)
     struct lts_error e;
     assert_int_equal(lts_parse(data, size, &s, &e), 0);
     assert_true(s->nsamples > 10);
-    size_t with_channel = 0;
-    for (size_t i = 0; i < s->nsamples; i++)
-        with_channel += memmem(s->samples[i].bytes, s->samples[i].len, "POST /api", 9) != NULL;
-    assert_true(with_channel >= 50 && with_channel + 2 >= s->nsamples); /* + stdout, libstdc++ */
+    assert_non_null(s->census);
+    struct census_seen seen = {0};
+    assert_int_equal(lts_samples_each(s, see_sample, &seen, &e), 0);
+    assert_int_equal(seen.samples, s->nsamples);
+    /* + stdout's buffer, libstdc++'s pool */
+    assert_true(seen.with_request >= 50 && seen.with_request + 2 >= s->nsamples);
+    struct census_seen again = {0};
+    assert_int_equal(lts_samples_each(s, see_sample, &again, &e), 0); /* and again, the same */
+    assert_int_equal(again.bytes, seen.bytes);
+    struct census_seen stopped = {.stop_at = 3};
+    assert_int_equal(lts_samples_each(s, see_sample, &stopped, &e), 7);
+    assert_int_equal(stopped.samples, 3);
     lts_close(s);
     /* a damaged frame is refused, named by its section */
     uint8_t *saved = image;
@@ -243,6 +270,29 @@ static void compressed_samples_read_back(void **state)
     uint8_t *f = with_section(LT_SECTION_SAMPLES_ZSTD, junk, sizeof(junk), &size);
     expect_error(f, size, "SAMPLES_ZSTD");
     free(f);
+    /* a frame whose records are cut: "abc" claims 100 bytes of sample */
+    const uint8_t cut[] = {0x02, 0x00, 0x64, 'a', 'b', 'c'};
+    uint8_t frame[64];
+    size_t n = ZSTD_compress(frame, sizeof(frame), cut, sizeof(cut), 1);
+    assert_false(ZSTD_isError(n));
+    f = with_section(LT_SECTION_SAMPLES_ZSTD, frame, n, &size);
+    expect_error(f, size, "SAMPLES_ZSTD section ends inside a record");
+    free(f);
+    /* a frame cut short */
+    uint8_t *whole = malloc(1 << 20);
+    uint8_t plain[4096]; /* a sample at 0x10 of stack 0 with no bytes, over and over */
+    size_t plain_n = 0;
+    for (; plain_n + 3 <= sizeof(plain); plain_n += 3) {
+        plain[plain_n] = 0x02;
+        plain[plain_n + 1] = 0x00;
+        plain[plain_n + 2] = 0x00;
+    }
+    n = ZSTD_compress(whole, 1 << 20, plain, plain_n, 1);
+    assert_false(ZSTD_isError(n));
+    f = with_section(LT_SECTION_SAMPLES_ZSTD, whole, n - 4, &size);
+    expect_error(f, size, "SAMPLES_ZSTD");
+    free(f);
+    free(whole);
     image = saved;
     image_size = saved_size;
     free(data);

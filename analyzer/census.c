@@ -1,0 +1,153 @@
+/* census.c — the shown groups' content, over all their samples (see census.h). */
+#include "census.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fields.h"
+#include "model.h"
+#include "samples.h"
+
+/* Distinct strings (and shapes) a group keeps: the top of a histogram is what the report
+ * shows, and a census of unique ids would otherwise keep every one. */
+#define STRINGS_KEPT 16384
+
+#define NO_GROUP UINT32_MAX
+
+struct owner {
+    uint32_t group; /* NO_GROUP: not shown, or shown from another snapshot */
+    uint32_t pos;   /* in the group's samples */
+};
+
+struct match {
+    const char *text;
+    size_t len;
+};
+
+struct pass {
+    struct model *m;
+    struct owner *owner;
+    size_t keep;
+    struct match *found; /* one sample's --grep matches */
+    size_t nfound, capfound;
+    bool oom;
+};
+
+static void found_match(const char *s, size_t n, void *ctx)
+{
+    struct pass *ps = ctx;
+    if (ps->nfound == ps->capfound) {
+        size_t cap = ps->capfound ? 2 * ps->capfound : 64;
+        struct match *grown = realloc(ps->found, cap * sizeof(*grown));
+        if (!grown) {
+            ps->oom = true;
+            return;
+        }
+        ps->found = grown;
+        ps->capfound = cap;
+    }
+    ps->found[ps->nfound++] = (struct match){s, n};
+}
+
+static int by_text(const void *x, const void *y)
+{
+    const struct match *a = x, *b = y;
+    if (a->len != b->len)
+        return a->len < b->len ? -1 : 1;
+    return memcmp(a->text, b->text, a->len);
+}
+
+/* --grep in one sample: every match counts in `matches`, each distinct one once more in
+ * `match_blocks` (grep -c counts lines, not matches). */
+static void grep_sample(struct pass *ps, struct group *g, const uint8_t *bytes, size_t len)
+{
+    ps->nfound = 0;
+    content_regex_each(ps->m->opt.group.grep, bytes, len, found_match, ps);
+    g->grep_searched++;
+    g->grep_matched += ps->nfound > 0;
+    qsort(ps->found, ps->nfound, sizeof(*ps->found), by_text);
+    for (size_t i = 0; i < ps->nfound;) {
+        size_t same = 1;
+        while (i + same < ps->nfound && !by_text(&ps->found[i], &ps->found[i + same]))
+            same++;
+        content_histogram_add(g->match_blocks, ps->found[i].text, ps->found[i].len);
+        content_histogram_add_count(g->matches, ps->found[i].text, ps->found[i].len, same);
+        i += same;
+    }
+}
+
+static int count_sample(void *ctx, size_t index, const struct lts_sample *sm,
+                        const uint8_t *bytes)
+{
+    struct pass *ps = ctx;
+    struct owner o = ps->owner[index];
+    if (o.group == NO_GROUP)
+        return 0;
+    struct group *g = &ps->m->grouping.groups[o.group];
+    struct group_sample *gs = &g->samples[o.pos];
+    if (o.pos < ps->keep && sm->len) {
+        gs->kept = sm->len < CENSUS_KEPT_BYTES_MAX ? sm->len : CENSUS_KEPT_BYTES_MAX;
+        if (!(gs->bytes = malloc(gs->kept)))
+            return 1;
+        memcpy(gs->bytes, bytes, gs->kept);
+    }
+    content_strings(bytes, sm->len, 4, content_histogram_add_token, g->strings);
+    content_strings(bytes, sm->len, 4, content_histogram_add_shape, g->shapes);
+    content_fields_add(g->fields, bytes, sm->len);
+    if (ps->m->opt.group.grep)
+        grep_sample(ps, g, bytes, sm->len);
+    return ps->oom;
+}
+
+/* Room for what a shown group counts; false when memory ran out. */
+static bool prepare(struct group *g, bool grep)
+{
+    g->strings = content_histogram_new_bounded(STRINGS_KEPT);
+    g->shapes = content_histogram_new_bounded(STRINGS_KEPT);
+    g->fields = content_fields_new(FIELDS_MAX);
+    if (grep) {
+        g->matches = content_histogram_new();
+        g->match_blocks = content_histogram_new();
+    }
+    return g->strings && g->shapes && g->fields && (!grep || (g->matches && g->match_blocks));
+}
+
+int census_count(struct model *m, size_t keep, struct lts_error *err)
+{
+    struct pass ps = {.m = m, .keep = keep};
+    int rc = 0;
+    for (size_t si = 0; !rc && si < m->nsnaps; si++) {
+        const struct analysis *a = &m->snaps[si];
+        const struct lts_snapshot *s = a->snap;
+        bool any = false;
+        ps.owner = malloc((s->nsamples + 1) * sizeof(*ps.owner));
+        if (!ps.owner)
+            return lts_fail(err, "out of memory for %zu samples", s->nsamples);
+        for (size_t i = 0; i < s->nsamples; i++)
+            ps.owner[i].group = NO_GROUP;
+        for (size_t gi = 0; !rc && gi < m->grouping.ngroups; gi++) {
+            struct group *g = &m->grouping.groups[gi];
+            if (!model_shows(m, gi) || g->from != a || !g->nsamples)
+                continue;
+            if (!prepare(g, m->opt.group.grep != NULL))
+                rc = lts_fail(err, "out of memory");
+            for (size_t k = 0; k < g->nsamples; k++)
+                ps.owner[g->samples[k].sample - s->samples] =
+                    (struct owner){(uint32_t)gi, (uint32_t)k};
+            any = true;
+        }
+        if (!rc && any) {
+            rc = lts_samples_each(s, count_sample, &ps, err);
+            if (rc > 0)
+                rc = lts_fail(err, "out of memory counting the samples");
+            else if (rc < 0) {
+                char why[sizeof(err->message)];
+                memcpy(why, err->message, sizeof(why));
+                lts_fail(err, "%s: %s", a->path, why);
+            }
+        }
+        free(ps.owner);
+    }
+    free(ps.found);
+    return rc ? -1 : 0;
+}
