@@ -273,11 +273,12 @@ static void fields_text(const struct text *t, const struct group *g)
     if (field_view_build(g, &v) != 0)
         return;
     FILE *out = t->out;
-    char buf[96];
+    char buf[96], n1[32];
     if (v.type)
-        fprintf(out, "    objects of type %s (its vtable at +0x0 in all %zu samples)\n", v.type,
-                v.samples);
-    fprintf(out, "    fields (the words at each offset of %zu samples):\n", v.samples);
+        fprintf(out, "    objects of type %s (its vtable at +0x0 in all %s samples)\n", v.type,
+                units_count(n1, sizeof(n1), v.samples));
+    fprintf(out, "    fields (the words at each offset of %s samples):\n",
+            units_count(n1, sizeof(n1), v.samples));
     for (size_t k = 0; k < v.n; k++) {
         const struct content_field *f = &v.fields[k];
         fprintf(out, "      +0x%02x  ", f->offset);
@@ -297,8 +298,8 @@ static void fields_text(const struct text *t, const struct group *g)
                 for (size_t c = 0; c < len; c++) /* one line: CR, LF, tab as '.' */
                     buf[c] = e[i].text[c] >= 0x20 && e[i].text[c] < 0x7f ? e[i].text[c] : '.';
                 buf[len] = 0;
-                fprintf(out, "%s \"%s%s\" x%" PRIu64, i ? "," : "", buf, e[i].len > 24 ? "..." : "",
-                        e[i].count);
+                fprintf(out, "%s \"%s%s\" x%s", i ? "," : "", buf, e[i].len > 24 ? "..." : "",
+                        units_count(n1, sizeof(n1), e[i].count));
             }
             fputs(ne > 4 ? ", ...\n" : "\n", out);
             k = end;
@@ -490,9 +491,9 @@ static void group_text(const struct text *t, size_t index)
     }
     const struct lts_snapshot *s = a->snap;
     if (g->nsamples && o->samples_shown) {
-        fprintf(out, "    samples: %u of %zu, up to %" PRIu64 " bytes each:\n",
+        fprintf(out, "    samples: %u of %s, up to %" PRIu64 " bytes each:\n",
                 (unsigned)(g->nsamples < o->samples_shown ? g->nsamples : o->samples_shown),
-                g->nsamples, lts_meta_number(s, "sample_bytes", 0));
+                units_count(n1, sizeof(n1), g->nsamples), lts_meta_number(s, "sample_bytes", 0));
         for (size_t k = 0; k < g->nsamples && k < o->samples_shown; k++) {
             const struct group_sample *gs = &g->samples[k];
             fprintf(out, "      block 0x%" PRIx64, gs->sample->addr);
@@ -505,7 +506,7 @@ static void group_text(const struct text *t, size_t index)
         }
     }
     if (g->strings && content_histogram_total(g->strings)) {
-        fprintf(out, "    strings in %zu samples:\n", g->nsamples);
+        fprintf(out, "    strings in %s samples:\n", units_count(n1, sizeof(n1), g->nsamples));
         print_histogram(out, g->strings, o->strings_shown, "      ");
     }
     /* When the same key recurs with different numbers (user:session:100060, ...:100081), the

@@ -44,6 +44,7 @@
 #define SAMPLES_MAX (1u << 20)       /* sampled blocks per snapshot, all stacks together */
 #define CENSUS_MAX (1u << 26)        /* with LEAKTAG_SAMPLES=all */
 #define SAMPLE_BATCH 64              /* blocks per process_vm_readv call */
+#define SAMPLE_BATCH_BYTES (256u << 10) /* and the bytes they may take together */
 #define WRITE_BUFFER_BYTES (1u << 20)
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -372,17 +373,21 @@ static void write_samples(struct lts_writer *w, const struct scan *s)
         lts_writer_begin_zstd(w, LT_SECTION_SAMPLES_ZSTD, cctx, zbuf, zcap);
     else
         lts_writer_begin(w, LT_SECTION_SAMPLES);
+    /* Blocks are copied a batch at a time: up to SAMPLE_BATCH of them in a buffer of
+     * SAMPLE_BATCH_BYTES, or one block's worth when LEAKTAG_SAMPLE_BYTES is larger. */
     size_t per = lt_opt.sample_bytes;
-    char *buf = per ? lt_mem_map_scratch(SAMPLE_BATCH * per) : NULL;
-    for (uint32_t first = 0; buf && first < s->nsamples; first += SAMPLE_BATCH) {
-        uint32_t n = lt_min(SAMPLE_BATCH, s->nsamples - first);
+    size_t cap = lt_max(per, SAMPLE_BATCH_BYTES);
+    char *buf = per ? lt_mem_map_scratch(cap) : NULL;
+    for (uint32_t first = 0, n; buf && first < s->nsamples; first += n) {
         struct iovec local[SAMPLE_BATCH], remote[SAMPLE_BATCH];
         size_t want = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            const struct sample *sm = &s->samples[first + i];
+        for (n = 0; n < SAMPLE_BATCH && first + n < s->nsamples; n++) {
+            const struct sample *sm = &s->samples[first + n];
             size_t len = (size_t)lt_min((uint64_t)per, sm->size);
-            local[i] = (struct iovec){buf + i * per, len};
-            remote[i] = (struct iovec){(void *)(uintptr_t)sm->addr, len};
+            if (n && want + len > cap)
+                break;
+            local[n] = (struct iovec){buf + want, len};
+            remote[n] = (struct iovec){(void *)(uintptr_t)sm->addr, len};
             want += len;
         }
         /* One call for the batch; if a block vanished the call stops there, and the
@@ -398,7 +403,7 @@ static void write_samples(struct lts_writer *w, const struct scan *s)
         }
     }
     if (buf)
-        lt_mem_unmap(buf, SAMPLE_BATCH * per);
+        lt_mem_unmap(buf, cap);
     lts_writer_end(w);
     if (cctx)
         ZSTD_freeCCtx(cctx);

@@ -276,7 +276,7 @@ static const struct option options[] = {
       "Blocks per stack whose first bytes are copied into a snapshot; all copies every live "
       "block's (a census: the report's strings and --grep then count over all of them)."},
      parse_samples, show_samples, &lt_opt.samples, 0, 1024},
-    {{"LEAKTAG_SAMPLE_BYTES", "256", "0..65536",
+    {{"LEAKTAG_SAMPLE_BYTES", "256", "0..16777216",
       "Bytes copied from the start of each sampled block; 0 captures no content at all and "
       "leaves the command line out too (for processes that hold secrets)."},
      parse_unsigned, show_unsigned, &lt_opt.sample_bytes, 0, LT_FORMAT_SAMPLE_BYTES_MAX},

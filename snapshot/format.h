@@ -23,7 +23,7 @@
 /* Limits a reader enforces and a writer never exceeds. */
 #define LT_FORMAT_MAX_DEPTH 64                /* frames per stack */
 #define LT_FORMAT_THREADS_MAX (1u << 20)      /* thread indexes are below this */
-#define LT_FORMAT_SAMPLE_BYTES_MAX 65536u     /* bytes of one block sample */
+#define LT_FORMAT_SAMPLE_BYTES_MAX (16u << 20) /* bytes of one block sample */
 #define LT_FORMAT_SEGMENTS_MAX 64u            /* PT_LOAD segments of one module */
 
 enum lt_section {

@@ -160,6 +160,52 @@ class Content(unittest.TestCase):
         self.assertRegex(text, r"threads: worker-\* x3")
 
 
+class Census(unittest.TestCase):
+    """LEAKTAG_SAMPLES=all: a zstd-compressed sample of every live block, read as a stream."""
+    N = 300  # alpha blocks in the first snapshot: more than JSON lists by default
+
+    @classmethod
+    def setUpClass(cls):
+        out = os.path.join(WORK, "census.%n.lts")
+        env = dict(os.environ, LD_PRELOAD=LIB, LEAKTAG_OUTPUT=out, LEAKTAG_AT_EXIT="0",
+                   LEAKTAG_QUIET="1", LEAKTAG_SAMPLES="all")
+        subprocess.run([TARGET, str(cls.N), str(B), str(G)], env=env, check=True)
+        cls.snaps = [out.replace("%n", str(n)) for n in (1, 2, 3)]
+
+    def test_every_block_is_counted(self):
+        doc = report_json("--grep", r"alpha-key=\d+", self.snaps[0])
+        alpha = group_at(doc, "alpha_site")
+        self.assertEqual(alpha["samples_captured"], self.N)
+        self.assertEqual(len(alpha["samples"]), 64)  # JSON's default
+        self.assertEqual((alpha["grep"]["blocks_searched"], alpha["grep"]["blocks_matched"]),
+                         (self.N, self.N))
+        self.assertEqual(len(alpha["grep"]["distinct"]), self.N)  # every key once
+        self.assertEqual(alpha["strings"][0], {"text": "tag=alpha", "count": self.N})
+        self.assertEqual(alpha["strings_dropped_at_most"], 0)
+        self.assertEqual(alpha["string_shapes"][0], {"text": "alpha-key=#", "count": self.N})
+        self.assertEqual(len(group_at(report_json("--samples", "5", self.snaps[0]),
+                                      "alpha_site")["samples"]), 5)
+        # the newest of three snapshots: its own census
+        alpha3 = group_at(report_json("--grep", r"alpha-key=\d+", "--diff", *self.snaps),
+                          "alpha_site")
+        self.assertEqual(alpha3["grep"]["blocks_matched"], 3 * self.N)
+
+    def test_dump_of_a_census(self):
+        dump, index = os.path.join(WORK, "census.bin"), os.path.join(WORK, "census.idx")
+        report("--top", "2", "--dump", dump, "--dump-index", index, self.snaps[0])
+        rows = [l.split("\t") for l in open(index).read().splitlines() if not l.startswith("#")]
+        data = open(dump, "rb").read()
+        self.assertEqual(sum(int(r[1]) for r in rows), len(data))
+        self.assertEqual(sorted(set(r[4] for r in rows)), ["#1", "#2"])
+        self.assertEqual([r[4] for r in rows], sorted(r[4] for r in rows))  # group after group
+        keys = re.findall(rb"alpha-key=(\d+)", data)
+        self.assertEqual(sorted(int(k) for k in keys), list(range(1, self.N + 1)))
+        for r in rows:
+            start, length = int(r[0]), int(r[1])
+            if r[5] == "alpha_site":
+                self.assertTrue(data[start:start + length].startswith(b"alpha-key="), r)
+
+
 class Diff(unittest.TestCase):
     def test_trend_ranks_the_grower_first(self):
         doc = report_json("--diff", *SNAPS)
