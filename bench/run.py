@@ -176,16 +176,21 @@ def run_footprint(args, lib):
     print()
 
 
-def snapshot_run(args, lib, out, env_extra=None, no_snapshot=False):
+def snapshot_run(args, lib, out, env_extra=None, no_snapshot=False, blocks=None, stacks=10000,
+                 request_bytes=None, busy=False, baseline_seconds=None):
     prog = os.path.join(args.build, "bench", "snapshot_bench")
     env = dict(os.environ, LD_PRELOAD=lib, LEAKTAG_AT_EXIT="0", LEAKTAG_QUIET="1",
                LEAKTAG_OUTPUT=out, SNAPSHOT_FILE=out, **(env_extra or {}))
-    if no_snapshot:
-        env["NO_SNAPSHOT"] = "1"
+    if no_snapshot:  # instead of the snapshot, a sleep, or a core burnt (busy)
+        env["NO_SNAPSHOT"] = "busy" if busy else "1"
+        if baseline_seconds:
+            env["BASELINE_SECONDS"] = f"{baseline_seconds:.3f}"
     if os.path.exists(out):
         os.unlink(out)
-    res = subprocess.run([prog, str(args.blocks), "10000"], env=env, capture_output=True,
-                         text=True, check=True)
+    argv = [prog, str(blocks or args.blocks), str(stacks)]
+    if request_bytes:
+        argv.append(str(request_bytes))
+    res = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
     took, size, per_block, worst_us, p999, timed = res.stdout.split()
     return {"seconds": float(took), "bytes": int(size), "per_block": float(per_block),
             "worst_us": float(worst_us), "p999_us": int(p999), "timed": int(timed)}
@@ -211,6 +216,63 @@ def run_snapshot(args, lib):
     print()
 
 
+def report_usage(report, argv):
+    """CPU seconds (user + system) and peak memory in MB of one leaktag-report run."""
+    proc = subprocess.Popen([report, *argv], stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)  # this child's own figures
+    if os.waitstatus_to_exitcode(status):
+        sys.exit(f"leaktag-report {' '.join(argv)} failed")
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def run_census(args, lib):
+    """A census (LEAKTAG_SAMPLES=all) of requests of 1.5 KiB, the article's heap: 70,000 of them
+    (the issue's 100 MiB), and ten times as many."""
+    report = os.path.join(args.build, "analyzer", "leaktag-report")
+    size = 1536
+    print(f"Census of live requests of {size} B (HTTP form bodies: a template around "
+          f"per-request ids, a signature and a 64-letter token) while another thread allocates "
+          f"(bench/snapshot_bench REQUESTS 1 {size}, LEAKTAG_SAMPLES=all "
+          f"LEAKTAG_SAMPLE_BYTES={size}), median of {args.runs} runs\n")
+    env = {"LEAKTAG_SAMPLES": "all", "LEAKTAG_SAMPLE_BYTES": str(size)}
+    grep = ["--grep", r"channelid=\d*"]
+    with tempfile.TemporaryDirectory() as d:
+        out, spare = os.path.join(d, "census.lts"), os.path.join(d, "baseline.lts")
+        dump = ["--dump", os.path.join(d, "dump.bin")]
+        print("| requests (captured) | write time | file size | file / captured | worst "
+              "malloc+free during it | p99.9 during it | the same thread, a sleep as long | the "
+              "same, a core burnt as long |")
+        print("|---|---|---|---|---|---|---|---|")
+        reports = []
+        for requests in (70000, 700000):
+            runs, idle, busy = [], [], []
+            for _ in range(args.runs):  # round-robin: the baselines see the same machine, as
+                runs.append(snapshot_run(args, lib, out, env, blocks=requests, stacks=1,
+                                         request_bytes=size))  # long as the snapshot took
+                for kept, burn in ((idle, False), (busy, True)):
+                    kept.append(snapshot_run(args, lib, spare, env, no_snapshot=True,
+                                             blocks=requests, stacks=1, request_bytes=size,
+                                             busy=burn, baseline_seconds=runs[-1]["seconds"]))
+            med = lambda key, rs=runs: statistics.median(r[key] for r in rs)
+            worst = lambda rs: (f"{statistics.median(r['worst_us'] for r in rs):.0f} us "
+                                f"(max {max(r['worst_us'] for r in rs):.0f})")
+            captured = requests * size
+            print(f"| {requests:,} ({captured / 2**20:.0f} MiB) | {med('seconds'):.3f} s | "
+                  f"{med('bytes') / 1e6:.1f} MB | {med('bytes') / captured:.3f} | "
+                  f"{worst(runs)} | {med('p999_us'):.0f} us | {worst(idle)} | {worst(busy)} |")
+            commands = [grep, [], ["--format", "json"], grep + dump] if requests < 100000 else [grep]
+            for extra in commands:
+                measured = [report_usage(report, [*extra, out]) for _ in range(args.runs)]
+                shown = " ".join(f"'{a}'" if "\\" in a else a for a in extra).replace(d + "/", "")
+                reports.append(f"| {requests:,} | `{' '.join(['leaktag-report', shown]).strip()}` | "
+                               f"{statistics.median(c for c, _ in measured):.2f} s | "
+                               f"{max(m for _, m in measured):.0f} MB |")
+        print("\n| requests | command | CPU | peak memory |")
+        print("|---|---|---|---|")
+        print("\n".join(reports))
+    print()
+
+
 def run_report(args, lib):
     report = os.path.join(args.build, "analyzer", "leaktag-report")
     print(f"leaktag-report on a snapshot of {args.blocks:,} live blocks in 10,000 stacks, "
@@ -222,17 +284,10 @@ def run_report(args, lib):
         snapshot_run(args, lib, out)
         for extra in ([], ["--format", "json"], ["--by", "thread"], ["--format", "collapsed"],
                       ["--grep", "a+"]):
-            cpu, rss = [], []
-            for _ in range(args.runs):
-                proc = subprocess.Popen([report, *extra, out], stdout=subprocess.DEVNULL)
-                _, status, usage = os.wait4(proc.pid, 0)  # this child's own figures
-                proc.returncode = os.waitstatus_to_exitcode(status)
-                if proc.returncode:
-                    sys.exit(f"leaktag-report {' '.join(extra)} failed")
-                cpu.append(usage.ru_utime + usage.ru_stime)
-                rss.append(usage.ru_maxrss)
-            print(f"| `leaktag-report {' '.join(extra)}` | {statistics.median(cpu):.2f} s | "
-                  f"{max(rss) / 1024:.0f} MB |")
+            measured = [report_usage(report, [*extra, out]) for _ in range(args.runs)]
+            print(f"| `{' '.join(['leaktag-report', *extra])}` | "
+                  f"{statistics.median(c for c, _ in measured):.2f} s | "
+                  f"{max(m for _, m in measured):.0f} MB |")
     print()
 
 
@@ -549,8 +604,8 @@ def main():
                                                     "..", "..", "shared", "bench-suite"),
                     help="the mimalloc-bench programs (../shared/bench-suite)")
     ap.add_argument("--programs", help="with --only suite: a comma-separated subset")
-    ap.add_argument("--only", choices=["malloc", "footprint", "snapshot", "report", "servers",
-                                       "suite", "reach"])
+    ap.add_argument("--only", choices=["malloc", "footprint", "snapshot", "report", "census",
+                                       "servers", "suite", "reach"])
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
     lib = os.path.join(args.build, "preload", "libleaktag.so")
@@ -566,6 +621,8 @@ def main():
         run_snapshot(args, lib)
     if args.only in (None, "report"):
         run_report(args, lib)
+    if args.only in (None, "census"):
+        run_census(args, lib)
     if args.only in (None, "servers"):
         run_servers(args, lib)
     if args.only in (None, "suite"):

@@ -155,7 +155,20 @@ int main(int argc, char **argv)
     usleep(100000);
     atomic_store(&phase, 1);
     double t0 = now();
-    int rc = getenv("NO_SNAPSHOT") ? (usleep(100000), 0) : leaktag_snapshot("bench");
+    /* Baselines: NO_SNAPSHOT=1 sleeps instead, NO_SNAPSHOT=busy burns a core instead (what a
+     * snapshot's CPU alone costs the other thread on a small machine), for BASELINE_SECONDS
+     * (default 0.1). */
+    const char *baseline = getenv("NO_SNAPSHOT"), *seconds = getenv("BASELINE_SECONDS");
+    double length = seconds ? atof(seconds) : 0.1;
+    int rc = 0;
+    if (!baseline) {
+        rc = leaktag_snapshot("bench");
+    } else if (!strcmp(baseline, "busy")) {
+        for (double until = now() + length; now() < until;)
+            __asm__ __volatile__("" ::: "memory");
+    } else {
+        usleep((useconds_t)(length * 1e6));
+    }
     double took = now() - t0;
     atomic_store(&phase, 2);
     pthread_join(t, NULL);

@@ -39,3 +39,13 @@ echo "== 3. What is piling up, where it comes from, and what is inside."
 echo "      \$ leaktag-report --top 3 --samples 1 --grep 'channelid=\\d*' $snapshot"
 echo
 "$build/analyzer/leaktag-report" --top 3 --samples 1 --grep 'channelid=\d*' "$snapshot"
+
+echo
+echo "== 4. The bytes themselves, block after block, for grep -a and xxd: gdb's"
+echo "      'dump binary memory' without a core file, and the article's grep -c and uniq -c."
+echo "      \$ leaktag-report --top 1 --dump requests.bin $snapshot"
+"$build/analyzer/leaktag-report" --top 1 --dump "$out/requests.bin" "$snapshot" >/dev/null
+echo "      \$ grep -a -c 'channelid=4099' requests.bin"
+grep -a -c 'channelid=4099' "$out/requests.bin"
+echo "      \$ grep -a -o 'channelid=[0-9]*' requests.bin | sort | uniq -c"
+grep -a -o 'channelid=[0-9]*' "$out/requests.bin" | sort | uniq -c

@@ -251,6 +251,15 @@ class Demo(unittest.TestCase):
         first_group = res.stdout[res.stdout.index("#1 "):res.stdout.index("#2 ")]
         self.assertIn("spp_handle_process", first_group)
         self.assertIn("channelid=4099", first_group)
+        # the --dump round trip: grep -a -c and uniq -c over the dumped bytes count what the
+        # report counted in the first group
+        reported = {m[1]: int(m[0].replace(",", "")) for m in
+                    re.findall(r"(?m)^\s+([\d,]+) blocks\s+(channelid=\d*)$", first_group)}
+        dumped = {m[1]: int(m[0]) for m in
+                  re.findall(r"(?m)^\s+(\d+) (channelid=\d*)$", res.stdout[res.stdout.index("== 4."):])}
+        self.assertEqual(dumped, reported)
+        self.assertLessEqual({"channelid=4099", "channelid="}, set(reported))  # + one in flight
+        self.assertIn(f"\n{reported['channelid=4099']}\n", res.stdout)  # grep -a -c
 
 
 if __name__ == "__main__":
