@@ -261,8 +261,8 @@ static void group_json(FILE *out, const struct model *m, size_t index, bool firs
     fields_json(out, g);
     fputs(",\n      \"strings\": ", out);
     histogram_json(out, g->strings, 50);
-    fprintf(out, ",\n      \"strings_dropped_at_most\": %" PRIu64,
-            g->strings ? content_histogram_floor(g->strings) : 0);
+    fprintf(out, ",\n      \"strings_blocks_searched\": %zu, \"strings_dropped_at_most\": %" PRIu64,
+            g->strings ? g->nsamples : 0, g->strings ? content_histogram_floor(g->strings) : 0);
     fputs(",\n      \"string_shapes\": ", out);
     histogram_json(out, g->shapes, 20);
     if (m->opt.grep_pattern) {

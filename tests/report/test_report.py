@@ -182,6 +182,7 @@ class Census(unittest.TestCase):
         self.assertEqual(len(alpha["grep"]["distinct"]), self.N)  # every key once
         self.assertEqual(alpha["strings"][0], {"text": "tag=alpha", "count": self.N})
         self.assertEqual(alpha["strings_dropped_at_most"], 0)
+        self.assertEqual(alpha["strings_blocks_searched"], self.N)
         self.assertEqual(alpha["string_shapes"][0], {"text": "alpha-key=#", "count": self.N})
         self.assertEqual(len(group_at(report_json("--samples", "5", self.snaps[0]),
                                       "alpha_site")["samples"]), 5)

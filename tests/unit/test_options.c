@@ -64,7 +64,7 @@ static void valid_values_are_taken(void **state)
     (void)state;
     char *env[] = {"LEAKTAG_DEPTH=1", "LEAKTAG_SIGNAL=SIGUSR1", "LEAKTAG_AT_EXIT=no",
                    "LEAKTAG_OUTPUT=/tmp/x.%p.lts", "LEAKTAG_INTERVAL=30", "LEAKTAG_QUIET=yes",
-                   "LEAKTAG_SAMPLES=0", "LEAKTAG_SAMPLE_BYTES=65536", NULL};
+                   "LEAKTAG_SAMPLES=0", "LEAKTAG_SAMPLE_BYTES=16777216", NULL};
     assert_string_equal(load_capturing(env), "");
     assert_int_equal(lt_opt.depth, 1);
     assert_int_equal(lt_opt.signal, SIGUSR1);
@@ -73,7 +73,7 @@ static void valid_values_are_taken(void **state)
     assert_string_equal(lt_opt.output, "/tmp/x.%p.lts");
     assert_int_equal(lt_opt.interval, 30);
     assert_int_equal(lt_opt.samples, 0);
-    assert_int_equal(lt_opt.sample_bytes, 65536);
+    assert_int_equal(lt_opt.sample_bytes, 16777216);
 }
 
 static void signal_spellings(void **state)
@@ -100,7 +100,7 @@ static void invalid_values_warn_and_keep_default(void **state)
         {"LEAKTAG_SIGNAL=KILL", "LEAKTAG_SIGNAL"}, {"LEAKTAG_SIGNAL=9", "LEAKTAG_SIGNAL"},
         {"LEAKTAG_SIGNAL=11", "LEAKTAG_SIGNAL"},   {"LEAKTAG_SIGNAL=99", "LEAKTAG_SIGNAL"},
         {"LEAKTAG_AT_EXIT=maybe", "LEAKTAG_AT_EXIT"}, {"LEAKTAG_SAMPLES=-1", "LEAKTAG_SAMPLES"},
-        {"LEAKTAG_SAMPLE_BYTES=65537", "LEAKTAG_SAMPLE_BYTES"}, {"LEAKTAG_OUTPUT=", "LEAKTAG_OUTPUT"},
+        {"LEAKTAG_SAMPLE_BYTES=16777217", "LEAKTAG_SAMPLE_BYTES"}, {"LEAKTAG_OUTPUT=", "LEAKTAG_OUTPUT"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         lt_opt = defaults;
