@@ -191,6 +191,17 @@ void lt_threads_reap(void)
     }
 }
 
+uint32_t lt_threads_alive(void)
+{
+    uint32_t n = lt_threads_count(), alive = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        struct lt_thread *t = lt_thread_get(i);
+        uint32_t state = t ? atomic_load_explicit(&t->state, memory_order_acquire) : 0;
+        alive += (state & LT_THREAD_ALIVE) && !(state & (LT_THREAD_EXITED | LT_THREAD_INTERNAL));
+    }
+    return alive;
+}
+
 void lt_thread_note_stack(struct lt_thread *t)
 {
     pthread_attr_t attr;

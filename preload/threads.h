@@ -153,6 +153,9 @@ void lt_thread_exiting(void);
 
 /* Marks exited the threads leaktag did not start whose tid is gone. */
 void lt_threads_reap(void);
+/* Application threads the registry holds alive (after lt_threads_reap: those it did not start
+ * checked with the kernel). A thread that never allocated is not there. */
+uint32_t lt_threads_alive(void);
 
 /* fork(): in the child only the forking thread exists. */
 void lt_threads_after_fork_child(struct lt_thread *self);

@@ -239,6 +239,13 @@ static void housekeeping(struct lt_thread *self, unsigned round)
  * this thread, which runs the atexit handlers as glibc's last thread would. */
 static void end_if_alone(void)
 {
+    /* The registry first: a thread it knows alive settles it without a descriptor (a walk
+     * of /proc/self/task holds two, and the application's next open() would get a higher
+     * one than without us). Only when it knows none is the kernel asked, for threads that
+     * never allocated. */
+    lt_threads_reap();
+    if (lt_threads_alive() > 0)
+        return;
     for (int i = 0; i < 50; i++) { /* an exiting thread is still there for a moment */
         if (lt_proc_live_threads() != 1)
             return;
