@@ -3,9 +3,12 @@
  * "leaktag-report: FILE: what is wrong (at offset N)" and exit status 2; it never crashes. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -38,7 +41,9 @@ static void usage(FILE *out)
           "  --lost             only groups with lost blocks (definitely or indirectly: a\n"
           "                     snapshot taken with LEAKTAG_REACH=1)\n"
           "  --grep REGEX       count matches (PCRE, as grep -P) in each group's samples\n"
-          "  --format text|json|collapsed     (collapsed: for flamegraph.pl, speedscope)\n"
+          "  --format text|json|collapsed|pprof  (collapsed: for flamegraph.pl, speedscope;\n"
+          "                     pprof: gzipped profile.proto for go tool pprof)\n"
+          "  --output FILE      write the report there (complete or not at all), not stdout\n"
           "  --samples N        samples shown per group (default 3 in text, 64 in JSON)\n"
           "  --color auto|always|never\n"
           "  --dump FILE        write the captured bytes of the groups shown, block after\n"
@@ -126,11 +131,59 @@ static void progress_done(void)
         fputs("\r\033[K", stderr);
 }
 
+/* --output FILE: written under a temporary name in FILE's directory (0600: a report shows
+ * what the blocks held) and renamed when complete, so that no reader sees half a report. */
+struct output {
+    FILE *out;
+    const char *path;
+    char *tmp;
+};
+
+static int output_open(struct output *o, const char *path, struct lts_error *err)
+{
+    size_t n = strlen(path);
+    o->path = path;
+    if (!(o->tmp = malloc(n + 32)))
+        return lts_fail(err, "out of memory");
+    snprintf(o->tmp, n + 32, "%s.tmp-%ld-XXXXXX", path, (long)getpid());
+    int fd = mkostemp(o->tmp, O_CLOEXEC); /* O_EXCL, 0600 */
+    if (fd < 0 || !(o->out = fdopen(fd, "w"))) {
+        lts_fail(err, "%s: %s", path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(o->tmp);
+        }
+        free(o->tmp);
+        o->tmp = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Flushes, and with --output renames into place when keep (else removes the temporary). */
+static int output_close(struct output *o, bool keep, struct lts_error *err)
+{
+    bool failed = fflush(o->out) != 0 || ferror(o->out);
+    int saved = errno;
+    if (!o->tmp)
+        return failed ? lts_fail(err, "writing the report failed") : 0;
+    failed |= fclose(o->out) != 0;
+    if (!failed && keep && rename(o->tmp, o->path) != 0) {
+        saved = errno;
+        failed = true;
+    }
+    if (failed || !keep)
+        unlink(o->tmp);
+    free(o->tmp);
+    o->tmp = NULL;
+    return failed ? lts_fail(err, "%s: %s", o->path, strerror(saved ? saved : EIO)) : 0;
+}
+
 int main(int argc, char **argv)
 {
     enum { OPT_BY = 256, OPT_FOLD, OPT_TOP, OPT_MIN_BYTES, OPT_MIN_AGE, OPT_GREP, OPT_FORMAT,
            OPT_SAMPLES, OPT_COLOR, OPT_DIFF, OPT_DUMP, OPT_VERSION, OPT_LOST, OPT_DUMP_BYTES,
-           OPT_DUMP_INDEX };
+           OPT_DUMP_INDEX, OPT_OUTPUT };
     static const struct option longopts[] = {
         {"by", required_argument, NULL, OPT_BY},
         {"fold", required_argument, NULL, OPT_FOLD},
@@ -147,6 +200,7 @@ int main(int argc, char **argv)
         {"dump", required_argument, NULL, OPT_DUMP_BYTES},
         {"dump-index", required_argument, NULL, OPT_DUMP_INDEX},
         {"dump-raw", no_argument, NULL, OPT_DUMP},
+        {"output", required_argument, NULL, OPT_OUTPUT},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -155,7 +209,8 @@ int main(int argc, char **argv)
     struct model_options opt = {.top = 20};
     struct render_options ropt = {.samples_shown = 3, .strings_shown = 10};
     bool samples_given = false;
-    enum { FORMAT_TEXT, FORMAT_JSON, FORMAT_COLLAPSED } format = FORMAT_TEXT;
+    enum { FORMAT_TEXT, FORMAT_JSON, FORMAT_COLLAPSED, FORMAT_PPROF } format = FORMAT_TEXT;
+    const char *output_path = NULL;
     const char *color = "auto";
     bool diff = false, dump = false;
     const char *dump_path = NULL, *dump_index_path = NULL;
@@ -193,8 +248,10 @@ int main(int argc, char **argv)
                 format = FORMAT_JSON;
             else if (!strcmp(optarg, "collapsed"))
                 format = FORMAT_COLLAPSED;
+            else if (!strcmp(optarg, "pprof"))
+                format = FORMAT_PPROF;
             else
-                die_usage("--format: '%s' is not text, json or collapsed", optarg);
+                die_usage("--format: '%s' is not text, json, collapsed or pprof", optarg);
             break;
         case OPT_SAMPLES:
             ropt.samples_shown = (unsigned)parse_count(optarg, "--samples", 1000000);
@@ -210,6 +267,7 @@ int main(int argc, char **argv)
         case OPT_DUMP_BYTES: dump_path = optarg; break;
         case OPT_DUMP_INDEX: dump_index_path = optarg; break;
         case OPT_DUMP: dump = true; break;
+        case OPT_OUTPUT: output_path = optarg; break;
         case OPT_VERSION: printf("leaktag-report %s\n", LEAKTAG_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_BAD_INPUT;
@@ -226,9 +284,12 @@ int main(int argc, char **argv)
         die_usage("--dump-raw takes one snapshot");
     if (dump_index_path && !dump_path)
         die_usage("--dump-index goes with --dump FILE");
+    if (format == FORMAT_PPROF && !output_path && isatty(STDOUT_FILENO))
+        die_usage("--format pprof writes gzipped protobuf: give --output FILE or redirect it");
     opt.group.min_age_cs = (uint64_t)(min_age * 100 + 0.5);
     ropt.color = !strcmp(color, "always") ||
-                 (!strcmp(color, "auto") && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
+                 (!strcmp(color, "auto") && !output_path && isatty(STDOUT_FILENO) &&
+                  !getenv("NO_COLOR"));
 
     struct lts_error e;
     struct content_regex *grep = NULL, *fold = NULL;
@@ -304,15 +365,25 @@ int main(int argc, char **argv)
             fprintf(stderr, "leaktag-report: %s\n", e.message);
             rc = 1;
         }
-        switch (format) {
-        case FORMAT_TEXT: render_text(stdout, &m, &ropt); break;
-        case FORMAT_JSON: render_json(stdout, &m); break;
-        case FORMAT_COLLAPSED: render_collapsed(stdout, &m); break;
+        struct output o = {stdout, NULL, NULL};
+        if (!rc && output_path && output_open(&o, output_path, &e) != 0) {
+            fprintf(stderr, "leaktag-report: %s\n", e.message);
+            rc = 1;
         }
-    }
-    if (!rc && (fflush(stdout) != 0 || ferror(stdout))) {
-        fprintf(stderr, "leaktag-report: writing the report failed\n");
-        rc = 1;
+        if (!rc) {
+            switch (format) {
+            case FORMAT_TEXT: render_text(o.out, &m, &ropt); break;
+            case FORMAT_JSON: render_json(o.out, &m); break;
+            case FORMAT_COLLAPSED: render_collapsed(o.out, &m); break;
+            case FORMAT_PPROF: rc = render_pprof(o.out, &m, &e) != 0; break;
+            }
+            if (rc)
+                fprintf(stderr, "leaktag-report: %s\n", e.message);
+            if (output_close(&o, !rc, &e) != 0) {
+                fprintf(stderr, "leaktag-report: %s\n", e.message);
+                rc = 1;
+            }
+        }
     }
     model_free(&m);
     content_regex_free(grep);

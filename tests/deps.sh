@@ -2,7 +2,7 @@
 # Idempotent and silent when everything is present; needs root only when something is missing.
 
 lt_build_packages="meson ninja-build gcc g++ pkg-config libunwind-dev libcmocka-dev libdw-dev
-libelf-dev libpcre2-dev libjemalloc-dev libzstd-dev"
+libelf-dev libpcre2-dev libjemalloc-dev libzstd-dev zlib1g-dev"
 
 lt_missing_packages() {
     for pkg in "$@"; do

@@ -7,7 +7,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/tests/deps.sh"
 
 # Tests also run real programs nobody here wrote, and the fuzz target needs clang's runtime.
-lt_install_packages $lt_build_packages python3 git clang libclang-rt-14-dev redis-server redis-tools strace valgrind
+lt_install_packages $lt_build_packages python3 git clang libclang-rt-14-dev redis-server redis-tools strace valgrind \
+    golang-go
 
 build=${LEAKTAG_BUILD:-$top/build}
 cd "$top"
