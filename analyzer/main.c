@@ -41,8 +41,9 @@ static void usage(FILE *out)
           "  --lost             only groups with lost blocks (definitely or indirectly: a\n"
           "                     snapshot taken with LEAKTAG_REACH=1)\n"
           "  --grep REGEX       count matches (PCRE, as grep -P) in each group's samples\n"
-          "  --format text|json|collapsed|pprof  (collapsed: for flamegraph.pl, speedscope;\n"
-          "                     pprof: gzipped profile.proto for go tool pprof)\n"
+          "  --format text|json|collapsed|pprof|html  (collapsed: for flamegraph.pl,\n"
+          "                     speedscope; pprof: gzipped profile.proto for go tool pprof;\n"
+          "                     html: one page with a flame graph, for any browser)\n"
           "  --output FILE      write the report there (complete or not at all), not stdout\n"
           "  --samples N        samples shown per group (default 3 in text, 64 in JSON)\n"
           "  --color auto|always|never\n"
@@ -209,7 +210,8 @@ int main(int argc, char **argv)
     struct model_options opt = {.top = 20};
     struct render_options ropt = {.samples_shown = 3, .strings_shown = 10};
     bool samples_given = false;
-    enum { FORMAT_TEXT, FORMAT_JSON, FORMAT_COLLAPSED, FORMAT_PPROF } format = FORMAT_TEXT;
+    enum { FORMAT_TEXT, FORMAT_JSON, FORMAT_COLLAPSED, FORMAT_PPROF, FORMAT_HTML } format =
+        FORMAT_TEXT;
     const char *output_path = NULL;
     const char *color = "auto";
     bool diff = false, dump = false;
@@ -250,8 +252,10 @@ int main(int argc, char **argv)
                 format = FORMAT_COLLAPSED;
             else if (!strcmp(optarg, "pprof"))
                 format = FORMAT_PPROF;
+            else if (!strcmp(optarg, "html"))
+                format = FORMAT_HTML;
             else
-                die_usage("--format: '%s' is not text, json, collapsed or pprof", optarg);
+                die_usage("--format: '%s' is not text, json, collapsed, pprof or html", optarg);
             break;
         case OPT_SAMPLES:
             ropt.samples_shown = (unsigned)parse_count(optarg, "--samples", 1000000);
@@ -350,8 +354,9 @@ int main(int argc, char **argv)
          * census has one per block. Collapsed stacks need no content at all. */
         if (format == FORMAT_JSON && !samples_given)
             ropt.samples_shown = JSON_SAMPLES_DEFAULT;
-        opt.keep_samples = format == FORMAT_COLLAPSED ? 0 : ropt.samples_shown;
-        opt.count_contents = format != FORMAT_COLLAPSED;
+        opt.keep_samples = format == FORMAT_COLLAPSED || format == FORMAT_PPROF ? 0
+                                                                                : ropt.samples_shown;
+        opt.count_contents = format != FORMAT_COLLAPSED && format != FORMAT_PPROF;
         if (model_build(&m, snaps, nfiles, &opt, stderr, &e) != 0) {
             progress_done();
             fprintf(stderr, "leaktag-report: %s\n", e.message);
@@ -376,6 +381,7 @@ int main(int argc, char **argv)
             case FORMAT_JSON: render_json(o.out, &m); break;
             case FORMAT_COLLAPSED: render_collapsed(o.out, &m); break;
             case FORMAT_PPROF: rc = render_pprof(o.out, &m, &e) != 0; break;
+            case FORMAT_HTML: rc = render_html(o.out, &m, &e) != 0; break;
             }
             if (rc)
                 fprintf(stderr, "leaktag-report: %s\n", e.message);

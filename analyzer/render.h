@@ -17,6 +17,8 @@ struct render_options {
 void render_text(FILE *out, const struct model *m, const struct render_options *o);
 void render_json(FILE *out, const struct model *m);
 void render_collapsed(FILE *out, const struct model *m);
+/* One self-contained HTML page. 0, or -1 with err filled. */
+int render_html(FILE *out, const struct model *m, struct lts_error *err);
 /* A gzipped profile.proto of the newest snapshot. 0, or -1 with err filled. */
 int render_pprof(FILE *out, const struct model *m, struct lts_error *err);
 /* The shown groups' captured bytes into path (and where each block starts into index_path,

@@ -1,43 +1,14 @@
 /* render_json.c — the report as one JSON document (schema: docs/REPORT.md). Every string
- * from a snapshot is escaped; bytes that are not UTF-8 text come out as \u00XX. */
+ * from a snapshot is escaped (json.h). */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fields.h"
 #include "format.h"
+#include "json.h"
 #include "render.h"
 #include "retention.h"
-
-static void json_string(FILE *out, const char *s, size_t n)
-{
-    fputc('"', out);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
-        default:
-            /* Only printable ASCII goes out as is: snapshot bytes are not known to be UTF-8. */
-            if (c < 0x20 || c >= 0x7f)
-                fprintf(out, "\\u%04x", c);
-            else
-                fputc(c, out);
-        }
-    }
-    fputc('"', out);
-}
-
-static void json_cstr(FILE *out, const char *s)
-{
-    if (s)
-        json_string(out, s, strlen(s));
-    else
-        fputs("null", out);
-}
 
 static void frames_json(FILE *out, const struct analysis *a, uint32_t stack)
 {

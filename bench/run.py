@@ -300,6 +300,25 @@ def run_report(args, lib):
                 walls.append(time.monotonic() - t0)
             print(f"| `go tool pprof -top bench.pb.gz` ({os.path.getsize(pb) / 1e3:.0f} kB) | "
                   f"{statistics.median(walls):.2f} s wall | |")
+        page = os.path.join(d, "bench.html")
+        measured = [report_usage(report, ["--format", "html", "--output", page, out])
+                    for _ in range(args.runs)]
+        print(f"| `leaktag-report --format html --output bench.html` "
+              f"({os.path.getsize(page) / 1e6:.1f} MB) | "
+              f"{statistics.median(c for c, _ in measured):.2f} s | "
+              f"{max(m for _, m in measured):.0f} MB |")
+        chromium = shutil.which("chromium")
+        if chromium:  # load, run the page's script, dump the DOM: its start included
+            walls = []
+            for _ in range(args.runs):
+                t0 = time.monotonic()
+                subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
+                                "--window-size=1600,1200", "--dump-dom", "file://" + page],
+                               check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=dict(os.environ, HOME=d))
+                walls.append(time.monotonic() - t0)
+            print(f"| headless Chromium renders bench.html | "
+                  f"{statistics.median(walls):.2f} s wall | |")
     print()
 
 

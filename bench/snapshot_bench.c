@@ -100,7 +100,7 @@ NOINLINE static void *step_a(unsigned n, int depth)
 NOINLINE static void *step_b(unsigned n, int depth)
 {
     void *p = descend(n, depth);
-    __asm__ __volatile__("" ::: "memory");
+    __asm__ __volatile__("nop" ::: "memory"); /* not the same code as step_a: never folded */
     return p;
 }
 

@@ -6,9 +6,10 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/tests/deps.sh"
 
-# Tests also run real programs nobody here wrote, and the fuzz target needs clang's runtime.
+# Tests also run real programs nobody here wrote; the fuzz target needs clang's runtime, the
+# pprof test Go's own reader (go tool pprof) and the HTML test a browser (headless Chromium).
 lt_install_packages $lt_build_packages python3 git clang libclang-rt-14-dev redis-server redis-tools strace valgrind \
-    golang-go
+    golang-go chromium
 
 build=${LEAKTAG_BUILD:-$top/build}
 cd "$top"
