@@ -211,9 +211,10 @@ static std::string make_request(unsigned long seq)
 
     char head[256];
     snprintf(head, sizeof(head), "openid=%s&channelid=%s&areaid=%d&platid=%d&partition=%lu"
-             "&roleid=%lu&seq=%lu&ts=%lu&source=h5",
+             "&roleid=%llu&seq=%lu&ts=%lu&source=h5",
              openid, channel_text, 1 + static_cast<int>(seq % 2), static_cast<int>(seq % 3),
-             1000 + seq % 97, 76500000000UL + mix(seq) % 100000000UL, seq,
+             1000 + seq % 97,
+             static_cast<unsigned long long>(76500000000ULL + mix(seq) % 100000000ULL), seq,
              1635134468UL + seq / 2000);
     std::string body = head;
     body += "&item_list=";

@@ -43,6 +43,20 @@ struct lt_regs {
 #endif
 #define LT_ARCH_WORD ((int)sizeof(void *))
 
+/* The high 64 bits of the 128-bit product x * y: one instruction where the compiler has
+ * 128-bit integers (64-bit targets), four 32-bit products elsewhere (i386). */
+static inline uint64_t lt_arch_mul_high(uint64_t x, uint64_t y)
+{
+#if defined(__SIZEOF_INT128__)
+    return (uint64_t)(((unsigned __int128)x * y) >> 64);
+#else
+    uint64_t xl = (uint32_t)x, xh = x >> 32, yl = (uint32_t)y, yh = y >> 32;
+    uint64_t ll = xl * yl, lh = xl * yh, hl = xh * yl, hh = xh * yh;
+    uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl;
+    return hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+#endif
+}
+
 /* The registers at this point of the calling function (always inlined into it). */
 __attribute__((always_inline)) static inline void lt_arch_here(struct lt_regs *r)
 {

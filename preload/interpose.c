@@ -119,61 +119,74 @@ LT_EXPORT size_t malloc_usable_size(void *p)
 
 /* ---- C++ operators new and delete (lt_hook_new, lt_hook_release) ----------------------- */
 
-/* Declarations for the mangled names: the C compiler sees them as ordinary functions. */
+/* Declarations for the mangled names: the C compiler sees them as ordinary functions. The
+ * names with a size_t in them are the LP64 spellings; the symbol is the target's (asm label):
+ * size_t mangles as unsigned long, m, on 64-bit Linux and as unsigned int, j, on i386. */
+#if defined(__LP64__) /* (the 32-bit Linux ABIs make size_t an unsigned int) */
+#define LT_SIZE_T "m"
+#else
+#define LT_SIZE_T "j"
+#endif
 #define NEW_DECL(name, ...) LT_EXPORT void *name(__VA_ARGS__);
 #define DELETE_DECL(name, ...) LT_EXPORT void name(__VA_ARGS__);
-NEW_DECL(_Znwm, size_t)
-NEW_DECL(_Znam, size_t)
-NEW_DECL(_ZnwmRKSt9nothrow_t, size_t, const void *)
-NEW_DECL(_ZnamRKSt9nothrow_t, size_t, const void *)
-NEW_DECL(_ZnwmSt11align_val_t, size_t, size_t)
-NEW_DECL(_ZnamSt11align_val_t, size_t, size_t)
-NEW_DECL(_ZnwmSt11align_val_tRKSt9nothrow_t, size_t, size_t, const void *)
-NEW_DECL(_ZnamSt11align_val_tRKSt9nothrow_t, size_t, size_t, const void *)
+#define NEW_SIZED_DECL(name, symbol, ...) LT_EXPORT void *name(__VA_ARGS__) __asm__(symbol);
+#define DELETE_SIZED_DECL(name, symbol, ...) LT_EXPORT void name(__VA_ARGS__) __asm__(symbol);
+NEW_SIZED_DECL(_Znwm, "_Znw" LT_SIZE_T, size_t)
+NEW_SIZED_DECL(_Znam, "_Zna" LT_SIZE_T, size_t)
+NEW_SIZED_DECL(_ZnwmRKSt9nothrow_t, "_Znw" LT_SIZE_T "RKSt9nothrow_t", size_t, const void *)
+NEW_SIZED_DECL(_ZnamRKSt9nothrow_t, "_Zna" LT_SIZE_T "RKSt9nothrow_t", size_t, const void *)
+NEW_SIZED_DECL(_ZnwmSt11align_val_t, "_Znw" LT_SIZE_T "St11align_val_t", size_t, size_t)
+NEW_SIZED_DECL(_ZnamSt11align_val_t, "_Zna" LT_SIZE_T "St11align_val_t", size_t, size_t)
+NEW_SIZED_DECL(_ZnwmSt11align_val_tRKSt9nothrow_t, "_Znw" LT_SIZE_T "St11align_val_tRKSt9nothrow_t",
+               size_t, size_t, const void *)
+NEW_SIZED_DECL(_ZnamSt11align_val_tRKSt9nothrow_t, "_Zna" LT_SIZE_T "St11align_val_tRKSt9nothrow_t",
+               size_t, size_t, const void *)
 DELETE_DECL(_ZdlPv, void *)
 DELETE_DECL(_ZdaPv, void *)
-DELETE_DECL(_ZdlPvm, void *, size_t)
-DELETE_DECL(_ZdaPvm, void *, size_t)
+DELETE_SIZED_DECL(_ZdlPvm, "_ZdlPv" LT_SIZE_T, void *, size_t)
+DELETE_SIZED_DECL(_ZdaPvm, "_ZdaPv" LT_SIZE_T, void *, size_t)
 DELETE_DECL(_ZdlPvRKSt9nothrow_t, void *, const void *)
 DELETE_DECL(_ZdaPvRKSt9nothrow_t, void *, const void *)
 DELETE_DECL(_ZdlPvSt11align_val_t, void *, size_t)
 DELETE_DECL(_ZdaPvSt11align_val_t, void *, size_t)
-DELETE_DECL(_ZdlPvmSt11align_val_t, void *, size_t, size_t)
-DELETE_DECL(_ZdaPvmSt11align_val_t, void *, size_t, size_t)
+DELETE_SIZED_DECL(_ZdlPvmSt11align_val_t, "_ZdlPv" LT_SIZE_T "St11align_val_t", void *, size_t,
+                  size_t)
+DELETE_SIZED_DECL(_ZdaPvmSt11align_val_t, "_ZdaPv" LT_SIZE_T "St11align_val_t", void *, size_t,
+                  size_t)
 DELETE_DECL(_ZdlPvSt11align_val_tRKSt9nothrow_t, void *, size_t, const void *)
 DELETE_DECL(_ZdaPvSt11align_val_tRKSt9nothrow_t, void *, size_t, const void *)
 
 void *_Znwm(size_t size)
 {
-    return lt_hook_new(size, 0, LT_KIND_NEW, false, "_Znwm", CALLER, RA_SLOT);
+    return lt_hook_new(size, 0, LT_KIND_NEW, false, "_Znw" LT_SIZE_T, CALLER, RA_SLOT);
 }
 
 void *_Znam(size_t size)
 {
-    return lt_hook_new(size, 0, LT_KIND_NEW_ARRAY, false, "_Znam", CALLER, RA_SLOT);
+    return lt_hook_new(size, 0, LT_KIND_NEW_ARRAY, false, "_Zna" LT_SIZE_T, CALLER, RA_SLOT);
 }
 
 void *_ZnwmRKSt9nothrow_t(size_t size, const void *tag)
 {
     (void)tag;
-    return lt_hook_new(size, 0, LT_KIND_NEW, true, "_ZnwmRKSt9nothrow_t", CALLER, RA_SLOT);
+    return lt_hook_new(size, 0, LT_KIND_NEW, true, "_Znw" LT_SIZE_T "RKSt9nothrow_t", CALLER, RA_SLOT);
 }
 
 void *_ZnamRKSt9nothrow_t(size_t size, const void *tag)
 {
     (void)tag;
-    return lt_hook_new(size, 0, LT_KIND_NEW_ARRAY, true, "_ZnamRKSt9nothrow_t", CALLER, RA_SLOT);
+    return lt_hook_new(size, 0, LT_KIND_NEW_ARRAY, true, "_Zna" LT_SIZE_T "RKSt9nothrow_t", CALLER, RA_SLOT);
 }
 
 void *_ZnwmSt11align_val_t(size_t size, size_t align)
 {
-    return lt_hook_new(size, align, LT_KIND_NEW_ALIGNED, false, "_ZnwmSt11align_val_t", CALLER,
+    return lt_hook_new(size, align, LT_KIND_NEW_ALIGNED, false, "_Znw" LT_SIZE_T "St11align_val_t", CALLER,
                     RA_SLOT);
 }
 
 void *_ZnamSt11align_val_t(size_t size, size_t align)
 {
-    return lt_hook_new(size, align, LT_KIND_NEW_ARRAY_ALIGNED, false, "_ZnamSt11align_val_t",
+    return lt_hook_new(size, align, LT_KIND_NEW_ARRAY_ALIGNED, false, "_Zna" LT_SIZE_T "St11align_val_t",
                     CALLER, RA_SLOT);
 }
 
@@ -181,14 +194,14 @@ void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t size, size_t align, const void *
 {
     (void)tag;
     return lt_hook_new(size, align, LT_KIND_NEW_ALIGNED, true,
-                    "_ZnwmSt11align_val_tRKSt9nothrow_t", CALLER, RA_SLOT);
+                    "_Znw" LT_SIZE_T "St11align_val_tRKSt9nothrow_t", CALLER, RA_SLOT);
 }
 
 void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t size, size_t align, const void *tag)
 {
     (void)tag;
     return lt_hook_new(size, align, LT_KIND_NEW_ARRAY_ALIGNED, true,
-                    "_ZnamSt11align_val_tRKSt9nothrow_t", CALLER, RA_SLOT);
+                    "_Zna" LT_SIZE_T "St11align_val_tRKSt9nothrow_t", CALLER, RA_SLOT);
 }
 
 void _ZdlPv(void *p)

@@ -98,11 +98,11 @@ static inline struct lt_stackcache_entry *lt_stackcache_entry(const struct lt_st
 static inline uint32_t lt_stackcache_find(struct lt_stackcache *c, uint64_t caller,
                                           const uint64_t *slot0)
 {
-    uint64_t frame1 = lt_stackcache_frame1(c, caller, (uint64_t)slot0);
-    unsigned first = lt_stackcache_set(c, caller, (uint64_t)slot0, frame1) * LT_STACKCACHE_WAYS;
+    uint64_t frame1 = lt_stackcache_frame1(c, caller, (uintptr_t)slot0);
+    unsigned first = lt_stackcache_set(c, caller, (uintptr_t)slot0, frame1) * LT_STACKCACHE_WAYS;
     for (unsigned way = 0; way < LT_STACKCACHE_WAYS; way++) {
         const struct lt_stackcache_entry *e = lt_stackcache_entry(c, first + way);
-        if (e->caller != caller || e->slot0 != (uint64_t)slot0)
+        if (e->caller != caller || e->slot0 != (uintptr_t)slot0)
             continue;
         const uint64_t *ips = (const uint64_t *)(e + 1);
         const uint32_t *offsets = (const uint32_t *)(ips + c->max_depth);

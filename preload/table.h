@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arch.h"
+
 #include "compiler.h"
 #include "threads.h"
 
@@ -184,7 +186,7 @@ static inline struct lt_shard *lt_shard_of(uint64_t h)
 /* Multiply-shift range reduction: any slot count works, not only powers of two. */
 static inline uint64_t lt_home_slot(uint64_t h, uint64_t slots)
 {
-    return (uint64_t)(((unsigned __int128)(h << 6) * slots) >> 64);
+    return lt_arch_mul_high(h << 6, slots);
 }
 
 static inline uint64_t lt_pack_meta(const struct lt_block *b)
@@ -236,8 +238,8 @@ static inline void lt_table_prefetch(uint64_t addr)
     struct lt_shard *s = lt_shard_of(h);
     uintptr_t g = (uintptr_t)atomic_load_explicit(&s->current, memory_order_relaxed);
     uint64_t slots = atomic_load_explicit(&s->slots_hint, memory_order_relaxed);
-    __builtin_prefetch((const void *)(g + offsetof(struct lt_generation, slot) +
-                                      lt_home_slot(h, slots) * sizeof(struct lt_slot)),
+    __builtin_prefetch((const void *)(uintptr_t)(g + offsetof(struct lt_generation, slot) +
+                                                 lt_home_slot(h, slots) * sizeof(struct lt_slot)),
                        1, 3);
 }
 

@@ -210,7 +210,7 @@ void lt_thread_note_stack(struct lt_thread *t)
     void *addr;
     size_t size, guard;
     if (!pthread_attr_getstack(&attr, &addr, &size)) {
-        t->stack_addr = (uint64_t)addr;
+        t->stack_addr = (uintptr_t)addr;
         t->stack_size = size;
     }
     if (!pthread_attr_getguardsize(&attr, &guard))
@@ -366,7 +366,7 @@ static void *thread_main(void *raw)
             adopt(self);
     }
     self->creator = start.creator;
-    self->start_routine = (uint64_t)start.fn;
+    self->start_routine = (uintptr_t)start.fn;
     self->exit_seen = true;
     lt_thread_note_stack(self);
     lt_leave();

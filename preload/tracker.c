@@ -264,7 +264,7 @@ static LT_NOINLINE uint32_t capture_stack_slow(struct lt_thread *self, const voi
     uint64_t key, hash;
     unsigned depth = 0;
     if (lt_opt.depth == 1) {
-        frames[0] = key = (uint64_t)caller;
+        frames[0] = key = (uintptr_t)caller;
         depth = 1;
         hash = lt_stacks_hash(frames, 1);
     } else {
@@ -296,7 +296,7 @@ static LT_NOINLINE uint32_t capture_stack_slow(struct lt_thread *self, const voi
             stack_cache[slot].id = id;
         }
         if (cache && id != LT_STACK_NONE &&
-            lt_stackcache_store(cache, (uint64_t)caller, frames, slots, depth, id) > cache->sets)
+            lt_stackcache_store(cache, (uintptr_t)caller, frames, slots, depth, id) > cache->sets)
             grow_stack_cache(self, cache);
         return id;
     }
@@ -315,11 +315,11 @@ static inline uint32_t capture_stack(struct lt_thread *self, const void *caller,
                                      const uint64_t *ra_slot)
 {
     if (lt_opt.depth == 1) {
-        unsigned slot = cache_slot((uint64_t)caller);
-        if (lt_likely(stack_cache[slot].key == (uint64_t)caller))
+        unsigned slot = cache_slot((uintptr_t)caller);
+        if (lt_likely(stack_cache[slot].key == (uintptr_t)caller))
             return stack_cache[slot].id;
     } else if (lt_likely(self->stack_cache != NULL)) {
-        uint32_t id = lt_stackcache_find(self->stack_cache, (uint64_t)caller, ra_slot);
+        uint32_t id = lt_stackcache_find(self->stack_cache, (uintptr_t)caller, ra_slot);
         if (lt_likely(id != LT_STACKCACHE_MISS))
             return id;
     }
@@ -379,9 +379,9 @@ void lt_track_alloc_slow(void *p, size_t size, enum lt_kind kind, const void *ca
 {
     struct lt_thread *self = lt_self();
     if (!lt_nursery_of(self))
-        lt_table_prefetch((uint64_t)p); /* the shared table's slot, while the stack is taken */
+        lt_table_prefetch((uintptr_t)p); /* the shared table's slot, while the stack is taken */
     struct lt_block b = {
-        .addr = (uint64_t)p,
+        .addr = (uintptr_t)p,
         .size = size,
         .stack = capture_stack(self, caller, ra_slot),
         .time_cs = lt_clock_cs(),
@@ -432,7 +432,7 @@ void lt_track_release(void *p, enum lt_release how, const void *caller)
 {
     struct lt_thread *self = lt_self();
     struct lt_block b;
-    if (lt_likely(lt_nursery_remove(self, (uint64_t)p, &b)))
+    if (lt_likely(lt_nursery_remove(self, (uintptr_t)p, &b)))
         commit_release(self, &b, how, caller);
     else
         lt_track_unknown_release(how, caller);
@@ -440,7 +440,7 @@ void lt_track_release(void *p, enum lt_release how, const void *caller)
 
 bool lt_track_detach(void *p, struct lt_block *out)
 {
-    return lt_nursery_remove(lt_self(), (uint64_t)p, out);
+    return lt_nursery_remove(lt_self(), (uintptr_t)p, out);
 }
 
 void lt_track_restore(const struct lt_block *b)
@@ -454,7 +454,7 @@ void lt_track_forget(void *p)
 {
     struct lt_thread *self = lt_self();
     struct lt_block b;
-    if (lt_nursery_remove(self, (uint64_t)p, &b)) {
+    if (lt_nursery_remove(self, (uintptr_t)p, &b)) {
         lt_thread_add(self, &self->allocs, (uint64_t)-1);
         lt_thread_add(self, &self->bytes_allocated, -b.size);
         account_bytes(self, -(int64_t)b.size);

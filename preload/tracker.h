@@ -126,7 +126,7 @@ LT_INLINE bool lt_sampled_skip_alloc(size_t size)
 
 LT_INLINE bool lt_sampled_skip_release(void *p)
 {
-    return lt_table_filter_on && !lt_table_may_contain((uint64_t)p) && !lt_scratch_owns(p);
+    return lt_table_filter_on && !lt_table_may_contain((uintptr_t)p) && !lt_scratch_owns(p);
 }
 
 
@@ -145,7 +145,7 @@ LT_INLINE void lt_hook_release(void *p, enum lt_release how, const void *caller)
         lt_untracked_free(p);
         return;
     }
-    if (lt_table_may_contain((uint64_t)p))
+    if (lt_table_may_contain((uintptr_t)p))
         lt_track_release(p, how, caller);
     lt_real.free(p);
     lt_hook_end();

@@ -247,13 +247,13 @@ static unsigned libunwind_capture(uint64_t *frames, unsigned max, const void *ca
         /* The caller's frame was not where expected (a tail call, a signal frame): fall
          * back to dropping leading frames that are ours. */
         start = 0;
-        while (start < n && lt_unwind_is_own((uint64_t)buf[start]))
+        while (start < n && lt_unwind_is_own((uintptr_t)buf[start]))
             start++;
     }
     unsigned depth = 0;
     for (int i = start; i < n && depth < max; i++)
-        if (!lt_unwind_is_own((uint64_t)buf[i]))
-            frames[depth++] = (uint64_t)buf[i];
+        if (!lt_unwind_is_own((uintptr_t)buf[i]))
+            frames[depth++] = (uintptr_t)buf[i];
     return depth;
 }
 

@@ -84,8 +84,9 @@ int main(void)
     CHECK(reallocarray(ra, half_max, 4) == NULL && errno == ENOMEM);
     EXPECT_LIVE(3, 510);
     errno = 0; /* a product that wraps to exactly 0 is an overflow, not realloc(p, 0) */
-    volatile size_t four_gi = (size_t)1 << 32; /* hidden from the compiler's size check */
-    CHECK(reallocarray(ra, four_gi, four_gi) == NULL && errno == ENOMEM);
+    /* hidden from the compiler's size check; 2^(w/2) squared wraps to 0 in any width */
+    volatile size_t root = (size_t)1 << (sizeof(size_t) * 4);
+    CHECK(reallocarray(ra, root, root) == NULL && errno == ENOMEM);
     EXPECT_LIVE(3, 510);
 
     /* the aligned family */

@@ -41,7 +41,7 @@ static void release_reserve()
 
 // Opaque sizes and a sink the compiler must honour: C++14 lets it elide new/delete pairs
 // it can see through, which would leave the shim nothing to count.
-static volatile size_t huge = (size_t)1 << 62;
+static volatile size_t huge = SIZE_MAX / 2 + 1; // over PTRDIFF_MAX: malloc refuses it
 static void *volatile sink;
 template <class T> static T *keep(T *p)
 {

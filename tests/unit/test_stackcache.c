@@ -26,7 +26,7 @@ static int setup(void **state)
 {
     (void)state;
     lt_opt.depth = 32;
-    cache = lt_stackcache_new((uint64_t)stack, (uint64_t)(stack + 4096), LT_STACKCACHE_SETS_MIN,
+    cache = lt_stackcache_new((uintptr_t)stack, (uintptr_t)(stack + 4096), LT_STACKCACHE_SETS_MIN,
                               frame_size);
     assert_non_null(cache);
     memset(stack, 0, sizeof(stack));
@@ -45,7 +45,7 @@ static int teardown(void **state)
 static void chain(unsigned at, unsigned depth, uint64_t base, uint64_t *frames, uint64_t *slots)
 {
     for (unsigned i = 0; i < depth; i++) {
-        slots[i] = (uint64_t)&stack[at + 8 * i];
+        slots[i] = (uintptr_t)&stack[at + 8 * i];
         frames[i] = base + i;
         stack[at + 8 * i] = frames[i];
     }
@@ -93,7 +93,7 @@ static void only_sane_stacks_are_stored(void **state)
     chain(2000, 4, 0x700000, frames, slots);
     const uint64_t *slot0 = (const uint64_t *)(uintptr_t)slots[0];
     uint64_t saved = slots[2];
-    slots[2] = (uint64_t)stack + 5000 * sizeof(uint64_t); /* outside the thread's stack */
+    slots[2] = (uintptr_t)stack + 5000 * sizeof(uintptr_t); /* outside the thread's stack */
     lt_stackcache_store(cache, frames[0], frames, slots, 4, 9);
     assert_int_equal(lt_stackcache_find(cache, frames[0], slot0), LT_STACKCACHE_MISS);
     slots[2] = slots[1]; /* not above the previous slot */
@@ -130,7 +130,7 @@ static void a_wrappers_callers_do_not_compete(void **state)
     /* One allocation wrapper (the same caller at the same depth) called from 40 places: with
      * frame 1 choosing the set, all 40 chains stay cached, not just one set's 4 ways. */
     enum { CALLERS = 40 };
-    struct lt_stackcache *big = lt_stackcache_new((uint64_t)stack, (uint64_t)(stack + 4096),
+    struct lt_stackcache *big = lt_stackcache_new((uintptr_t)stack, (uintptr_t)(stack + 4096),
                                                   LT_STACKCACHE_SETS_MAX, frame_size);
     uint64_t frames[CALLERS][6], slots[6];
     for (unsigned k = 0; k < CALLERS; k++) {
@@ -179,7 +179,7 @@ static void a_crowded_cache_asks_to_grow(void **state)
             wanted = lt_stackcache_store(cache, frames[0], frames, slots, 5, k);
     }
     assert_int_equal(wanted, 2 * LT_STACKCACHE_SETS_MIN);
-    struct lt_stackcache *small = lt_stackcache_new((uint64_t)stack, (uint64_t)(stack + 4096),
+    struct lt_stackcache *small = lt_stackcache_new((uintptr_t)stack, (uintptr_t)(stack + 4096),
                                                     LT_STACKCACHE_SETS_MIN, frame_size);
     unsigned stores = 0;
     for (unsigned n = 0; n < 100 * LT_STACKCACHE_WINDOW; n++) {

@@ -99,7 +99,7 @@ int main(void)
     if (pthread_getattr_np(pthread_self(), &attr) || pthread_attr_getstack(&attr, &addr, &size))
         return 1;
     pthread_attr_destroy(&attr);
-    stack_lo = (uint64_t)addr;
+    stack_lo = (uintptr_t)addr;
     stack_hi = stack_lo + size;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(memo_walks_equal_plain_walks),
