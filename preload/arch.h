@@ -43,6 +43,16 @@ struct lt_regs {
 #endif
 #define LT_ARCH_WORD ((int)sizeof(void *))
 
+/* A word of the stack (a return address where a frame saved one): pointer-sized, read as it
+ * is whatever object is there now (memcpy's builtin: the shim is built -fno-builtin, and a
+ * libc call would cost more than the check it serves). */
+static inline uint64_t lt_arch_stack_word(const void *at)
+{
+    uintptr_t w;
+    __builtin_memcpy(&w, at, sizeof(w));
+    return w;
+}
+
 /* The high 64 bits of the 128-bit product x * y: one instruction where the compiler has
  * 128-bit integers (64-bit targets), four 32-bit products elsewhere (i386). */
 static inline uint64_t lt_arch_mul_high(uint64_t x, uint64_t y)

@@ -25,7 +25,7 @@
 #define CALLER __builtin_return_address(0)
 /* Where CALLER is stored: the key of the per-thread stack cache. Using the frame address
  * makes the exported function keep a frame pointer, so the slot is right above it. */
-#define RA_SLOT ((const uint64_t *)__builtin_frame_address(0) + 1)
+#define RA_SLOT ((const uint64_t *)(const void *)((const uintptr_t *)__builtin_frame_address(0) + 1))
 
 /* ---- the C allocator ------------------------------------------------------------------ */
 

@@ -51,9 +51,9 @@ uint32_t lt_stackcache_store(struct lt_stackcache *c, uint64_t caller, const uin
     uint64_t slot0 = slots[0];
     for (unsigned i = 0; i < depth; i++) {
         /* inside our stack, above the previous slot, and holding what was unwound */
-        if (slots[i] < c->stack_lo || slots[i] + sizeof(uint64_t) > c->stack_hi ||
+        if (slots[i] < c->stack_lo || slots[i] + LT_ARCH_WORD > c->stack_hi ||
             (i && slots[i] <= slots[i - 1]) || slots[i] - slot0 > UINT32_MAX ||
-            *(const uint64_t *)(uintptr_t)slots[i] != frames[i])
+            lt_arch_stack_word((const void *)(uintptr_t)slots[i]) != frames[i])
             return c->sets;
     }
     unsigned first = lt_stackcache_set(c, caller, slot0, lt_stackcache_frame1(c, caller, slot0)) *

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "arch.h"
 #include "compiler.h"
 #include "options.h"
 #include "unwind.h"
@@ -74,11 +75,9 @@ static inline uint64_t lt_stackcache_frame1(struct lt_stackcache *c, uint64_t ca
     uint64_t offset = lt_likely(k->caller == caller) ? k->frame1_offset
                                                        : lt_stackcache_caller_slow(c, caller);
     uint64_t at = slot0 + offset;
-    if (!offset || at + sizeof(uint64_t) > c->stack_hi || at < slot0)
+    if (!offset || at + LT_ARCH_WORD > c->stack_hi || at < slot0)
         return 0;
-    uint64_t ra;
-    __builtin_memcpy(&ra, (const void *)(uintptr_t)at, sizeof(ra));
-    return ra;
+    return lt_arch_stack_word((const void *)(uintptr_t)at);
 }
 
 static inline unsigned lt_stackcache_set(const struct lt_stackcache *c, uint64_t caller,
@@ -108,15 +107,9 @@ static inline uint32_t lt_stackcache_find(struct lt_stackcache *c, uint64_t call
         const uint32_t *offsets = (const uint32_t *)(ips + c->max_depth);
         const char *base = (const char *)slot0;
         uint32_t i = 1;
-        for (; i < e->depth; i++) {
-            uint64_t now;
-            /* a plain 8-byte read of our own stack, whatever object lives there now (the
-             * builtin: the shim is compiled with -fno-builtin, and a libc call here would
-             * cost more than the whole check) */
-            __builtin_memcpy(&now, base + offsets[i], sizeof(now));
-            if (now != ips[i])
+        for (; i < e->depth; i++)
+            if (lt_arch_stack_word(base + offsets[i]) != ips[i])
                 break;
-        }
         if (i == e->depth)
             return e->id;
     }
