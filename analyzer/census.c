@@ -100,11 +100,11 @@ static int count_sample(void *ctx, size_t index, const struct lts_sample *sm,
 }
 
 /* Room for what a shown group counts; false when memory ran out. */
-static bool prepare(struct group *g, bool grep)
+static bool prepare(struct group *g, bool grep, size_t word)
 {
     g->strings = content_histogram_new_bounded(STRINGS_KEPT);
     g->shapes = content_histogram_new_bounded(STRINGS_KEPT);
-    g->fields = content_fields_new(FIELDS_MAX);
+    g->fields = content_fields_new(FIELDS_MAX, word);
     if (grep) {
         g->matches = content_histogram_new();
         g->match_blocks = content_histogram_new();
@@ -129,7 +129,9 @@ int census_count(struct model *m, size_t keep, struct lts_error *err)
             struct group *g = &m->grouping.groups[gi];
             if (!model_shows(m, gi) || g->from != a || !g->nsamples)
                 continue;
-            if (!prepare(g, m->opt.group.grep != NULL))
+            /* the words of the process's pointers: 4 bytes in a 32-bit one's objects */
+            size_t word = lts_meta_number(s, "pointer_bits", 64) == 32 ? 4 : 8;
+            if (!prepare(g, m->opt.group.grep != NULL, word))
                 rc = lts_fail(err, "out of memory");
             for (size_t k = 0; k < g->nsamples; k++)
                 ps.owner[g->samples[k].sample - s->samples] =

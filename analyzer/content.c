@@ -357,17 +357,18 @@ struct field_state {
 };
 
 struct content_fields {
-    struct field_state *at;        /* offset 8 * i */
+    struct field_state *at;        /* offset word * i */
     struct content_field *results; /* content_fields_result's copy */
-    size_t max;
+    size_t max, word;
 };
 
-struct content_fields *content_fields_new(size_t max)
+struct content_fields *content_fields_new(size_t max, size_t word)
 {
     struct content_fields *fs = calloc(1, sizeof(*fs));
     if (!fs)
         return NULL;
     fs->max = max;
+    fs->word = word == 4 ? 4 : 8;
     fs->at = calloc(max ? max : 1, sizeof(*fs->at));
     fs->results = calloc(max ? max : 1, sizeof(*fs->results));
     if (!fs->at || !fs->results) {
@@ -382,24 +383,25 @@ struct content_fields *content_fields_new(size_t max)
 
 void content_fields_add(struct content_fields *fs, const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < fs->max && 8 * i + 8 <= n; i++) {
+    size_t size = fs->word;
+    for (size_t i = 0; i < fs->max && size * i + size <= n; i++) {
         struct field_state *st = &fs->at[i];
-        const uint8_t *word = p + 8 * i;
-        uint64_t w;
-        memcpy(&w, word, 8);
+        const uint8_t *word = p + size * i;
+        uint64_t w = 0; /* little-endian: a 4-byte word is the low half */
+        memcpy(&w, word, size);
         if (st->f.buffers++ == 0) {
-            st->f.offset = (uint32_t)(8 * i);
+            st->f.offset = (uint32_t)(size * i);
             st->first = w;
             st->same = st->text = st->f.aligned = true;
             st->f.min = UINT64_MAX;
         }
         st->same = st->same && w == st->first;
-        st->f.aligned = st->f.aligned && w && !(w & 7);
+        st->f.aligned = st->f.aligned && w && !(w & (size - 1));
         st->f.min = w < st->f.min ? w : st->f.min;
         st->f.max = w > st->f.max ? w : st->f.max;
         if (!st->text)
             continue;
-        size_t len = text_at(word, n - 8 * i);
+        size_t len = text_at(word, n - size * i);
         if (!len) {
             st->text = false;
             content_histogram_free(st->f.tokens);
@@ -431,6 +433,11 @@ const struct content_field *content_fields_result(struct content_fields *fs, siz
     }
     *n = k;
     return fs->results;
+}
+
+size_t content_fields_word(const struct content_fields *fs)
+{
+    return fs->word;
 }
 
 void content_fields_free(struct content_fields *fs)

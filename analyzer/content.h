@@ -72,7 +72,7 @@ uint64_t content_histogram_total(const struct content_histogram *h);
 const struct content_entry *content_histogram_sorted(struct content_histogram *h, size_t *n);
 void content_histogram_free(struct content_histogram *h);
 
-/* What sits at each 8-byte offset of several buffers that are likely the same kind of
+/* What sits at each word (8 bytes, or 4 for a 32-bit process's objects) of several buffers that are likely the same kind of
  * object (the captured starts of one group's blocks), gathered one buffer at a time: the same
  * word in all, printable text in all (counted by the token that starts there: "GET" x6,
  * "SET" x2 — short ones too), or words that vary (their range, and whether all are 8-aligned,
@@ -82,15 +82,18 @@ struct content_field {
     uint32_t offset;
     enum content_field_kind kind;
     uint32_t buffers;                 /* buffers that reach this offset */
-    uint64_t value;                   /* CONSTANT: the word (little-endian) */
+    uint64_t value;                   /* CONSTANT: the word (little-endian, zero-extended) */
     uint64_t min, max;                /* VARYING: the range of the words */
-    bool aligned;                     /* every word is a multiple of 8 and not 0 */
+    bool aligned;                     /* every word is a multiple of the word size, not 0 */
     struct content_histogram *tokens; /* TEXT: NUL- or end-terminated printable runs (a
                                          bounded histogram) */
 };
 struct content_fields;
-/* The first max words of each buffer are looked at. NULL: out of memory. */
-struct content_fields *content_fields_new(size_t max);
+/* The first max words of `word` bytes (8, or 4) of each buffer are looked at. NULL: out of
+ * memory. */
+struct content_fields *content_fields_new(size_t max, size_t word);
+/* The word size the fields were gathered with. */
+size_t content_fields_word(const struct content_fields *fs);
 void content_fields_add(struct content_fields *fs, const uint8_t *p, size_t n);
 /* The offsets at least two buffers reached, from 0 on; valid until the next call or
  * content_fields_free, which also frees the token histograms. */

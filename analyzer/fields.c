@@ -16,6 +16,7 @@ int field_view_build(const struct group *g, struct field_view *v)
     v->n = n < FIELDS_MAX ? n : FIELDS_MAX;
     memcpy(v->fields, fields, v->n * sizeof(*fields));
     v->samples = v->n ? v->fields[0].buffers : 0;
+    v->word = content_fields_word(g->fields);
     if (!v->n)
         return -1;
     /* A word inside the heap's extent, 8-aligned, is taken for a pointer into the heap (gaps

@@ -27,6 +27,7 @@ struct field_view {
     bool heap[FIELDS_MAX];               /* every word points into the heap */
     size_t n;
     size_t samples;
+    size_t word;      /* bytes per field: 8, or 4 in a 32-bit process's snapshot */
     const char *type; /* the objects' C++ type, from a vtable at +0 (interned), or NULL */
 };
 

@@ -291,7 +291,7 @@ static void fields_text(const struct text *t, const struct group *g)
             const struct content_entry *e = content_histogram_sorted(f->tokens, &ne);
             fputs("text", out);
             if (end > k)
-                fprintf(out, " to +0x%02x", v.fields[end].offset + 7);
+                fprintf(out, " to +0x%02x", v.fields[end].offset + (unsigned)v.word - 1);
             fputc(':', out);
             for (size_t i = 0; i < ne && i < 4; i++) {
                 size_t len = e[i].len < 24 ? e[i].len : 24;
@@ -311,8 +311,8 @@ static void fields_text(const struct text *t, const struct group *g)
                    v.fields[end + 1].value == f->value && !v.names[end + 1].symbol)
                 end++;
             if (end > k) {
-                fprintf(out, "to +0x%02x the same in all: 0x%016" PRIx64 " in every word\n",
-                        v.fields[end].offset + 7, f->value);
+                fprintf(out, "to +0x%02x the same in all: 0x%0*" PRIx64 " in every word\n",
+                        v.fields[end].offset + (unsigned)v.word - 1, (int)(2 * v.word), f->value);
                 k = end;
             } else if (name->symbol)
                 fprintf(out, "the same in all: %s+0x%" PRIx64 " (%s)\n", name->symbol, name->offset,
@@ -320,7 +320,7 @@ static void fields_text(const struct text *t, const struct group *g)
             else if (v.heap[k])
                 fprintf(out, "the same in all: a pointer into the heap, 0x%" PRIx64 "\n", f->value);
             else
-                fprintf(out, "the same in all: 0x%016" PRIx64 "\n", f->value);
+                fprintf(out, "the same in all: 0x%0*" PRIx64 "\n", (int)(2 * v.word), f->value);
         } else {
             fputs(v.heap[k] ? "pointers into the heap, differing\n" : "varies\n", out);
         }

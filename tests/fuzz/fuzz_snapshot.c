@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sum += t ? strlen(t->name) : 0;
     }
     /* small bounds, so that fuzzed samples exercise the dropping of strings */
-    struct walk w = {s, re, content_histogram_new_bounded(64), content_fields_new(8), 0};
+    struct walk w = {s, re, content_histogram_new_bounded(64), content_fields_new(8, size % 2 ? 4 : 8), 0};
     if (w.strings && w.fields) {
         if (lts_samples_each(s, walk_sample, &w, &e) != 0 && !e.message[0])
             __builtin_trap();

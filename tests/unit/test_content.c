@@ -122,7 +122,7 @@ static void unbounded_keeps_everything(void **state)
 static void fields_one_buffer_at_a_time(void **state)
 {
     (void)state;
-    struct content_fields *fs = content_fields_new(8);
+    struct content_fields *fs = content_fields_new(8, 8);
     assert_non_null(fs);
     for (int i = 0; i < 1000; i++) {
         uint8_t obj[40] = {0};
@@ -158,6 +158,33 @@ static void fields_one_buffer_at_a_time(void **state)
     content_fields_free(fs);
 }
 
+/* A 32-bit process's objects {vtable, counter, "GET"}: 4-byte words. */
+static void fields_of_four_byte_words(void **state)
+{
+    (void)state;
+    struct content_fields *fs = content_fields_new(8, 4);
+    assert_non_null(fs);
+    for (uint32_t i = 0; i < 100; i++) {
+        uint8_t obj[12] = {0};
+        uint32_t vtable = 0x56557010, counter = 2 * i + 1;
+        memcpy(obj, &vtable, 4);
+        memcpy(obj + 4, &counter, 4);
+        memcpy(obj + 8, "GET", 3);
+        content_fields_add(fs, obj, sizeof(obj));
+    }
+    size_t n;
+    const struct content_field *f = content_fields_result(fs, &n);
+    assert_int_equal(content_fields_word(fs), 4);
+    assert_int_equal(n, 3);
+    assert_int_equal(f[0].kind, CONTENT_FIELD_CONSTANT);
+    assert_int_equal(f[0].value, 0x56557010);
+    assert_int_equal(f[1].kind, CONTENT_FIELD_VARYING);
+    assert_int_equal(f[1].offset, 4);
+    assert_int_equal(f[2].kind, CONTENT_FIELD_TEXT);
+    assert_int_equal(f[2].offset, 8);
+    content_fields_free(fs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +192,7 @@ int main(void)
         cmocka_unit_test(bounds_hold_against_exact_counts),
         cmocka_unit_test(unbounded_keeps_everything),
         cmocka_unit_test(fields_one_buffer_at_a_time),
+        cmocka_unit_test(fields_of_four_byte_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
