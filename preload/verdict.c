@@ -767,6 +767,15 @@ static void *tracer_stack;
 void lt_verdict_take(struct lt_verdict *v, uint64_t caller_sp)
 {
     *v = (struct lt_verdict){.status = -EINVAL};
+#if !defined(__x86_64__)
+    /* The stopped threads' registers and stacks as roots, and the scan's words, are written
+     * for x86-64: elsewhere a verdict would call blocks lost that a register or a 4-byte word
+     * holds. None is better than a wrong one. */
+    (void)caller_sp;
+    v->status = -ENOSYS;
+    v->why = "the reachability verdict runs on x86-64 only";
+    return;
+#endif
     if (lt_opt.sample) {
         v->why = "sampled mode does not know every block";
         return;
