@@ -178,7 +178,8 @@ static bool parse_cie(const uint8_t *at, struct cie *c)
 
 /* ---- the CFA program ---------------------------------------------------------------------- */
 
-enum { REG_SAME, REG_OFFSET, REG_UNDEFINED, REG_OTHER };
+/* REG_AT_FP: saved at FP + offset (DW_CFA_expression DW_OP_breg<fp> k, a realigned frame) */
+enum { REG_SAME, REG_OFFSET, REG_UNDEFINED, REG_OTHER, REG_AT_FP };
 
 struct reg_rule {
     uint8_t how;
@@ -188,9 +189,24 @@ struct reg_rule {
 struct frame_state {
     uint64_t cfa_reg;
     int64_t cfa_offset;
-    bool cfa_other; /* an expression: not followed */
+    bool cfa_deref; /* CFA = *(cfa_reg + cfa_offset): a frame that realigned its stack */
+    bool cfa_other; /* another expression: not followed */
     struct reg_rule fp, ra;
 };
+
+/* "DW_OP_breg<fp> k" (and "DW_OP_deref" after it when deref), the whole expression: the two
+ * a compiler writes for a frame that realigns its stack (i386 main, and x86-64 functions
+ * with over-aligned locals) — the CFA read from below the saved FP, the FP saved at FP. */
+static bool fp_expression(const uint8_t *p, const uint8_t *end, bool deref, int64_t *k)
+{
+    if (p >= end || *p != 0x70 + LT_ARCH_DWARF_FP)
+        return false;
+    struct in e = {p + 1, end};
+    *k = get_sleb(&e);
+    if (deref && !(e.p < e.end && *e.p++ == 0x06))
+        return false;
+    return !e.bad && e.p == e.end;
+}
 
 #define STATE_STACK 8
 
@@ -271,15 +287,43 @@ static bool run(struct program *pr, const uint8_t *p, const uint8_t *end, uint64
         case 0x0c:                                                               /* def_cfa */
             pr->now.cfa_reg = get_uleb(&in);
             pr->now.cfa_offset = (int64_t)get_uleb(&in);
-            pr->now.cfa_other = false;
+            pr->now.cfa_other = pr->now.cfa_deref = false;
             break;
-        case 0x0d: pr->now.cfa_reg = get_uleb(&in); pr->now.cfa_other = false; break; /* def_cfa_register */
-        case 0x0e: pr->now.cfa_offset = (int64_t)get_uleb(&in); break;          /* def_cfa_offset */
-        case 0x0f:                                                               /* def_cfa_expression */
-            in.p += get_uleb(&in);
-            pr->now.cfa_other = true;
+        case 0x0d:                                                               /* def_cfa_register */
+            pr->now.cfa_reg = get_uleb(&in);
+            pr->now.cfa_other = pr->now.cfa_deref = false;
             break;
-        case 0x10:                                                               /* expression */
+        case 0x0e:                                                               /* def_cfa_offset */
+            pr->now.cfa_offset = (int64_t)get_uleb(&in);
+            pr->now.cfa_other |= pr->now.cfa_deref; /* only for a register rule */
+            break;
+        case 0x0f: {                                                             /* def_cfa_expression */
+            uint64_t len = get_uleb(&in);
+            const uint8_t *expr = in.p;
+            in.p += len;
+            int64_t k;
+            bool followed = len <= (uint64_t)(in.end - expr) && fp_expression(expr, in.p, true, &k);
+            pr->now.cfa_other = !followed;
+            pr->now.cfa_deref = followed;
+            if (followed) {
+                pr->now.cfa_reg = LT_ARCH_DWARF_FP;
+                pr->now.cfa_offset = k;
+            }
+            break;
+        }
+        case 0x10: {                                                             /* expression */
+            reg = get_uleb(&in);
+            uint64_t len = get_uleb(&in);
+            const uint8_t *expr = in.p;
+            in.p += len;
+            int64_t k;
+            if (reg == LT_ARCH_DWARF_FP && len <= (uint64_t)(in.end - expr) &&
+                fp_expression(expr, in.p, false, &k))
+                set_rule(pr, reg, REG_AT_FP, k);
+            else
+                set_rule(pr, reg, REG_OTHER, 0);
+            break;
+        }
         case 0x16:                                                               /* val_expression */
             reg = get_uleb(&in);
             in.p += get_uleb(&in);
@@ -384,15 +428,17 @@ static void derive(uint64_t pc, struct lt_cfi_rule *out)
     }
     if ((pr.now.cfa_reg != LT_ARCH_DWARF_SP && pr.now.cfa_reg != LT_ARCH_DWARF_FP) ||
         pr.now.ra.how != REG_OFFSET || pr.now.ra.offset != -LT_ARCH_WORD ||
-        (pr.now.fp.how != REG_OFFSET && pr.now.fp.how != REG_SAME &&
-         pr.now.fp.how != REG_UNDEFINED) ||
+        (pr.now.fp.how != REG_OFFSET && pr.now.fp.how != REG_AT_FP &&
+         pr.now.fp.how != REG_SAME && pr.now.fp.how != REG_UNDEFINED) ||
         pr.now.cfa_offset < INT32_MIN || pr.now.cfa_offset > INT32_MAX ||
         pr.now.fp.offset < INT16_MIN || pr.now.fp.offset > INT16_MAX)
         return;
     *out = (struct lt_cfi_rule){
         .kind = LT_CFI_STEP,
         .cfa_from_fp = pr.now.cfa_reg == LT_ARCH_DWARF_FP,
-        .fp_saved = pr.now.fp.how == REG_OFFSET,
+        .cfa_deref = pr.now.cfa_deref,
+        .fp_saved = pr.now.fp.how == REG_OFFSET || pr.now.fp.how == REG_AT_FP,
+        .fp_at_fp = pr.now.fp.how == REG_AT_FP,
         .cfa_offset = (int32_t)pr.now.cfa_offset,
         .fp_offset = (int32_t)pr.now.fp.offset,
     };
@@ -410,6 +456,7 @@ static struct {
 static uint64_t pack(const struct lt_cfi_rule *r)
 {
     return (uint64_t)r->kind | (uint64_t)r->cfa_from_fp << 2 | (uint64_t)r->fp_saved << 3 |
+           (uint64_t)r->cfa_deref << 4 | (uint64_t)r->fp_at_fp << 5 |
            (uint64_t)(uint16_t)(int16_t)r->fp_offset << 16 | (uint64_t)(uint32_t)r->cfa_offset << 32;
 }
 
@@ -419,6 +466,8 @@ static void unpack(uint64_t v, struct lt_cfi_rule *r)
         .kind = (uint8_t)(v & 3),
         .cfa_from_fp = (v >> 2) & 1,
         .fp_saved = (v >> 3) & 1,
+        .cfa_deref = (v >> 4) & 1,
+        .fp_at_fp = (v >> 5) & 1,
         .fp_offset = (int16_t)(uint16_t)(v >> 16),
         .cfa_offset = (int32_t)(uint32_t)(v >> 32),
     };

@@ -13,14 +13,17 @@
 
 enum lt_cfi_kind {
     LT_CFI_UNKNOWN = 0, /* no rule leaktag can follow (no FDE, an expression, a signal frame) */
-    LT_CFI_STEP = 1,    /* cfa = (SP or FP) + cfa_offset; return address at cfa - word */
+    LT_CFI_STEP = 1,    /* cfa = (SP or FP) + cfa_offset, or the word there (cfa_deref);
+                           the return address at cfa - word */
     LT_CFI_END = 2,     /* the outermost frame: the return address is undefined */
 };
 
 struct lt_cfi_rule {
     uint8_t kind;      /* enum lt_cfi_kind */
     bool cfa_from_fp;  /* CFA = FP + offset (else SP + offset) */
+    bool cfa_deref;    /* CFA = the word at FP + offset (a frame that realigned its stack) */
     bool fp_saved;     /* the caller's FP is at cfa + fp_offset (else FP is unchanged) */
+    bool fp_at_fp;     /* ... at FP + fp_offset instead */
     int32_t cfa_offset;
     int32_t fp_offset;
 };

@@ -96,9 +96,11 @@ static enum step step(struct walk *w)
     if (rule.kind != LT_CFI_STEP)
         return CANNOT;
     uint64_t cfa = (rule.cfa_from_fp ? w->r.fp : w->r.sp) + (uint64_t)(int64_t)rule.cfa_offset;
+    if (rule.cfa_deref && !read_word(w, cfa, &cfa))
+        return CANNOT;
     uint64_t ra_at = cfa - (uint64_t)LT_ARCH_WORD, pc, fp = w->r.fp;
-    if (cfa <= w->r.sp || !read_word(w, ra_at, &pc) ||
-        (rule.fp_saved && !read_word(w, cfa + (uint64_t)(int64_t)rule.fp_offset, &fp)))
+    uint64_t fp_at = (rule.fp_at_fp ? w->r.fp : cfa) + (uint64_t)(int64_t)rule.fp_offset;
+    if (cfa <= w->r.sp || !read_word(w, ra_at, &pc) || (rule.fp_saved && !read_word(w, fp_at, &fp)))
         return CANNOT; /* the stack grows down: a caller's frame is never below */
     if (!pc)
         return AT_END;

@@ -32,7 +32,8 @@ static unsigned next_random(void)
 static NOINLINE void capture(void)
 {
     const void *caller = __builtin_return_address(0);
-    const uint64_t *ra_slot = (const uint64_t *)__builtin_frame_address(0) + 1;
+    const uint64_t *ra_slot =
+        (const uint64_t *)(const void *)((const uintptr_t *)__builtin_frame_address(0) + 1);
     uint64_t with[LT_MAX_DEPTH], with_slots[LT_MAX_DEPTH], plain[LT_MAX_DEPTH],
         plain_slots[LT_MAX_DEPTH];
     unsigned a = lt_unwind_capture_slots(with, with_slots, lt_opt.depth, caller, ra_slot,
