@@ -26,3 +26,18 @@ lt_install_packages() {
         apt-get install -y -qq --no-install-recommends $missing >/dev/null || return 1
     fi
 }
+
+# The 32-bit (i386) shim's build: multiarch i386, the multilib compilers, the :i386 libraries
+# the shim links (jemalloc:i386 would replace the 64-bit -dev package, so not that one) and
+# i386 libc's debug symbols, for the 64-bit report's symbols of 32-bit stacks.
+lt_i386_packages="gcc-multilib g++-multilib libunwind-dev:i386 libzstd-dev:i386 libcmocka-dev:i386
+libc6-dbg:i386"
+
+lt_enable_i386() {
+    dpkg --print-foreign-architectures | grep -qx i386 && return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "leaktag: the i386 architecture is not enabled (run as root: dpkg --add-architecture i386)" >&2
+        return 1
+    fi
+    dpkg --add-architecture i386 && apt-get update -qq >/dev/null
+}

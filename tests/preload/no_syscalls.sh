@@ -19,7 +19,7 @@ window() {
             name = $2; sub(/\(.*/, "", name)
             if (name ~ /^(<\.\.\.|---|\+\+\+)/) next
             total++
-            if (name !~ /^(mmap|munmap|mremap|madvise|mprotect|brk)$/) { other++; names[name]++ }
+            if (name !~ /^(mmap|mmap2|munmap|mremap|madvise|mprotect|brk)$/) { other++; names[name]++ }
         }
         END {
             list = ""
