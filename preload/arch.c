@@ -2,6 +2,21 @@
  * stack pointer, so the CFI below lets debuggers walk from the new stack back to the old. */
 #include "arch.h"
 
+#include <string.h>
+#include <sys/utsname.h>
+
+uint64_t lt_arch_address_space(void)
+{
+    if (sizeof(void *) == 8)
+        return 1ull << 47; /* x86-64's and AArch64's user half, with 4-level page tables */
+    /* A 32-bit process: all of its 4 GiB under a 64-bit kernel, 3 GiB under a 32-bit one
+     * (the usual split). */
+    struct utsname u;
+    if (uname(&u) == 0 && (!strcmp(u.machine, "x86_64") || !strcmp(u.machine, "aarch64")))
+        return 4ull << 30;
+    return 3ull << 30;
+}
+
 #if defined(__x86_64__)
 __asm__(".text\n"
         ".globl lt_arch_call_on_stack\n"

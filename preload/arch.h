@@ -85,6 +85,10 @@ __attribute__((always_inline)) static inline void lt_arch_here(struct lt_regs *r
 #endif
 }
 
+/* The address space a process of this width has (what its threads' stacks compete for
+ * without an RLIMIT_AS). */
+uint64_t lt_arch_address_space(void);
+
 /* Calls fn(arg) with the stack pointer at top (rounded down to 16 bytes) and returns to the
  * caller's stack. For work a signal handler must not do on whatever stack it found (a
  * 16 KiB coroutine or sigaltstack). */

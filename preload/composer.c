@@ -173,7 +173,7 @@ static void write_meta(struct lts_writer *w, uint32_t seq, const char *reason,
     if (getrlimit(RLIMIT_AS, &rl) == 0)
         meta_uint(w, "rlimit_as_bytes", rl.rlim_cur == RLIM_INFINITY ? 0 : rl.rlim_cur);
     /* User address space of this ABI: what a 32-bit process ran out of in the seed's case. */
-    meta_uint(w, "address_space_bytes", sizeof(void *) == 8 ? 1ull << 47 : 3ull << 30);
+    meta_uint(w, "address_space_bytes", lt_arch_address_space());
     lts_writer_end(w);
 }
 

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "backend.h"
 #include "clock.h"
 #include "compiler.h"
@@ -330,6 +331,9 @@ static void inventory(char *buf, size_t size)
     if (len < size && getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
         lt_format(buf + len, size - len, "; VmSize %s of the %s address-space limit", vm,
                   lt_format_bytes(limit, sizeof(limit), as.rlim_cur));
+    else if (len < size && sizeof(void *) == 4) /* where stacks do run out without a limit */
+        lt_format(buf + len, size - len, "; VmSize %s of the %s a 32-bit process has", vm,
+                  lt_format_bytes(limit, sizeof(limit), lt_arch_address_space()));
     else if (len < size)
         lt_format(buf + len, size - len, "; VmSize %s", vm);
 }

@@ -224,6 +224,20 @@ class RouterThreads(unittest.TestCase):
         self.assertRegex(text, r"reserved for their stacks = 9\d% of the 3\.0 GiB address-space "
                                r"limit \(RLIMIT_AS\)")
 
+    @unittest.skipUnless(open(os.path.join(BUILD, "examples", "router_threads"), "rb").read(5)[4] == 1,
+                         "the article's case for real needs a 32-bit build of it")
+    def test_a_32_bit_process_runs_out_by_itself(self):
+        """No RLIMIT_AS trick: 32 MiB stacks fill a 32-bit process's 4 GiB (3 GiB under a
+        32-bit kernel) after about 126 threads, as they filled the article's worker."""
+        run = Running("router_threads", "--routers", "200", stack_limit=32 * MIB)
+        status, _, err = run.wait()
+        self.assertEqual(status, 1, err)
+        lines = [l for l in err.split("\n") if l.startswith("leaktag: pthread_create failed")]
+        self.assertEqual(len(lines), 1, err)
+        m = re.search(r"(\d+) x 32 MiB", lines[0])
+        self.assertTrue(m and 80 <= int(m[1]) <= 127, lines[0])
+        self.assertRegex(lines[0], r"VmSize [\d.]+ GiB of the [34] GiB a 32-bit process has")
+
     def test_failing_pthread_create_is_explained(self):
         run = Running("router_threads", "--routers", "200", "--vm-limit", "3072",
                       stack_limit=32 * MIB)
