@@ -40,9 +40,16 @@ def libjemalloc():
     return None
 
 
+def elf32(path):
+    with open(path, "rb") as f:
+        return f.read(5)[4] == 1  # EI_CLASS: ELFCLASS32
+
+
 def available(tools, lib):
     have_jemalloc = os.path.exists(jemalloc_shim(lib)) and libjemalloc() is not None
-    return [t for t in tools if (t != "heaptrack" or shutil.which("heaptrack")) and
+    # heaptrack injects a 64-bit library: not into a 32-bit build's programs
+    have_heaptrack = shutil.which("heaptrack") and not elf32(lib)
+    return [t for t in tools if (t != "heaptrack" or have_heaptrack) and
             (not t.endswith("jemalloc") or have_jemalloc)]
 
 
@@ -145,7 +152,8 @@ def run_malloc(args, lib):
             else:
                 cells.append(f"{ours / theirs:.2f}")
         else:
-            cells.append("heaptrack not installed")
+            cells.append("heaptrack not installed" if not shutil.which("heaptrack")
+                         else "heaptrack does not run in a 32-bit process")
         print(f"| {names[config]} | " + " | ".join(cells) + " |")
     if "plain-jemalloc" in m:
         print("\nRatios are to plain glibc, except leaktag's jemalloc backend: to the same program with"
