@@ -237,8 +237,12 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
     uint64_t *stack_bytes = calloc(s->nstacks + 1, sizeof(uint64_t));
     size_t *thread_part = NULL;
     free(a->stack_bytes);
+    free(a->stack_blocks);
+    free(a->stack_lost);
     a->stack_bytes = calloc(s->nstacks + 1, sizeof(double));
-    if (!stack_part || !stack_bytes || !a->stack_bytes)
+    a->stack_blocks = calloc(s->nstacks + 1, sizeof(double));
+    a->stack_lost = calloc(s->nstacks + 1, sizeof(uint64_t));
+    if (!stack_part || !stack_bytes || !a->stack_bytes || !a->stack_blocks || !a->stack_lost)
         error = 1;
     if (!error && opt->by != GROUP_BY_THREAD) {
         for (uint32_t st = 0; !error && st < s->nstacks; st++) {
@@ -303,11 +307,14 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
             p->g.reach.bytes[st] += b->size;
             if (st == LT_VERDICT_REACHABLE && !p->g.reach_example)
                 p->g.reach_example = b->addr;
+            if (reach_state_lost(st))
+                a->stack_lost[b->stack] += b->size;
         }
         p->g.sampled_blocks++;
         p->g.est_blocks += weight;
         p->g.est_bytes += weight * (double)b->size;
         a->stack_bytes[b->stack] += weight * (double)b->size;
+        a->stack_blocks[b->stack] += weight;
         if (b->age_cs < p->g.min_age_cs)
             p->g.min_age_cs = b->age_cs;
         if (b->age_cs > p->g.max_age_cs)

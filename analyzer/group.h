@@ -28,7 +28,7 @@ struct group_options {
 };
 
 /* One snapshot with what the model derives from it (model.c fills it; grouping adds
- * stack_bytes). */
+ * stack_bytes, stack_blocks and stack_lost). */
 struct analysis {
     const char *path;
     struct lts_snapshot *snap;
@@ -42,6 +42,9 @@ struct analysis {
     uint64_t sample_interval;              /* 0: every block recorded */
     double *stack_bytes;                   /* per stack: live bytes (after --min-age),
                                               weighted when sampled */
+    double *stack_blocks;                  /* per stack: live blocks, the same way */
+    uint64_t *stack_lost;                  /* per stack: lost bytes (definitely or
+                                              indirectly; 0 without a scan) */
     uint64_t heap_lo, heap_hi;             /* from the lowest block to the end of the
                                               highest (model.c; only with samples) */
 };
@@ -121,6 +124,11 @@ int group_reach_state(const struct lts_snapshot *s, uint64_t addr);
 static inline bool group_has_scan(const struct lts_snapshot *s)
 {
     return s->nreach_scan && s->reach_scan[0].status == 0;
+}
+/* Definitely or indirectly lost: what the reports call lost. */
+static inline bool reach_state_lost(int state)
+{
+    return state == LT_VERDICT_DEFINITELY_LOST || state == LT_VERDICT_INDIRECTLY_LOST;
 }
 static inline uint64_t reach_lost_bytes(const struct reach_split *r)
 {

@@ -235,6 +235,8 @@ void model_free(struct model *m)
         free(a->families);
         free(a->start_functions);
         free(a->stack_bytes);
+        free(a->stack_blocks);
+        free(a->stack_lost);
         free(a->stack_when);
         lts_close(a->snap);
     }

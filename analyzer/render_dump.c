@@ -29,7 +29,7 @@ static int create(const char *path, struct lts_error *err)
 struct placing {
     uint64_t *at;
     int fd;
-    bool failed;
+    int error; /* errno of a failed write, 0 */
 };
 
 static int place(void *ctx, size_t index, const struct lts_sample *sm, const uint8_t *bytes)
@@ -41,7 +41,7 @@ static int place(void *ctx, size_t index, const struct lts_sample *sm, const uin
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            pl->failed = true;
+            pl->error = n < 0 ? errno : EIO;
             return 1;
         }
         done += (size_t)n;
@@ -73,7 +73,7 @@ int render_dump(const struct model *m, const char *path, const char *index_path,
     for (size_t si = 0; !rc && si < m->nsnaps; si++) {
         const struct analysis *a = &m->snaps[si];
         const struct lts_snapshot *s = a->snap;
-        struct placing pl = {malloc((s->nsamples + 1) * sizeof(uint64_t)), fd, false};
+        struct placing pl = {malloc((s->nsamples + 1) * sizeof(uint64_t)), fd, 0};
         if (!pl.at) {
             rc = lts_fail(err, "out of memory");
             break;
@@ -103,7 +103,7 @@ int render_dump(const struct model *m, const char *path, const char *index_path,
             }
         }
         if (any && lts_samples_each(s, place, &pl, err) != 0)
-            rc = pl.failed ? lts_fail(err, "%s: %s", path, strerror(errno ? errno : EIO)) : -1;
+            rc = pl.error ? lts_fail(err, "%s: %s", path, strerror(pl.error)) : -1;
         free(pl.at);
     }
     int bad = index && ferror(index);

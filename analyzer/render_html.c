@@ -11,35 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "format.h"
 #include "hashmap.h"
 #include "html_assets.h"
 #include "json.h"
 #include "render.h"
-
-/* Per stack of the newest snapshot: blocks (estimates when sampled) and lost bytes. */
-static int tally_stacks(const struct model *m, double **blocks, uint64_t **lost)
-{
-    const struct analysis *a = model_newest(m);
-    const struct lts_snapshot *s = a->snap;
-    *blocks = calloc(s->nstacks + 1, sizeof(**blocks));
-    *lost = calloc(s->nstacks + 1, sizeof(**lost));
-    if (!*blocks || !*lost)
-        return -1;
-    bool scan = group_has_scan(s);
-    for (size_t i = 0; i < s->nblocks; i++) {
-        const struct lts_block *b = &s->blocks[i];
-        if (b->age_cs < m->opt.group.min_age_cs)
-            continue;
-        (*blocks)[b->stack] += group_block_weight(b->size, a->sample_interval);
-        if (scan) {
-            int st = group_reach_state(s, b->addr);
-            if (st == LT_VERDICT_DEFINITELY_LOST || st == LT_VERDICT_INDIRECTLY_LOST)
-                (*lost)[b->stack] += b->size;
-        }
-    }
-    return 0;
-}
 
 /* "flame": {"scan": B, "frames": [{"n": name, "m": module, "f": file}],
  *           "stacks": [[bytes, blocks, lost, [frame, ...root first]]]} */
@@ -47,13 +22,6 @@ static int flame_json(FILE *out, const struct model *m)
 {
     const struct analysis *a = model_newest(m);
     const struct lts_snapshot *s = a->snap;
-    double *blocks;
-    uint64_t *lost;
-    if (tally_stacks(m, &blocks, &lost) != 0) {
-        free(blocks);
-        free(lost);
-        return -1;
-    }
     /* Frames are merged by name, as flame graphs do (flamegraph.pl's collapsed stacks too):
      * a function called from two places is one node under each caller. */
     struct hashmap index = HASHMAP_INIT;
@@ -68,7 +36,7 @@ static int flame_json(FILE *out, const struct model *m)
             continue;
         const struct stack_frames *sf = frames_of(a->frames, st);
         fprintf(out, "%s\n[%" PRIu64 ", %.0f, %" PRIu64 ", [", first ? "" : ",", bytes,
-                blocks[st], lost[st]);
+                a->stack_blocks[st], a->stack_lost[st]);
         first = false;
         for (uint32_t i = sf->n; i-- > 0;) { /* root first */
             const struct frame *f = &sf->frames[i];
@@ -109,8 +77,6 @@ static int flame_json(FILE *out, const struct model *m)
     fputs("]}", out);
     hashmap_free(&index);
     free(table);
-    free(blocks);
-    free(lost);
     return rc;
 }
 

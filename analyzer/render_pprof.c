@@ -267,8 +267,7 @@ static struct tally *tally_blocks(const struct model *m, size_t *n)
         e->objects += w;
         e->bytes += w * (double)b->size;
         if (scan) {
-            int st = group_reach_state(s, b->addr);
-            if (st == LT_VERDICT_DEFINITELY_LOST || st == LT_VERDICT_INDIRECTLY_LOST)
+            if (reach_state_lost(group_reach_state(s, b->addr)))
                 e->lost += b->size;
         }
     }

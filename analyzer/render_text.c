@@ -87,7 +87,7 @@ static void reach_split_line(FILE *out, const struct reach_split *r, bool all,
     for (int k = 0; k < REACH_KINDS; k++) {
         if ((k == REACH_NOT_SCANNED || !all) && !r->blocks[k])
             continue;
-        bool lost = k == LT_VERDICT_DEFINITELY_LOST || k == LT_VERDICT_INDIRECTLY_LOST;
+        bool lost = reach_state_lost(k);
         fprintf(out, "%s%s%s: %s in %s blocks%s", first ? "" : " · ",
                 lost && r->blocks[k] ? bold_on : "", verdict_names[k],
                 units_bytes(b1, sizeof(b1), (int64_t)r->bytes[k]),

@@ -127,7 +127,6 @@ LT_EXPORT size_t malloc_usable_size(void *p)
 #else
 #define LT_SIZE_T "j"
 #endif
-#define NEW_DECL(name, ...) LT_EXPORT void *name(__VA_ARGS__);
 #define DELETE_DECL(name, ...) LT_EXPORT void name(__VA_ARGS__);
 #define NEW_SIZED_DECL(name, symbol, ...) LT_EXPORT void *name(__VA_ARGS__) __asm__(symbol);
 #define DELETE_SIZED_DECL(name, symbol, ...) LT_EXPORT void name(__VA_ARGS__) __asm__(symbol);

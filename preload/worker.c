@@ -227,7 +227,6 @@ static void wake_for_thread_end(void)
 static void housekeeping(struct lt_thread *self, unsigned round)
 {
     lt_modules_rescan(); /* what was loaded and unloaded, to a second */
-    lt_threads_reap();   /* and which threads leaktag did not start have ended */
     lt_table_maintain(self);
     lt_table_reclaim(self, 10 * 1000 * 1000);
     if (round % COMPACT_EVERY == 0)
@@ -320,7 +319,7 @@ static void *worker_main(void *arg)
         if (now >= next_housekeeping) {
             housekeeping(self, round++);
             next_housekeeping = now + (int64_t)HOUSEKEEPING_MS * 1000000;
-            ended = true;
+            ended = true; /* end_if_alone also reaps the threads leaktag did not start */
         }
         if (ended)
             end_if_alone();

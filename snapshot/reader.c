@@ -218,7 +218,6 @@ static bool index_sample(void *ctx, const struct lts_sample *sm, const uint8_t *
 {
     (void)bytes;
     struct census_index *ix = ctx;
-    ix->ps->s->nsamples = ix->n; /* the check reads how many came before */
     if (!check_sample(ix->ps, sm))
         return false;
     if (ix->n == ix->cap) {
