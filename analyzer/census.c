@@ -19,61 +19,24 @@ struct owner {
     uint32_t pos;   /* in the group's samples */
 };
 
-struct match {
-    const char *text;
-    size_t len;
-};
-
 struct pass {
     struct model *m;
     struct owner *owner;
     size_t keep;
-    struct match *found; /* one sample's --grep matches */
-    size_t nfound, capfound;
+    struct content_grep_scratch scratch; /* one sample's --grep matches */
     bool oom;
 };
-
-static void found_match(const char *s, size_t n, void *ctx)
-{
-    struct pass *ps = ctx;
-    if (ps->nfound == ps->capfound) {
-        size_t cap = ps->capfound ? 2 * ps->capfound : 64;
-        struct match *grown = realloc(ps->found, cap * sizeof(*grown));
-        if (!grown) {
-            ps->oom = true;
-            return;
-        }
-        ps->found = grown;
-        ps->capfound = cap;
-    }
-    ps->found[ps->nfound++] = (struct match){s, n};
-}
-
-static int by_text(const void *x, const void *y)
-{
-    const struct match *a = x, *b = y;
-    if (a->len != b->len)
-        return a->len < b->len ? -1 : 1;
-    return memcmp(a->text, b->text, a->len);
-}
 
 /* --grep in one sample: every match counts in `matches`, each distinct one once more in
  * `match_blocks` (grep -c counts lines, not matches). */
 static void grep_sample(struct pass *ps, struct group *g, const uint8_t *bytes, size_t len)
 {
-    ps->nfound = 0;
-    content_regex_each(ps->m->opt.group.grep, bytes, len, found_match, ps);
+    long n = content_grep_buffer(ps->m->opt.group.grep, bytes, len, g->matches, g->match_blocks,
+                                 &ps->scratch);
     g->grep_searched++;
-    g->grep_matched += ps->nfound > 0;
-    qsort(ps->found, ps->nfound, sizeof(*ps->found), by_text);
-    for (size_t i = 0; i < ps->nfound;) {
-        size_t same = 1;
-        while (i + same < ps->nfound && !by_text(&ps->found[i], &ps->found[i + same]))
-            same++;
-        content_histogram_add(g->match_blocks, ps->found[i].text, ps->found[i].len);
-        content_histogram_add_count(g->matches, ps->found[i].text, ps->found[i].len, same);
-        i += same;
-    }
+    g->grep_matched += n > 0;
+    if (n < 0)
+        ps->oom = true;
 }
 
 static int count_sample(void *ctx, size_t index, const struct lts_sample *sm,
@@ -150,6 +113,6 @@ int census_count(struct model *m, size_t keep, struct lts_error *err)
         }
         free(ps.owner);
     }
-    free(ps.found);
+    content_grep_scratch_free(&ps.scratch);
     return rc ? -1 : 0;
 }

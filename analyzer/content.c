@@ -143,6 +143,63 @@ size_t content_regex_each(const struct content_regex *re, const uint8_t *p, size
     return count;
 }
 
+/* ---- --grep over many buffers ---------------------------------------------------------------- */
+
+struct content_match {
+    const char *text;
+    size_t len;
+};
+
+static void found_match(const char *s, size_t n, void *ctx)
+{
+    struct content_grep_scratch *sc = ctx;
+    if (sc->nfound == sc->cap) {
+        size_t cap = sc->cap ? 2 * sc->cap : 64;
+        struct content_match *grown = realloc(sc->found, cap * sizeof(*grown));
+        if (!grown) {
+            sc->oom = true;
+            return;
+        }
+        sc->found = grown;
+        sc->cap = cap;
+    }
+    sc->found[sc->nfound++] = (struct content_match){s, n};
+}
+
+static int match_order(const void *x, const void *y)
+{
+    const struct content_match *a = x, *b = y;
+    if (a->len != b->len)
+        return a->len < b->len ? -1 : 1;
+    return memcmp(a->text, b->text, a->len);
+}
+
+long content_grep_buffer(const struct content_regex *re, const uint8_t *p, size_t n,
+                         struct content_histogram *matches, struct content_histogram *buffers,
+                         struct content_grep_scratch *sc)
+{
+    sc->nfound = 0;
+    content_regex_each(re, p, n, found_match, sc);
+    if (sc->oom)
+        return -1;
+    qsort(sc->found, sc->nfound, sizeof(*sc->found), match_order);
+    for (size_t i = 0; i < sc->nfound;) {
+        size_t same = 1;
+        while (i + same < sc->nfound && !match_order(&sc->found[i], &sc->found[i + same]))
+            same++;
+        content_histogram_add(buffers, sc->found[i].text, sc->found[i].len);
+        content_histogram_add_count(matches, sc->found[i].text, sc->found[i].len, same);
+        i += same;
+    }
+    return (long)sc->nfound;
+}
+
+void content_grep_scratch_free(struct content_grep_scratch *sc)
+{
+    free(sc->found);
+    memset(sc, 0, sizeof(*sc));
+}
+
 /* ---- histogram: distinct tokens in an array, found through a hash map ------------------------ */
 
 struct content_histogram {

@@ -72,6 +72,20 @@ uint64_t content_histogram_total(const struct content_histogram *h);
 const struct content_entry *content_histogram_sorted(struct content_histogram *h, size_t *n);
 void content_histogram_free(struct content_histogram *h);
 
+/* --grep over one buffer of many (a block's sample, a heap chunk): each match counts once
+ * in `matches`, and each distinct match once in `buffers` (grep -c counts the lines holding
+ * a match; here, the buffers). The scratch is reused from buffer to buffer. Returns the
+ * matches in this buffer, or -1 when memory ran out. */
+struct content_grep_scratch {
+    struct content_match *found;
+    size_t nfound, cap;
+    bool oom;
+};
+long content_grep_buffer(const struct content_regex *re, const uint8_t *p, size_t n,
+                         struct content_histogram *matches, struct content_histogram *buffers,
+                         struct content_grep_scratch *scratch);
+void content_grep_scratch_free(struct content_grep_scratch *scratch);
+
 /* What sits at each word (8 bytes, or 4 for a 32-bit process's objects) of several buffers that are likely the same kind of
  * object (the captured starts of one group's blocks), gathered one buffer at a time: the same
  * word in all, printable text in all (counted by the token that starts there: "GET" x6,

@@ -91,19 +91,6 @@ static char *stack_key(const struct analysis *a, uint32_t stack, const struct gr
     return t.s;
 }
 
-void group_thread_family(const char *name, char *out, size_t size)
-{
-    size_t n = strlen(name);
-    size_t end = n;
-    while (end > 0 && name[end - 1] >= '0' && name[end - 1] <= '9')
-        end--;
-    if (end == n || end == 0) { /* no trailing number, or only a number */
-        snprintf(out, size, "%s", n ? name : "(unnamed)");
-        return;
-    }
-    snprintf(out, size, "%.*s*", (int)end, name);
-}
-
 /* ---- one snapshot ---------------------------------------------------------------------------- */
 
 struct stack_tally {

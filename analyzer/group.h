@@ -154,8 +154,4 @@ void group_sort(struct grouping *g);
 
 void group_free(struct grouping *g);
 
-/* Thread names lose trailing numbers when grouped ("router-12" counts as "router-*"), so
- * that 91 router threads show as one line; names without a number are kept. */
-void group_thread_family(const char *name, char *out, size_t size);
-
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "census.h"
+#include "family.h"
 #include "format.h"
 #include "hashmap.h"
 #include "retention.h"
@@ -59,7 +60,7 @@ static int describe_threads(struct analysis *a)
     if (!a->families || !a->start_functions)
         return -1;
     for (size_t i = 0; i < s->nthreads; i++) {
-        group_thread_family(s->threads[i].name, a->families[i], sizeof(a->families[i]));
+        family_of(s->threads[i].name, a->families[i], sizeof(a->families[i]));
         /* +1: the symbolizer takes return addresses and looks at the byte before. */
         if (s->threads[i].start_routine)
             a->start_functions[i] = frames_function_at(a->sym, s->threads[i].start_routine + 1);

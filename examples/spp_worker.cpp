@@ -3,8 +3,10 @@
 // channel that is not configured, logs "invalid channelid in req." and returns -1 without
 // deleting it. One request in 8 carries the unconfigured channelid=4099, so the heap fills
 // with ~1.5 KB objects holding request text — what the article found with gcore and Vim.
-//   spp_worker [--rate N] [--requests N]     N requests/s (0: no pacing; default 2000),
-//                                            stop after N requests (default: SIGTERM/SIGINT)
+//   spp_worker [--rate N] [--requests N] [--hold]
+//     --rate: N requests/s (0: no pacing; default 2000); --requests: stop after N (default:
+//     at SIGTERM/SIGINT); --hold: then print the counts and wait for SIGTERM/SIGINT, as a
+//     server that stopped receiving traffic (for leaktag-scan to look at).
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -269,6 +271,7 @@ static unsigned long parse_count(const char *opt, const char *arg)
 int main(int argc, char **argv)
 {
     unsigned long rate = 2000, limit = 0;
+    bool hold = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--rate")) {
             rate = parse_count(argv[i], argv[i + 1]);
@@ -276,8 +279,10 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--requests")) {
             limit = parse_count(argv[i], argv[i + 1]);
             i++;
+        } else if (!strcmp(argv[i], "--hold")) {
+            hold = true;
         } else {
-            fprintf(stderr, "usage: spp_worker [--rate N] [--requests N]\n");
+            fprintf(stderr, "usage: spp_worker [--rate N] [--requests N] [--hold]\n");
             return 2;
         }
     }
@@ -317,5 +322,10 @@ int main(int argc, char **argv)
     printf("spp_worker: %lu requests, %lu answered, %lu rejected (invalid channelid, %lu of "
            "them empty)\n",
            worker.handled, worker.answered, worker.invalid, worker.invalid_empty);
+    if (hold) {
+        fflush(stdout);
+        while (!stop_requested)
+            pause();
+    }
     return 0;
 }
