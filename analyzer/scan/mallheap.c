@@ -482,11 +482,9 @@ static void uncache(struct heap_census *c, struct visit *v, uint64_t usable, uin
 }
 
 /* The tcaches threads point at from their TLS: glibc's `tcache` is a static TLS variable
- * of libc, at one offset below every thread's thread pointer, and a pthread's thread
- * pointer is its struct pthread, at the top of its stack (tcbhead_t: tcb and self point at
- * it). The offset is the one at which most threads hold the address of a candidate. Marks
- * each tcache found so in `tls` (chunk address -> 1). */
-#define TCB_SEARCH 16384u
+ * of libc, at one offset below every thread's thread pointer (its struct pthread, tcb.c).
+ * The offset is the one at which most threads hold the address of a candidate. Marks each
+ * tcache found so in `tls` (chunk address -> 1). */
 #define TLS_SEARCH 16384u
 
 static void tls_tcaches(struct target *t, const struct heap_walk *w, const uint64_t *candidates,
@@ -499,37 +497,11 @@ static void tls_tcaches(struct target *t, const struct heap_walk *w, const uint6
         if (s)
             s->value = candidates[i];
     }
-    size_t cap = 0, npd = 0;
-    uint64_t *pds = NULL;
-    uint8_t *buf = malloc(TCB_SEARCH > TLS_SEARCH ? TCB_SEARCH : TLS_SEARCH);
-    for (size_t i = 0; buf && i < t->nmaps; i++) {
-        const struct target_map *m = &t->maps[i];
-        if (m->kind != TARGET_MAP_THREAD_STACK || m->end - m->start < TCB_SEARCH)
-            continue;
-        uint64_t base = m->end - TCB_SEARCH;
-        if (target_read(t, base, buf, TCB_SEARCH) != TCB_SEARCH)
-            continue;
-        for (size_t at = TCB_SEARCH - 64; at >= 64; at -= 64) { /* pd is 64-aligned */
-            uint64_t tcb = 0, self = 0, x = base + at;
-            memcpy(&tcb, buf + at, l->word);
-            memcpy(&self, buf + at + 2 * l->word, l->word);
-            if (tcb != x || self != x)
-                continue;
-            if (npd == cap) {
-                cap = cap ? cap * 2 : 64;
-                uint64_t *n = realloc(pds, cap * sizeof(*n));
-                if (!n)
-                    goto out;
-                pds = n;
-            }
-            pds[npd++] = x;
-            break;
-        }
-    }
-    /* votes per offset below the thread pointer */
-    struct hashmap votes = HASHMAP_INIT;
-    for (size_t i = 0; i < npd; i++) {
-        if (target_read(t, pds[i] - TLS_SEARCH, buf, TLS_SEARCH) != TLS_SEARCH)
+    uint8_t *buf = malloc(TLS_SEARCH);
+    struct hashmap votes = HASHMAP_INIT; /* offset below the thread pointer -> threads */
+    for (size_t i = 0; buf && i < t->nthreads; i++) {
+        uint64_t tp = t->threads[i].tcb;
+        if (!tp || tp < TLS_SEARCH || target_read(t, tp - TLS_SEARCH, buf, TLS_SEARCH) != TLS_SEARCH)
             continue;
         for (size_t at = 0; at < TLS_SEARCH; at += l->word) {
             uint64_t v = 0;
@@ -544,18 +516,16 @@ static void tls_tcaches(struct target *t, const struct heap_walk *w, const uint6
     uint64_t offset = 0, best = 0;
     hashmap_each(&votes, slot) if (slot->value > best) best = slot->value, offset = slot->number;
     hashmap_free(&votes);
-    for (size_t i = 0; offset && i < npd; i++) {
-        uint64_t v;
+    for (size_t i = 0; offset && i < t->nthreads; i++) {
+        uint64_t v, tp = t->threads[i].tcb;
         struct hashmap_slot *c;
-        if (target_read_word(t, pds[i] - offset, &v) && (c = hashmap_find_number(&known, v))) {
+        if (tp && target_read_word(t, tp - offset, &v) && (c = hashmap_find_number(&known, v))) {
             struct hashmap_slot *s = hashmap_number(tls, c->value, NULL);
             if (s)
                 s->value = 1;
         }
     }
-out:
     free(buf);
-    free(pds);
     hashmap_free(&known);
 }
 

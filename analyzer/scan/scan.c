@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "family.h"
+#include "modules.h"
 #include "output.h"
+#include "tcb.h"
 
 #define STRINGS_KEPT 16384
 #define SAMPLE_BYTES 512
@@ -294,29 +296,47 @@ static int compare_families(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
+/* A thread's family: its name without the number; in a core, which keeps no names, the
+ * function it started in. The main thread is its own: its stack grows on demand. */
+static void family_for(const struct target *t, size_t i, char *out, size_t size)
+{
+    const struct target_thread *th = &t->threads[i];
+    if (i == 0) {
+        snprintf(out, size, "%s (main)", th->name[0] ? th->name : t->name[0] ? t->name : "thread");
+    } else if (th->name[0]) {
+        family_of(th->name, out, size);
+    } else if (th->start_name) {
+        size_t n = strcspn(th->start_name, "(");
+        snprintf(out, size, "%.*s()", (int)(n < size - 3 ? n : size - 3), th->start_name);
+    } else {
+        snprintf(out, size, "(unnamed)");
+    }
+}
+
 static int fold_threads(struct scan *s)
 {
     struct target *t = s->t;
     s->families = calloc(t->nthreads + 1, sizeof(*s->families));
-    uint64_t *sizes = calloc(t->nthreads + 1, sizeof(*sizes));
-    if (!s->families || !sizes) {
-        free(sizes);
+    size_t *of = calloc(t->nthreads + 1, sizeof(*of)); /* each thread's family */
+    if (!s->families || !of) {
+        free(of);
         return -1;
     }
     for (size_t i = 0; i < t->nthreads; i++) {
         const struct target_thread *th = &t->threads[i];
         char name[40];
-        family_of(th->name, name, sizeof(name));
-        if (i == 0) /* the main thread is its own family: its stack grows on demand */
-            snprintf(name, sizeof(name), "%s (main)", th->name[0] ? th->name : "thread");
-        struct scan_family *f = NULL;
-        for (size_t k = 0; k < s->nfamilies && !f; k++)
-            if (!strcmp(s->families[k].name, name))
-                f = &s->families[k];
-        if (!f) {
-            f = &s->families[s->nfamilies++];
+        family_for(t, i, name, sizeof(name));
+        size_t k = 0;
+        while (k < s->nfamilies && strcmp(s->families[k].name, name))
+            k++;
+        struct scan_family *f = &s->families[k];
+        if (k == s->nfamilies) {
+            s->nfamilies++;
             snprintf(f->name, sizeof(f->name), "%s", name);
+            if (th->start_name)
+                snprintf(f->start, sizeof(f->start), "%s", th->start_name);
         }
+        of[i] = k;
         f->threads++;
         f->reserved += th->stack_reserved;
         f->unknown_stacks += th->map == SIZE_MAX;
@@ -325,27 +345,19 @@ static int fold_threads(struct scan *s)
     }
     /* each family's usual stack: the most common reservation among its threads */
     for (size_t k = 0; k < s->nfamilies; k++) {
-        struct scan_family *f = &s->families[k];
-        size_t n = 0;
-        for (size_t i = 0; i < t->nthreads; i++) {
-            char name[40];
-            family_of(t->threads[i].name, name, sizeof(name));
-            if (i == 0)
-                snprintf(name, sizeof(name), "%s (main)",
-                         t->threads[i].name[0] ? t->threads[i].name : "thread");
-            if (!strcmp(name, f->name) && t->threads[i].stack_reserved)
-                sizes[n++] = t->threads[i].stack_reserved;
-        }
         size_t best = 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < t->nthreads; i++) {
+            uint64_t size = t->threads[i].stack_reserved;
+            if (of[i] != k || !size)
+                continue;
             size_t same = 0;
-            for (size_t j = 0; j < n; j++)
-                same += sizes[j] == sizes[i];
+            for (size_t j = 0; j < t->nthreads; j++)
+                same += of[j] == k && t->threads[j].stack_reserved == size;
             if (same > best)
-                best = same, f->stack_each = sizes[i];
+                best = same, s->families[k].stack_each = size;
         }
     }
-    free(sizes);
+    free(of);
     qsort(s->families, s->nfamilies, sizeof(*s->families), compare_families);
     return 0;
 }
@@ -380,6 +392,7 @@ int scan_run(struct scan *s, struct scan_options *opt, struct lts_error *err)
             if (target_freeze(t, err) < 0)
                 return -1;
         }
+        tcb_read(t);
         heap_census_free(&s->heap);
         if (heap_census(t, &s->heap, err) < 0)
             return -1;
@@ -427,6 +440,9 @@ int scan_run(struct scan *s, struct scan_options *opt, struct lts_error *err)
         }
     }
     content_grep_scratch_free(&r.scratch);
+    if (rc == 0 && (s->modules = modules_open(t, NULL)))
+        for (size_t i = 0; i < t->nthreads; i++)
+            t->threads[i].start_name = modules_function(s->modules, t->threads[i].start_routine);
     if (rc == 0 && fold_threads(s) < 0)
         rc = lts_fail(err, "out of memory");
     s->total_seconds = target_now() - start;
@@ -455,6 +471,7 @@ void scan_free(struct scan *s)
     }
     free(s->contents);
     free(s->families);
+    modules_close(s->modules);
     heap_census_free(&s->heap);
     target_close(s->t);
     memset(s, 0, sizeof(*s));

@@ -75,6 +75,7 @@ struct scan_content {
 
 struct scan_family {
     char name[40];
+    char start[64];        /* the function its threads started in, "" when unknown */
     size_t threads;
     uint64_t stack_each;   /* the most common reservation */
     uint64_t reserved;     /* all of theirs */
@@ -89,6 +90,7 @@ struct scan {
     size_t nlooks;
     struct scan_content *contents;
     size_t ncontents;
+    struct scan_modules *modules; /* names for the threads' start routines */
     struct scan_family *families; /* most reserved first */
     size_t nfamilies;
     uint64_t stacks_reserved;

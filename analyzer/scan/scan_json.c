@@ -167,6 +167,7 @@ void scan_render_json(FILE *out, const struct scan *s)
             histogram(out, "matches", c->matches, MATCHES_MAX, c->match_buffers);
         }
         histogram(out, "strings", c->strings, STRINGS_MAX, NULL);
+        histogram(out, "shapes", c->shapes, STRINGS_MAX, NULL);
         fputs(",\"samples\":[", out);
         for (size_t k = 0; k < c->nsamples; k++) {
             char *hex = malloc(2 * c->samples[k].len + 1);
@@ -186,14 +187,18 @@ void scan_render_json(FILE *out, const struct scan *s)
         const struct target_thread *th = &t->threads[i];
         fprintf(out, "%s{\"tid\":%d,\"name\":", i ? "," : "", th->tid);
         json_cstr(out, th->name);
-        fprintf(out, ",\"sp\":%" PRIu64 ",\"stack_reserved\":%" PRIu64 "}", th->sp,
-                th->stack_reserved);
+        fprintf(out, ",\"sp\":%" PRIu64 ",\"stack_reserved\":%" PRIu64 ",\"started_in\":",
+                th->sp, th->stack_reserved);
+        json_cstr(out, th->start_name);
+        fputc('}', out);
     }
     fputs("],\"families\":[", out);
     for (size_t i = 0; i < s->nfamilies; i++) {
         const struct scan_family *f = &s->families[i];
         fprintf(out, "%s{\"name\":", i ? "," : "");
         json_cstr(out, f->name);
+        fputs(",\"started_in\":", out);
+        json_cstr(out, f->start[0] ? f->start : NULL);
         fprintf(out, ",\"threads\":%zu,\"stack_each\":%" PRIu64 ",\"reserved\":%" PRIu64
                      ",\"unknown_stacks\":%zu}",
                 f->threads, f->stack_each, f->reserved, f->unknown_stacks);

@@ -340,14 +340,19 @@ static void threads(FILE *out, const struct scan *s)
                 units_bytes(b1, sizeof(b1), (int64_t)t->stack_rlimit));
     else if (t->is_core)
         fprintf(out, "  stack rlimit: not kept in a core file\n");
-    fprintf(out, "  %-28s %7s %11s %11s\n", "family", "threads", "stack each", "reserved");
+    fprintf(out, "  %-28s %7s %11s %11s  %s\n", "family", "threads", "stack each", "reserved",
+            "started in");
     for (size_t i = 0; i < s->nfamilies; i++) {
         const struct scan_family *f = &s->families[i];
         fprintf(out, "  %-28s %7zu %11s %11s", f->name, f->threads,
                 f->stack_each ? units_bytes(b1, sizeof(b1), (int64_t)f->stack_each) : "?",
                 units_bytes(b2, sizeof(b2), (int64_t)f->reserved));
+        if (f->start[0]) {
+            fputs("  ", out);
+            print_text(out, f->start, strlen(f->start), 60);
+        }
         if (f->unknown_stacks)
-            fprintf(out, "  (%zu on a CPU: stack not found)", f->unknown_stacks);
+            fprintf(out, "  (%zu: stack not found)", f->unknown_stacks);
         fputc('\n', out);
     }
     if (t->nthreads > 1)
@@ -360,7 +365,8 @@ static void threads(FILE *out, const struct scan *s)
                 units_bytes(b3, sizeof(b3), (int64_t)s->looks[s->nlooks - 1].vm_size),
                 percent(s->looks[s->nlooks - 1].vm_size, t->address_space));
     if (t->is_core)
-        fprintf(out, "  (a core keeps no thread names)\n");
+        fprintf(out, "  (a core keeps no thread names: threads are named by the function they "
+                     "started in)\n");
 }
 
 void scan_render_text(FILE *out, const struct scan *s)

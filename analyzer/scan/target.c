@@ -128,6 +128,16 @@ struct target_map *target_map_at(struct target *t, uint64_t addr)
     return NULL;
 }
 
+uint64_t target_stack_reserved(const struct target *t, const struct target_map *m)
+{
+    uint64_t bytes = m->end - m->start;
+    /* the guard: inaccessible, or read-only in a gcore core, which writes it out as such */
+    if (m->kind != TARGET_MAP_STACK && m > t->maps && m[-1].end == m->start &&
+        m[-1].perms[1] != 'w' && !m[-1].path)
+        bytes += m[-1].end - m[-1].start;
+    return bytes;
+}
+
 /* Each thread's stack: the mapping its stack pointer is in, with the inaccessible guard
  * mapped just below it (glibc's for a pthread stack). */
 static void place_stacks(struct target *t)
@@ -140,15 +150,11 @@ static void place_stacks(struct target *t)
         if (!m)
             continue;
         th->map = (size_t)(m - t->maps);
-        th->stack_reserved = m->end - m->start;
-        if (m->kind == TARGET_MAP_STACK || (m->path && !strcmp(m->path, "[stack]"))) {
+        if (m->kind == TARGET_MAP_STACK || (m->path && !strcmp(m->path, "[stack]")))
             m->kind = TARGET_MAP_STACK;
-        } else {
+        else
             m->kind = TARGET_MAP_THREAD_STACK;
-            if (m > t->maps && m[-1].end == m->start && !strncmp(m[-1].perms, "---", 3) &&
-                !m[-1].path)
-                th->stack_reserved += m[-1].end - m[-1].start;
-        }
+        th->stack_reserved = target_stack_reserved(t, m);
         m->tid = th->tid;
     }
 }
@@ -580,6 +586,48 @@ static int core_files(const uint8_t *desc, size_t size, bool wide, struct core_f
     return 0;
 }
 
+/* Is the part of ELF file `path` at file offset `offset` loaded executable? */
+static bool file_segment_executable(const char *path, uint64_t offset)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool x = false;
+    unsigned char ident[EI_NIDENT];
+    if (pread(fd, ident, sizeof(ident), 0) == (ssize_t)sizeof(ident) &&
+        !memcmp(ident, ELFMAG, SELFMAG)) {
+        bool wide = ident[EI_CLASS] == ELFCLASS64;
+        uint64_t phoff = 0, phnum = 0;
+        if (wide) {
+            Elf64_Ehdr e;
+            if (pread(fd, &e, sizeof(e), 0) == (ssize_t)sizeof(e))
+                phoff = e.e_phoff, phnum = e.e_phnum;
+        } else {
+            Elf32_Ehdr e;
+            if (pread(fd, &e, sizeof(e), 0) == (ssize_t)sizeof(e))
+                phoff = e.e_phoff, phnum = e.e_phnum;
+        }
+        for (uint64_t i = 0; i < phnum && i < 256 && !x; i++) {
+            uint64_t type = 0, flags = 0, off = 0, size = 0;
+            if (wide) {
+                Elf64_Phdr p;
+                if (pread(fd, &p, sizeof(p), (off_t)(phoff + i * sizeof(p))) != (ssize_t)sizeof(p))
+                    break;
+                type = p.p_type, flags = p.p_flags, off = p.p_offset, size = p.p_filesz;
+            } else {
+                Elf32_Phdr p;
+                if (pread(fd, &p, sizeof(p), (off_t)(phoff + i * sizeof(p))) != (ssize_t)sizeof(p))
+                    break;
+                type = p.p_type, flags = p.p_flags, off = p.p_offset, size = p.p_filesz;
+            }
+            x = type == PT_LOAD && (flags & PF_X) && offset >= (off & ~(uint64_t)4095) &&
+                offset < off + size;
+        }
+    }
+    close(fd);
+    return x;
+}
+
 static int open_core(struct target *t, const char *path, const char *exe, struct lts_error *err)
 {
     t->is_core = true;
@@ -658,10 +706,14 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
             filesz = p.p_filesz, memsz = p.p_memsz;
         }
         if ((type == PT_LOAD || type == PT_NOTE) && offset + filesz > (uint64_t)st.st_size) {
-            lts_fail(err, "%s: truncated core file: the %s at 0x%" PRIx64 " needs bytes up to "
-                          "%" PRIu64 ", the file ends at %" PRIu64, path,
-                     type == PT_LOAD ? "memory segment" : "notes", vaddr, offset + filesz,
-                     (uint64_t)st.st_size);
+            if (type == PT_LOAD)
+                lts_fail(err, "%s: truncated core file: the memory at 0x%" PRIx64 " needs bytes "
+                              "up to %" PRIu64 ", the file ends at %" PRIu64, path, vaddr,
+                         offset + filesz, (uint64_t)st.st_size);
+            else
+                lts_fail(err, "%s: truncated core file: its notes need bytes up to %" PRIu64
+                              ", the file ends at %" PRIu64, path, offset + filesz,
+                         (uint64_t)st.st_size);
             goto out;
         }
         if (type == PT_NOTE && !notes && filesz > 0 && filesz < (256u << 20)) {
@@ -767,6 +819,24 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
             m->kind = TARGET_MAP_FILE;
         }
     }
+    /* Files the core has no memory of (code is not dumped) are still mappings: their
+     * permissions from the file's program headers. */
+    for (size_t i = 0; i < nfiles; i++) {
+        if (!files[i].name || target_map_at(t, files[i].start))
+            continue;
+        struct target_map fm = {.start = files[i].start, .end = files[i].end,
+                                .offset = files[i].offset, .kind = TARGET_MAP_FILE};
+        memcpy(fm.perms, "r--p", 4);
+        if (file_segment_executable(files[i].name, files[i].offset))
+            fm.perms[2] = 'x';
+        if (!(fm.path = strdup(files[i].name)) || push_map(t, &mcap, &fm) < 0) {
+            free(fm.path);
+            lts_fail(err, "out of memory");
+            goto out;
+        }
+        t->vm_size += fm.end - fm.start;
+    }
+    qsort(t->maps, t->nmaps, sizeof(*t->maps), compare_maps);
     if (exe)
         t->exe = strdup(exe);
     if (nfiles && !libc) {
@@ -866,8 +936,35 @@ size_t target_read(struct target *t, uint64_t addr, void *buf, size_t len)
         t->gone = true;
         return 0;
     }
-    if (errno == EFAULT || errno == EIO || errno == ENOMEM)
-        return 0; /* not mapped (any more) */
+    if (errno == EFAULT || errno == EIO || errno == ENOMEM) {
+        /* A transfer never splits a remote iovec: page by page, it stops where the
+         * mapping does and says how far it got. */
+        enum { PAGES = 256 };
+        struct iovec pages[PAGES];
+        size_t done = 0;
+        while (done < len) {
+            size_t npages = 0, want = 0;
+            uint64_t at = addr + done;
+            while (npages < PAGES && done + want < len) {
+                size_t piece = 4096 - (size_t)((at + want) & 4095);
+                if (piece > len - done - want)
+                    piece = len - done - want;
+                pages[npages++] = (struct iovec){(void *)(uintptr_t)(at + want), piece};
+                want += piece;
+            }
+            struct iovec into = {(uint8_t *)buf + done, want};
+            ssize_t got = process_vm_readv(t->pid, &into, 1, pages, npages, 0);
+            if (got <= 0) {
+                if (got < 0 && errno == ESRCH)
+                    t->gone = true;
+                break;
+            }
+            done += (size_t)got;
+            if ((size_t)got < want)
+                break;
+        }
+        return done;
+    }
     /* process_vm_readv refused (a kernel without it): /proc/PID/mem */
     n = pread(t->priv->mem_fd, buf, len, (off_t)addr);
     if (n < 0 && !live_alive(t->pid))

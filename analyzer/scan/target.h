@@ -41,6 +41,9 @@ struct target_thread {
     uint64_t sp;               /* its stack pointer, 0 when unknown (running at the moment) */
     size_t map;                /* its stack's mapping, SIZE_MAX when not found */
     uint64_t stack_reserved;   /* that mapping and the guard below it */
+    uint64_t tcb;              /* its struct pthread (tcb.c), 0 when not found */
+    uint64_t start_routine;    /* the function pthread_create ran, 0 when unknown */
+    const char *start_name;    /* that function's name (tcb.c), or NULL */
 };
 
 struct target {
@@ -72,6 +75,9 @@ size_t target_read(struct target *t, uint64_t addr, void *buf, size_t len);
 
 /* Reads the word of the target's pointer size at addr into *value; false if unreadable. */
 bool target_read_word(struct target *t, uint64_t addr, uint64_t *value);
+
+/* The reservation of a thread stack in mapping m: m and the inaccessible guard below it. */
+uint64_t target_stack_reserved(const struct target *t, const struct target_map *m);
 
 /* The mapping holding addr, or NULL. */
 struct target_map *target_map_at(struct target *t, uint64_t addr);

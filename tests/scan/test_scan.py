@@ -1,0 +1,417 @@
+#!/usr/bin/env python3
+"""leaktag-scan on the seed article's examples started WITHOUT the shim, on gcore core files
+of them, on programs whose malloc is jemalloc's, and every error it must refuse with one line
+and exit status 2. Expected numbers come from the examples' own counts, never from here.
+
+    test_scan.py SCAN BUILD_DIR STATIC_SLEEPER JEMALLOC_TARGET|-
+"""
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+SCAN, BUILD, STATIC, JEMALLOC = sys.argv[1:5]
+EXAMPLES = os.path.join(BUILD, "examples")
+MIB = 1 << 20
+
+
+def bits_of(path):
+    with open(path, "rb") as f:
+        return 64 if f.read(5)[4] == 2 else 32
+
+
+BITS = bits_of(os.path.join(EXAMPLES, "spp_worker"))
+
+
+def scan(*args, check=True):
+    res = subprocess.run([SCAN, *map(str, args)], capture_output=True, text=True, timeout=300)
+    if check and res.returncode != 0:
+        raise AssertionError(f"leaktag-scan {' '.join(map(str, args))}: {res.stderr}")
+    return res
+
+
+def scan_json(*args):
+    return json.loads(scan(*args, "--format", "json").stdout)
+
+
+def state_of(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def tracer_of(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"TracerPid:\s+(\d+)", f.read()).group(1))
+
+
+class Program:
+    """An example (or test program) started as it is, without the shim."""
+
+    def __init__(self, argv, ready=None, stack_limit=None, user=None):
+        def limits():
+            if stack_limit:
+                resource.setrlimit(resource.RLIMIT_STACK, (stack_limit, stack_limit))
+
+        if user:
+            argv = ["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups", *argv]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, preexec_fn=limits)
+        self.pid = self.proc.pid
+        self.line = ""
+        while ready and ready not in self.line:  # what it prints before
+            self.line = self.proc.stdout.readline()
+            if not self.line:
+                break
+        if ready and ready not in self.line:
+            self.stop()
+            raise AssertionError(f"{argv[0]} did not start: {self.line!r}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+
+
+def spp_worker(requests):
+    """spp_worker holding after `requests`: (program, leaked, of them with an empty channelid)."""
+    p = Program([os.path.join(EXAMPLES, "spp_worker"), "--rate", "0", "--requests",
+                 str(requests), "--hold"], ready="spp_worker:")
+    m = re.search(r"(\d+) rejected \(invalid channelid, (\d+) of them empty\)", p.line)
+    return p, int(m.group(1)), int(m.group(2))
+
+
+def gcore(pid, directory):
+    res = subprocess.run(["gcore", "-o", os.path.join(directory, "core"), str(pid)],
+                         capture_output=True, text=True)
+    path = os.path.join(directory, f"core.{pid}")
+    if res.returncode != 0 or not os.path.exists(path):
+        raise AssertionError(f"gcore failed: {res.stderr}")
+    return path
+
+
+def matches_of(content):
+    return {m["text"]: m["count"] for m in content["matches"]}
+
+
+class FirstCase(unittest.TestCase):
+    """The spp worker's leaked requests: the largest in-use class, counted exactly."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="leaktag-scan.")
+        cls.worker, cls.leaked, cls.empty = spp_worker(20000)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.worker.stop()
+        shutil.rmtree(cls.dir, True)
+
+    def check_census(self, d):
+        heap = d["heap"]
+        self.assertTrue(heap["glibc"])
+        self.assertEqual(heap["invalid_chunks"], 0)
+        largest = heap["classes"][0]
+        self.assertEqual(largest["chunks"], self.leaked, heap["classes"][:3])
+        content = d["contents"][0]
+        self.assertEqual(content["usable"], largest["usable"])
+        self.assertEqual(content["chunks"], self.leaked)
+        self.assertEqual(matches_of(content), {"channelid=4099": self.leaked - self.empty,
+                                               "channelid=": self.empty})
+        self.assertEqual(d["target"]["pointer_bits"], BITS)
+
+    def test_live(self):
+        d = scan_json(self.worker.pid, "--grep", r"channelid=\d*")
+        self.check_census(d)
+        self.assertFalse(d["frozen"])
+        self.assertEqual(state_of(self.worker.pid), "S")
+        text = scan(self.worker.pid, "--grep", r"channelid=\d*").stdout
+        self.assertRegex(text, rf"{self.leaked - self.empty:,} channelid=4099")
+        self.assertIn("POST /api/report", text)
+        self.assertIn("[heap]", text)
+
+    def test_freeze(self):
+        d = scan_json(self.worker.pid, "--freeze", "--grep", r"channelid=\d*")
+        self.check_census(d)
+        self.assertTrue(d["frozen"])
+        self.assertGreater(d["stopped_seconds"], 0)
+        self.assertLessEqual(d["stopped_seconds"], d["walk_seconds"] + 0.05)
+        # released: not stopped, not traced, and it still answers SIGTERM below
+        self.assertEqual(tracer_of(self.worker.pid), 0)
+        self.assertEqual(state_of(self.worker.pid), "S")
+
+    def test_dump(self):
+        d = scan_json(self.worker.pid, "--top", "1")
+        usable = d["heap"]["classes"][0]["usable"]
+        path = os.path.join(self.dir, "requests.bin")
+        d = scan_json(self.worker.pid, "--size", usable, "--dump", path)
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        self.assertEqual(os.path.getsize(path), self.leaked * usable)
+        self.assertEqual(d["dump"]["chunks"], self.leaked)
+        # the article's grep -o | sort | uniq -c, over the dumped bytes
+        out = subprocess.run(f"grep -a -o 'channelid=[0-9]*' {path} | sort | uniq -c",
+                             shell=True, capture_output=True, text=True).stdout
+        counts = {w: int(n) for n, w in (line.split() for line in out.strip().split("\n"))}
+        self.assertEqual(counts, {"channelid=4099": self.leaked - self.empty,
+                                  "channelid=": self.empty})
+
+    def test_core(self):
+        core = gcore(self.worker.pid, self.dir)
+        d = scan_json(core, "--grep", r"channelid=\d*")
+        self.check_census(d)
+        self.assertTrue(d["target"]["core"])
+        self.assertEqual(d["target"]["name"], "spp_worker")
+        self.assertTrue(d["target"]["executable"].endswith("spp_worker"))
+        # a core cut short is refused, in one line
+        cut = os.path.join(self.dir, "cut.core")
+        with open(core, "rb") as f, open(cut, "wb") as g:
+            g.write(f.read(os.path.getsize(core) // 2))
+        res = scan(cut, check=False)
+        self.assertEqual(res.returncode, 2)
+        self.assertRegex(res.stderr, r"^leaktag-scan: .*cut.core: truncated core file: .*\n$")
+
+
+class KilledWhileFrozen(unittest.TestCase):
+    def test_target_runs_on(self):
+        worker, leaked, _ = spp_worker(200000)
+        try:
+            s = subprocess.Popen([SCAN, str(worker.pid), "--freeze", "--grep", r"channelid=\d*",
+                                  "--top", "10"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            deadline = time.time() + 20
+            while tracer_of(worker.pid) == 0 and s.poll() is None and time.time() < deadline:
+                time.sleep(0.001)
+            traced = tracer_of(worker.pid) != 0
+            s.kill()
+            s.wait()
+            if not traced:
+                self.skipTest("the scan ended before it could be killed")
+            for _ in range(100):
+                if tracer_of(worker.pid) == 0 and state_of(worker.pid) == "S":
+                    break
+                time.sleep(0.01)
+            self.assertEqual(tracer_of(worker.pid), 0)
+            self.assertEqual(state_of(worker.pid), "S")
+            worker.proc.send_signal(signal.SIGTERM)  # it runs: it answers
+            self.assertEqual(worker.proc.wait(10), 0)
+        finally:
+            worker.stop()
+
+
+class SecondCase(unittest.TestCase):
+    """Six handler threads and the size class they leak into, growing."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="leaktag-scan.")
+        cls.pool = Program([os.path.join(EXAMPLES, "handler_pool"), "--rate", "2000"])
+        time.sleep(0.5)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pool.stop()
+        shutil.rmtree(cls.dir, True)
+
+    def families(self, d):
+        return {f["name"]: f for f in d["families"]}
+
+    def test_interval(self):
+        d = scan_json(self.pool.pid, "--interval", "1", "--count", "2", "--top", "1")
+        f = self.families(d)
+        self.assertEqual(f["handler"]["threads"], 6)
+        self.assertEqual(f["handler"]["started_in"].split("(")[0], "handler_main")
+        grown = d["contents"][0]
+        self.assertGreater(grown["growth"], 0)
+        self.assertEqual(grown["shapes"][0]["text"], "user:session:#")
+        self.assertEqual(grown["shapes"][0]["count"], grown["chunks"])
+        # arena heaps grew between the looks: one per handler, as far as glibc's arena limit
+        # (8 per core for a 64-bit process, 2 for a 32-bit one, the main arena among them)
+        arena_limit = (8 if BITS == 64 else 2) * os.cpu_count() - 1
+        first = {m["start"]: m["rss"] for m in d["looks"][0]["mappings"]}
+        arenas = [m for m in d["looks"][1]["mappings"]
+                  if m["kind"] == "arena" and m["rss"] > first.get(m["start"], 0)]
+        self.assertGreaterEqual(len(arenas), min(6, arena_limit))
+        text = scan(self.pool.pid, "--interval", "0.5", "--top", "1").stdout
+        self.assertIn("handler x6", text)
+        self.assertIn("grew in", text)
+
+    def test_core(self):
+        d = scan_json(gcore(self.pool.pid, self.dir), "--top", "1")
+        f = self.families(d)
+        self.assertEqual(f["handler_main()"]["threads"], 6)  # a core keeps no names
+        self.assertEqual(d["contents"][0]["shapes"][0]["text"], "user:session:#")
+
+
+class ThirdCase(unittest.TestCase):
+    """91 router threads with ulimit -s 32 MiB stacks."""
+
+    def test_stacks(self):
+        p = Program([os.path.join(EXAMPLES, "router_threads"), "--routers", "91", "--hold", "60"],
+                    stack_limit=32 * MIB)
+        directory = tempfile.mkdtemp(prefix="leaktag-scan.")
+        try:
+            for _ in range(200):
+                if len(os.listdir(f"/proc/{p.pid}/task")) == 92:
+                    break
+                time.sleep(0.05)
+            for source in (p.pid, gcore(p.pid, directory)):
+                d = scan_json(source, "--top", "0")
+                routers = [f for f in d["families"] if f["threads"] == 91]
+                self.assertEqual(len(routers), 1, d["families"])
+                self.assertGreaterEqual(routers[0]["stack_each"], 32 * MIB)
+                self.assertLess(routers[0]["stack_each"], 33 * MIB)
+                self.assertGreaterEqual(d["stacks_reserved"], 91 * 32 * MIB)
+                if source == p.pid:
+                    self.assertEqual(routers[0]["name"], "router-*")
+                    self.assertEqual(d["target"]["stack_rlimit"], 32 * MIB)
+            text = scan(p.pid, "--top", "0").stdout
+            self.assertIn("router-* x91", text)
+            if BITS == 32:  # the article's 3 GiB: here 4 GiB for a 32-bit process
+                self.assertRegex(text, r"reserve 2\.8 GiB: 7\d\.\d % of the 4\.0 GiB address "
+                                       r"space a 32-bit process has")
+        finally:
+            p.stop()
+            shutil.rmtree(directory, True)
+
+
+@unittest.skipIf(JEMALLOC == "-", "no jemalloc-linked test program in this build")
+class NotGlibc(unittest.TestCase):
+    def test_jemalloc_linked(self):
+        p = Program([JEMALLOC, "3000"], ready="ready")
+        try:
+            d = scan_json(p.pid, "--grep", r"jekey-\d+")
+            self.assertFalse(d["heap"]["glibc"])
+            self.assertIn("libjemalloc", d["heap"]["why"])
+            # each key once (JSON lists the first 1000 distinct ones and counts them all)
+            self.assertEqual(sum(c["grep_total"] for c in d["contents"]), 3000)
+            self.assertEqual(sum(c["matches_distinct"] for c in d["contents"]), 3000)
+            listed = [m for c in d["contents"] for m in c["matches"]]
+            self.assertTrue(listed and all(re.fullmatch(r"jekey-\d+", m["text"]) and
+                                           m["count"] == 1 for m in listed))
+            text = scan(p.pid).stdout
+            self.assertIn("not glibc's heap", text)
+            self.assertIn("threads", text)
+        finally:
+            p.stop()
+
+    @unittest.skipIf(not shutil.which("redis-server"), "redis-server not installed")
+    def test_redis_server(self):
+        port = str(17000 + os.getpid() % 1000)
+        p = Program(["redis-server", "--port", port, "--save", "", "--appendonly", "no"])
+        try:
+            for _ in range(100):
+                if subprocess.run(["redis-cli", "-p", port, "ping"], capture_output=True,
+                                  text=True).stdout.strip() == "PONG":
+                    break
+                time.sleep(0.05)
+            cmds = "".join(f"SET scankey:{i} v{i}\n" for i in range(200))
+            subprocess.run(["redis-cli", "-p", port], input=cmds, capture_output=True, text=True)
+            d = scan_json(p.pid, "--grep", r"scankey:\d+")
+            self.assertFalse(d["heap"]["glibc"])
+            self.assertIn("libjemalloc", d["heap"]["why"])
+            found = {m["text"] for c in d["contents"] for m in c["matches"]}
+            self.assertTrue({f"scankey:{i}" for i in range(200)} <= found)
+            self.assertIn("redis-server (main)", {f["name"] for f in d["families"]})
+        finally:
+            subprocess.run(["redis-cli", "-p", port, "shutdown", "nosave"], capture_output=True)
+            p.stop()
+
+
+class Errors(unittest.TestCase):
+    def refused(self, *args, expect):
+        res = scan(*args, check=False)
+        self.assertEqual(res.returncode, 2, res.stdout)
+        self.assertEqual(res.stdout, "")
+        self.assertEqual(res.stderr.count("\n"), 1, res.stderr)
+        self.assertRegex(res.stderr, "^leaktag-scan: " + expect)
+        return res.stderr
+
+    def test_no_such_process(self):
+        p = subprocess.Popen(["true"])
+        p.wait()
+        self.refused(p.pid, expect=rf"pid {p.pid}: no such process")
+
+    def test_exits_mid_scan(self):
+        p = subprocess.Popen(["sleep", "1.5"])
+        try:
+            self.refused(p.pid, "--interval", "1", "--count", "3",
+                         expect=rf"pid {p.pid} exited during the scan")
+        finally:
+            p.wait()
+
+    def test_static(self):
+        p = Program([STATIC])
+        try:
+            time.sleep(0.1)
+            self.refused(p.pid, expect=r"pid \d+ \(static_sleeper\): a static executable")
+        finally:
+            p.stop()
+
+    @unittest.skipIf(os.geteuid() != 0, "needs root to run as two users")
+    def test_another_user(self):
+        p = Program(["sleep", "60"])
+        try:
+            res = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                  SCAN, str(p.pid)], capture_output=True, text=True)
+            self.assertEqual(res.returncode, 2)
+            self.assertRegex(res.stderr, rf"^leaktag-scan: pid {p.pid}: no permission: pid "
+                                         rf"{p.pid} runs as root \(uid 0\), not as you")
+        finally:
+            p.stop()
+
+    @unittest.skipIf(os.geteuid() != 0, "needs root to drop a capability")
+    def test_missing_cap_sys_ptrace(self):
+        p = Program(["sleep", "60"], user="nobody")
+        try:
+            time.sleep(0.1)
+            res = subprocess.run(["setpriv", "--inh-caps=-sys_ptrace",
+                                  "--bounding-set=-sys_ptrace", SCAN, str(p.pid)],
+                                 capture_output=True, text=True)
+            self.assertEqual(res.returncode, 2)
+            self.assertRegex(res.stderr, r"^leaktag-scan: pid \d+: no permission: .* lacks "
+                                         r"CAP_SYS_PTRACE")
+        finally:
+            p.stop()
+
+    def test_yama(self):
+        try:
+            with open("/proc/sys/kernel/yama/ptrace_scope") as f:
+                scope = int(f.read())
+        except OSError:
+            self.skipTest("no Yama here (its messages: the refusal unit test)")
+        if scope < 1 or os.geteuid() != 0:
+            self.skipTest(f"kernel.yama.ptrace_scope is {scope}")
+        p = Program(["sleep", "60"], user="nobody")
+        try:
+            res = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                  SCAN, str(p.pid)], capture_output=True, text=True)
+            self.assertRegex(res.stderr, r"kernel\.yama\.ptrace_scope is \d")
+        finally:
+            p.stop()
+
+    def test_not_a_core(self):
+        self.refused(os.path.join(EXAMPLES, "spp_worker"), expect=r".*: an ELF file, but not a core")
+        self.refused("/etc/passwd", expect=r"/etc/passwd: not a pid, nor an ELF core file")
+        self.refused("/nonexistent", expect=r"/nonexistent: No such file")
+
+    def test_usage(self):
+        self.refused(expect=r"no pid or core file given")
+        self.refused("1", "2", expect=r"one pid or core file at a time")
+        self.refused("1", "--count", "3", expect=r"--count goes with --interval")
+        self.refused("1", "--interval", "0", expect=r"--interval: '0' is not")
+        self.refused("1", "--grep", "(", expect=r"--grep '\(': ")
+
+
+if __name__ == "__main__":
+    unittest.main(argv=sys.argv[:1], verbosity=2)
