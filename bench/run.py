@@ -2,7 +2,7 @@
 """Runs leaktag's benchmarks side by side and prints a Markdown table of ratios.
 
     bench/run.py [--build DIR] [--runs N] [--ops N] [--blocks N]
-                 [--only malloc|footprint|snapshot|report|servers|suite]
+                 [--only malloc|footprint|snapshot|report|census|scan|servers|suite|reach]
                  [--suite DIR] [--programs cfrac,espresso,...]
 
 Each configuration runs plain, under leaktag with full stacks, under leaktag in call-site
@@ -278,6 +278,145 @@ def run_census(args, lib):
         print("\n| requests | command | CPU | peak memory |")
         print("|---|---|---|---|")
         print("\n".join(reports))
+    print()
+
+
+def scan_usage(scan, argv):
+    """Wall and CPU seconds, peak memory in MB and the JSON of one leaktag-scan run."""
+    start = time.monotonic()
+    proc = subprocess.Popen([scan, *argv, "--format", "json"], stdout=subprocess.PIPE)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - start
+    if os.waitstatus_to_exitcode(status):
+        sys.exit(f"leaktag-scan {' '.join(argv)} failed")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, json.loads(out)
+
+
+def spp_holding(build, requests):
+    """The spp worker without the shim, holding its leaked requests: (process, leaked)."""
+    proc = subprocess.Popen([os.path.join(build, "examples", "spp_worker"), "--rate", "0",
+                             "--requests", str(requests), "--hold"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    for line in proc.stdout:
+        m = re.search(r"(\d+) rejected", line)
+        if m:
+            return proc, int(m.group(1))
+    sys.exit("spp_worker did not hold")
+
+
+def spp_progress(proc):
+    """Requests the spp worker has handled so far (it answers SIGUSR1)."""
+    proc.send_signal(signal.SIGUSR1)
+    for line in proc.stdout:
+        m = re.search(r"spp_worker: (\d+) requests so far", line)
+        if m:
+            return int(m.group(1))
+    sys.exit("spp_worker ended")
+
+
+def spp_window(proc, seconds, scan=None, scan_argv=None, burn=False):
+    """The worker's requests per second over `seconds`: alone, beside a process burning the
+    other core (burn), or while leaktag-scan looks at it back to back (scan_argv); and the
+    scans done."""
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if burn else None
+    start, t0, scans = spp_progress(proc), time.monotonic(), 0
+    while time.monotonic() - t0 < seconds:
+        if scan_argv is None:
+            time.sleep(0.05)
+            continue
+        subprocess.run([scan, str(proc.pid), *scan_argv], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        scans += 1
+    rate = (spp_progress(proc) - start) / (time.monotonic() - t0)
+    if burner:
+        burner.kill()
+        burner.wait()
+    return rate, scans
+
+
+def vm_rss(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)) << 10
+
+
+def run_scan(args, lib):
+    """leaktag-scan on the spp worker started without the shim: a heap of 1.5 KiB requests of
+    100 MiB and of 1 GiB, live, frozen and from a gcore core; and the worker's throughput while
+    it is scanned back to back."""
+    del lib
+    scan = os.path.join(args.build, "analyzer", "scan", "leaktag-scan")
+    grep = ["--grep", r"channelid=\d*"]
+    print(f"leaktag-scan on `spp_worker --rate 0 --requests N --hold` (no shim), median of "
+          f"{args.runs} runs; CPU = user + system of the scanner\n")
+    print("| heap | command | wall | CPU | peak memory | target stopped | walk | chunks of the "
+          "largest class = leaked |")
+    print("|---|---|---|---|---|---|---|---|")
+    for requests in (560000, 5600000):
+        worker, leaked = spp_holding(args.build, requests)
+        try:
+            with tempfile.TemporaryDirectory() as d:
+                subprocess.run(["gcore", "-o", os.path.join(d, "core"), str(worker.pid)],
+                               capture_output=True)
+                core = os.path.join(d, f"core.{worker.pid}")
+                for source, extra in ((worker.pid, ["--top", "0"]),
+                                      (worker.pid, ["--top", "1"] + grep),
+                                      (worker.pid, ["--freeze", "--top", "0"]),
+                                      (worker.pid, ["--freeze", "--top", "1"] + grep),
+                                      (core, ["--top", "0"]),
+                                      (core, ["--top", "1"] + grep)):
+                    runs = [scan_usage(scan, [str(source), *extra]) for _ in range(args.runs)]
+                    med = lambda i: statistics.median(r[i] for r in runs)
+                    j = runs[-1][3]
+                    heap = j["heap"]
+                    stopped = (f"{statistics.median(r[3]['stopped_seconds'] for r in runs):.3f} s"
+                               if "--freeze" in extra else "no")
+                    walk = statistics.median(r[3]["walk_seconds"] for r in runs)
+                    shown = " ".join(f"'{a}'" if "\\" in a else a for a in extra)
+                    what = "CORE" if source == core else "PID"
+                    print(f"| {heap['heap_bytes'] / 2**20:,.0f} MiB, {heap['inuse_chunks']:,} "
+                          f"chunks | `leaktag-scan {what} {shown}` | {med(0):.2f} s | "
+                          f"{med(1):.2f} s | {max(r[2] for r in runs):.0f} MB | {stopped} | "
+                          f"{walk:.3f} s | {heap['classes'][0]['chunks']:,} = {leaked:,} |")
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait()
+    seconds = 4
+    proc = subprocess.Popen([os.path.join(args.build, "examples", "spp_worker"), "--rate", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        while vm_rss(proc.pid) < 1 << 30:
+            time.sleep(0.2)
+        first_rss = vm_rss(proc.pid)
+        cases = [("alone", None, False), ("beside a process burning the other core", None, True),
+                 ("leaktag-scan PID --top 0, back to back", ["--top", "0"], False),
+                 ("leaktag-scan PID --top 1 --grep 'channelid=\\d*', back to back",
+                  ["--top", "1"] + grep, False),
+                 ("leaktag-scan PID --freeze --top 0, back to back", ["--freeze", "--top", "0"],
+                  False)]
+        rates = {name: [] for name, _, _ in cases}
+        scans = {name: [] for name, _, _ in cases}
+        for _ in range(args.runs):  # round-robin, windows of one process
+            for name, argv, burn in cases:
+                r, k = spp_window(proc, seconds, scan, argv, burn)
+                rates[name].append(r)
+                scans[name].append(k)
+        last_rss = vm_rss(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate()
+    print(f"\nThe unpaced worker (`spp_worker --rate 0`, no shim) answering requests while its "
+          f"heap grows from {first_rss / 2**30:.1f} to {last_rss / 2**30:.1f} GiB: requests per "
+          f"second in windows of {seconds} s, round-robin, median of {args.runs}\n")
+    print("| during the window | requests/s | ratio to alone | ratio to the other core busy | "
+          "scans in the window |")
+    print("|---|---|---|---|---|")
+    alone = statistics.median(rates["alone"])
+    busy = statistics.median(rates["beside a process burning the other core"])
+    for name, argv, _ in cases:
+        r = statistics.median(rates[name])
+        print(f"| {name} | {r:,.0f} | {r / alone:.3f} | {r / busy:.3f} | "
+              f"{statistics.median(scans[name]) if argv else '-'} |")
     print()
 
 
@@ -644,7 +783,7 @@ def main():
                     help="the mimalloc-bench programs (../shared/bench-suite)")
     ap.add_argument("--programs", help="with --only suite: a comma-separated subset")
     ap.add_argument("--only", choices=["malloc", "footprint", "snapshot", "report", "census",
-                                       "servers", "suite", "reach"])
+                                       "scan", "servers", "suite", "reach"])
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
     lib = os.path.join(args.build, "preload", "libleaktag.so")
@@ -662,6 +801,8 @@ def main():
         run_report(args, lib)
     if args.only in (None, "census"):
         run_census(args, lib)
+    if args.only in (None, "scan"):
+        run_scan(args, lib)
     if args.only in (None, "servers"):
         run_servers(args, lib)
     if args.only in (None, "suite"):

@@ -94,12 +94,6 @@ static bool word_at(struct target *t, uint64_t addr, uint64_t *v)
     return target_read_word(t, addr, v);
 }
 
-static bool readable_rw(struct target *t, uint64_t addr)
-{
-    struct target_map *m = target_map_at(t, addr);
-    return m && m->perms[0] == 'r' && m->perms[1] == 'w';
-}
-
 static int add_span(struct heap_walk *w, struct span s)
 {
     if (w->nspans == w->capspans) {
@@ -128,11 +122,14 @@ static uint64_t first_chunk(const struct layout *l, uint64_t addr)
  * first malloc. */
 static bool plausible_state(struct target *t, const struct layout *l, uint64_t a)
 {
-    uint64_t top, mem, next;
+    uint64_t top, mem, next, top_size;
     if (!word_at(t, a + l->state_top, &top) || !word_at(t, a + l->state_system_mem, &mem) ||
         !word_at(t, a + l->state_next, &next))
         return false;
-    if (!top || ((top + l->header) & (ALIGNMENT - 1)) || !readable_rw(t, top) || !readable_rw(t, next))
+    /* the top chunk is read, not looked up: a live heap may have grown past the mappings
+     * read a moment ago */
+    if (!top || ((top + l->header) & (ALIGNMENT - 1)) || !word_at(t, top + l->word, &top_size) ||
+        !word_at(t, next + l->state_top, &top_size))
         return false;
     return mem < t->address_space;
 }
@@ -186,7 +183,8 @@ static uint64_t find_main_arena(struct target *t, const struct layout *l, uint64
             uint64_t next = 0;
             memcpy(&next, buf + k + l->state_next, l->word);
             uint64_t a = start + k;
-            if (next != a && !readable_rw(t, next))
+            uint64_t probe;
+            if (next != a && (!next || !word_at(t, next, &probe)))
                 continue;
             size_t n = arena_ring(t, l, a, ring, max);
             if (n) {
@@ -275,23 +273,24 @@ static struct heap_class *class_for(struct visit *v, uint64_t usable)
     return &c->classes[s->value - 1];
 }
 
-/* Is the chunk at p, of size sz, followed by a chain of chunks that checks for a few links
- * (or up to the span's end)? Used to find the way again after a chunk failed a check. */
-static bool chain_checks(struct window *win, const struct layout *l, const struct span *s,
-                         uint64_t p)
+/* Does a chain of chunks that checks for a few links (or up to the span's end) start at p?
+ * 1 yes, 0 no, -1 when p itself cannot be read (a heap that shrank, a process that exited):
+ * how the walk finds its way again after a chunk failed a check. */
+static int chain_checks(struct window *win, const struct layout *l, const struct span *s,
+                        uint64_t p)
 {
     for (int hop = 0; hop < 4; hop++) {
         if (p == s->top || p == s->limit)
-            return true;
+            return 1;
         uint64_t size;
         if (!window_word(win, l, p + l->word, &size))
-            return false;
+            return hop == 0 ? -1 : 0;
         size &= ~(uint64_t)SIZE_BITS;
         if (size < l->min_chunk || size % ALIGNMENT || p + size > s->limit)
-            return false;
+            return 0;
         p += size;
     }
-    return true;
+    return 1;
 }
 
 /* Calls back for each chunk of the span: in_use by the next chunk's PREV_INUSE bit (an
@@ -334,8 +333,11 @@ static int walk_span(struct window *win, const struct layout *l, const struct sp
                 return 0;
             /* skip to the next 16-aligned place where a chain of chunks checks */
             uint64_t q = p + ALIGNMENT;
-            while (q < s->limit && !chain_checks(win, l, s, q))
+            int found = 0;
+            while (q < s->limit && !win->t->gone && (found = chain_checks(win, l, s, q)) == 0)
                 q += ALIGNMENT;
+            if (found < 0 || win->t->gone)
+                return 0; /* unreadable from here on */
             if (c) {
                 c->invalid_chunks++;
                 c->skipped_bytes += q - p;
@@ -675,14 +677,20 @@ int heap_census(struct target *t, struct heap_census *c, struct lts_error *err)
         if (a->main) {
             /* the brk heap: the mapping the top chunk is in (glibc's [heap]) */
             struct target_map *m = target_map_at(t, top);
+            for (size_t k = 0; !m && k < t->nmaps; k++) /* [heap], grown since it was read */
+                if (t->maps[k].kind == TARGET_MAP_HEAP && t->maps[k].start <= top)
+                    m = &t->maps[k];
             if (!m || (top >= ring[i] && top < ring[i] + l->state_size))
                 continue; /* malloc has not run: top still points into the arena */
             m->kind = TARGET_MAP_HEAP;
-            uint64_t first = first_chunk(l, m->start);
-            if (add_span(w, (struct span){first, m->end, top, false}) < 0)
+            uint64_t first = first_chunk(l, m->start), top_size, end = m->end;
+            if (word_at(t, top + l->word, &top_size) &&
+                top + (top_size & ~(uint64_t)SIZE_BITS) > end)
+                end = top + (top_size & ~(uint64_t)SIZE_BITS); /* it grew since the maps */
+            if (add_span(w, (struct span){first, end, top, false}) < 0)
                 return lts_fail(err, "out of memory");
             a->heaps = 1;
-            a->bytes = m->end - m->start;
+            a->bytes = end - m->start;
         } else if (arena_heaps(t, w, ring[i], top, a) < 0) {
             return lts_fail(err, "out of memory");
         }

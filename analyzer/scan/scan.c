@@ -70,7 +70,7 @@ static int record_look(struct scan *s, double at)
     for (size_t i = 0; i < t->nmaps; i++) {
         const struct target_map *m = &t->maps[i];
         struct scan_region *r = &look->regions[look->nregions++];
-        *r = (struct scan_region){m->start, m->end, m->rss, m->dirty, m->kind, m->tid, "", NULL};
+        *r = (struct scan_region){m->start, m->end, m->rss, m->swapped, m->kind, m->tid, "", NULL};
         memcpy(r->perms, m->perms, sizeof(r->perms));
         if (m->path && !(r->path = strdup(m->path)))
             return -1;
@@ -244,7 +244,7 @@ static int read_regions(struct scan *s, struct reading *r)
             bool taken = false;
             for (size_t k = 0; k < s->ncontents; k++)
                 taken |= s->contents[k].start == m->start;
-            if (taken || m->perms[0] != 'r' || m->path ||
+            if (taken || m->perms[0] != 'r' ||
                 (m->kind != TARGET_MAP_ANON && m->kind != TARGET_MAP_HEAP) ||
                 (best && m->rss <= best->rss))
                 continue;

@@ -32,7 +32,7 @@ struct scan_options {
 
 /* A mapping at one look, for growth: keyed by its start. */
 struct scan_region {
-    uint64_t start, end, rss, dirty;
+    uint64_t start, end, rss, swapped;
     enum target_map_kind kind;
     int tid;
     char perms[5];

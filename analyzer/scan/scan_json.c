@@ -56,8 +56,8 @@ static void histogram(FILE *out, const char *key, struct content_histogram *h, s
 static void region(FILE *out, const struct scan_region *r)
 {
     fprintf(out, "{\"start\":%" PRIu64 ",\"end\":%" PRIu64 ",\"size\":%" PRIu64
-                 ",\"rss\":%" PRIu64 ",\"dirty\":%" PRIu64 ",\"perms\":",
-            r->start, r->end, r->end - r->start, r->rss, r->dirty);
+                 ",\"rss\":%" PRIu64 ",\"swapped\":%" PRIu64 ",\"perms\":",
+            r->start, r->end, r->end - r->start, r->rss, r->swapped);
     json_cstr(out, r->perms);
     fprintf(out, ",\"kind\":\"%s\",\"path\":", kind_key(r->kind));
     json_cstr(out, r->path);

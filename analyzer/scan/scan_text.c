@@ -75,22 +75,22 @@ static void memory(FILE *out, const struct scan *s)
             units_bytes(b2, sizeof(b2), (int64_t)last->rss),
             s->t->is_core ? "in the core" : "resident");
     /* by kind */
-    struct { uint64_t maps, size, rss, dirty; } kinds[TARGET_MAP_SPECIAL + 1] = {{0}};
+    struct { uint64_t maps, size, rss, swapped; } kinds[TARGET_MAP_SPECIAL + 1] = {{0}};
     for (size_t i = 0; i < last->nregions; i++) {
         const struct scan_region *r = &last->regions[i];
         kinds[r->kind].maps++;
         kinds[r->kind].size += r->end - r->start;
         kinds[r->kind].rss += r->rss;
-        kinds[r->kind].dirty += r->dirty;
+        kinds[r->kind].swapped += r->swapped;
     }
     fprintf(out, "  %-16s %8s %11s %11s %11s\n", "kind", "mappings", "size",
-            s->t->is_core ? "in core" : "RSS", "dirty");
+            s->t->is_core ? "in core" : "RSS", "swapped");
     for (int k = 0; k <= TARGET_MAP_SPECIAL; k++)
         if (kinds[k].maps)
             fprintf(out, "  %-16s %8" PRIu64 " %11s %11s %11s\n", scan_kind_name(k), kinds[k].maps,
                     units_bytes(b1, sizeof(b1), (int64_t)kinds[k].size),
                     units_bytes(b2, sizeof(b2), (int64_t)kinds[k].rss),
-                    units_bytes(b3, sizeof(b3), (int64_t)kinds[k].dirty));
+                    units_bytes(b3, sizeof(b3), (int64_t)kinds[k].swapped));
 
     if (s->nlooks > 1) {
         const struct scan_look *first = &s->looks[0];

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -31,6 +32,9 @@ struct segment {
 
 struct target_private {
     int mem_fd;               /* live: /proc/PID/mem, when process_vm_readv is refused */
+    int pagemap_fd;           /* live: /proc/PID/pagemap, which pages are there to read */
+    uint64_t zero_pfn[2];     /* the zero page and the huge zero page (512 frames), when the
+                                 kernel shows frame numbers (root); 0 unknown */
     int core_fd;              /* core: the file */
     struct segment *segments; /* core: PT_LOAD, by address */
     size_t nsegments;
@@ -147,6 +151,9 @@ static void place_stacks(struct target *t)
         th->map = SIZE_MAX;
         th->stack_reserved = 0;
         struct target_map *m = th->sp ? target_map_at(t, th->sp) : NULL;
+        for (size_t k = 0; !m && th->tid == t->pid && k < t->nmaps; k++) /* on a CPU */
+            if (t->maps[k].kind == TARGET_MAP_STACK)
+                m = &t->maps[k];
         if (!m)
             continue;
         th->map = (size_t)(m - t->maps);
@@ -264,11 +271,91 @@ static int gone(struct target *t, struct lts_error *err)
     return lts_fail(err, "%s exited during the scan", t->source);
 }
 
-/* /proc/PID/smaps: every mapping with its resident and dirty bytes. */
+#define PFN_MASK ((1ull << 55) - 1)
+
+/* The frame of the zero page, and of the huge zero page, as this process's own read faults
+ * map them: a page of the target mapped to one holds no memory (a reader such as gdb put it
+ * there), and smaps would not count it. 0 when frames are hidden (not root). */
+static uint64_t frame_of(int pagemap, const volatile uint8_t *page)
+{
+    uint8_t sink = *page; /* a read fault: the zero page (or the huge one) is mapped there */
+    (void)sink;
+    uint64_t e;
+    if (pread(pagemap, &e, 8, (off_t)((uintptr_t)page / 4096 * 8)) != 8 || !(e >> 63))
+        return 0;
+    return e & PFN_MASK;
+}
+
+static void find_zero_frames(struct target_private *p)
+{
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    uint8_t *small = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (small != MAP_FAILED) {
+        madvise(small, 4096, MADV_NOHUGEPAGE);
+        p->zero_pfn[0] = frame_of(fd, small);
+        munmap(small, 4096);
+    }
+    size_t span = 4u << 20, huge_size = 2u << 20;
+    uint8_t *m = mmap(NULL, span, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m != MAP_FAILED) {
+        uint8_t *huge = (uint8_t *)(((uintptr_t)m + huge_size - 1) & ~(uintptr_t)(huge_size - 1));
+        madvise(huge, huge_size, MADV_HUGEPAGE);
+        uint64_t pfn = frame_of(fd, huge + 4096);
+        if (pfn && pfn != p->zero_pfn[0])
+            p->zero_pfn[1] = pfn & ~511ull;
+        munmap(m, span);
+    }
+    close(fd);
+}
+
+/* Is the page of pagemap entry e backed by memory (present and not a zero page, or swapped)? */
+static bool backed(const struct target_private *p, uint64_t e)
+{
+    if (e >> 62 == 1) /* swapped */
+        return true;
+    if (!(e >> 63))
+        return false;
+    uint64_t pfn = e & PFN_MASK;
+    return !pfn || (pfn != p->zero_pfn[0] && !(p->zero_pfn[1] && pfn - p->zero_pfn[1] < 512));
+}
+
+/* Resident and swapped bytes of each mapping, from /proc/PID/pagemap: the kernel walks it
+ * 2 MiB at a time and lets the target's own mmap calls in between, where /proc/PID/smaps
+ * holds the target's mmap lock across a whole mapping (tens of milliseconds for a heap of
+ * gigabytes: a server that grows its heap waits that long, each time). */
+static void live_read_rss(struct target *t)
+{
+    int fd = t->priv->pagemap_fd;
+    if (fd < 0)
+        return;
+    enum { ENTRIES = 8192 };
+    uint64_t *entries = malloc(ENTRIES * sizeof(*entries));
+    for (size_t i = 0; entries && i < t->nmaps; i++) {
+        struct target_map *m = &t->maps[i];
+        if (m->kind == TARGET_MAP_GUARD || m->kind == TARGET_MAP_SPECIAL)
+            continue;
+        for (uint64_t page = m->start / 4096; page < m->end / 4096;) {
+            size_t n = (size_t)(m->end / 4096 - page < ENTRIES ? m->end / 4096 - page : ENTRIES);
+            ssize_t got = pread(fd, entries, n * sizeof(*entries), (off_t)(page * 8));
+            if (got <= 0)
+                break;
+            for (size_t k = 0; k < (size_t)got / 8; k++) {
+                m->rss += entries[k] >> 63 && backed(t->priv, entries[k]) ? 4096 : 0;
+                m->swapped += entries[k] >> 62 == 1 ? 4096 : 0;
+            }
+            page += (uint64_t)got / 8;
+        }
+    }
+    free(entries);
+}
+
+/* /proc/PID/maps: every mapping (not smaps: see live_read_rss). */
 static int live_read_maps(struct target *t, struct lts_error *err)
 {
     char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/smaps", (int)t->pid);
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)t->pid);
     FILE *f = fopen(path, "re");
     if (!f)
         return errno == ENOENT ? gone(t, err)
@@ -278,41 +365,32 @@ static int live_read_maps(struct target *t, struct lts_error *err)
     free_maps(t);
     size_t cap = 0;
     char line[4352];
-    struct target_map *cur = NULL;
     t->vm_size = 0;
     while (fgets(line, sizeof(line), f)) {
-        unsigned long long start, end, offset, kb;
+        unsigned long long start, end, offset;
         char perms[8];
         int name_at = 0;
         if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &offset,
-                   &name_at) >= 4 && name_at > 0) {
-            chomp(line);
-            struct target_map m = {.start = start, .end = end, .offset = offset};
-            memcpy(m.perms, perms, 4);
-            const char *name = line + name_at;
-            if (*name) {
-                m.path = strdup(name);
-                if (!m.path)
-                    goto oom;
-            }
-            m.kind = kind_of(m.path, m.perms);
-            if (push_map(t, &cap, &m) < 0) {
-                free(m.path);
-                goto oom;
-            }
-            cur = &t->maps[t->nmaps - 1];
-            t->vm_size += end - start;
-        } else if (cur && sscanf(line, "Rss: %llu kB", &kb) == 1) {
-            cur->rss = kb << 10;
-        } else if (cur && (sscanf(line, "Private_Dirty: %llu kB", &kb) == 1 ||
-                           sscanf(line, "Shared_Dirty: %llu kB", &kb) == 1)) {
-            cur->dirty += kb << 10;
+                   &name_at) < 4 || name_at <= 0)
+            continue;
+        chomp(line);
+        struct target_map m = {.start = start, .end = end, .offset = offset};
+        memcpy(m.perms, perms, 4);
+        const char *name = line + name_at;
+        if (*name && !(m.path = strdup(name)))
+            goto oom;
+        m.kind = kind_of(m.path, m.perms);
+        if (push_map(t, &cap, &m) < 0) {
+            free(m.path);
+            goto oom;
         }
+        t->vm_size += end - start;
     }
     fclose(f);
     if (t->nmaps == 0)
         return live_alive(t->pid) ? lts_fail(err, "%s: no mappings in %s", t->source, path)
                                   : gone(t, err);
+    live_read_rss(t);
     qsort(t->maps, t->nmaps, sizeof(*t->maps), compare_maps);
     return 0;
 oom:
@@ -473,6 +551,9 @@ static int open_live(struct target *t, pid_t pid, struct lts_error *err)
     if (t->priv->mem_fd < 0)
         return errno == ENOENT ? lts_fail(err, "%s: no such process", t->source)
                                : refusal(t, err);
+    snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+    t->priv->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+    find_zero_frames(t->priv);
     bool dynamic;
     if (live_read_exe(t, &dynamic, err) < 0)
         return -1;
@@ -902,6 +983,7 @@ int target_open(const char *what, const char *exe, struct target **out, struct l
         return lts_fail(err, "out of memory");
     }
     t->priv->mem_fd = -1;
+    t->priv->pagemap_fd = -1;
     t->priv->core_fd = -1;
     size_t digits = strspn(what, "0123456789");
     int rc;
@@ -922,12 +1004,9 @@ int target_open(const char *what, const char *exe, struct target **out, struct l
     return 0;
 }
 
-size_t target_read(struct target *t, uint64_t addr, void *buf, size_t len)
+/* process_vm_readv of a range, or as much of it as is mapped. */
+static size_t live_read_raw(struct target *t, uint64_t addr, void *buf, size_t len)
 {
-    if (t->is_core)
-        return core_read(t, addr, buf, len);
-    if (t->gone)
-        return 0;
     struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
     ssize_t n = process_vm_readv(t->pid, &local, 1, &remote, 1, 0);
     if (n >= 0)
@@ -970,6 +1049,58 @@ size_t target_read(struct target *t, uint64_t addr, void *buf, size_t len)
     if (n < 0 && !live_alive(t->pid))
         t->gone = true;
     return n > 0 ? (size_t)n : 0;
+}
+
+/* Pages the target never touched are not read: a read would map the zero page into its page
+ * tables (a scan leaves them as it found them), and they hold zeros anyway. Which pages are
+ * there, from /proc/PID/pagemap (present or swapped); a page there is none of, in a mapping,
+ * reads as zeros; outside any mapping known, the read ends. */
+static size_t live_read(struct target *t, uint64_t addr, void *buf, size_t len)
+{
+    int fd = t->priv->pagemap_fd;
+    if (fd < 0 || len == 0)
+        return live_read_raw(t, addr, buf, len);
+    enum { ENTRIES = 1024 };
+    uint64_t entries[ENTRIES];
+    size_t done = 0;
+    while (done < len) {
+        uint64_t first = (addr + done) / 4096, last = (addr + len - 1) / 4096;
+        size_t n = (size_t)(last - first + 1 < ENTRIES ? last - first + 1 : ENTRIES);
+        ssize_t got = pread(fd, entries, n * sizeof(*entries), (off_t)(first * 8));
+        if (got < (ssize_t)sizeof(*entries))
+            return done + live_read_raw(t, addr + done, (uint8_t *)buf + done, len - done);
+        n = (size_t)got / 8;
+        for (size_t i = 0; i < n && done < len;) {
+            bool there = backed(t->priv, entries[i]);
+            size_t j = i + 1;
+            while (j < n && backed(t->priv, entries[j]) == there)
+                j++;
+            uint64_t end = (first + j) * 4096;
+            size_t piece = (size_t)((end < addr + len ? end : addr + len) - (addr + done));
+            if (there) {
+                size_t r = live_read_raw(t, addr + done, (uint8_t *)buf + done, piece);
+                done += r;
+                if (r < piece)
+                    return done;
+            } else {
+                if (!target_map_at(t, addr + done) || !target_map_at(t, addr + done + piece - 1))
+                    return done;
+                memset((uint8_t *)buf + done, 0, piece);
+                done += piece;
+            }
+            i = j;
+        }
+    }
+    return done;
+}
+
+size_t target_read(struct target *t, uint64_t addr, void *buf, size_t len)
+{
+    if (t->is_core)
+        return core_read(t, addr, buf, len);
+    if (t->gone)
+        return 0;
+    return live_read(t, addr, buf, len);
 }
 
 bool target_read_word(struct target *t, uint64_t addr, uint64_t *value)
@@ -1063,6 +1194,8 @@ void target_close(struct target *t)
         target_thaw(t);
         if (t->priv->mem_fd >= 0)
             close(t->priv->mem_fd);
+        if (t->priv->pagemap_fd >= 0)
+            close(t->priv->pagemap_fd);
         if (t->priv->core_fd >= 0)
             close(t->priv->core_fd);
         free(t->priv->segments);

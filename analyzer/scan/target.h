@@ -28,7 +28,7 @@ enum target_map_kind {
 struct target_map {
     uint64_t start, end, offset;
     uint64_t rss;   /* resident bytes; in a core, the bytes the core holds */
-    uint64_t dirty; /* private and shared dirty bytes; 0 in a core */
+    uint64_t swapped; /* bytes in swap; 0 in a core */
     char perms[5];
     char *path;     /* NULL: anonymous */
     enum target_map_kind kind;
