@@ -302,8 +302,9 @@ static void content(FILE *out, const struct scan *s, struct scan_content *c)
             fputc('\n', out);
         }
     }
+    uint64_t top_string = n ? e[0].count : 0;
     e = content_histogram_sorted(c->shapes, &n);
-    if (n && e[0].count * 2 > c->buffers) { /* a shape most chunks share: one kind of key */
+    if (n && e[0].count > top_string) { /* numbers told apart what is one kind of string */
         fprintf(out, "  shapes (the strings, each number as #)\n");
         for (size_t i = 0; i < n && i < SHAPES_SHOWN; i++) {
             fprintf(out, "    %10s%s ", units_count(n1, sizeof(n1), e[i].count),

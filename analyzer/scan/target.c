@@ -1055,6 +1055,8 @@ static size_t live_read_raw(struct target *t, uint64_t addr, void *buf, size_t l
  * tables (a scan leaves them as it found them), and they hold zeros anyway. Which pages are
  * there, from /proc/PID/pagemap (present or swapped); a page there is none of, in a mapping,
  * reads as zeros; outside any mapping known, the read ends. */
+#define READ_PIECE (256u << 10)
+
 static size_t live_read(struct target *t, uint64_t addr, void *buf, size_t len)
 {
     int fd = t->priv->pagemap_fd;
@@ -1078,7 +1080,17 @@ static size_t live_read(struct target *t, uint64_t addr, void *buf, size_t len)
             uint64_t end = (first + j) * 4096;
             size_t piece = (size_t)((end < addr + len ? end : addr + len) - (addr + done));
             if (there) {
-                size_t r = live_read_raw(t, addr + done, (uint8_t *)buf + done, piece);
+                /* each call holds the target's mmap lock while it pins the pages: a
+                 * small piece keeps the target's own brk/mmap from waiting long */
+                size_t r = 0;
+                while (r < piece) {
+                    size_t want = piece - r < READ_PIECE ? piece - r : READ_PIECE;
+                    size_t got_now = live_read_raw(t, addr + done + r, (uint8_t *)buf + done + r,
+                                                   want);
+                    r += got_now;
+                    if (got_now < want)
+                        break;
+                }
                 done += r;
                 if (r < piece)
                     return done;
