@@ -84,6 +84,7 @@ void scan_render_json(FILE *out, const struct scan *s)
         fprintf(out, "%" PRIu64, t->stack_rlimit);
     else
         fputs("null", out);
+    fprintf(out, ",\"unmeasured_mappings\":%zu", t->unmeasured_maps);
     fprintf(out, "},\"frozen\":%s,\"stopped_seconds\":%.6f,\"walk_seconds\":%.6f,"
                  "\"total_seconds\":%.6f",
             s->opt->freeze && !t->is_core ? "true" : "false", s->stopped_seconds,

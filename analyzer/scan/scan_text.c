@@ -83,6 +83,9 @@ static void memory(FILE *out, const struct scan *s)
         kinds[r->kind].rss += r->rss;
         kinds[r->kind].swapped += r->swapped;
     }
+    if (s->t->unmeasured_maps)
+        fprintf(out, "  (%zu mappings of over 64 GiB each, reserved more than used: their "
+                     "resident bytes are not counted)\n", s->t->unmeasured_maps);
     fprintf(out, "  %-16s %8s %11s %11s %11s\n", "kind", "mappings", "size",
             s->t->is_core ? "in core" : "RSS", "swapped");
     for (int k = 0; k <= TARGET_MAP_SPECIAL; k++)

@@ -325,8 +325,11 @@ static bool backed(const struct target_private *p, uint64_t e)
  * 2 MiB at a time and lets the target's own mmap calls in between, where /proc/PID/smaps
  * holds the target's mmap lock across a whole mapping (tens of milliseconds for a heap of
  * gigabytes: a server that grows its heap waits that long, each time). */
+#define UNMEASURED_ABOVE (64ull << 30)
+
 static void live_read_rss(struct target *t)
 {
+    t->unmeasured_maps = 0;
     int fd = t->priv->pagemap_fd;
     if (fd < 0)
         return;
@@ -336,6 +339,10 @@ static void live_read_rss(struct target *t)
         struct target_map *m = &t->maps[i];
         if (m->kind == TARGET_MAP_GUARD || m->kind == TARGET_MAP_SPECIAL)
             continue;
+        if (m->end - m->start > UNMEASURED_ABOVE) { /* a sanitizer's shadow, a VM's arena */
+            t->unmeasured_maps++;
+            continue;
+        }
         for (uint64_t page = m->start / 4096; page < m->end / 4096;) {
             size_t n = (size_t)(m->end / 4096 - page < ENTRIES ? m->end / 4096 - page : ENTRIES);
             ssize_t got = pread(fd, entries, n * sizeof(*entries), (off_t)(page * 8));

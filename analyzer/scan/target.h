@@ -55,6 +55,7 @@ struct target {
     unsigned pointer_bytes;  /* 4 or 8 */
     uint64_t address_space;  /* what the process can map: 4 GiB for a 32-bit one here */
     uint64_t vm_size;        /* every mapping together */
+    size_t unmeasured_maps;  /* mappings too large to count their pages (over 64 GiB) */
     uint64_t stack_rlimit;   /* RLIMIT_STACK's soft limit; 0 unknown, UINT64_MAX unlimited */
     struct target_map *maps; /* by address */
     size_t nmaps;
