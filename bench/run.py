@@ -317,17 +317,23 @@ def spp_progress(proc):
 
 def spp_window(proc, seconds, scan=None, scan_argv=None, burn=False):
     """The worker's requests per second over `seconds`: alone, beside a process burning the
-    other core (burn), or while leaktag-scan looks at it back to back (scan_argv); and the
-    scans done."""
+    other core (burn), or while leaktag-scan looks at it back to back (scan_argv; a scan
+    still running at the end is killed: its cost is what is measured, not its result); and
+    the scans begun."""
     burner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if burn else None
     start, t0, scans = spp_progress(proc), time.monotonic(), 0
     while time.monotonic() - t0 < seconds:
         if scan_argv is None:
             time.sleep(0.05)
             continue
-        subprocess.run([scan, str(proc.pid), *scan_argv], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        s = subprocess.Popen([scan, str(proc.pid), *scan_argv], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
         scans += 1
+        while s.poll() is None and time.monotonic() - t0 < seconds:
+            time.sleep(0.01)
+        if s.poll() is None:
+            s.kill()
+        s.wait()
     rate = (spp_progress(proc) - start) / (time.monotonic() - t0)
     if burner:
         burner.kill()
@@ -381,41 +387,49 @@ def run_scan(args, lib):
         finally:
             worker.send_signal(signal.SIGTERM)
             worker.wait()
+    scan_throughput(args, scan, grep)
+
+
+def scan_throughput(args, scan, grep):
+    """The unpaced worker's throughput while leaktag-scan looks at it, against itself alone."""
     seconds = 4
     proc = subprocess.Popen([os.path.join(args.build, "examples", "spp_worker"), "--rate", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    cases = [("beside a process burning the other core", None, True),
+             ("leaktag-scan PID --top 0, back to back", ["--top", "0"], False),
+             ("leaktag-scan PID --top 1 --grep 'channelid=\\d*', back to back",
+              ["--top", "1"] + grep, False),
+             ("leaktag-scan PID --freeze --top 0, back to back", ["--freeze", "--top", "0"],
+              False)]
+    ratios = {name: [] for name, _, _ in cases}
+    scans = {name: [] for name, _, _ in cases}
     try:
         while vm_rss(proc.pid) < 1 << 30:
             time.sleep(0.2)
         first_rss = vm_rss(proc.pid)
-        cases = [("alone", None, False), ("beside a process burning the other core", None, True),
-                 ("leaktag-scan PID --top 0, back to back", ["--top", "0"], False),
-                 ("leaktag-scan PID --top 1 --grep 'channelid=\\d*', back to back",
-                  ["--top", "1"] + grep, False),
-                 ("leaktag-scan PID --freeze --top 0, back to back", ["--freeze", "--top", "0"],
-                  False)]
-        rates = {name: [] for name, _, _ in cases}
-        scans = {name: [] for name, _, _ in cases}
-        for _ in range(args.runs):  # round-robin, windows of one process
+        for _ in range(args.runs):
             for name, argv, burn in cases:
+                # each window against the worker alone just before and just after it: the
+                # worker slows as its heap grows, and neighbours see the same heap
+                before = spp_window(proc, seconds)[0]
                 r, k = spp_window(proc, seconds, scan, argv, burn)
-                rates[name].append(r)
+                after = spp_window(proc, seconds)[0]
+                ratios[name].append(r / ((before + after) / 2))
                 scans[name].append(k)
         last_rss = vm_rss(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate()
     print(f"\nThe unpaced worker (`spp_worker --rate 0`, no shim) answering requests while its "
-          f"heap grows from {first_rss / 2**30:.1f} to {last_rss / 2**30:.1f} GiB: requests per "
-          f"second in windows of {seconds} s, round-robin, median of {args.runs}\n")
-    print("| during the window | requests/s | ratio to alone | ratio to the other core busy | "
-          "scans in the window |")
-    print("|---|---|---|---|---|")
-    alone = statistics.median(rates["alone"])
-    busy = statistics.median(rates["beside a process burning the other core"])
+          f"heap grows from {first_rss / 2**30:.1f} to {last_rss / 2**30:.1f} GiB: its requests "
+          f"per second during a window of {seconds} s, against the mean "
+          f"of the windows of {seconds} s just before and after it with the worker alone; "
+          f"median of {args.runs} (min, max)\n")
+    print("| during the window | ratio to the worker alone | scans in the window |")
+    print("|---|---|---|")
     for name, argv, _ in cases:
-        r = statistics.median(rates[name])
-        print(f"| {name} | {r:,.0f} | {r / alone:.3f} | {r / busy:.3f} | "
+        rs = ratios[name]
+        print(f"| {name} | {statistics.median(rs):.3f} ({min(rs):.3f}, {max(rs):.3f}) | "
               f"{statistics.median(scans[name]) if argv else '-'} |")
     print()
 

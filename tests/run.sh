@@ -37,11 +37,12 @@ if [ "${LEAKTAG_SANITIZERS:-1}" = 1 ]; then
     ninja -C "$asan" >/dev/null
     meson test -C "$asan" --print-errorlogs --suite unit --suite analyzer
 
-    # The snapshot reader under libFuzzer: clang, ASan and UBSan, the fuzz target only.
+    # The snapshot reader and leaktag-scan's core reading under libFuzzer: clang, ASan and
+    # UBSan, the fuzz targets only.
     fuzz="$top/build-fuzz"
     [ -f "$fuzz/build.ninja" ] || CC=clang CXX=clang++ meson setup "$fuzz" -Dfuzzing=true \
         -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
-    ninja -C "$fuzz" tests/fuzz_snapshot >/dev/null
+    ninja -C "$fuzz" tests/fuzz_snapshot tests/fuzz_core tests/core_target >/dev/null
     meson test -C "$fuzz" --no-rebuild --print-errorlogs --suite fuzz
 
     tsan="$top/build-tsan"

@@ -426,8 +426,9 @@ static long follow_list(struct target *t, struct heap_walk *w, uint64_t first, u
             !word_at(t, chunk + l->word, &word) || (word & ~(uint64_t)SIZE_BITS) != size)
             return -1;
         if (mark) {
-            struct hashmap_slot *s = hashmap_number(&w->cached, chunk, NULL);
-            if (!s)
+            bool fresh;
+            struct hashmap_slot *s = hashmap_number(&w->cached, chunk, &fresh);
+            if (!s || !fresh) /* out of memory, or a list that loops */
                 return -1;
             s->value = 1;
         }
@@ -573,7 +574,7 @@ static void find_caches(struct target *t, struct heap_census *c, struct visit *v
             if (!word_at(t, arenas[a] + l->state_fastbins + (uint64_t)i * l->word, &head) || !head)
                 continue;
             uint64_t size = (uint64_t)(i + 2) << l->fastbin_shift;
-            long n = follow_list(t, w, head, size, false, 1u << 20, true);
+            long n = follow_list(t, w, head, size, false, 1u << 16, true);
             if (n < 0)
                 c->fastbins_read = false;
             else

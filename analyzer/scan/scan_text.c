@@ -265,6 +265,19 @@ static void fields(FILE *out, struct scan_content *c)
         fprintf(out, "    and %zu words zero in every chunk\n", zeros);
 }
 
+/* The first `max` entries of a histogram, one a line: the count ('+': it may be more, the
+ * histogram being bounded) and the text. */
+static void print_entries(FILE *out, const struct content_entry *e, size_t n, size_t max)
+{
+    char count[32];
+    for (size_t i = 0; i < n && i < max; i++) {
+        fprintf(out, "    %10s%s ", units_count(count, sizeof(count), e[i].count),
+                e[i].uncounted ? "+" : "");
+        print_text(out, e[i].text, e[i].len, 100);
+        fputc('\n', out);
+    }
+}
+
 static void content(FILE *out, const struct scan *s, struct scan_content *c)
 {
     char n1[32], n2[32], b1[32];
@@ -286,11 +299,7 @@ static void content(FILE *out, const struct scan *s, struct scan_content *c)
                 units_count(n1, sizeof(n1), content_histogram_total(c->matches)),
                 units_count(n2, sizeof(n2), c->grep_matched),
                 units_count(b1, sizeof(b1), c->buffers), unit);
-        for (size_t i = 0; i < n && i < MATCHES_SHOWN; i++) {
-            fprintf(out, "    %10s ", units_count(n1, sizeof(n1), e[i].count));
-            print_text(out, e[i].text, e[i].len, 100);
-            fputc('\n', out);
-        }
+        print_entries(out, e, n, MATCHES_SHOWN);
         if (n > MATCHES_SHOWN)
             fprintf(out, "    ... %zu distinct matches more\n", n - MATCHES_SHOWN);
     }
@@ -298,23 +307,13 @@ static void content(FILE *out, const struct scan *s, struct scan_content *c)
     const struct content_entry *e = content_histogram_sorted(c->strings, &n);
     if (n) {
         fprintf(out, "  strings (occurrences; + : may be more)\n");
-        for (size_t i = 0; i < n && i < STRINGS_SHOWN; i++) {
-            fprintf(out, "    %10s%s ", units_count(n1, sizeof(n1), e[i].count),
-                    e[i].uncounted ? "+" : "");
-            print_text(out, e[i].text, e[i].len, 100);
-            fputc('\n', out);
-        }
+        print_entries(out, e, n, STRINGS_SHOWN);
     }
     uint64_t top_string = n ? e[0].count : 0;
     e = content_histogram_sorted(c->shapes, &n);
     if (n && e[0].count > top_string) { /* numbers told apart what is one kind of string */
         fprintf(out, "  shapes (the strings, each number as #)\n");
-        for (size_t i = 0; i < n && i < SHAPES_SHOWN; i++) {
-            fprintf(out, "    %10s%s ", units_count(n1, sizeof(n1), e[i].count),
-                    e[i].uncounted ? "+" : "");
-            print_text(out, e[i].text, e[i].len, 100);
-            fputc('\n', out);
-        }
+        print_entries(out, e, n, SHAPES_SHOWN);
     }
     fields(out, c);
     for (size_t i = 0; i < c->nsamples; i++) {
