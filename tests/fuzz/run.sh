@@ -1,6 +1,6 @@
 #!/bin/sh
-# Runs a fuzzer (the snapshot reader's, the core files') for LEAKTAG_FUZZ_SECONDS (default 30) over a copy of the
-# seed corpus, so new inputs it finds do not land in the repository.
+# Runs a fuzzer (the snapshot reader's, or the core files') for LEAKTAG_FUZZ_SECONDS (default
+# 30) over a copy of the seed corpus, so new inputs it finds do not land in the repository.
 # Usage: run.sh FUZZER CORPUS_DIR
 set -eu
 work=$(mktemp -d)
