@@ -888,6 +888,14 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
         }
 
     /* Names for the file-backed segments; the executable is the file holding AT_PHDR. */
+    /* --exe: the executable (the file holding AT_PHDR) is read from there instead */
+    const char *exe_name = NULL;
+    for (size_t i = 0; i < nfiles; i++)
+        if (files[i].name && at_phdr >= files[i].start && at_phdr < files[i].end)
+            exe_name = files[i].name;
+    for (size_t i = 0; exe && exe_name && i < nfiles; i++)
+        if (files[i].name && !strcmp(files[i].name, exe_name))
+            files[i].name = exe;
     bool libc = false;
     for (size_t i = 0; i < nfiles; i++) {
         if (!files[i].name)

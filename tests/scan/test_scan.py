@@ -252,10 +252,30 @@ class SecondCase(unittest.TestCase):
 
     @needs_gcore
     def test_core(self):
-        d = scan_json(gcore(self.pool.pid, self.dir), "--top", "1")
+        core = gcore(self.pool.pid, self.dir)
+        d = scan_json(core, "--top", "1")
         f = self.families(d)
         self.assertEqual(f["handler_main()"]["threads"], 6)  # a core keeps no names
         self.assertEqual(d["contents"][0]["shapes"][0]["text"], "user:session:#")
+
+    @needs_gcore
+    def test_core_exe_moved(self):
+        # a core of a program whose file is gone since: --exe says where it is now
+        first, moved = os.path.join(self.dir, "pool-then"), os.path.join(self.dir, "pool-now")
+        shutil.copy(POOL, first)
+        shutil.copy(POOL, moved)
+        p = Program([first, "--rate", "100"])
+        try:
+            time.sleep(0.5)
+            core = gcore(p.pid, self.dir)
+        finally:
+            p.stop()
+        os.unlink(first)
+        d = scan_json(core, "--top", "0")
+        self.assertNotIn("handler_main()", self.families(d))
+        d = scan_json(core, "--exe", moved, "--top", "0")
+        self.assertEqual(d["target"]["executable"], moved)
+        self.assertEqual(self.families(d)["handler_main()"]["threads"], 6)
 
 
 class ThirdCase(unittest.TestCase):
