@@ -39,7 +39,7 @@ static void usage(FILE *out)
           "                      after chunk, for xxd and grep -a (0600)\n"
           "  --samples N         hexdumps per class (default 2)\n"
           "  --exe BINARY        a core's executable, when not where the core says\n"
-          "  --format text|json  (json: docs/SCAN.md)\n"
+          "  --format text|json|html  (json: docs/SCAN.md; html: one page, for any browser)\n"
           "  --output FILE       write there (complete or not at all), not stdout\n"
           "  --color auto|always|never\n"
           "  --version, --help\n",
@@ -117,9 +117,14 @@ int main(int argc, char **argv)
         case OPT_SAMPLES: opt.samples = (size_t)whole(optarg, "--samples", 1000); break;
         case OPT_EXE: opt.exe = optarg; break;
         case OPT_FORMAT:
-            if (strcmp(optarg, "text") && strcmp(optarg, "json"))
-                die("--format: '%s' is not text or json (see --help)", optarg);
-            opt.json = !strcmp(optarg, "json");
+            if (!strcmp(optarg, "text"))
+                opt.format = SCAN_TEXT;
+            else if (!strcmp(optarg, "json"))
+                opt.format = SCAN_JSON;
+            else if (!strcmp(optarg, "html"))
+                opt.format = SCAN_HTML;
+            else
+                die("--format: '%s' is not text, json or html (see --help)", optarg);
             break;
         case OPT_OUTPUT: output_path = optarg; break;
         case OPT_COLOR:
@@ -144,7 +149,8 @@ int main(int argc, char **argv)
     if (opt.interval && opt.count < 2)
         die("--count: at least 2 looks to see growth (see --help)");
     opt.color = !strcmp(color, "always") ||
-                (!strcmp(color, "auto") && !output_path && !opt.json && isatty(STDOUT_FILENO) &&
+                (!strcmp(color, "auto") && !output_path && opt.format == SCAN_TEXT &&
+                 isatty(STDOUT_FILENO) &&
                  !getenv("NO_COLOR"));
     struct lts_error e = {{0}};
     if (opt.grep_pattern && !(opt.grep = content_regex_compile(opt.grep_pattern, &e)))
@@ -157,8 +163,10 @@ int main(int argc, char **argv)
         if (output_path && output_open(&o, output_path, &e) != 0)
             rc = -1;
         if (rc == 0) {
-            if (opt.json)
+            if (opt.format == SCAN_JSON)
                 scan_render_json(o.out, &s);
+            else if (opt.format == SCAN_HTML)
+                scan_render_html(o.out, &s);
             else
                 scan_render_text(o.out, &s);
             if (output_close(&o, true, &e) != 0)

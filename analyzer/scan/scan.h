@@ -26,7 +26,7 @@ struct scan_options {
     uint64_t size;            /* --size: only this usable size's content (0: the top ones) */
     const char *dump_path;    /* --dump */
     size_t samples;           /* hexdumps per class */
-    bool json;
+    enum { SCAN_TEXT, SCAN_JSON, SCAN_HTML } format;
     bool color;
 };
 
@@ -113,5 +113,6 @@ const char *scan_kind_name(enum target_map_kind kind);
 
 void scan_render_text(FILE *out, const struct scan *s);
 void scan_render_json(FILE *out, const struct scan *s);
+void scan_render_html(FILE *out, const struct scan *s);
 
 #endif

@@ -18,6 +18,7 @@ import time
 import unittest
 
 SCAN, SPP, POOL, ROUTER, STATIC, JEMALLOC = sys.argv[1:7]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 MIB = 1 << 20
 
 
@@ -143,6 +144,35 @@ class FirstCase(unittest.TestCase):
         self.assertRegex(text, rf"{self.leaked - self.empty:,} channelid=4099")
         self.assertIn("POST /api/report", text)
         self.assertIn("[heap]", text)
+
+    @unittest.skipUnless(CHROMIUM, "chromium is not installed: tests/run.sh installs it")
+    def test_html(self):
+        page = os.path.join(self.dir, "scan.html")
+        scan(self.worker.pid, "--grep", r"channelid=\d*", "--format", "html", "--output", page)
+        self.assertEqual(os.stat(page).st_mode & 0o777, 0o600)
+        with open(page) as f:
+            source = f.read()
+        self.assertIn("Content-Security-Policy", source)
+        self.assertNotRegex(source, r"<script|\ssrc=|\shref=")  # nothing runs, nothing loads
+        res = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                              "--dump-dom", "file://" + page], capture_output=True, text=True,
+                             timeout=120)
+        dom = res.stdout
+
+        def rows(table):
+            body = re.search(rf'<table id="?{table}"?>(.*?)</table>', dom, re.S).group(1)
+            return [re.sub(r"<[^>]+>", "|", r).split("|")
+                    for r in re.findall(r"<tr>(.*?)</tr>", body, re.S)][1:]
+
+        def cells(row):
+            return [c.strip() for c in row if c.strip()]
+
+        largest = cells(rows("classes")[0])
+        self.assertEqual(largest[1], f"{self.leaked:,}")
+        grep = {cells(r)[1]: cells(r)[0] for r in rows("grep-0")}
+        self.assertEqual(grep["channelid=4099"], f"{self.leaked - self.empty:,}")
+        self.assertEqual(grep["channelid="], f"{self.empty:,}")
+        self.assertEqual(cells(rows("families")[0])[0], "spp_worker (main)")
 
     def test_freeze(self):
         d = scan_json(self.worker.pid, "--freeze", "--grep", r"channelid=\d*")
