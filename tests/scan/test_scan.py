@@ -172,7 +172,7 @@ class FirstCase(unittest.TestCase):
         grep = {cells(r)[1]: cells(r)[0] for r in rows("grep-0")}
         self.assertEqual(grep["channelid=4099"], f"{self.leaked - self.empty:,}")
         self.assertEqual(grep["channelid="], f"{self.empty:,}")
-        self.assertEqual(cells(rows("families")[0])[0], "spp_worker (main)")
+        self.assertEqual(cells(rows("families")[0])[0], os.path.basename(SPP)[:15] + " (main)")
 
     def test_freeze(self):
         d = scan_json(self.worker.pid, "--freeze", "--grep", r"channelid=\d*")
