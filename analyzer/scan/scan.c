@@ -37,6 +37,20 @@ const char *scan_kind_name(enum target_map_kind kind)
     return "?";
 }
 
+const char *scan_region_name(char *buf, size_t size, const struct scan_region *r)
+{
+    switch (r->kind) {
+    case TARGET_MAP_THREAD_STACK: snprintf(buf, size, "stack of thread %d", r->tid); break;
+    case TARGET_MAP_STACK: snprintf(buf, size, "[stack] of the main thread"); break;
+    case TARGET_MAP_HEAP: snprintf(buf, size, "[heap] (malloc's main arena)"); break;
+    case TARGET_MAP_ARENA: snprintf(buf, size, "heap of a malloc arena"); break;
+    case TARGET_MAP_MMAPPED: snprintf(buf, size, "malloc's mmapped chunks"); break;
+    default:
+        snprintf(buf, size, "%s", r->path ? r->path : scan_kind_name(r->kind));
+    }
+    return buf;
+}
+
 uint64_t scan_class_chunks(const struct scan_look *look, uint64_t usable)
 {
     for (size_t i = 0; i < look->nclasses; i++)
@@ -80,6 +94,43 @@ static int record_look(struct scan *s, double at)
     look->nclasses = s->heap.nclasses;
     look->inuse_bytes = s->heap.inuse_bytes;
     look->inuse_chunks = s->heap.inuse_chunks;
+    return 0;
+}
+
+static int by_growth(const void *a, const void *b)
+{
+    const struct scan_growth *x = a, *y = b;
+    if (x->rss != y->rss)
+        return x->rss > y->rss ? -1 : 1;
+    return x->region->start < y->region->start ? -1 : x->region->start > y->region->start;
+}
+
+/* The last look's totals by kind, and the mappings that grew since the first look. */
+static int summarize_looks(struct scan *s)
+{
+    const struct scan_look *first = &s->looks[0], *last = &s->looks[s->nlooks - 1];
+    for (size_t i = 0; i < last->nregions; i++) {
+        const struct scan_region *r = &last->regions[i];
+        struct scan_kind_total *k = &s->kinds[r->kind];
+        k->maps++;
+        k->size += r->end - r->start;
+        k->rss += r->rss;
+        k->swapped += r->swapped;
+    }
+    if (s->nlooks < 2)
+        return 0;
+    if (!(s->grew = calloc(last->nregions + 1, sizeof(*s->grew))))
+        return -1;
+    for (size_t i = 0; i < last->nregions; i++) {
+        const struct scan_region *r = &last->regions[i];
+        uint64_t before = 0;
+        for (size_t k = 0; k < first->nregions; k++)
+            if (first->regions[k].start == r->start)
+                before = first->regions[k].rss;
+        if (r->rss > before)
+            s->grew[s->ngrew++] = (struct scan_growth){r, (int64_t)(r->rss - before)};
+    }
+    qsort(s->grew, s->ngrew, sizeof(*s->grew), by_growth);
     return 0;
 }
 
@@ -440,6 +491,8 @@ int scan_run(struct scan *s, struct scan_options *opt, struct lts_error *err)
         }
     }
     content_grep_scratch_free(&r.scratch);
+    if (rc == 0 && summarize_looks(s) < 0)
+        rc = lts_fail(err, "out of memory");
     if (rc == 0 && (s->modules = modules_open(t, NULL)))
         for (size_t i = 0; i < t->nthreads; i++)
             t->threads[i].start_name = modules_function(s->modules, t->threads[i].start_routine);
@@ -458,6 +511,7 @@ void scan_free(struct scan *s)
         free(s->looks[i].classes);
     }
     free(s->looks);
+    free(s->grew);
     for (size_t i = 0; i < s->ncontents; i++) {
         struct scan_content *c = &s->contents[i];
         content_histogram_free(c->strings);

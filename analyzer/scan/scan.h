@@ -73,6 +73,17 @@ struct scan_content {
     size_t nsamples;
 };
 
+/* The last look's mappings of one kind, together. */
+struct scan_kind_total {
+    uint64_t maps, size, rss, swapped;
+};
+
+/* A mapping that grew between the first look and the last (matched by its start). */
+struct scan_growth {
+    const struct scan_region *region; /* in the last look */
+    int64_t rss;                      /* resident bytes more than at the first look */
+};
+
 struct scan_family {
     char name[40];
     char start[64];        /* the function its threads started in, "" when unknown */
@@ -88,6 +99,9 @@ struct scan {
     struct heap_census heap;
     struct scan_look *looks;
     size_t nlooks;
+    struct scan_kind_total kinds[TARGET_MAP_SPECIAL + 1];
+    struct scan_growth *grew; /* largest growth first; with several looks */
+    size_t ngrew;
     struct scan_content *contents;
     size_t ncontents;
     struct scan_modules *modules; /* names for the threads' start routines */
@@ -110,6 +124,10 @@ uint64_t scan_class_chunks(const struct scan_look *look, uint64_t usable);
 
 /* What a mapping is, in words: "heap", "stack of thread 1234", "anonymous", a path. */
 const char *scan_kind_name(enum target_map_kind kind);
+
+/* A mapping in words, into buf: "[heap] (malloc's main arena)", "stack of thread 1234", its
+ * path, or its kind. */
+const char *scan_region_name(char *buf, size_t size, const struct scan_region *r);
 
 void scan_render_text(FILE *out, const struct scan *s);
 void scan_render_json(FILE *out, const struct scan *s);

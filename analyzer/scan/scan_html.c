@@ -95,20 +95,13 @@ static void memory(FILE *out, const struct scan *s)
     fputs("<table id=kinds><tr><th>kind</th><th>mappings</th><th>size</th><th>RSS</th>"
           "<th>swapped</th></tr>\n", out);
     for (int k = 0; k <= TARGET_MAP_SPECIAL; k++) {
-        uint64_t maps = 0, size = 0, rss = 0, swapped = 0;
-        for (size_t i = 0; i < last->nregions; i++)
-            if ((int)last->regions[i].kind == k) {
-                maps++;
-                size += last->regions[i].end - last->regions[i].start;
-                rss += last->regions[i].rss;
-                swapped += last->regions[i].swapped;
-            }
-        if (maps)
+        const struct scan_kind_total *kt = &s->kinds[k];
+        if (kt->maps)
             fprintf(out, "<tr><td>%s</td><td class=n>%" PRIu64 "</td><td class=n>%s</td>"
                          "<td class=n>%s</td><td class=n>%s</td></tr>\n",
-                    scan_kind_name(k), maps, units_bytes(b1, sizeof(b1), (int64_t)size),
-                    units_bytes(b2, sizeof(b2), (int64_t)rss),
-                    units_bytes(b3, sizeof(b3), (int64_t)swapped));
+                    scan_kind_name(k), kt->maps, units_bytes(b1, sizeof(b1), (int64_t)kt->size),
+                    units_bytes(b2, sizeof(b2), (int64_t)kt->rss),
+                    units_bytes(b3, sizeof(b3), (int64_t)kt->swapped));
     }
     fputs("</table>\n", out);
     if (s->nlooks < 2)
@@ -116,23 +109,13 @@ static void memory(FILE *out, const struct scan *s)
     const struct scan_look *first = &s->looks[0];
     fprintf(out, "<h3>Grew in %.1f s</h3><table id=grew><tr><th>mapping</th><th>what</th>"
                  "<th>RSS growth</th><th>RSS now</th></tr>\n", last->at - first->at);
-    for (size_t i = 0; i < last->nregions; i++) {
-        const struct scan_region *r = &last->regions[i];
-        uint64_t before = 0;
-        for (size_t k = 0; k < first->nregions; k++)
-            if (first->regions[k].start == r->start)
-                before = first->regions[k].rss;
-        if (r->rss <= before)
-            continue;
+    for (size_t i = 0; i < s->ngrew; i++) {
+        const struct scan_region *r = s->grew[i].region;
+        char name[300];
         fprintf(out, "<tr><td>%#" PRIx64 "-%#" PRIx64 "</td><td>", r->start, r->end);
-        if (r->kind == TARGET_MAP_THREAD_STACK)
-            fprintf(out, "stack of thread %d", r->tid);
-        else if (r->path)
-            ctext(out, r->path);
-        else
-            fputs(scan_kind_name(r->kind), out);
+        ctext(out, scan_region_name(name, sizeof(name), r));
         fprintf(out, "</td><td class=n>+%s</td><td class=n>%s</td></tr>\n",
-                units_bytes(b1, sizeof(b1), (int64_t)(r->rss - before)),
+                units_bytes(b1, sizeof(b1), s->grew[i].rss),
                 units_bytes(b2, sizeof(b2), (int64_t)r->rss));
     }
     fputs("</table>\n", out);

@@ -36,20 +36,6 @@ static void print_text(FILE *out, const char *text, size_t len, size_t max)
         fputs("...", out);
 }
 
-static const char *region_name(char *buf, size_t size, const struct scan_region *r)
-{
-    switch (r->kind) {
-    case TARGET_MAP_THREAD_STACK: snprintf(buf, size, "stack of thread %d", r->tid); break;
-    case TARGET_MAP_STACK: snprintf(buf, size, "[stack] of the main thread"); break;
-    case TARGET_MAP_HEAP: snprintf(buf, size, "[heap] (malloc's main arena)"); break;
-    case TARGET_MAP_ARENA: snprintf(buf, size, "heap of a malloc arena"); break;
-    case TARGET_MAP_MMAPPED: snprintf(buf, size, "malloc's mmapped chunks"); break;
-    default:
-        snprintf(buf, size, "%s", r->path ? r->path : scan_kind_name(r->kind));
-    }
-    return buf;
-}
-
 static void header(FILE *out, const struct scan *s)
 {
     const struct target *t = s->t;
@@ -74,61 +60,32 @@ static void memory(FILE *out, const struct scan *s)
             units_bytes(b1, sizeof(b1), (int64_t)last->vm_size),
             units_bytes(b2, sizeof(b2), (int64_t)last->rss),
             s->t->is_core ? "in the core" : "resident");
-    /* by kind */
-    struct { uint64_t maps, size, rss, swapped; } kinds[TARGET_MAP_SPECIAL + 1] = {{0}};
-    for (size_t i = 0; i < last->nregions; i++) {
-        const struct scan_region *r = &last->regions[i];
-        kinds[r->kind].maps++;
-        kinds[r->kind].size += r->end - r->start;
-        kinds[r->kind].rss += r->rss;
-        kinds[r->kind].swapped += r->swapped;
-    }
     if (s->t->unmeasured_maps)
         fprintf(out, "  (%zu mappings of over 64 GiB each, reserved more than used: their "
                      "resident bytes are not counted)\n", s->t->unmeasured_maps);
     fprintf(out, "  %-16s %8s %11s %11s %11s\n", "kind", "mappings", "size",
             s->t->is_core ? "in core" : "RSS", "swapped");
     for (int k = 0; k <= TARGET_MAP_SPECIAL; k++)
-        if (kinds[k].maps)
-            fprintf(out, "  %-16s %8" PRIu64 " %11s %11s %11s\n", scan_kind_name(k), kinds[k].maps,
-                    units_bytes(b1, sizeof(b1), (int64_t)kinds[k].size),
-                    units_bytes(b2, sizeof(b2), (int64_t)kinds[k].rss),
-                    units_bytes(b3, sizeof(b3), (int64_t)kinds[k].swapped));
+        if (s->kinds[k].maps)
+            fprintf(out, "  %-16s %8" PRIu64 " %11s %11s %11s\n", scan_kind_name(k),
+                    s->kinds[k].maps, units_bytes(b1, sizeof(b1), (int64_t)s->kinds[k].size),
+                    units_bytes(b2, sizeof(b2), (int64_t)s->kinds[k].rss),
+                    units_bytes(b3, sizeof(b3), (int64_t)s->kinds[k].swapped));
 
     if (s->nlooks > 1) {
         const struct scan_look *first = &s->looks[0];
         fprintf(out, "\n  %sgrew%s in %.1f s (%zu looks), largest growth first:\n", b(s), p(s),
                 last->at - first->at, s->nlooks);
-        /* a region matches the one at its start in the first look */
-        size_t shown = 0;
-        bool *done = calloc(last->nregions + 1, 1);
-        while (done && shown < REGIONS_SHOWN) {
-            int64_t best = 0;
-            size_t pick = SIZE_MAX;
-            for (size_t i = 0; i < last->nregions; i++) {
-                const struct scan_region *r = &last->regions[i];
-                uint64_t before = 0;
-                for (size_t k = 0; k < first->nregions; k++)
-                    if (first->regions[k].start == r->start)
-                        before = first->regions[k].rss;
-                int64_t grown = (int64_t)r->rss - (int64_t)before;
-                if (!done[i] && grown > best)
-                    best = grown, pick = i;
-            }
-            if (pick == SIZE_MAX)
-                break;
-            done[pick] = true;
-            const struct scan_region *r = &last->regions[pick];
+        for (size_t i = 0; i < s->ngrew && i < REGIONS_SHOWN; i++) {
+            const struct scan_region *r = s->grew[i].region;
             char name[300];
             fprintf(out, "    %#14" PRIx64 "-%#-14" PRIx64 " %s  RSS +%-10s now %-10s %s\n",
-                    r->start, r->end, r->perms, units_bytes(b1, sizeof(b1), best),
+                    r->start, r->end, r->perms, units_bytes(b1, sizeof(b1), s->grew[i].rss),
                     units_bytes(b2, sizeof(b2), (int64_t)r->rss),
-                    region_name(name, sizeof(name), r));
-            shown++;
+                    scan_region_name(name, sizeof(name), r));
         }
-        if (!shown)
+        if (!s->ngrew)
             fprintf(out, "    nothing\n");
-        free(done);
         return;
     }
     fprintf(out, "\n  largest mappings:\n");
@@ -146,7 +103,7 @@ static void memory(FILE *out, const struct scan *s)
         char name[300];
         fprintf(out, "    %#14" PRIx64 "-%#-14" PRIx64 " %s  %10s %s  %s\n", r->start,
                 r->end, r->perms, units_bytes(b1, sizeof(b1), (int64_t)r->rss),
-                s->t->is_core ? "in core " : "resident", region_name(name, sizeof(name), r));
+                s->t->is_core ? "in core " : "resident", scan_region_name(name, sizeof(name), r));
     }
     free(done);
 }
