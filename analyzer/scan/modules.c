@@ -5,10 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "elfhdr.h"
 #include "reader.h"
 #include "symbolize.h"
-
-#define HEADER_BYTES 4096u
 
 struct scan_modules {
     struct lts_snapshot snap; /* only its modules: what the symbolizer reads */
@@ -18,49 +17,39 @@ struct scan_modules {
     struct symbolizer *sym;
 };
 
+struct mapped {
+    struct target *t;
+    uint64_t start;
+};
+
+/* elf_read_fn over a file's header as mapped into the target. */
+static size_t read_mapped(void *ctx, uint64_t offset, void *buf, size_t len)
+{
+    const struct mapped *m = ctx;
+    return target_read(m->t, m->start + offset, buf, len);
+}
+
 /* From the ELF header mapped at `start`: the bias (runtime address - ELF address) and the
  * build-id. False when the header is not readable or not ELF. */
 static bool read_header(struct target *t, uint64_t start, uint64_t *bias, uint8_t *build_id,
                         size_t *build_id_len)
 {
-    uint8_t h[HEADER_BYTES];
-    size_t got = target_read(t, start, h, sizeof(h));
-    if (got < EI_NIDENT || memcmp(h, ELFMAG, SELFMAG))
-        return false;
-    bool wide = h[EI_CLASS] == ELFCLASS64;
-    uint64_t phoff, phnum, phentsize;
-    if (wide && got >= sizeof(Elf64_Ehdr)) {
-        Elf64_Ehdr e;
-        memcpy(&e, h, sizeof(e));
-        phoff = e.e_phoff, phnum = e.e_phnum, phentsize = e.e_phentsize;
-    } else if (!wide && got >= sizeof(Elf32_Ehdr)) {
-        Elf32_Ehdr e;
-        memcpy(&e, h, sizeof(e));
-        phoff = e.e_phoff, phnum = e.e_phnum, phentsize = e.e_phentsize;
-    } else {
+    struct mapped m = {t, start};
+    struct elf_headers h;
+    if (elf_read_headers(read_mapped, &m, 256, &h) != ELF_OK) {
+        elf_headers_free(&h);
         return false;
     }
     uint64_t lowest = UINT64_MAX, note_at[4], note_size[4];
     size_t nnotes = 0;
-    for (uint64_t i = 0; i < phnum; i++) {
-        uint64_t at = phoff + i * phentsize;
-        uint64_t type, vaddr, filesz;
-        if (wide && at + sizeof(Elf64_Phdr) <= got) {
-            Elf64_Phdr p;
-            memcpy(&p, h + at, sizeof(p));
-            type = p.p_type, vaddr = p.p_vaddr, filesz = p.p_filesz;
-        } else if (!wide && at + sizeof(Elf32_Phdr) <= got) {
-            Elf32_Phdr p;
-            memcpy(&p, h + at, sizeof(p));
-            type = p.p_type, vaddr = p.p_vaddr, filesz = p.p_filesz;
-        } else {
-            break;
-        }
-        if (type == PT_LOAD && vaddr < lowest)
-            lowest = vaddr;
-        if (type == PT_NOTE && nnotes < 4)
-            note_at[nnotes] = vaddr, note_size[nnotes++] = filesz;
+    for (unsigned i = 0; i < h.nsegments; i++) {
+        const struct elf_segment *p = &h.segments[i];
+        if (p->type == PT_LOAD && p->vaddr < lowest)
+            lowest = p->vaddr;
+        if (p->type == PT_NOTE && nnotes < 4)
+            note_at[nnotes] = p->vaddr, note_size[nnotes++] = p->filesz;
     }
+    elf_headers_free(&h);
     if (lowest == UINT64_MAX)
         return false;
     *bias = start - (lowest & ~(uint64_t)4095);
@@ -69,22 +58,15 @@ static bool read_header(struct target *t, uint64_t start, uint64_t *bias, uint8_
         uint8_t notes[1024];
         size_t n = note_size[k] < sizeof(notes) ? (size_t)note_size[k] : sizeof(notes);
         n = target_read(t, *bias + note_at[k], notes, n);
-        for (size_t at = 0; at + 12 <= n;) {
-            uint32_t namesz, descsz, type;
-            memcpy(&namesz, notes + at, 4);
-            memcpy(&descsz, notes + at + 4, 4);
-            memcpy(&type, notes + at + 8, 4);
-            size_t desc = at + 12 + ((namesz + 3u) & ~3u);
-            if (desc > n || descsz > n - desc)
-                break;
-            if (type == NT_GNU_BUILD_ID && namesz == 4 && !memcmp(notes + at + 12, "GNU", 4) &&
-                descsz <= 64) {
-                memcpy(build_id, notes + desc, descsz);
-                *build_id_len = descsz;
+        struct elf_note note;
+        size_t at = 0;
+        while (elf_next_note(notes, n, &at, &note) > 0)
+            if (note.type == NT_GNU_BUILD_ID && note.namesz == 4 && !memcmp(note.name, "GNU", 4) &&
+                note.descsz <= 64) {
+                memcpy(build_id, note.desc, note.descsz);
+                *build_id_len = note.descsz;
                 break;
             }
-            at = desc + ((descsz + 3u) & ~3u);
-        }
     }
     return true;
 }

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "elfhdr.h"
+
 #ifndef NT_FILE
 #define NT_FILE 0x46494c45
 #endif
@@ -50,6 +52,13 @@ double target_now(void)
 }
 
 /* ---- small helpers ------------------------------------------------------------------------ */
+
+/* elf_read_fn over a file descriptor. */
+static size_t read_fd(void *ctx, uint64_t offset, void *buf, size_t len)
+{
+    ssize_t n = pread(*(const int *)ctx, buf, len, (off_t)offset);
+    return n > 0 ? (size_t)n : 0;
+}
 
 /* The whole of a small /proc file into buf (NUL-terminated); its length, or -1. */
 static ssize_t read_small(const char *path, char *buf, size_t size)
@@ -492,37 +501,25 @@ static int live_read_exe(struct target *t, bool *dynamic, struct lts_error *err)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? gone(t, err) : refusal(t, err);
-    unsigned char ident[EI_NIDENT];
-    Elf64_Ehdr e64;
-    Elf32_Ehdr e32;
+    struct elf_headers h;
+    enum elf_error e = elf_read_headers(read_fd, &fd, 256, &h);
     int rc = -1;
     *dynamic = false;
-    if (pread(fd, ident, sizeof(ident), 0) != (ssize_t)sizeof(ident) ||
-        memcmp(ident, ELFMAG, SELFMAG)) {
+    if (e == ELF_NOT_ELF) {
         lts_fail(err, "%s: its executable %s is not ELF", t->source, t->exe ? t->exe : path);
         goto out;
     }
-    uint64_t phoff;
-    unsigned phnum, phentsize;
-    if (ident[EI_CLASS] == ELFCLASS64 && pread(fd, &e64, sizeof(e64), 0) == (ssize_t)sizeof(e64)) {
-        t->pointer_bytes = 8;
-        phoff = e64.e_phoff, phnum = e64.e_phnum, phentsize = e64.e_phentsize;
-    } else if (ident[EI_CLASS] == ELFCLASS32 &&
-               pread(fd, &e32, sizeof(e32), 0) == (ssize_t)sizeof(e32)) {
-        t->pointer_bytes = 4;
-        phoff = e32.e_phoff, phnum = e32.e_phnum, phentsize = e32.e_phentsize;
-    } else {
+    if (e == ELF_NOT_32_OR_64 || e == ELF_SHORT_HEADER) {
         lts_fail(err, "%s: its executable is neither ELF32 nor ELF64", t->source);
         goto out;
     }
-    for (unsigned i = 0; i < phnum && i < 256; i++) {
-        uint32_t type;
-        if (pread(fd, &type, sizeof(type), (off_t)(phoff + (uint64_t)i * phentsize)) ==
-                (ssize_t)sizeof(type) && type == PT_INTERP)
+    t->pointer_bytes = h.wide ? 8 : 4;
+    for (unsigned i = 0; e == ELF_OK && i < h.nsegments; i++)
+        if (h.segments[i].type == PT_INTERP)
             *dynamic = true;
-    }
     rc = 0;
 out:
+    elf_headers_free(&h);
     close(fd);
     return rc;
 }
@@ -587,13 +584,6 @@ int target_refresh(struct target *t, struct lts_error *err)
 }
 
 /* ---- a core file ------------------------------------------------------------------------- */
-
-struct core_header {
-    bool wide;
-    uint64_t phoff;
-    unsigned phnum, phentsize;
-    unsigned type;
-};
 
 static int compare_segments(const void *a, const void *b)
 {
@@ -680,38 +670,15 @@ static bool file_segment_executable(const char *path, uint64_t offset)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
+    struct elf_headers h;
     bool x = false;
-    unsigned char ident[EI_NIDENT];
-    if (pread(fd, ident, sizeof(ident), 0) == (ssize_t)sizeof(ident) &&
-        !memcmp(ident, ELFMAG, SELFMAG)) {
-        bool wide = ident[EI_CLASS] == ELFCLASS64;
-        uint64_t phoff = 0, phnum = 0;
-        if (wide) {
-            Elf64_Ehdr e;
-            if (pread(fd, &e, sizeof(e), 0) == (ssize_t)sizeof(e))
-                phoff = e.e_phoff, phnum = e.e_phnum;
-        } else {
-            Elf32_Ehdr e;
-            if (pread(fd, &e, sizeof(e), 0) == (ssize_t)sizeof(e))
-                phoff = e.e_phoff, phnum = e.e_phnum;
+    if (elf_read_headers(read_fd, &fd, 256, &h) == ELF_OK)
+        for (unsigned i = 0; i < h.nsegments && !x; i++) {
+            const struct elf_segment *p = &h.segments[i];
+            x = p->type == PT_LOAD && (p->flags & PF_X) &&
+                offset >= (p->offset & ~(uint64_t)4095) && offset < p->offset + p->filesz;
         }
-        for (uint64_t i = 0; i < phnum && i < 256 && !x; i++) {
-            uint64_t type = 0, flags = 0, off = 0, size = 0;
-            if (wide) {
-                Elf64_Phdr p;
-                if (pread(fd, &p, sizeof(p), (off_t)(phoff + i * sizeof(p))) != (ssize_t)sizeof(p))
-                    break;
-                type = p.p_type, flags = p.p_flags, off = p.p_offset, size = p.p_filesz;
-            } else {
-                Elf32_Phdr p;
-                if (pread(fd, &p, sizeof(p), (off_t)(phoff + i * sizeof(p))) != (ssize_t)sizeof(p))
-                    break;
-                type = p.p_type, flags = p.p_flags, off = p.p_offset, size = p.p_filesz;
-            }
-            x = type == PT_LOAD && (flags & PF_X) && offset >= (off & ~(uint64_t)4095) &&
-                offset < off + size;
-        }
-    }
+    elf_headers_free(&h);
     close(fd);
     return x;
 }
@@ -726,48 +693,41 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
         return lts_fail(err, "%s: not a pid, nor a core file", path);
-    unsigned char ident[EI_NIDENT];
-    if (pread(fd, ident, sizeof(ident), 0) != (ssize_t)sizeof(ident) ||
-        memcmp(ident, ELFMAG, SELFMAG))
+    struct elf_headers h;
+    switch (elf_read_headers(read_fd, &fd, UINT32_MAX, &h)) {
+    case ELF_OK:
+        break;
+    case ELF_NOT_ELF:
+        elf_headers_free(&h);
         return lts_fail(err, "%s: not a pid, nor an ELF core file", path);
-    struct core_header h = {.wide = ident[EI_CLASS] == ELFCLASS64};
-    if (h.wide) {
-        Elf64_Ehdr e;
-        if (pread(fd, &e, sizeof(e), 0) != (ssize_t)sizeof(e))
-            return lts_fail(err, "%s: truncated core file: no complete ELF header", path);
-        h.phoff = e.e_phoff, h.phnum = e.e_phnum, h.phentsize = e.e_phentsize, h.type = e.e_type;
-        if (h.phentsize != sizeof(Elf64_Phdr))
-            return lts_fail(err, "%s: program headers of %u bytes, not %zu", path, h.phentsize,
-                            sizeof(Elf64_Phdr));
-    } else if (ident[EI_CLASS] == ELFCLASS32) {
-        Elf32_Ehdr e;
-        if (pread(fd, &e, sizeof(e), 0) != (ssize_t)sizeof(e))
-            return lts_fail(err, "%s: truncated core file: no complete ELF header", path);
-        h.phoff = e.e_phoff, h.phnum = e.e_phnum, h.phentsize = e.e_phentsize, h.type = e.e_type;
-        if (h.phentsize != sizeof(Elf32_Phdr))
-            return lts_fail(err, "%s: program headers of %u bytes, not %zu", path, h.phentsize,
-                            sizeof(Elf32_Phdr));
-    } else {
+    case ELF_NOT_32_OR_64:
         return lts_fail(err, "%s: neither ELF32 nor ELF64", path);
+    case ELF_SHORT_HEADER:
+        return lts_fail(err, "%s: truncated core file: no complete ELF header", path);
+    case ELF_BAD_PHENTSIZE:
+        return lts_fail(err, "%s: program headers of %u bytes, not %zu", path, h.phentsize,
+                        h.wide ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr));
+    case ELF_NO_MEMORY:
+        elf_headers_free(&h);
+        return lts_fail(err, "out of memory");
+    case ELF_SHORT_SEGMENTS:
+        break; /* said below */
     }
-    if (h.type != ET_CORE)
+    if (h.type != ET_CORE) {
+        elf_headers_free(&h);
         return lts_fail(err, "%s: an ELF file, but not a core (give a pid, or a core from gcore "
                              "or the kernel)", path);
+    }
     t->pointer_bytes = h.wide ? 8 : 4;
     t->address_space = address_space_for(t->pointer_bytes);
 
     /* Program headers: the memory (PT_LOAD) and the notes. */
     uint64_t phbytes = (uint64_t)h.phnum * h.phentsize;
-    if (h.phnum == 0 || h.phoff + phbytes > (uint64_t)st.st_size)
+    if (h.phnum == 0 || h.nsegments < h.phnum || h.phoff + phbytes > (uint64_t)st.st_size) {
+        elf_headers_free(&h);
         return lts_fail(err, "%s: truncated core file: its program headers end at byte %" PRIu64
                              ", the file at %" PRIu64, path, h.phoff + phbytes,
                         (uint64_t)st.st_size);
-    uint8_t *ph = malloc(phbytes);
-    if (!ph)
-        return lts_fail(err, "out of memory");
-    if (pread(fd, ph, phbytes, (off_t)h.phoff) != (ssize_t)phbytes) {
-        free(ph);
-        return lts_fail(err, "%s: cannot read its program headers", path);
     }
     t->priv->segments = calloc(h.phnum, sizeof(struct segment));
     uint8_t *notes = NULL;
@@ -780,19 +740,10 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
         lts_fail(err, "out of memory");
         goto out;
     }
-    for (unsigned i = 0; i < h.phnum; i++) {
-        uint64_t type, flags, offset, vaddr, filesz, memsz;
-        if (h.wide) {
-            Elf64_Phdr p;
-            memcpy(&p, ph + (size_t)i * h.phentsize, sizeof(p));
-            type = p.p_type, flags = p.p_flags, offset = p.p_offset, vaddr = p.p_vaddr;
-            filesz = p.p_filesz, memsz = p.p_memsz;
-        } else {
-            Elf32_Phdr p;
-            memcpy(&p, ph + (size_t)i * h.phentsize, sizeof(p));
-            type = p.p_type, flags = p.p_flags, offset = p.p_offset, vaddr = p.p_vaddr;
-            filesz = p.p_filesz, memsz = p.p_memsz;
-        }
+    for (unsigned i = 0; i < h.nsegments; i++) {
+        const struct elf_segment *seg = &h.segments[i];
+        uint64_t type = seg->type, flags = seg->flags, offset = seg->offset, vaddr = seg->vaddr;
+        uint64_t filesz = seg->filesz, memsz = seg->memsz;
         if ((type == PT_LOAD || type == PT_NOTE) && offset + filesz > (uint64_t)st.st_size) {
             if (type == PT_LOAD)
                 lts_fail(err, "%s: truncated core file: the memory at 0x%" PRIx64 " needs bytes "
@@ -838,18 +789,18 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
     size_t tcap = 0;
     int psinfo_pid = 0;
     uint64_t at_phdr = 0;
-    for (size_t at = 0; at + 12 <= notes_size;) {
-        uint32_t namesz, descsz, type;
-        memcpy(&namesz, notes + at, 4);
-        memcpy(&descsz, notes + at + 4, 4);
-        memcpy(&type, notes + at + 8, 4);
-        size_t name_at = at + 12, desc_at = name_at + ((namesz + 3u) & ~3u);
-        if (desc_at > notes_size || descsz > notes_size - desc_at) {
+    struct elf_note note;
+    size_t at = 0;
+    int more;
+    while ((more = elf_next_note(notes, notes_size, &at, &note)) != 0) {
+        if (more < 0) {
             lts_fail(err, "%s: a note at byte %zu runs past the notes' end", path, at);
             goto out;
         }
-        const uint8_t *desc = notes + desc_at;
-        bool core_note = namesz == 5 && !memcmp(notes + name_at, "CORE", 5);
+        const uint8_t *desc = note.desc;
+        size_t descsz = note.descsz;
+        uint32_t type = note.type;
+        bool core_note = note.namesz == 5 && !memcmp(note.name, "CORE", 5);
         if (core_note && type == NT_PRSTATUS) {
             if (core_thread(t, &tcap, desc, descsz, h.wide) < 0) {
                 lts_fail(err, "out of memory");
@@ -873,7 +824,6 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
                 if (note_word(desc, i, h.wide) == AT_PHDR)
                     at_phdr = note_word(desc, i + 1, h.wide);
         }
-        at = desc_at + ((descsz + 3u) & ~3u);
     }
     if (t->nthreads == 0) {
         lts_fail(err, "%s: a core file without a thread (no NT_PRSTATUS note)", path);
@@ -947,7 +897,7 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
     place_stacks(t);
     rc = 0;
 out:
-    free(ph);
+    elf_headers_free(&h);
     free(notes);
     free(files);
     return rc;
