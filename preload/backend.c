@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <stdalign.h>
 #include <stdatomic.h>
@@ -403,17 +404,52 @@ publish: {
 }
 }
 
+/* Does this loaded object define malloc itself? A non-PIE executable that takes malloc's
+ * address carries a canonical PLT entry for it: an undefined symbol with a value, where
+ * dlsym(RTLD_DEFAULT) lands, which only jumps to the definition the loader chose (Debian's
+ * python3.11 has one). That is a use of malloc, not a replacement. */
+static bool defines_malloc(struct link_map *object)
+{
+    void *handle = object->l_name && object->l_name[0]
+                       ? dlopen(object->l_name, RTLD_LAZY | RTLD_NOLOAD)
+                       : dlopen(NULL, RTLD_LAZY | RTLD_NOLOAD);
+    if (!handle)
+        return false;
+    /* (searches the object, then its dependencies: only an answer inside it counts) */
+    void *found = dlsym(handle, "malloc");
+    dlclose(handle);
+    Dl_info where, mine;
+    const ElfW(Sym) *symbol = NULL;
+    if (!found || !dladdr1(found, &where, (void **)&symbol, RTLD_DL_SYMENT) || !symbol ||
+        !dladdr(object->l_ld, &mine) || where.dli_fbase != mine.dli_fbase)
+        return false;
+    return symbol->st_shndx != SHN_UNDEF;
+}
+
 bool lt_backend_shadowed(char *owner, size_t size)
 {
     /* The program (or a library preloaded ahead of leaktag) that defines malloc gets every
-     * call, ours never run, and its blocks reach our free only half the time. Without
-     * interposition (the unit tests) the default and the next malloc are the same. */
+     * call, ours never run, and its blocks reach our free only half the time. The loader
+     * binds malloc to the first definition in its search order: the objects ahead of ours
+     * in the link map are the ones that can take it. Without interposition (the unit
+     * tests) the default and the next malloc are the same. */
     void *first = dlsym(RTLD_DEFAULT, "malloc");
-    Dl_info where, ours;
-    if (!first || first == (void *)lt_real.malloc || !dladdr(first, &where) ||
-        !dladdr((void *)lt_backend_shadowed, &ours) || where.dli_fbase == ours.dli_fbase)
+    Dl_info ours;
+    if (!first || first == (void *)lt_real.malloc || !dladdr((void *)lt_backend_shadowed, &ours))
         return false;
-    const char *name = where.dli_fname && *where.dli_fname ? where.dli_fname : "the program";
-    lt_format(owner, size, "%s", name);
-    return true;
+    for (struct link_map *object = _r_debug.r_map; object; object = object->l_next) {
+        Dl_info where;
+        if (!dladdr(object->l_ld, &where))
+            continue;
+        if (where.dli_fbase == ours.dli_fbase)
+            return false; /* ours comes first */
+        if (defines_malloc(object)) {
+            const char *name = object->l_name && *object->l_name ? object->l_name : NULL;
+            if (!name)
+                name = where.dli_fname && *where.dli_fname ? where.dli_fname : "the program";
+            lt_format(owner, size, "%s", name);
+            return true;
+        }
+    }
+    return false;
 }
