@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,24 +22,51 @@ static void put_char(struct out *o, char c)
     o->len++;
 }
 
-static void put_str(struct out *o, const char *s, int precision)
+/* A field: its text, padded to width (left-aligned with '-', with zeros after any sign
+ * with '0' for a number). */
+struct field {
+    bool left, zeros;
+    int width;
+};
+
+static void put_padded(struct out *o, const struct field *f, const char *sign, const char *text,
+                       size_t len, bool number)
+{
+    size_t sign_len = strlen(sign);
+    size_t pad = f->width > 0 && (size_t)f->width > len + sign_len ? (size_t)f->width - len - sign_len : 0;
+    bool zeros = number && f->zeros && !f->left;
+    for (size_t i = 0; !f->left && !zeros && i < pad; i++)
+        put_char(o, ' ');
+    for (size_t i = 0; i < sign_len; i++)
+        put_char(o, sign[i]);
+    for (size_t i = 0; zeros && i < pad; i++)
+        put_char(o, '0');
+    for (size_t i = 0; i < len; i++)
+        put_char(o, text[i]);
+    for (size_t i = 0; f->left && i < pad; i++)
+        put_char(o, ' ');
+}
+
+static void put_str(struct out *o, const struct field *f, const char *s, int precision)
 {
     if (!s)
         s = "(null)";
-    for (int i = 0; s[i] && (precision < 0 || i < precision); i++)
-        put_char(o, s[i]);
+    size_t len = 0;
+    while (s[len] && (precision < 0 || len < (size_t)precision))
+        len++;
+    put_padded(o, f, "", s, len, false);
 }
 
-static void put_unsigned(struct out *o, unsigned long long v, unsigned base)
+static void put_unsigned(struct out *o, const struct field *f, const char *sign,
+                         unsigned long long v, unsigned base)
 {
     char tmp[24];
-    int n = 0;
+    int n = sizeof(tmp);
     do {
-        tmp[n++] = "0123456789abcdef"[v % base];
+        tmp[--n] = "0123456789abcdef"[v % base];
         v /= base;
     } while (v);
-    while (n)
-        put_char(o, tmp[--n]);
+    put_padded(o, f, sign, tmp + n, sizeof(tmp) - (size_t)n, true);
 }
 
 int lt_vformat(char *buf, size_t size, const char *fmt, va_list ap)
@@ -50,6 +78,26 @@ int lt_vformat(char *buf, size_t size, const char *fmt, va_list ap)
             continue;
         }
         f++;
+        struct field field = {false, false, 0};
+        for (;; f++) {
+            if (*f == '-')
+                field.left = true;
+            else if (*f == '0')
+                field.zeros = true;
+            else
+                break;
+        }
+        if (*f == '*') {
+            field.width = va_arg(ap, int);
+            if (field.width < 0) {
+                field.left = true;
+                field.width = -field.width;
+            }
+            f++;
+        } else {
+            for (; *f >= '0' && *f <= '9'; f++)
+                field.width = field.width * 10 + (*f - '0');
+        }
         int longs = 0, is_size = 0, precision = -1;
         if (*f == '.') { /* precision, for %s only: ".N" or ".*" */
             f++;
@@ -76,12 +124,10 @@ int lt_vformat(char *buf, size_t size, const char *fmt, va_list ap)
                         : longs >= 2 ? va_arg(ap, long long)
                         : longs == 1 ? va_arg(ap, long)
                                      : va_arg(ap, int);
-            if (v < 0) {
-                put_char(&o, '-');
-                put_unsigned(&o, -(unsigned long long)v, 10);
-            } else {
-                put_unsigned(&o, (unsigned long long)v, 10);
-            }
+            if (v < 0)
+                put_unsigned(&o, &field, "-", -(unsigned long long)v, 10);
+            else
+                put_unsigned(&o, &field, "", (unsigned long long)v, 10);
             break;
         }
         case 'u':
@@ -90,19 +136,20 @@ int lt_vformat(char *buf, size_t size, const char *fmt, va_list ap)
                                  : longs >= 2 ? va_arg(ap, unsigned long long)
                                  : longs == 1 ? va_arg(ap, unsigned long)
                                               : va_arg(ap, unsigned);
-            put_unsigned(&o, v, *f == 'x' ? 16 : 10);
+            put_unsigned(&o, &field, "", v, *f == 'x' ? 16 : 10);
             break;
         }
         case 'p':
-            put_str(&o, "0x", -1);
-            put_unsigned(&o, (uintptr_t)va_arg(ap, void *), 16);
+            put_unsigned(&o, &field, "0x", (uintptr_t)va_arg(ap, void *), 16);
             break;
         case 's':
-            put_str(&o, va_arg(ap, const char *), precision);
+            put_str(&o, &field, va_arg(ap, const char *), precision);
             break;
-        case 'c':
-            put_char(&o, (char)va_arg(ap, int));
+        case 'c': {
+            char c = (char)va_arg(ap, int);
+            put_padded(&o, &field, "", &c, 1, false);
             break;
+        }
         case '%':
             put_char(&o, '%');
             break;

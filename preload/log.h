@@ -6,9 +6,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-/* Supports %s (with .N and .* precision) %c %d %i %u %x %p %% and the l, ll and z length
- * modifiers: enough for our own messages, and checked by the compiler like printf.
- * Always NUL-terminates. */
+/* Supports %s (with .N and .* precision) %c %d %i %u %x %p %%, a width (N or *) with the
+ * '-' and '0' flags, and the l, ll and z length modifiers: enough for our own messages,
+ * checked by the compiler like printf, and every conversion the shim's sources give it is
+ * compared with snprintf's by tests/unit/test_formats.py. Always NUL-terminates. */
 int lt_vformat(char *buf, size_t size, const char *fmt, va_list ap);
 int lt_format(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
