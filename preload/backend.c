@@ -411,13 +411,13 @@ publish: {
 static bool defines_malloc(struct link_map *object)
 {
     void *handle = object->l_name && object->l_name[0]
-                       ? dlopen(object->l_name, RTLD_LAZY | RTLD_NOLOAD)
-                       : dlopen(NULL, RTLD_LAZY | RTLD_NOLOAD);
+                       ? lt_real_system()->dlopen(object->l_name, RTLD_LAZY | RTLD_NOLOAD)
+                       : lt_real_system()->dlopen(NULL, RTLD_LAZY | RTLD_NOLOAD);
     if (!handle)
         return false;
     /* (searches the object, then its dependencies: only an answer inside it counts) */
     void *found = dlsym(handle, "malloc");
-    dlclose(handle);
+    lt_real_system()->dlclose(handle);
     Dl_info where, mine;
     const ElfW(Sym) *symbol = NULL;
     if (!found || !dladdr1(found, &where, (void **)&symbol, RTLD_DL_SYMENT) || !symbol ||
