@@ -275,6 +275,12 @@ void render_json(FILE *out, const struct model *m)
             s->time_unix_ns / 1000000000u);
     json_cstr(out, s->reason);
     fprintf(out, ", \"requests\": %" PRIu64, lts_meta_number(s, "requests", 0));
+    if (lts_meta_number(s, "signal_sender_pid", 0)) {
+        const char *sender = lts_meta_text(s, "signal_sender");
+        fprintf(out, ", \"signal_sender_pid\": %" PRIu64 ", \"signal_sender\": ",
+                lts_meta_number(s, "signal_sender_pid", 0));
+        json_cstr(out, sender ? sender : "");
+    }
     fprintf(out, ", \"sampled\": %s, \"sample_interval_bytes\": %" PRIu64 ", \"options\": ",
             m->grouping.sample_interval ? "true" : "false", m->grouping.sample_interval);
     json_cstr(out, s->options);

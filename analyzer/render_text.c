@@ -127,9 +127,16 @@ static void header(const struct text *t)
     uint64_t start = lts_meta_number(s, "process_start_unix_ns", 0);
     fprintf(out, "%sleaktag report: %s (pid %" PRIu64 ")%s\n", bold(o), s->exe, s->pid, plain(o));
     fprintf(out, "  snapshot %" PRIu64 " taken %s, reason: %s", s->seq, when, s->reason);
+    uint64_t sender = lts_meta_number(s, "signal_sender_pid", 0);
+    if (sender) { /* a user's kill, or the program's own signal */
+        const char *name = lts_meta_text(s, "signal_sender");
+        fprintf(out, " from pid %" PRIu64, sender);
+        if (name && *name)
+            fprintf(out, " (%s)%s", name, sender == s->pid ? ", the process itself" : "");
+    }
     uint64_t requests = lts_meta_number(s, "requests", 0);
-    if (requests > 1) /* more signals came while the one before was being written */
-        fprintf(out, " (%" PRIu64 " snapshot signals answered by this one)", requests);
+    if (requests > 1) /* more came while the one before was being written */
+        fprintf(out, " (%" PRIu64 " requests answered by this one)", requests);
     if (start && start < s->time_unix_ns)
         fprintf(out, "; process up %s",
                 units_age(up, sizeof(up), (s->time_unix_ns - start) / 10000000u));

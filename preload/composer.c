@@ -123,7 +123,8 @@ static void meta_str(struct lts_writer *w, const char *key, const char *v, size_
 }
 
 static void write_meta(struct lts_writer *w, uint32_t seq, const char *reason,
-                       uint32_t requests, uint32_t now_cs, const struct lt_proc_status *st)
+                       uint32_t requests, pid_t sender, uint32_t now_cs,
+                       const struct lt_proc_status *st)
 {
     char buf[8192];
     lts_writer_begin(w, LT_SECTION_META);
@@ -146,6 +147,15 @@ static void write_meta(struct lts_writer *w, uint32_t seq, const char *reason,
     meta_str(w, "reason", reason, strlen(reason));
     if (requests) /* snapshot signals answered by this one (those during the last included) */
         meta_uint(w, "requests", requests);
+    if (sender > 0) { /* who sent the snapshot signal: a user's kill, or the program itself */
+        meta_uint(w, "signal_sender_pid", (uint64_t)sender);
+        char path[64];
+        lt_format(path, sizeof(path), "/proc/%d/comm", (int)sender);
+        n = lt_proc_read(path, buf, sizeof(buf));
+        while (n > 0 && buf[n - 1] == '\n')
+            n--;
+        meta_str(w, "signal_sender", buf, n > 0 ? (size_t)n : 0);
+    }
     int64_t wall = lt_clock_ns(CLOCK_REALTIME), mono = lt_clock_ns(CLOCK_MONOTONIC_COARSE);
     meta_uint(w, "time_unix_ns", (uint64_t)wall);
     meta_uint(w, "process_start_unix_ns", lt_proc_start_time_ns());
@@ -586,8 +596,10 @@ static void write_reach(struct lts_writer *w, const struct lt_verdict *v)
     lts_writer_end(w);
 }
 
-static int write_locked(struct lt_thread *self, const char *reason, uint32_t requests, bool final);
-static int compose(struct lt_thread *self, const char *reason, uint32_t requests, bool final);
+static int write_locked(struct lt_thread *self, const char *reason, uint32_t requests,
+                        pid_t sender, bool final);
+static int compose(struct lt_thread *self, const char *reason, uint32_t requests, pid_t sender,
+                   bool final);
 
 static const char *error_text(int err)
 {
@@ -607,13 +619,13 @@ int lt_composer_write_final(struct lt_thread *self, const char *reason)
         lt_log("a snapshot under way did not finish in 3 s; no final snapshot (%s)", reason);
         return -ETIMEDOUT;
     }
-    return write_locked(self, reason, 0, true);
+    return write_locked(self, reason, 0, 0, true);
 }
 
-int lt_composer_write(struct lt_thread *self, const char *reason, uint32_t requests)
+int lt_composer_write(struct lt_thread *self, const char *reason, uint32_t requests, pid_t sender)
 {
     pthread_mutex_lock(&lock);
-    return write_locked(self, reason, requests, false);
+    return write_locked(self, reason, requests, sender, false);
 }
 
 /* With the lock held; releases it. */
@@ -624,15 +636,17 @@ bool lt_composer_busy_here(void)
     return composing;
 }
 
-static int write_locked(struct lt_thread *self, const char *reason, uint32_t requests, bool final)
+static int write_locked(struct lt_thread *self, const char *reason, uint32_t requests,
+                        pid_t sender, bool final)
 {
     composing = true;
-    int err = compose(self, reason, requests, final);
+    int err = compose(self, reason, requests, sender, final);
     composing = false;
     return err;
 }
 
-static int compose(struct lt_thread *self, const char *reason, uint32_t requests, bool final)
+static int compose(struct lt_thread *self, const char *reason, uint32_t requests, pid_t sender,
+                   bool final)
 {
     uint32_t seq = ++sequence;
     struct lt_outfile out;
@@ -680,7 +694,7 @@ static int compose(struct lt_thread *self, const char *reason, uint32_t requests
         lts_writer_init(&w, out.fd, buffer, buffer_size);
         struct lt_proc_status st;
         lt_proc_status(&st);
-        write_meta(&w, seq, reason, requests, s.now_cs, &st);
+        write_meta(&w, seq, reason, requests, sender, s.now_cs, &st);
         write_modules(&w, final);
         write_maps(&w, scratch, scratch_size);
         lts_writer_begin(&w, LT_SECTION_BLOCKS);

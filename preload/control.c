@@ -48,6 +48,17 @@ void lt_control_signal(int sig, uint32_t flags)
     end_change();
 }
 
+static uint32_t requests_answered; /* by leaktag's thread, of leaktag_control.requests */
+
+uint32_t lt_control_take_requests(void)
+{
+    /* Written by another process through process_vm_writev: read once, as it is now. */
+    uint32_t now = __atomic_load_n(&leaktag_control.requests, __ATOMIC_ACQUIRE);
+    uint32_t fresh = now - requests_answered;
+    requests_answered = now;
+    return fresh;
+}
+
 void lt_control_worker(int tid)
 {
     __atomic_store_n(&leaktag_control.worker_tid, tid, __ATOMIC_RELEASE);
@@ -68,5 +79,7 @@ void lt_control_fork_child(void)
     leaktag_control.worker_tid = 0;
     leaktag_control.snapshots = 0;
     leaktag_control.last[0] = '\0';
+    __atomic_store_n(&leaktag_control.requests, 0, __ATOMIC_RELAXED); /* the parent's */
+    requests_answered = 0;
     end_change();
 }

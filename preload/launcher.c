@@ -1,13 +1,17 @@
 /* launcher.c — the `leaktag` command: runs a program with libleaktag.so preloaded, or asks a
  * running one for a snapshot. Its options are generated from the shim's options table
  * (LEAKTAG_SAMPLE_BYTES <-> --sample-bytes) and parsed by it, so the two cannot drift apart.
- * With --pid it sends only the signal the target's shim says it handles (its control block,
- * control.h): a signal the target does not expect may end it. An ordinary program: it may
- * use stdio and malloc; it is never preloaded itself. */
+ * With --pid it counts a request up in the target's control block (control.h), which
+ * leaktag's thread there answers: no signal, which the program may use for itself. Only
+ * where that thread cannot run (a single-threaded program that leaves the snapshot signal to
+ * leaktag) does it send the signal, and only one the shim says it answers: a signal the target
+ * does not expect may end it. An ordinary program: it may use stdio and malloc; it is never
+ * preloaded itself. */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -47,8 +51,9 @@ static void usage(FILE *out)
             "                                             (--wait: until it is written; prints "
             "its path)\n"
             "\n"
-            "Snapshots of PROGRAM's live heap blocks are written on SIGUSR2, at exit, and\n"
-            "every --interval seconds; read them with leaktag-report.\n"
+            "Snapshots of PROGRAM's live heap blocks are written when leaktag --pid asks, on\n"
+            "SIGUSR2 (unless PROGRAM uses it), at exit, and every --interval seconds; read\n"
+            "them with leaktag-report.\n"
             "\n"
             "options (each sets the environment variable named after it):\n");
     size_t n;
@@ -205,8 +210,8 @@ static const char *ptrace_hint(void)
 }
 
 /* The target's control block, read twice until both copies agree and no update was under
- * way. Returns 0, or 1 with a reason in why. */
-static int read_control(pid_t pid, struct lt_control *c, char *why, size_t size)
+ * way; *where gets its address there. Returns 0, or 1 with a reason in why. */
+static int read_control(pid_t pid, struct lt_control *c, uint64_t *where, char *why, size_t size)
 {
     char shim[PATH_MAX], file[PATH_MAX + 32];
     uint64_t base, offset;
@@ -245,6 +250,7 @@ static int read_control(pid_t pid, struct lt_control *c, char *why, size_t size)
         }
         if (!(c->sequence & 1) && c->sequence == again.sequence) {
             c->output[sizeof(c->output) - 1] = c->last[sizeof(c->last) - 1] = '\0';
+            *where = base + offset;
             return 0;
         }
         usleep(1000);
@@ -253,53 +259,70 @@ static int read_control(pid_t pid, struct lt_control *c, char *why, size_t size)
     return 1;
 }
 
-static int signal_pid(pid_t pid, double wait_seconds)
+/* Counts the target's requests up by one (a read-modify-write of one word: two commands
+ * at once may count once, and one snapshot answers both). */
+static int count_request(pid_t pid, uint64_t control, const struct lt_control *c)
+{
+    uint32_t requests = c->requests + 1;
+    struct iovec local = {&requests, sizeof(requests)};
+    struct iovec remote = {(void *)(uintptr_t)(control + offsetof(struct lt_control, requests)),
+                           sizeof(requests)};
+    return process_vm_writev(pid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof(requests) ? 0 : -1;
+}
+
+static int ask_pid(pid_t pid, double wait_seconds)
 {
     if (kill(pid, 0) != 0) {
         fprintf(stderr, "leaktag: process %d: %s\n", (int)pid, strerror(errno));
         return 1;
     }
-    /* Only a signal the shim itself confirms is sent: anything else may end the process. */
     struct lt_control c;
+    uint64_t control;
     char why[PATH_MAX + 256];
-    if (read_control(pid, &c, why, sizeof(why)) != 0) {
-        fprintf(stderr, "leaktag: process %d %s; not signalling it\n", (int)pid, why);
+    if (read_control(pid, &c, &control, why, sizeof(why)) != 0) {
+        fprintf(stderr, "leaktag: process %d %s; not asking it\n", (int)pid, why);
         return 1;
     }
     if (c.pid != pid) {
         fprintf(stderr, "leaktag: process %d holds the leaktag state of process %d (a copy "
-                        "made without fork()?); not signalling it\n", (int)pid, (int)c.pid);
+                        "made without fork()?); not asking it\n", (int)pid, (int)c.pid);
         return 1;
     }
     char name[16];
-    if (!c.signal) {
-        fprintf(stderr, "leaktag: process %d takes no snapshot signal (LEAKTAG_SIGNAL=off, or "
-                        "its handler could not be installed); not signalling it\n", (int)pid);
-        return 1;
-    }
-    bool to_thread = c.worker_tid && (c.flags & LT_CONTROL_THREAD_TAKES);
-    if (!to_thread && !(c.flags & LT_CONTROL_KILL_ANSWERED)) {
-        fprintf(stderr, "leaktag: process %d ignores SIG%s and leaktag's thread is not running "
-                        "yet (it starts at the program's next allocation); not signalling it\n",
-                (int)pid, lt_options_signal_name(c.signal, name, sizeof(name)));
-        return 1;
-    }
     uint64_t before = c.snapshots;
-    /* To leaktag's thread alone when it takes it: no application thread is interrupted. */
-    int rc = to_thread ? (int)syscall(SYS_tgkill, pid, c.worker_tid, c.signal)
-                       : kill(pid, c.signal);
-    if (rc != 0) {
-        fprintf(stderr, "leaktag: cannot signal %d: %s\n", (int)pid, strerror(errno));
+    /* A request through the control block whenever leaktag's thread runs or is about to:
+     * no signal, so no application thread is interrupted and none of the program's own
+     * signals is borrowed. A signal only where that thread cannot run, and only the one the
+     * shim says its handler answers. */
+    if (c.worker_tid || (c.flags & LT_CONTROL_REQUESTS)) {
+        if (count_request(pid, control, &c) != 0) {
+            fprintf(stderr, "leaktag: cannot write to process %d's control block: %s\n",
+                    (int)pid, strerror(errno));
+            return 1;
+        }
+        printf("leaktag: asked process %d for a snapshot (through its control block%s); it "
+               "writes to %s\n", (int)pid,
+               c.worker_tid ? "" : "; leaktag's thread takes it when it starts, at the "
+                                   "program's next allocation", c.output);
+    } else if (c.signal && (c.flags & LT_CONTROL_KILL_ANSWERED)) {
+        if (kill(pid, c.signal) != 0) {
+            fprintf(stderr, "leaktag: cannot signal %d: %s\n", (int)pid, strerror(errno));
+            return 1;
+        }
+        printf("leaktag: asked process %d for a snapshot (SIG%s); it writes to %s\n", (int)pid,
+               lt_options_signal_name(c.signal, name, sizeof(name)), c.output);
+    } else {
+        fprintf(stderr, "leaktag: process %d has one thread and no snapshot signal of leaktag's "
+                        "(LEAKTAG_SIGNAL=off, or its handler could not be installed): no way to "
+                        "ask it; snapshots come at exit, by LEAKTAG_INTERVAL or "
+                        "leaktag_snapshot()\n", (int)pid);
         return 1;
     }
-    printf("leaktag: asked process %d for a snapshot (SIG%s%s); it writes to %s\n", (int)pid,
-           lt_options_signal_name(c.signal, name, sizeof(name)),
-           to_thread ? " to leaktag's thread" : "", c.output);
     if (wait_seconds <= 0)
         return 0;
     for (double waited = 0; waited < wait_seconds; waited += 0.05) {
         usleep(50000);
-        if (read_control(pid, &c, why, sizeof(why)) != 0) {
+        if (read_control(pid, &c, &control, why, sizeof(why)) != 0) {
             fprintf(stderr, "leaktag: process %d %s\n", (int)pid,
                     kill(pid, 0) ? "ended before its snapshot was written" : why);
             return 1;
@@ -453,7 +476,7 @@ int main(int argc, char **argv)
         setenv(doc->name, value, 1);
     }
     if (pid)
-        return signal_pid((pid_t)pid, wait);
+        return ask_pid((pid_t)pid, wait);
     if (i >= argc) {
         usage(stderr);
         return 2;
@@ -490,8 +513,10 @@ int main(int argc, char **argv)
     char how[128] = "", name[16];
     int me = (int)getpid(); /* exec keeps it */
     if (lt_opt.signal)
-        snprintf(how, sizeof(how), "kill -%s %d (or leaktag --pid %d), ",
-                 lt_options_signal_name(lt_opt.signal, name, sizeof(name)), me, me);
+        snprintf(how, sizeof(how), "leaktag --pid %d (or kill -%s %d), ", me,
+                 lt_options_signal_name(lt_opt.signal, name, sizeof(name)), me);
+    else
+        snprintf(how, sizeof(how), "leaktag --pid %d, ", me);
     if (lt_opt.interval)
         snprintf(how + strlen(how), sizeof(how) - strlen(how), "every %u s, ", lt_opt.interval);
     if (lt_opt.at_exit)

@@ -257,8 +257,10 @@ static const struct option options[] = {
      parse_path, show_path, lt_opt.output, 0, LT_PATH_MAX},
     {{"LEAKTAG_SIGNAL", "USR2", "USR1, USR2, HUP, URG, WINCH, PWR, PROF, VTALRM (SIG prefix optional), a number (not "
       "KILL, STOP, SEGV, BUS, ILL, FPE, ABRT, TRAP, SYS, CHLD), off",
-      "Signal that triggers a snapshot. An application handler installed later for it is "
-      "chained: both run."},
+      "Signal that triggers a snapshot (kill -USR2 PID; leaktag --pid needs none). Left at "
+      "the default, the signal stays the program's wherever it has a handler of its own or "
+      "ignores it: then a kill reaches only the program, and no snapshot is taken. Given "
+      "explicitly, it is leaktag's: a handler of the program's is chained, both run."},
      parse_signal, show_signal, &lt_opt.signal, 0, 0},
     {{"LEAKTAG_INTERVAL", "0", "seconds, 0 = off",
       "Also write a snapshot every this many seconds."},
@@ -343,9 +345,13 @@ void lt_options_load(char **envp)
     for (size_t i = 0; i < lt_array_size(options); i++) {
         const struct option *o = &options[i];
         const char *value = env_value(envp, o->doc.name);
-        if (value && lt_options_set(o->doc.name, value) != 0)
+        if (!value)
+            continue;
+        if (lt_options_set(o->doc.name, value) != 0)
             lt_log("%s=\"%s\" is not valid (%s); using %s", o->doc.name, value, o->doc.values,
                    o->doc.default_text);
+        else if (o->dest == &lt_opt.signal)
+            lt_opt.signal_chosen = true;
     }
 }
 

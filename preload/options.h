@@ -18,6 +18,8 @@ struct lt_options {
     unsigned depth;               /* frames per stack; 1 = call site only */
     char output[LT_PATH_MAX];     /* snapshot path template */
     int signal;                   /* snapshot signal, 0 = none */
+    bool signal_chosen;           /* LEAKTAG_SIGNAL was given: leaktag's even where the
+                                     program handles it (else the program's action stands) */
     unsigned interval;            /* seconds between automatic snapshots, 0 = off */
     bool at_exit;                 /* snapshot when the process exits */
     bool quiet;                   /* no "snapshot written" lines */

@@ -36,7 +36,7 @@ LT_EXPORT int leaktag_snapshot(const char *reason)
     char word[64];
     lt_format(word, sizeof(word), "%s", reason && *reason ? reason : "api");
     lt_enter();
-    int err = lt_composer_write(lt_self(), word, 0);
+    int err = lt_composer_write(lt_self(), word, 0, 0);
     lt_leave();
     return err;
 }

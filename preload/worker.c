@@ -1,19 +1,21 @@
 /* worker.c — the "leaktag" thread, what wakes it, and the snapshot signal's handler.
- * The thread blocks every signal and waits in sigtimedwait. Leaktag wakes it with SIGURG sent
- * to it alone (tgkill: from the handler in an application thread, a hook that found a table
- * shard crowded, a thread that exits); blocked there, it never reaches the application.
- * While the application has no handler of its own for the snapshot signal, the thread also
- * waits for that: `leaktag --pid` sends it there with tgkill, and a process-directed one
- * reaches it when every application thread blocks it. With an application handler, the
- * signal is left to the application's threads, whose handler is ours and chains to it. The timeout serves the snapshot interval and housekeeping.
- * No descriptor is held. The handler is async-signal-safe and, when the program has no
- * other thread, writes the snapshot itself on a stack of leaktag's own. The application's
- * disposition is kept as it chose it: its handler is chained with its flags and mask, and
- * SIG_IGN stays SIG_IGN in the kernel (snapshots then come only through the thread). The
- * thread never runs application code and tracks nothing of its own. */
+ * The thread blocks every signal and never takes one: a signal it waited for could be one
+ * the application reads through a signalfd (PostgreSQL's latch takes SIGURG that way), and a
+ * process-directed signal goes to whichever thread waits first. It sleeps on a futex word of
+ * leaktag's own, woken by the handler in an application thread, a hook that found a table
+ * shard crowded, a thread that exits; and every 200 ms it looks at the control block, where
+ * `leaktag --pid` counts its requests up, so asking for a snapshot needs no signal at all.
+ * The snapshot signal (USR2 unless LEAKTAG_SIGNAL says otherwise) is the application's
+ * where it uses it: with the default, a handler or SIG_IGN of the program's own goes to the
+ * kernel as it is and leaktag takes no snapshot by signal there; a signal the user chose is
+ * leaktag's, and the program's handler is chained. No descriptor is held. The handler is
+ * async-signal-safe and, when the program has no other thread, writes the snapshot itself on
+ * a stack of leaktag's own. The thread never runs application code and tracks nothing of its
+ * own. */
 #include "worker.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -64,10 +66,15 @@ uint64_t lt_worker_stack(void)
 {
     return atomic_load_explicit(&worker_stack, memory_order_acquire);
 }
-#define WAKE_SIGNAL SIGURG
+#define REQUEST_POLL_MS 200 /* how often the control block is read for `leaktag --pid` */
 
-/* Why the thread was woken, besides a signal from outside. */
+/* Counted up at every wake-up: the thread sleeps on it (FUTEX_WAIT while it holds the
+ * value read before looking for work), so a wake-up is never lost. */
+static _Atomic uint32_t wake_word;
+
+/* Why the thread was woken. */
 static _Atomic uint32_t requests;     /* snapshot signals taken by the handler */
+static _Atomic int32_t signal_sender; /* the pid that sent the last of them (0: the kernel) */
 static _Atomic bool maintenance;      /* a table shard is crowded */
 static _Atomic bool thread_ended;     /* an application thread exited: maybe the last */
 static _Atomic bool rescan_wanted;    /* the module registry, for a final snapshot */
@@ -80,14 +87,16 @@ static _Atomic bool installed; /* lt_opt.signal is managed (signals.c) */
 
 static void *handler_stack; /* top of the stack in-handler snapshots run on */
 
-/* Wakes the thread: one tgkill (async-signal-safe, errno kept). False if it is not there. */
+/* Wakes the thread: one futex wake (async-signal-safe, errno kept). False if it is not
+ * there. */
 static bool wake(void)
 {
     pid_t tid = atomic_load_explicit(&worker_tid, memory_order_acquire);
     if (!tid)
         return false;
     int saved_errno = errno;
-    syscall(SYS_tgkill, getpid(), tid, WAKE_SIGNAL);
+    atomic_fetch_add_explicit(&wake_word, 1, memory_order_release);
+    syscall(SYS_futex, &wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     errno = saved_errno;
     return true;
 }
@@ -104,59 +113,88 @@ static void snapshot_in_handler(void *unused)
 {
     (void)unused;
     lt_enter();
-    lt_composer_write(lt_self(), "signal", 1);
+    lt_composer_write(lt_self(), "signal", 1, (pid_t)atomic_load(&signal_sender));
     lt_leave();
+}
+
+/* The program's own action for the snapshot signal goes to the kernel as it is: a handler or
+ * SIG_IGN of its own, where the user did not choose the signal for leaktag (SA_RESETHAND
+ * aside: the kernel would reset it to the default, which ends the process, behind the
+ * recorded action's back; that handler is chained from ours instead). */
+static bool app_owns(const struct sigaction *app)
+{
+    return !lt_opt.signal_chosen && !lt_signals_default(app) &&
+           (lt_signals_ignores(app) || !(app->sa_flags & SA_RESETHAND));
+}
+
+/* Is a delivered snapshot signal a request for a snapshot? Always where leaktag's handler
+ * alone is installed (the default action would have ended the process); with a handler of
+ * the program's own, only when the user chose the signal for leaktag. */
+static bool signal_is_ours(void)
+{
+    struct sigaction app = {0}; /* SIG_DFL, until signals.c has the action (installing) */
+    lt_signals_app_action(lt_opt.signal, &app);
+    return lt_opt.signal_chosen || lt_signals_default(&app);
 }
 
 static void on_signal(int sig, siginfo_t *info, void *uctx)
 {
     int saved_errno = errno;
-    if (atomic_load_explicit(&running, memory_order_acquire)) {
-        atomic_fetch_add(&requests, 1);
-        wake(); /* (a thread still starting finds the request in its first round) */
-    } else if (__libc_single_threaded && !lt_inside() && !interrupted_in_loader(uctx) &&
-               handler_stack) {
-        /* The only thread, interrupted outside leaktag: the tables are still, so the
-         * snapshot is written right here (the program may be idle and never reach a hook
-         * that could start our thread), on leaktag's own stack: the program's may be a
-         * 16 KiB coroutine or sigaltstack. Only syscalls and leaktag's own code run, plus
-         * dl_iterate_phdr for the module list. */
-        lt_arch_call_on_stack(snapshot_in_handler, NULL, handler_stack);
-    } else {
-        atomic_fetch_add(&requests, 1);
-        request_start(); /* one atomic store: the next hook in any thread starts it */
+    if (signal_is_ours()) {
+        /* who asked: kill, sigqueue and tgkill say; the kernel's own say nobody */
+        atomic_store(&signal_sender, info && info->si_code <= 0 ? info->si_pid : 0);
+        if (atomic_load_explicit(&running, memory_order_acquire)) {
+            atomic_fetch_add(&requests, 1);
+            wake(); /* (a thread still starting finds the request in its first round) */
+        } else if (__libc_single_threaded && !lt_inside() && !interrupted_in_loader(uctx) &&
+                   handler_stack) {
+            /* The only thread, interrupted outside leaktag: the tables are still, so the
+             * snapshot is written right here (the program may be idle and never reach a
+             * hook that could start our thread), on leaktag's own stack: the program's may
+             * be a 16 KiB coroutine or sigaltstack. Only syscalls and leaktag's own code
+             * run, plus dl_iterate_phdr for the module list. */
+            lt_arch_call_on_stack(snapshot_in_handler, NULL, handler_stack);
+        } else {
+            atomic_fetch_add(&requests, 1);
+            request_start(); /* one atomic store: the next hook in any thread starts it */
+        }
     }
     errno = saved_errno;
     lt_signals_chain(sig, info, uctx);
 }
 
-/* Does the application have a handler of its own for the snapshot signal? */
-static bool app_handles(void)
-{
-    struct sigaction app;
-    lt_signals_app_action(lt_opt.signal, &app);
-    return !lt_signals_default(&app) && !lt_signals_ignores(&app);
-}
+static _Atomic bool thread_wanted; /* a start was requested: requests will be answered */
 
-/* What `leaktag --pid` may send, and to whom. */
+/* What `leaktag --pid` may do: count a request up (leaktag's thread runs, or will), or send
+ * the signal (leaktag's handler answers a kill). */
 static void tell_control(const struct sigaction *app)
 {
-    uint32_t flags = lt_signals_ignores(app) ? 0 : LT_CONTROL_KILL_ANSWERED;
-    if (atomic_load(&worker_tid) && !app_handles())
-        flags |= LT_CONTROL_THREAD_TAKES;
-    lt_control_signal(lt_opt.signal, flags);
+    uint32_t flags = 0;
+    struct sigaction now = {0};
+    if (!app && atomic_load(&installed)) {
+        lt_signals_app_action(lt_opt.signal, &now);
+        app = &now;
+    }
+    if (app && atomic_load(&installed) && !app_owns(app) && !lt_signals_ignores(app))
+        flags |= LT_CONTROL_KILL_ANSWERED;
+    if (atomic_load(&running) || atomic_load(&thread_wanted))
+        flags |= LT_CONTROL_REQUESTS;
+    lt_control_signal(atomic_load(&installed) ? lt_opt.signal : 0, flags);
 }
 
-/* The kernel's disposition for our signal, following the application's action: SIG_IGN
- * when it ignores the signal (nothing is delivered, no call is interrupted; snapshots by
- * signal then come only through our thread), else our handler with the application's
- * SA_RESTART and SA_ONSTACK (SA_RESTART for SIG_DFL). Called by signals.c at every change. */
+/* The kernel's disposition for our signal, following the application's action: its own
+ * where it owns the signal (app_owns), SIG_IGN when it ignores it (nothing is delivered, no
+ * call is interrupted), else our handler with the application's SA_RESTART and SA_ONSTACK
+ * (SA_RESTART for SIG_DFL). Where the signal cannot reach our handler, leaktag's thread is
+ * started so that `leaktag --pid` still gets its snapshot. Called by signals.c at every
+ * change. */
 static int apply(int sig, const struct sigaction *app)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    if (lt_signals_ignores(app)) {
-        sa.sa_handler = SIG_IGN;
+    bool away = app_owns(app) || lt_signals_ignores(app);
+    if (away) {
+        sa = *app;
     } else {
         sa.sa_sigaction = on_signal;
         sa.sa_flags = SA_SIGINFO | (lt_signals_default(app) ? SA_RESTART
@@ -164,11 +202,10 @@ static int apply(int sig, const struct sigaction *app)
         sigfillset(&sa.sa_mask);
     }
     int rc = lt_real_system()->sigaction(sig, &sa, NULL);
-    if (rc == 0)
-        tell_control(app); /* now `leaktag --pid` may send it */
-    wake();                /* whether our thread waits for the signal may have changed */
-    if (lt_signals_ignores(app))
+    if (away)
         request_start();
+    atomic_store(&installed, rc == 0 || atomic_load(&installed));
+    tell_control(app); /* now `leaktag --pid` knows what to do */
     return rc;
 }
 
@@ -195,7 +232,7 @@ void lt_worker_mask_changed(void)
         return;
     sigset_t now;
     if (lt_real_system()->pthread_sigmask(SIG_BLOCK, NULL, &now) == 0 && sigismember(&now, lt_opt.signal) == 1)
-        request_start(); /* a blocked signal can reach only our thread */
+        request_start(); /* a blocked signal may never reach the handler: requests then */
 }
 
 static void install_handler(void)
@@ -203,11 +240,11 @@ static void install_handler(void)
     handler_stack = lt_mem_map_stack(HANDLER_STACK_BYTES);
     /* What the application (or its parent) set up before us is kept, to chain to it. */
     if (!lt_signals_manage(lt_opt.signal, apply)) {
+        atomic_store(&installed, false);
+        tell_control(NULL);
         lt_log("cannot install the handler for signal %d; snapshots by signal are off",
                lt_opt.signal);
-        return;
     }
-    atomic_store_explicit(&installed, true, memory_order_release);
 }
 
 /* Called from inside malloc hooks when a table shard is crowded: one tgkill, no more. */
@@ -270,11 +307,7 @@ static void *worker_main(void *arg)
                           memory_order_release);
     atomic_store_explicit(&worker_tid, (pid_t)syscall(SYS_gettid), memory_order_release);
     lt_control_worker(atomic_load(&worker_tid));
-    if (atomic_load(&installed)) {
-        struct sigaction app;
-        lt_signals_app_action(lt_opt.signal, &app);
-        tell_control(&app);
-    }
+    tell_control(NULL);
     /* From now on crowded table shards are rebuilt here, not in allocating threads. */
     lt_table_set_maintainer(wake_for_maintenance);
     lt_threads_on_exit(wake_for_thread_end);
@@ -283,27 +316,29 @@ static void *worker_main(void *arg)
     int64_t next_interval = lt_clock_ns(CLOCK_MONOTONIC) + interval_ns;
     int64_t next_housekeeping = lt_clock_ns(CLOCK_MONOTONIC);
     for (unsigned round = 1;;) {
+        /* Read before looking for work: a wake-up after this makes the wait return. */
+        uint32_t seen = atomic_load_explicit(&wake_word, memory_order_acquire);
         int64_t now = lt_clock_ns(CLOCK_MONOTONIC);
         int64_t until = next_housekeeping;
         if (interval_ns && next_interval < until)
             until = next_interval;
         int64_t wait_ns = until > now ? until - now : 0;
-        struct timespec timeout = {wait_ns / 1000000000, wait_ns % 1000000000};
-        siginfo_t info;
-        sigset_t wait_for;
-        sigemptyset(&wait_for);
-        sigaddset(&wait_for, WAKE_SIGNAL);
-        bool takes = lt_opt.signal && atomic_load(&installed) && !app_handles();
-        if (takes)
-            sigaddset(&wait_for, lt_opt.signal);
-        /* The thread was created with every signal blocked, and keeps them so. The system
-         * call itself: glibc's sigtimedwait reports SI_TKILL as SI_USER. */
-        int got = (int)syscall(SYS_rt_sigtimedwait, &wait_for, &info, &timeout, _NSIG / 8);
-        /* The snapshot signal itself (leaktag --pid, or a kill no application thread takes):
-         * a request; SIGURG: only a wake-up, requests come counted by the handler. */
-        uint32_t asked = atomic_exchange(&requests, 0) + (takes && got == lt_opt.signal);
-        if (asked)
-            lt_composer_write(self, "signal", asked);
+        if (wait_ns > (int64_t)REQUEST_POLL_MS * 1000000)
+            wait_ns = (int64_t)REQUEST_POLL_MS * 1000000;
+        bool pending = atomic_load(&requests) || atomic_load(&maintenance) ||
+                       atomic_load(&rescan_wanted) || atomic_load(&thread_ended);
+        if (wait_ns && !pending) {
+            struct timespec timeout = {wait_ns / 1000000000, wait_ns % 1000000000};
+            syscall(SYS_futex, &wake_word, FUTEX_WAIT_PRIVATE, seen, &timeout, NULL, 0);
+        }
+        /* Signals the handler counted, and requests `leaktag --pid` counted up in the
+         * control block: one snapshot answers them all. */
+        uint32_t signals = atomic_exchange(&requests, 0);
+        uint32_t asked = lt_control_take_requests();
+        if (signals)
+            lt_composer_write(self, "signal", signals + asked, (pid_t)atomic_load(&signal_sender));
+        else if (asked)
+            lt_composer_write(self, "request", asked, 0);
         if (atomic_exchange(&maintenance, false))
             lt_table_maintain(self);
         if (atomic_exchange(&rescan_wanted, false)) {
@@ -312,7 +347,7 @@ static void *worker_main(void *arg)
         }
         now = lt_clock_ns(CLOCK_MONOTONIC);
         if (interval_ns && now >= next_interval) {
-            lt_composer_write(self, "interval", 0);
+            lt_composer_write(self, "interval", 0, 0);
             next_interval = lt_clock_ns(CLOCK_MONOTONIC) + interval_ns;
         }
         bool ended = atomic_exchange(&thread_ended, false);
@@ -360,7 +395,8 @@ static void start_from_hook(void)
 
 static void request_start(void)
 {
-    lt_tracker_request_restart(start_from_hook);
+    if (!atomic_exchange(&thread_wanted, true) || !atomic_load(&running))
+        lt_tracker_request_restart(start_from_hook);
 }
 
 void lt_worker_ensure(void)
@@ -386,6 +422,7 @@ static void fork_child(void)
      * whoever finds them, and the handler serves the signal. */
     atomic_store(&worker_tid, 0);
     atomic_store(&running, false);
+    atomic_store(&requests, 0); /* the parent's, answered there */
     lt_table_set_maintainer(NULL);
     lt_threads_on_exit(NULL);
     lt_composer_fork_child();
@@ -404,11 +441,12 @@ int lt_worker_start(void)
     if (lt_opt.signal) {
         install_handler();
         sigset_t mask;
-        /* A signal ignored or blocked from the start reaches only our thread. */
+        /* A signal the program took, ignores or blocks from the start may never reach our
+         * handler: requests through our thread then. */
         struct sigaction app = {0};
         if (atomic_load(&installed))
             lt_signals_app_action(lt_opt.signal, &app);
-        need_thread |= lt_signals_ignores(&app) ||
+        need_thread |= app_owns(&app) || lt_signals_ignores(&app) ||
                        (lt_real_system()->pthread_sigmask(SIG_BLOCK, NULL, &mask) == 0 &&
                         sigismember(&mask, lt_opt.signal) == 1);
     }

@@ -6,12 +6,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <threads.h>
@@ -335,6 +337,43 @@ static int thread_ends(void)
     return ok ? 0 : 1;
 }
 
+/* ---- 10. a signal the program reads through a signalfd (PostgreSQL's latch: SIGURG) ------ */
+
+static void *idle_thread(void *arg)
+{
+    wait_go();
+    return arg;
+}
+
+static int signalfd_urg(void)
+{
+    sigset_t urg;
+    sigemptyset(&urg);
+    sigaddset(&urg, SIGURG);
+    pthread_sigmask(SIG_BLOCK, &urg, NULL); /* inherited by every thread made after */
+    int fd = signalfd(-1, &urg, SFD_CLOEXEC);
+    pthread_t t; /* a second thread: leaktag's own then runs too */
+    pthread_create(&t, NULL, idle_thread, NULL);
+    churn(100);
+    ready();
+    const char *go = getenv("HOST_GO");
+    int got = 0;
+    struct stat st;
+    for (int rounds = 0; rounds < 400; rounds++) { /* 20 s at most */
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 50) == 1) {
+            struct signalfd_siginfo info;
+            if (read(fd, &info, sizeof(info)) == sizeof(info) && info.ssi_signo == SIGURG)
+                got++;
+        } else if (!go || stat(go, &st) == 0) {
+            break; /* nothing more, and the runner has sent them all */
+        }
+    }
+    pthread_join(t, NULL);
+    printf("read %d SIGURG through the signalfd\n", got);
+    return got == 5 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -345,7 +384,7 @@ int main(int argc, char **argv)
         {"main-thread-exit", main_thread_exit}, {"fork-thread-returns", fork_thread_returns},
         {"ignored-sleep", ignored_sleep}, {"reset-hand", reset_hand},
         {"all-blocked", all_blocked}, {"handler-thread", handler_thread},
-        {"all-keys", all_keys}, {"thread-ends", thread_ends},
+        {"all-keys", all_keys}, {"thread-ends", thread_ends}, {"signalfd-urg", signalfd_urg},
     };
     for (size_t i = 0; argc > 1 && i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
         if (!strcmp(argv[1], scenarios[i].name))

@@ -132,16 +132,45 @@ else
     fail "all-blocked did not start"
 fi
 
-# 7. Every kill reaches the program's own handler, in the one thread that takes it, and
-#    each is also a snapshot (leaktag's thread must not take it instead).
+# 7. Every kill reaches the program's own handler, in the one thread that takes it. With
+#    the default signal it is the program's alone: no snapshot, and leaktag --pid asks
+#    without it (the handler still ran five times); chosen with LEAKTAG_SIGNAL, each kill
+#    is also a snapshot (leaktag's thread must not take it instead).
 if start handler handler-thread; then
     for i in 1 2 3 4 5; do kill -USR2 $pid; sleep 0.15; done
+    "$launcher" --pid $pid --wait 5 >"$work/handler.ask" 2>&1 || fail "handler-thread: --pid: $(cat "$work/handler.ask")"
     finish handler
     n=$(snapshots handler)
-    [ "$n" = 5 ] && echo "ok   handler-thread: $n snapshots" || fail "handler-thread: $n of 5 snapshots"
+    reason=$("$report" --format json "$work/handler/1.lts" 2>&1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot"]["reason"])' 2>&1)
+    [ "$n" = 1 ] && [ "$reason" = request ] && echo "ok   handler-thread (default USR2): 5 kills for the program alone, $n snapshot by $reason" ||
+        fail "handler-thread: $n snapshots (1 expected, by request: '$reason')"
 else
     fail "handler-thread did not start"
 fi
+if start handler-chosen handler-thread LEAKTAG_SIGNAL=USR2; then
+    for i in 1 2 3 4 5; do kill -USR2 $pid; sleep 0.15; done
+    finish handler-chosen
+    n=$(snapshots handler-chosen)
+    sender=$("$report" "$work/handler-chosen/1.lts" 2>&1 | grep -o 'reason: signal from pid [0-9]*')
+    [ "$n" = 5 ] && [ -n "$sender" ] && echo "ok   handler-thread (LEAKTAG_SIGNAL=USR2): $n snapshots, $sender" ||
+        fail "handler-thread, USR2 chosen: $n of 5 snapshots, '$sender'"
+else
+    fail "handler-thread (chosen) did not start"
+fi
+
+# 7b. A signal the program reads through a signalfd with every thread blocking it (what
+#     PostgreSQL's latch does with SIGURG): each one reaches the program; leaktag's thread,
+#     which runs here, takes none.
+for how in plain shim; do
+    preload=$lib
+    [ $how = plain ] && preload=
+    if start signalfd-$how signalfd-urg LD_PRELOAD=$preload; then
+        for i in 1 2 3 4 5; do kill -URG $pid; sleep 0.1; done
+        finish signalfd-$how
+    else
+        fail "signalfd-urg ($how) did not start"
+    fi
+done
 
 # 8. No pthread key is leaktag's: the program gets all PTHREAD_KEYS_MAX.
 plain all-keys

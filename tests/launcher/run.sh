@@ -1,6 +1,6 @@
 #!/bin/sh
-# `leaktag --pid` must never kill the process it was asked to inspect: it sends only the
-# signal the target's own shim says it handles (read from the shim's control block), and
+# `leaktag --pid` must never kill the process it was asked to inspect: it asks through the
+# shim's control block, or sends only the signal the target's own shim says it handles, and
 # otherwise nothing, with one line saying why; and it does not run a program it cannot track.
 # Usage: run.sh LAUNCHER LIBLEAKTAG TARGET STATIC_TARGET
 set -u
@@ -53,7 +53,7 @@ start signal-off LEAKTAG_SIGNAL=0
 out=$("$launcher" --pid "$pid" --wait 2 2>&1)
 rc=$?
 sleep 0.2
-if [ $rc != 0 ] && echo "$out" | grep -q "takes no snapshot signal.*not signalling it" &&
+if [ $rc != 0 ] && echo "$out" | grep -q "no snapshot signal of leaktag's.*no way to ask it" &&
     [ -z "$(ls "$work/signal-off")" ]; then
     echo "ok   signal off: $out"
 else
@@ -116,7 +116,7 @@ pids="$pids $launched"
 for _ in $(seq 100); do grep -q '^ready' "$work/plain.out" && break; sleep 0.05; done
 out=$("$launcher" --pid "$launched" 2>&1)
 rc=$?
-if [ $rc != 0 ] && echo "$out" | grep -q "does not run under leaktag.*not signalling it"; then
+if [ $rc != 0 ] && echo "$out" | grep -q "does not run under leaktag.*not asking it"; then
     echo "ok   no shim: $out"
 else
     fail "no shim: status $rc: $out"

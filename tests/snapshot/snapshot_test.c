@@ -245,7 +245,7 @@ static int test_storm(void)
         kill(getpid(), SIGUSR2);
     /* Wait until snapshots stop coming. */
     unsigned last = 0;
-    for (int quiet = 0; quiet < 100 && leaktag_stats;) {
+    for (int quiet = 0, rounds = 0; quiet < 100 && rounds < 3000 && leaktag_stats; rounds++) {
         usleep(10000);
         unsigned n = count_snapshots(getpid());
         quiet = n == last && n > 0 ? quiet + 1 : 0;
