@@ -542,8 +542,9 @@ static void take_verdict(struct lt_verdict *v)
      * frame that entered leaktag. */
     uint64_t caller_sp = (pid_t)syscall(SYS_gettid) == lt_worker_tid() ? 0 : lt_tls.guard_frame;
     lt_verdict_take(v, caller_sp);
-    if (v->status) {
-        lt_log_once("no reachability verdict: %s", v->why ? v->why : "unknown error");
+    if (v->status) { /* every time: a reason that changes, or stays, is the user's to see */
+        lt_log("no reachability verdict with snapshot %u: %s", sequence,
+               v->why ? v->why : "unknown error");
         return;
     }
     uint64_t blocks[4] = {0};

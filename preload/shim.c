@@ -11,6 +11,7 @@
 #include "log.h"
 #include "composer.h"
 #include "tracker.h"
+#include "verdict.h"
 #include "worker.h"
 #include "exits.h"
 
@@ -24,6 +25,7 @@ __attribute__((constructor(101))) static void on_load(void)
         return;
     lt_enter();
     lt_thread_note_stack(lt_self());
+    lt_verdict_init();
     lt_worker_start();
     lt_exits_init();
     lt_leave();

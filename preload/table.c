@@ -168,7 +168,7 @@ static bool request_rebuild(struct lt_shard *s, struct lt_generation *crowded)
     if (!wake)
         return false;
     if (atomic_exchange_explicit(&s->wanted, crowded, memory_order_acq_rel) != crowded)
-        wake(); /* a new request (one tgkill); repeats for the same one are free */
+        wake(); /* a new request (one futex wake); repeats for the same one are free */
     return true;
 }
 

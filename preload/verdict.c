@@ -31,7 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -57,6 +59,7 @@
 #define TRACER_STACK (256 * 1024)
 #define RED_ZONE 128
 #define BUSY_NS 3000000000ull
+#define STOP_NS 3000000000ull /* for every thread to stop */
 
 struct stopped {
     pid_t tid;
@@ -76,7 +79,7 @@ struct freeze {
     uint64_t caller_here;  /* somewhere in the caller's stack */
     uint64_t worker_here;  /* somewhere in leaktag's thread's stack (0: none) */
     intptr_t moving_offset; /* lt_tls.moving from the thread pointer */
-    bool glibc;            /* the backend is glibc's malloc: its arena's bin pointers */
+    bool glibc;            /* the next malloc is glibc's: its chunk headers, its arena's bins */
     struct range own[OWN_RANGES_MAX];
     unsigned nown;
     struct range libc[OWN_RANGES_MAX];
@@ -86,6 +89,7 @@ struct freeze {
     /* set by the tracer */
     int status;
     const char *why;
+    char why_text[128];
     uint32_t nthreads, retries;
     uint64_t pause_ns, fork_ns;
     struct stopped thread[THREADS_MAX];
@@ -126,15 +130,27 @@ static uint64_t now_ns(void)
 
 /* ---- the tracer ---------------------------------------------------------------------- */
 
-/* Waits for tid to stop for our interrupt; a signal that arrives first is delivered on. */
-static int wait_stopped(pid_t tid)
+/* Waits for tid to stop for our interrupt, until the deadline (a thread in an
+ * uninterruptible sleep — a hung NFS server, a device — stops only when it leaves it: the
+ * verdict is given up rather than the program held); a signal that arrives first is
+ * delivered on. */
+static int wait_stopped(pid_t tid, uint64_t deadline)
 {
-    for (;;) {
+    for (long nap = 20000;;) {
         int st;
-        if (waitpid(tid, &st, __WALL) < 0) {
+        pid_t got = waitpid(tid, &st, __WALL | WNOHANG);
+        if (got < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
+        }
+        if (got == 0) {
+            if (now_ns() > deadline)
+                return -ETIMEDOUT;
+            struct timespec pause = {0, nap};
+            nanosleep(&pause, NULL);
+            nap = nap < 1000000 ? nap * 2 : nap;
+            continue;
         }
         if (WIFEXITED(st) || WIFSIGNALED(st))
             return -ESRCH;
@@ -209,15 +225,18 @@ static int stop_new_threads(struct freeze *f)
         }
     }
     close(fd);
+    uint64_t deadline = now_ns() + STOP_NS;
     for (uint32_t i = 0; i < f->nthreads; i++) {
         struct stopped *t = &f->thread[i];
         if (!t->seized || t->stopped)
             continue;
-        int err = wait_stopped(t->tid);
+        int err = wait_stopped(t->tid, deadline);
         if (err == -ESRCH || err == -ECHILD) {
             t->seized = false; /* it ended meanwhile */
         } else if (err) {
-            f->why = "a thread could not be stopped";
+            f->why = err == -ETIMEDOUT ? "a thread did not stop within 3 s (in an uninterruptible "
+                                         "sleep?)"
+                                       : "a thread could not be stopped";
             return err;
         } else {
             t->stopped = true;
@@ -264,10 +283,25 @@ static void let_go(struct freeze *f)
 
 static _Noreturn void copy_main(struct freeze *f);
 
+/* The tracer and the copy run with the program's signal handlers (a clone copies the table)
+ * and would run one for the SIGCHLD of every ptrace stop and of the copy's end: nginx's
+ * then reaped the copy from under the tracer's waitpid and logged "waitpid() failed". The
+ * tracer blocks every signal, and the copy ends without any (exit signal 0, reaped with
+ * __WALL). Its descriptor table is a copy of the caller's: closed at once, so that no file
+ * of the program's stays open in it (a socket the program closes meanwhile closes). */
+static void tracer_quiet(void)
+{
+    sigset_t all;
+    sigfillset(&all);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, _NSIG / 8);
+    syscall(SYS_close_range, 0u, ~0u, 0u);
+}
+
 static int tracer_main(void *raw)
 {
     struct freeze *f = raw;
     uint64_t start = now_ns();
+    tracer_quiet();
     int err = 0;
     /* Until no thread is new: threads may be created while the first ones stop. */
     for (int round = 0; round < 16; round++) {
@@ -318,10 +352,16 @@ static int tracer_main(void *raw)
             if (t->resumed && ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) != 0)
                 t->stopped = t->resumed = false; /* it ended */
         }
+        uint64_t stop_deadline = now_ns() + STOP_NS;
         for (uint32_t i = 0; i < f->nthreads; i++) {
             struct stopped *t = &f->thread[i];
-            if (t->resumed && (wait_stopped(t->tid) != 0 || read_regs(t) != 0))
+            int err_stop = t->resumed ? wait_stopped(t->tid, stop_deadline) : 0;
+            if (err_stop == -ETIMEDOUT) {
+                err = err_stop;
+                f->why = "a thread did not stop again within 3 s";
+            } else if (t->resumed && (err_stop != 0 || read_regs(t) != 0)) {
                 t->stopped = false; /* it ended */
+            }
             t->resumed = false;
         }
         if (let_run_ns < 1000000)
@@ -329,7 +369,7 @@ static int tracer_main(void *raw)
     }
     if (err >= 0) {
         uint64_t fork_start = now_ns();
-        long child = syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+        long child = syscall(SYS_clone, 0, 0, NULL, NULL, 0); /* a fork with no exit signal */
         if (child == 0)
             copy_main(f);
         f->fork_ns = now_ns() - fork_start;
@@ -340,12 +380,22 @@ static int tracer_main(void *raw)
             f->why = "fork failed";
             return 0;
         }
-        int st;
-        while (waitpid((pid_t)child, &st, 0) < 0 && errno == EINTR) {
+        int st = 0;
+        pid_t got;
+        while ((got = waitpid((pid_t)child, &st, __WALL)) < 0 && errno == EINTR) {
         }
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        if (got != (pid_t)child) {
             f->status = -ECHILD;
-            f->why = "the scan did not finish";
+            f->why = "the scan's copy could not be waited for";
+        } else if (WIFSIGNALED(st)) {
+            f->status = -ECHILD;
+            const char *name = sigabbrev_np(WTERMSIG(st));
+            lt_format(f->why_text, sizeof(f->why_text), "the scan's copy was killed by SIG%s",
+                      name ? name : "?");
+            f->why = f->why_text;
+        } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            f->status = -ECHILD;
+            f->why = "the scan's copy did not finish";
         } else {
             f->status = f->scan_status;
             f->why = f->scan_why;
@@ -368,13 +418,52 @@ static void on_fault(int sig)
     siglongjmp(fault_jump, 1);
 }
 
+/* One piece that does not cross a page: all of it, or nothing if it faults. */
+static bool read_piece(uint64_t addr, void *buf, size_t len)
+{
+    if (sigsetjmp(fault_jump, 0))
+        return false;
+    memcpy(buf, (const void *)(uintptr_t)addr, len);
+    return true;
+}
+
+/* What can be read of [addr, addr + len): the prefix up to the first page that faults (a
+ * file mapping past its file's end, a mapping gone since the maps were read). */
 static size_t read_copy(void *ctx, uint64_t addr, void *buf, size_t len)
 {
     (void)ctx;
-    if (sigsetjmp(fault_jump, 0))
-        return 0;
-    memcpy(buf, (const void *)(uintptr_t)addr, len);
-    return len;
+    size_t done = 0;
+    while (done < len) {
+        uint64_t at = addr + done;
+        size_t piece = (size_t)lt_min((uint64_t)(len - done), ((at | 4095) + 1) - at);
+        if (!read_piece(at, (char *)buf + done, piece))
+            break;
+        done += piece;
+    }
+    return done;
+}
+
+/* The copy is a process of its own that nobody needs to see die: its faults are caught
+ * (SIGSEGV and SIGBUS unblocked, with a handler: it inherits a mask with every signal
+ * blocked, and a fault on a blocked signal kills without a handler ever running), and it
+ * never dumps core (not dumpable, no core limit), whatever the program's settings. */
+static void copy_guard(void)
+{
+    lt_real_system()->prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+    struct sigaction fault;
+    memset(&fault, 0, sizeof(fault));
+    fault.sa_handler = on_fault;
+    fault.sa_flags = SA_NODEFER;
+    sigemptyset(&fault.sa_mask);
+    lt_real_system()->sigaction(SIGSEGV, &fault, NULL);
+    lt_real_system()->sigaction(SIGBUS, &fault, NULL);
+    sigset_t faults;
+    sigemptyset(&faults);
+    sigaddset(&faults, SIGSEGV);
+    sigaddset(&faults, SIGBUS);
+    syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &faults, NULL, _NSIG / 8);
 }
 
 struct copy {
@@ -648,10 +737,7 @@ static bool ignore_chunk_header(void *ctx, uint64_t where, uint64_t value, size_
 static _Noreturn void copy_main(struct freeze *f)
 {
     uint64_t start = now_ns();
-    struct sigaction fault = {.sa_handler = on_fault, .sa_flags = SA_NODEFER};
-    sigemptyset(&fault.sa_mask);
-    lt_real.sigaction(SIGSEGV, &fault, NULL);
-    lt_real.sigaction(SIGBUS, &fault, NULL);
+    copy_guard();
 
     struct copy c = {.f = f, .l = layout_for(f->capacity)};
     char *shared = (char *)f;
@@ -736,17 +822,34 @@ static _Noreturn void copy_main(struct freeze *f)
 
 /* ---- the caller ----------------------------------------------------------------------- */
 
+/* What the verdict needs of the loaded objects, found once at start-up: leaktag's own
+ * writable segments (not roots) and libc's (glibc's arena lives there), and whether the
+ * next malloc is glibc's (its chunk headers are read then). Libc and leaktag are loaded
+ * before the program runs and never unloaded; reading this at verdict time would take the
+ * loader's lock, which an application thread may hold for good (a thread parked in a
+ * dl_iterate_phdr callback hung the exit). */
+static struct {
+    struct range own[OWN_RANGES_MAX];
+    unsigned nown;
+    struct range libc[OWN_RANGES_MAX];
+    unsigned nlibc;
+    bool glibc;
+} objects;
+
 static int note_module(struct dl_phdr_info *info, size_t size, void *raw)
 {
-    (void)size;
-    struct freeze *f = raw;
+    (void)size, (void)raw;
     uint64_t own = (uint64_t)(uintptr_t)&note_module;
+    uint64_t next_malloc = (uint64_t)(uintptr_t)lt_real.malloc;
     bool mine = false, libc = info->dlpi_name && strstr(info->dlpi_name, "/libc.so");
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         uint64_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
         if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && lo <= own && own < hi)
             mine = true;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && libc && lo <= next_malloc &&
+            next_malloc < hi && lt_opt.backend == LT_BACKEND_LIBC)
+            objects.glibc = true;
     }
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -754,12 +857,18 @@ static int note_module(struct dl_phdr_info *info, size_t size, void *raw)
             continue;
         uint64_t lo = (info->dlpi_addr + ph->p_vaddr) & ~4095ull;
         uint64_t hi = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz + 4095) & ~4095ull;
-        if (mine && f->nown < OWN_RANGES_MAX)
-            f->own[f->nown++] = (struct range){lo, hi};
-        if (libc && f->nlibc < OWN_RANGES_MAX)
-            f->libc[f->nlibc++] = (struct range){lo, hi};
+        if (mine && objects.nown < OWN_RANGES_MAX)
+            objects.own[objects.nown++] = (struct range){lo, hi};
+        if (libc && objects.nlibc < OWN_RANGES_MAX)
+            objects.libc[objects.nlibc++] = (struct range){lo, hi};
     }
     return 0;
+}
+
+void lt_verdict_init(void)
+{
+    if (lt_opt.reach && !objects.nown)
+        dl_iterate_phdr(note_module, NULL);
 }
 
 static void *tracer_stack;
@@ -805,9 +914,12 @@ void lt_verdict_take(struct lt_verdict *v, uint64_t caller_sp)
     f->caller_sp = caller_sp;
     f->caller_here = (uint64_t)(uintptr_t)__builtin_frame_address(0);
     f->moving_offset = (intptr_t)((char *)&lt_tls.moving - (char *)__builtin_thread_pointer());
-    f->glibc = lt_opt.backend == LT_BACKEND_LIBC;
+    f->glibc = objects.glibc;
     f->capacity = capacity;
-    dl_iterate_phdr(note_module, f);
+    memcpy(f->own, objects.own, sizeof(f->own));
+    f->nown = objects.nown;
+    memcpy(f->libc, objects.libc, sizeof(f->libc));
+    f->nlibc = objects.nlibc;
 
     pid_t tracer = clone(tracer_main, tracer_stack, CLONE_VM | CLONE_UNTRACED, f);
     if (tracer < 0) {

@@ -42,6 +42,10 @@ struct lt_verdict {
     uint64_t map_bytes;
 };
 
+/* What the verdict needs of the loaded objects, read once at start-up (LEAKTAG_REACH), when
+ * no application thread can hold the loader's lock. */
+void lt_verdict_init(void);
+
 /* Takes the verdict, from the calling thread (leaktag's own, or one that asked for a
  * snapshot: caller_sp is then where its application frames begin, and its stack above that
  * is a root). Fills *v; v->status says whether it worked. */

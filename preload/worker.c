@@ -247,7 +247,7 @@ static void install_handler(void)
     }
 }
 
-/* Called from inside malloc hooks when a table shard is crowded: one tgkill, no more. */
+/* Called from inside malloc hooks when a table shard is crowded: one futex wake, no more. */
 static void wake_for_maintenance(void)
 {
     atomic_store_explicit(&maintenance, true, memory_order_release);

@@ -4,9 +4,11 @@ set -u
 lib=$1 prog=$2 report=$3
 . "$(dirname "$0")/../lib.sh"
 
-shim() { # NAME HOW: under the shim, snapshot at exit into $work/NAME.lts
-    timeout -k 1 20 env LD_PRELOAD="$lib" LEAKTAG_QUIET=1 LEAKTAG_OUTPUT="$work/$1.lts" \
-        "$prog" "$2" >"$work/$1.out" 2>"$work/$1.err"
+shim() { # NAME HOW [VAR=VALUE...]: under the shim, snapshot at exit into $work/NAME.lts
+    name=$1 how=$2
+    shift 2
+    timeout -k 1 20 env LD_PRELOAD="$lib" LEAKTAG_QUIET=1 LEAKTAG_OUTPUT="$work/$name.lts" "$@" \
+        "$prog" "$how" >"$work/$name.out" 2>"$work/$name.err"
 }
 
 # RUNPATH: dlopen by name still searches the program's own RUNPATH (the loader takes it from
@@ -47,6 +49,17 @@ if shim hang iterate-hang && grep -q "exiting" "$work/hang.out" && [ -f "$work/h
     echo "ok   iterate-hang: exited, $(cat "$work/hang.out")"
 else
     fail "iterate-hang: status $?: $(cat "$work/hang.out" "$work/hang.err")"
+fi
+# The same with the verdict on: nothing of it waits for the loader either, and the final
+# snapshot has its verdict (and no temporary file is left).
+start=$(date +%s)
+if shim hang-reach iterate-hang LEAKTAG_REACH=1 && [ -f "$work/hang-reach.lts" ] &&
+    "$report" --format json --top 0 "$work/hang-reach.lts" >"$work/hang-reach.json" &&
+    python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["snapshot"]["reachability_scan"]["ok"]' \
+        "$work/hang-reach.json" && [ -z "$(ls -A "$work" | grep tmp-)" ]; then
+    echo "ok   iterate-hang, LEAKTAG_REACH=1: exited in $(($(date +%s) - start)) s with a verdict"
+else
+    fail "iterate-hang, LEAKTAG_REACH=1: status $?: $(cat "$work/hang-reach.out" "$work/hang-reach.err") $(ls -A "$work")"
 fi
 
 end_tests
