@@ -10,10 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <linux/futex.h>
+#include <stdint.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch.h"
 #include "backend.h"
+#include "clock.h"
 #include "composer.h"
 #include "control.h"
 #include "log.h"
@@ -35,8 +39,16 @@ static const int fatal_signals[] = {
     SIGPWR, SIGSYS,
 };
 
-static _Atomic bool final_written;
+/* The final snapshot is written once, by the first way out that gets here: the thread that
+ * writes it, and whether it has. Every other thread that ends the process meanwhile — many
+ * threads crashing at once, a crash during exit() — waits for it (bounded, take_final): a
+ * second writer on the same stack, or a second signal ending the process mid-write, left no
+ * snapshot at all. */
+static _Atomic pid_t final_writer;
+static _Atomic uint32_t final_done; /* a futex word: 1 once the writer is through */
 static void *final_stack;
+
+#define FINAL_WAIT_S 60 /* for another thread's final snapshot (a census, a verdict: seconds) */
 
 static void write_final(void *reason)
 {
@@ -45,15 +57,47 @@ static void write_final(void *reason)
     lt_leave();
 }
 
-/* from_leaktag: the thread was inside leaktag, but not in its own code (in the real
- * allocator a hook called: glibc aborts there on an invalid free). in_loader: a signal
- * interrupted the dynamic loader (its module list may be half changed). */
-static void final(const char *reason, bool from_leaktag, bool in_loader)
+/* Until the writer is through, FINAL_WAIT_S at most (it may be stuck, or gone with a crash).
+ * Async-signal-safe: a futex wait. */
+static void wait_for_final(void)
 {
-    if (!lt_opt.at_exit || (lt_inside() && !from_leaktag) || !lt_tracker_active() ||
-        getpid() != __atomic_load_n(&leaktag_control.pid, __ATOMIC_RELAXED) ||
-        atomic_exchange(&final_written, true))
-        return;
+    int64_t until = lt_clock_ns(CLOCK_MONOTONIC) + (int64_t)FINAL_WAIT_S * 1000000000;
+    while (!atomic_load(&final_done)) {
+        int64_t left = until - lt_clock_ns(CLOCK_MONOTONIC);
+        if (left <= 0)
+            return;
+        struct timespec step = {0, 100 * 1000 * 1000};
+        if (left < 100 * 1000 * 1000)
+            step.tv_nsec = (long)left;
+        syscall(SYS_futex, &final_done, FUTEX_WAIT_PRIVATE, 0, &step, NULL, 0);
+    }
+}
+
+/* Is a final snapshot wanted here? from_leaktag: the thread was inside leaktag, but not in
+ * its own code (in the real allocator a hook called: glibc aborts there on an invalid
+ * free). Not in a vfork child (it shares its parent's memory; the control block names the
+ * parent). */
+static bool wanted(bool from_leaktag)
+{
+    return lt_opt.at_exit && (!lt_inside() || from_leaktag) && lt_tracker_active() &&
+           getpid() == __atomic_load_n(&leaktag_control.pid, __ATOMIC_RELAXED);
+}
+
+/* True if the final snapshot is this thread's to write; a thread that comes second waits
+ * (bounded) for the first to be through, and gets false. */
+static bool take_final(pid_t me)
+{
+    pid_t writer = 0;
+    if (atomic_compare_exchange_strong(&final_writer, &writer, me))
+        return true;
+    if (writer != me) /* (me: a second way out inside the first: go on ending) */
+        wait_for_final();
+    return false;
+}
+
+/* in_loader: a signal interrupted the dynamic loader (its module list may be half changed). */
+static void write_final_now(const char *reason, bool in_loader)
+{
     int saved_errno = errno;
     /* The modules loaded since the last rescan (dlopen cannot rescan after it: it must be a
      * tail call). By leaktag's thread if there is one — another thread may hold the loader's
@@ -61,12 +105,22 @@ static void final(const char *reason, bool from_leaktag, bool in_loader)
     if (!lt_worker_rescan_modules(1000000000) && !in_loader)
         lt_modules_rescan();
     write_final((void *)reason);
+    atomic_store(&final_done, 1);
+    syscall(SYS_futex, &final_done, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
     errno = saved_errno;
 }
 
+static void be_second(void);
+
 void lt_exits_final(const char *reason)
 {
-    final(reason, false, false);
+    pid_t me = (pid_t)syscall(SYS_gettid);
+    if (!wanted(false))
+        return;
+    if (take_final(me))
+        write_final_now(reason, false);
+    else if (atomic_load(&final_writer) != me)
+        be_second();
 }
 
 struct fatal {
@@ -77,7 +131,7 @@ struct fatal {
 static void final_on_stack(void *raw)
 {
     const struct fatal *f = raw;
-    final(f->reason, true, f->in_loader);
+    write_final_now(f->reason, f->in_loader);
 }
 
 static void on_exit_call(void)
@@ -88,6 +142,16 @@ static void on_exit_call(void)
 static void on_quick_exit(void)
 {
     lt_exits_final("quick_exit");
+}
+
+/* Another way out came first and its snapshot is written: the process ends the way that one
+ * does (its signal, raised again right after). This thread's own end comes only if that one
+ * never does. */
+static void be_second(void)
+{
+    struct timespec grace = {2, 0};
+    while (nanosleep(&grace, &grace) != 0 && errno == EINTR) {
+    }
 }
 
 static void on_fatal(int sig, siginfo_t *info, void *uctx)
@@ -110,10 +174,22 @@ static void on_fatal(int sig, siginfo_t *info, void *uctx)
      * snapshot then. Inside the real allocator a hook called they are whole. */
     bool in_own_code = lt_inside() && (lt_composer_busy_here() ||
                                        lt_unwind_is_own(lt_arch_pc(uctx)));
-    if (final_stack && !in_own_code && !atomic_load(&final_written)) {
-        /* A crash may come from a small or an exhausted stack: ours. */
-        struct fatal f = {reason, lt_modules_in_loader(lt_arch_pc(uctx))};
-        lt_arch_call_on_stack(final_on_stack, &f, final_stack);
+    pid_t me = (pid_t)syscall(SYS_gettid);
+    if (final_stack && !in_own_code && wanted(true)) {
+        if (take_final(me)) {
+            /* A crash may come from a small or an exhausted stack: ours (one writer only:
+             * take_final holds the others back, so only this thread is on it). */
+            struct fatal f = {reason, lt_modules_in_loader(lt_arch_pc(uctx))};
+            lt_arch_call_on_stack(final_on_stack, &f, final_stack);
+        } else if (atomic_load(&final_writer) != me) {
+            be_second();
+        }
+    } else {
+        pid_t writer = atomic_load(&final_writer);
+        if (writer && writer != me) {
+            wait_for_final();
+            be_second();
+        }
     }
     /* The end it would have had: SIG_DFL, and the signal again, delivered as soon as this
      * handler returns (it is blocked meanwhile) — before a faulting instruction runs again. */

@@ -1,9 +1,11 @@
 /* A program that ends one way or another, after leaving three blocks live from keep_three():
  *   exit_test HOW     (HOW: return exit _exit _Exit quick_exit abort segv bus fpe ill term
- *                      int quit hup invalid-free double-free)
+ *                      int quit hup invalid-free double-free, and threads-segv threads-abort
+ *                      threads-double-free: 16 threads that pass a barrier, then all do it)
  * test_exits.py runs it plain and under the shim: it must end the same way, and under the
  * shim leave one snapshot whose reason names the way. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +26,36 @@ __attribute__((noinline)) static void keep_three(void)
 static void at_end(void)
 {
     printf("atexit handler ran\n");
+}
+
+/* ---- sixteen threads ending the process at once (LSan's double_free_threaded) ---------- */
+
+#define CRASHERS 16
+static pthread_barrier_t start_line;
+static char *volatile shared_block;
+
+static void *crasher(void *arg)
+{
+    const char *how = arg;
+    pthread_barrier_wait(&start_line);
+    if (!strcmp(how, "threads-segv"))
+        *(volatile int *)(uintptr_t)zero = 1;
+    else if (!strcmp(how, "threads-abort"))
+        abort();
+    else
+        free(shared_block); /* past tcache's sizes: glibc aborts, double free or corruption */
+    return NULL;
+}
+
+static void all_at_once(const char *how)
+{
+    shared_block = malloc(4000);
+    pthread_barrier_init(&start_line, NULL, CRASHERS);
+    pthread_t t[CRASHERS];
+    for (int i = 0; i < CRASHERS; i++)
+        pthread_create(&t[i], NULL, crasher, (void *)how);
+    for (int i = 0; i < CRASHERS; i++)
+        pthread_join(t[i], NULL);
 }
 
 int main(int argc, char **argv)
@@ -71,6 +103,8 @@ int main(int argc, char **argv)
         char *p = malloc(64);
         free(p + 16); /* glibc aborts: free(): invalid pointer */
     }
+    if (!strncmp(how, "threads-", 8))
+        all_at_once(how);
     if (!strcmp(how, "double-free")) {
         char *p = malloc(64);
         free(p);

@@ -36,7 +36,7 @@ def ended(returncode):
 
 
 class Exits(unittest.TestCase):
-    def check(self, how):
+    def check(self, how, reason=None):
         with tempfile.TemporaryDirectory() as plain_dir, tempfile.TemporaryDirectory() as dir:
             plain = run(how, {"PATH": os.environ["PATH"]}, plain_dir)
             env = {"PATH": os.environ["PATH"], "LD_PRELOAD": LIB, "LEAKTAG_QUIET": "1",
@@ -53,7 +53,7 @@ class Exits(unittest.TestCase):
                                   os.path.join(dir, snaps[0])], capture_output=True, text=True)
             self.assertEqual(res.returncode, 0, res.stderr)
             doc = json.loads(res.stdout)
-            self.assertEqual(doc["snapshot"]["reason"], WAYS[how])
+            self.assertEqual(doc["snapshot"]["reason"], reason or WAYS[how])
             kept = [g for g in doc["groups"]
                     if any(f["function"] == "keep_three" for f in g["frames"])]
             self.assertEqual(sum(g["blocks"] for g in kept), 3, how)
@@ -70,6 +70,15 @@ class Exits(unittest.TestCase):
             with self.subTest(how=how):
                 plain = self.check(how)
                 print(f"ok   {how}: {ended(plain[0])}", file=sys.stderr)
+
+    def test_all_threads_at_once(self):
+        # sixteen threads that crash together: the first one's snapshot, every run
+        for how, reason in (("threads-segv", "signal SIGSEGV"), ("threads-abort", "abort"),
+                            ("threads-double-free", "abort")):
+            for attempt in range(5):
+                with self.subTest(how=how, attempt=attempt):
+                    plain = self.check(how, reason)
+            print(f"ok   {how}: {ended(plain[0])}, a snapshot in each of 5 runs", file=sys.stderr)
 
     def test_off(self):
         with tempfile.TemporaryDirectory() as dir:
