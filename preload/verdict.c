@@ -184,6 +184,18 @@ static bool listed(const struct freeze *f, pid_t tid)
     return false;
 }
 
+/* Has the thread ended (a zombie, or gone)? ptrace refuses a zombie with EPERM. */
+static bool ended(pid_t pid, pid_t tid)
+{
+    char path[64], stat[512];
+    lt_format(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+    ssize_t n = lt_proc_read(path, stat, sizeof(stat));
+    if (n <= 0)
+        return true;
+    const char *paren = strrchr(stat, ')');
+    return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
 /* Seizes every thread not yet seized; the number newly found, or -errno. */
 static int stop_new_threads(struct freeze *f)
 {
@@ -214,8 +226,12 @@ static int stop_new_threads(struct freeze *f)
             struct stopped *t = &f->thread[f->nthreads++];
             *t = (struct stopped){.tid = tid};
             int err = interrupt(t);
-            if (err == -ESRCH) {
-                continue; /* it ended meanwhile */
+            if (err == -ESRCH || (err == -EPERM && ended(f->pid, tid))) {
+                /* it ended meanwhile, or before: a group leader that called pthread_exit (or
+                 * whose thread returned, in a child forked from a thread) stays a zombie
+                 * until the last; it has no registers */
+                f->nthreads--;
+                continue;
             } else if (err) {
                 close(fd);
                 f->why = err == -EPERM ? "ptrace is not permitted here" : "a thread could not be stopped";

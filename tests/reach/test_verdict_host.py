@@ -39,13 +39,14 @@ def sites(path):
     return scan, found
 
 
-def run(name, mode, preload, extra):
+def run(name, mode, preload, extra, lost_at_least=10):
     global failures
     work = tempfile.mkdtemp(prefix="leaktag-verdict-host.")
     try:
         env = dict(os.environ, LD_PRELOAD=preload, LEAKTAG_REACH="1", LEAKTAG_QUIET="1",
-                   LEAKTAG_AT_EXIT="0", LEAKTAG_OUTPUT=os.path.join(work, "v.%n.lts"),
-                   HOST_DIR=work, **extra)
+                   LEAKTAG_AT_EXIT="0", LEAKTAG_OUTPUT=os.path.join(work, "v.%p.%n.lts"),
+                   HOST_DIR=work)
+        env.update(extra)
         try:
             res = subprocess.run([prog, mode], env=env, cwd=work, capture_output=True,
                                  text=True, timeout=60, preexec_fn=unlimited_core)
@@ -69,14 +70,14 @@ def run(name, mode, preload, extra):
             kept, dropped = found.get("site_kept", {}), found.get("site_dropped", {})
             if not scan.get("ok"):
                 problems.append(f"{f}: no verdict: {scan.get('error') or scan}")
-            elif kept.get("reachable") != 1 or dropped.get("definitely_lost") != 10:
+            elif kept.get("reachable") != 1 or dropped.get("definitely_lost", 0) < lost_at_least:
                 problems.append(f"{f}: kept {kept}, dropped {dropped}")
         if problems:
             print(f"FAIL {name}: " + "; ".join(problems))
             failures += 1
         else:
-            print(f"ok   {name}: {len(files)} snapshots, each with its verdict (10 lost, 1 "
-                  f"reachable); {res.stdout.strip()}")
+            print(f"ok   {name}: {len(files)} snapshots, each with its verdict (at least "
+                  f"{lost_at_least} of 10 lost, 1 reachable); {res.stdout.strip()}")
     finally:
         shutil.rmtree(work, True)
 
@@ -84,4 +85,10 @@ def run(name, mode, preload, extra):
 run("a SIGCHLD handler of the program's", "sigchld", lib, {})
 run("a truncated MAP_SHARED file mapping", "truncated", lib, {"LEAKTAG_INTERVAL": "1"})
 run("blocks that start a mapping", "plain", f"{lib}:{page_malloc}", {"LEAKTAG_INTERVAL": "1"})
+# (what matters here is that there is a verdict: in the child, the stacks of the threads
+# that are gone — the parent's main thread's among them — are scanned whole, stale words
+# and all, as valgrind scans every writable segment: a dropped block or two may look
+# reachable through them)
+run("a child forked from a thread, which returns", "fork-thread", lib, {"LEAKTAG_AT_EXIT": "1"},
+    lost_at_least=5)
 sys.exit(1 if failures else 0)
