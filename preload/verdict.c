@@ -196,6 +196,30 @@ static bool ended(pid_t pid, pid_t tid)
     return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
 }
 
+/* Why ptrace refused to seize tid, as exactly as the process can tell. */
+static const char *ptrace_refused(struct freeze *f, pid_t tid)
+{
+    char path[64], text[2048];
+    lt_format(path, sizeof(path), "/proc/%d/task/%d/status", (int)f->pid, (int)tid);
+    ssize_t n = lt_proc_read(path, text, sizeof(text) - 1);
+    const char *tracer = n > 0 ? strstr(text, "TracerPid:\t") : NULL;
+    if (tracer && strtol(tracer + strlen("TracerPid:\t"), NULL, 10) > 0)
+        return "ptrace is not permitted: a thread is already traced (a debugger, strace)";
+    /* The tracer shares the process's memory, and with it its dumpable flag. */
+    if (lt_real_system()->prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0)
+        return "ptrace is not permitted: the process is not dumpable (it changed its user or "
+               "group ids, as a daemon that drops root does, or set PR_SET_DUMPABLE 0), and "
+               "then only CAP_SYS_PTRACE may stop its threads";
+    n = lt_proc_read("/proc/sys/kernel/yama/ptrace_scope", text, sizeof(text) - 1);
+    if (n > 0 && text[0] >= '1' && text[0] <= '3') {
+        text[1] = '\0';
+        lt_format(f->why_text, sizeof(f->why_text),
+                  "ptrace is not permitted: kernel.yama.ptrace_scope is %s", text);
+        return f->why_text;
+    }
+    return "ptrace is not permitted here (a seccomp policy, or a security module)";
+}
+
 /* Seizes every thread not yet seized; the number newly found, or -errno. */
 static int stop_new_threads(struct freeze *f)
 {
@@ -234,7 +258,7 @@ static int stop_new_threads(struct freeze *f)
                 continue;
             } else if (err) {
                 close(fd);
-                f->why = err == -EPERM ? "ptrace is not permitted here" : "a thread could not be stopped";
+                f->why = err == -EPERM ? ptrace_refused(f, tid) : "a thread could not be stopped";
                 return err;
             }
             n++;

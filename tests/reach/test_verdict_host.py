@@ -91,4 +91,34 @@ run("blocks that start a mapping", "plain", f"{lib}:{page_malloc}", {"LEAKTAG_IN
 # reachable through them)
 run("a child forked from a thread, which returns", "fork-thread", lib, {"LEAKTAG_AT_EXIT": "1"},
     lost_at_least=5)
+
+
+def refused_after_setuid():
+    """A daemon that drops root is not dumpable: its snapshot has no verdict, and both the
+    snapshot and stderr say exactly why."""
+    global failures
+    if os.getuid() != 0:
+        print("skip setuid: needs root")
+        return
+    work = tempfile.mkdtemp(prefix="leaktag-verdict-host.")
+    try:
+        os.chmod(work, 0o777)
+        env = dict(os.environ, LD_PRELOAD=lib, LEAKTAG_REACH="1", LEAKTAG_QUIET="1",
+                   LEAKTAG_AT_EXIT="0", LEAKTAG_OUTPUT=os.path.join(work, "v.%n.lts"))
+        res = subprocess.run([prog, "setuid"], env=env, cwd=work, capture_output=True,
+                             text=True, timeout=60)
+        files = [f for f in os.listdir(work) if f.endswith(".lts")]
+        scan = sites(os.path.join(work, files[0]))[0] if files else {}
+        error = str(scan.get("error", ""))
+        if (res.returncode == 0 and len(files) == 1 and not scan.get("ok") and
+                "not dumpable" in error and "not dumpable" in res.stderr):
+            print(f"ok   after setuid: no verdict, because: {error}")
+        else:
+            print(f"FAIL after setuid: status {res.returncode}, {files}, {scan}: {res.stderr}")
+            failures += 1
+    finally:
+        shutil.rmtree(work, True)
+
+
+refused_after_setuid()
 sys.exit(1 if failures else 0)

@@ -7,6 +7,8 @@
  *                            leaktag's thread
  *   verdict_host plain       blocks only; snapshots by LEAKTAG_INTERVAL (run with an
  *                            allocator whose blocks start at a mapping's first byte)
+ *   verdict_host setuid      drops root (to nobody) as daemons do, then takes a snapshot:
+ *                            not dumpable any more, so no verdict, and the reason says so
  *   verdict_host fork-thread a thread forks, and in the child that thread allocates and
  *                            returns: leaktag's thread ends the child, whose group leader is
  *                            a zombie by then (final snapshots)
@@ -120,6 +122,13 @@ int main(int argc, char **argv)
                (int)sigchld_calls, (int)reaped);
         return rc == 0 && sigchld_calls == 0 ? 0 : 1;
     }
+    if (!strcmp(mode, "setuid")) {
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            return 77;
+        int rc = leaktag_snapshot ? leaktag_snapshot("check") : -1;
+        printf("snapshot %d as uid %d\n", rc, (int)getuid());
+        return 0;
+    }
     if (!strcmp(mode, "fork-thread")) {
         pthread_t forker;
         pthread_create(&forker, NULL, fork_and_return, NULL);
@@ -142,7 +151,7 @@ int main(int argc, char **argv)
         close(fd);
         unlink(path);
     } else if (strcmp(mode, "plain")) {
-        fprintf(stderr, "usage: verdict_host sigchld|truncated|plain|fork-thread\n");
+        fprintf(stderr, "usage: verdict_host sigchld|truncated|plain|setuid|fork-thread\n");
         return 2;
     }
     int rc = wait_for_snapshots(2);
