@@ -41,7 +41,8 @@ struct leaktag_stats {
 /* Fills *out with the current counters. -EINVAL if out is NULL or struct_size too small. */
 int leaktag_stats(struct leaktag_stats *out) __attribute__((weak));
 
-/* Writes a snapshot now, in the calling thread, to the path LEAKTAG_OUTPUT names; reason
+/* Writes a snapshot now, while the calling thread waits (leaktag's files thread writes it,
+ * where it runs), to the path LEAKTAG_OUTPUT names; reason
  * (NULL: "api") is stored in it. Returns 0, or -errno when the file could not be written
  * (the reason was also printed as one "leaktag:" line on stderr). */
 int leaktag_snapshot(const char *reason) __attribute__((weak));

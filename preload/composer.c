@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "compiler.h"
 #include "control.h"
+#include "fdtable.h"
 #include "format.h"
 #include "log.h"
 #include "mem.h"
@@ -536,12 +537,13 @@ static void write_counters(struct lts_writer *w, const struct scan *s, uint32_t 
 
 /* The reachability verdict (LEAKTAG_REACH), taken before the blocks are written: blocks
  * allocated after it are written too, and read as not scanned. */
+/* The thread a snapshot is written for (set under the lock, by that thread): the verdict
+ * leaves it running and takes its stack above leaktag's frames as a root. */
+static struct lt_verdict_caller asking;
+
 static void take_verdict(struct lt_verdict *v)
 {
-    /* Leaktag's own thread has no application frames; another caller's begin above the
-     * frame that entered leaktag. */
-    uint64_t caller_sp = (pid_t)syscall(SYS_gettid) == lt_worker_tid() ? 0 : lt_tls.guard_frame;
-    lt_verdict_take(v, caller_sp);
+    lt_verdict_take(v, &asking);
     if (v->status) { /* every time: a reason that changes, or stays, is the user's to see */
         lt_log("no reachability verdict with snapshot %u: %s", sequence,
                v->why ? v->why : "unknown error");
@@ -637,13 +639,45 @@ bool lt_composer_busy_here(void)
     return composing;
 }
 
+struct job {
+    const char *reason;
+    uint32_t requests;
+    pid_t sender;
+    bool final;
+    int err;
+};
+
+static void compose_job(void *raw)
+{
+    struct job *j = raw;
+    bool was = composing; /* (set already when the asking thread runs it itself) */
+    composing = true;
+    j->err = compose(lt_self(), j->reason, j->requests, j->sender, j->final);
+    composing = was;
+}
+
+/* In leaktag's files thread, whose descriptor table is its own (fdtable.h), while this one
+ * waits; in this thread when there is none (a single-threaded process, an in-handler
+ * snapshot). */
 static int write_locked(struct lt_thread *self, const char *reason, uint32_t requests,
                         pid_t sender, bool final)
 {
+    (void)self;
+    struct job j = {reason, requests, sender, final, 0};
+    pid_t me = (pid_t)syscall(SYS_gettid);
+    /* Leaktag's own thread has no application frames; another caller's begin above the
+     * frame that entered leaktag. */
+    asking = (struct lt_verdict_caller){
+        .tid = me,
+        .sp = me == lt_worker_tid() ? 0 : lt_tls.guard_frame,
+        .here = (uint64_t)(uintptr_t)__builtin_frame_address(0),
+    };
     composing = true;
-    int err = compose(self, reason, requests, sender, final);
+    if (!lt_fdtable_run(compose_job, &j, 0))
+        compose_job(&j);
     composing = false;
-    return err;
+    pthread_mutex_unlock(&lock);
+    return j.err;
 }
 
 static int compose(struct lt_thread *self, const char *reason, uint32_t requests, pid_t sender,
@@ -654,7 +688,6 @@ static int compose(struct lt_thread *self, const char *reason, uint32_t requests
     int err = lt_outfile_open(&out, lt_opt.output, seq);
     if (err) {
         lt_log("cannot write snapshot %u to %s: %s", seq, out.path, error_text(-err));
-        pthread_mutex_unlock(&lock);
         return err;
     }
     /* Transient arrays, all from mmap and gone at the end. */
@@ -728,6 +761,5 @@ static int compose(struct lt_thread *self, const char *reason, uint32_t requests
     lt_mem_unmap(s.taken, taken_bytes);
     lt_mem_unmap(s.samples, samples_bytes);
     lt_mem_unmap(misuse, misuse_bytes);
-    pthread_mutex_unlock(&lock);
     return err;
 }

@@ -192,6 +192,34 @@ char *lt_format_bytes(char *buf, size_t size, unsigned long long bytes)
     return buf;
 }
 
+static LT_TLS struct lt_log_capture *capture; /* this thread works for another */
+
+void lt_log_capture(struct lt_log_capture *c)
+{
+    capture = c;
+}
+
+static void write_all(const char *text, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(STDERR_FILENO, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+}
+
+void lt_log_write_captured(const struct lt_log_capture *c)
+{
+    int saved_errno = errno;
+    write_all(c->text, c->len);
+    if (c->dropped)
+        lt_log("%u more lines did not fit", c->dropped);
+    errno = saved_errno;
+}
+
 void lt_log(const char *fmt, ...)
 {
     int saved_errno = errno;
@@ -204,13 +232,14 @@ void lt_log(const char *fmt, ...)
     va_end(ap);
     size_t len = prefix + lt_min((size_t)n, sizeof(line) - prefix - 2);
     line[len++] = '\n';
-    for (size_t off = 0; off < len;) {
-        ssize_t w = write(STDERR_FILENO, line + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        off += (size_t)w;
+    struct lt_log_capture *c = capture;
+    if (c && c->len + len <= sizeof(c->text)) {
+        memcpy(c->text + c->len, line, len);
+        c->len += len;
+    } else if (c) {
+        c->dropped++;
+    } else {
+        write_all(line, len);
     }
     errno = saved_errno;
 }

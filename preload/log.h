@@ -19,6 +19,20 @@ char *lt_format_bytes(char *buf, size_t size, unsigned long long bytes);
 /* One "leaktag: " line on the log fd (stderr); the newline is added. Preserves errno. */
 void lt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Lines a thread logs while it works for another (fdtable.c: its descriptor table has no
+ * stderr), kept to be written by that other thread. Bounded: lines past it are counted. */
+struct lt_log_capture {
+    char text[4096];
+    size_t len;
+    unsigned dropped;
+};
+
+/* From now on this thread's lines go to *c (NULL: to stderr again). */
+void lt_log_capture(struct lt_log_capture *c);
+
+/* Writes what *c holds to stderr, as lt_log would have. */
+void lt_log_write_captured(const struct lt_log_capture *c);
+
 /* Like lt_log, but only the first time this call site runs. */
 #define lt_log_once(...)                                                         \
     do {                                                                         \

@@ -74,10 +74,12 @@ struct range {
 /* Everything the three tasks share, at the start of the shared mapping; the arrays follow. */
 struct freeze {
     /* set by the caller */
-    pid_t pid, caller_tid, worker_tid;
+    pid_t pid, caller_tid, worker_tid, runner_tid;
     uint64_t caller_sp;    /* the caller's application frames begin here (0: none) */
     uint64_t caller_here;  /* somewhere in the caller's stack */
     uint64_t worker_here;  /* somewhere in leaktag's thread's stack (0: none) */
+    uint64_t runner_here;  /* somewhere in the stack of the thread that takes the verdict for
+                              the caller (leaktag's files thread), or 0 */
     intptr_t moving_offset; /* lt_tls.moving from the thread pointer */
     bool glibc;            /* the next malloc is glibc's: its chunk headers, its arena's bins */
     struct range own[OWN_RANGES_MAX];
@@ -240,7 +242,8 @@ static int stop_new_threads(struct freeze *f)
             /* Leaktag's own thread runs on: nothing of its stack is a root, and what it may
              * do meanwhile (rebuild a table, flush an ended thread's nursery) always leaves
              * a block where a frozen scan finds it. */
-            if (tid <= 0 || tid == f->caller_tid || tid == f->worker_tid || listed(f, tid))
+            if (tid <= 0 || tid == f->caller_tid || tid == f->worker_tid ||
+                tid == f->runner_tid || listed(f, tid))
                 continue;
             if (f->nthreads == THREADS_MAX) {
                 close(fd);
@@ -737,6 +740,8 @@ static void visit_map(const struct lt_proc_map *m, void *ctx)
     uint64_t caller = f->caller_sp;
     if (f->worker_here && m->start <= f->worker_here && f->worker_here < m->end)
         return; /* leaktag's thread */
+    if (f->runner_here && m->start <= f->runner_here && f->runner_here < m->end)
+        return; /* leaktag's files thread, which takes it for the caller */
     if (m->start <= f->caller_here && f->caller_here < m->end) {
         /* the caller's stack: only the frames above leaktag's */
         if (caller && m->start <= caller && caller < m->end)
@@ -913,14 +918,14 @@ void lt_verdict_init(void)
 
 static void *tracer_stack;
 
-void lt_verdict_take(struct lt_verdict *v, uint64_t caller_sp)
+void lt_verdict_take(struct lt_verdict *v, const struct lt_verdict_caller *caller)
 {
     *v = (struct lt_verdict){.status = -EINVAL};
 #if !defined(__x86_64__)
     /* The stopped threads' registers and stacks as roots, and the scan's words, are written
      * for x86-64: elsewhere a verdict would call blocks lost that a register or a 4-byte word
      * holds. None is better than a wrong one. */
-    (void)caller_sp;
+    (void)caller;
     v->status = -ENOSYS;
     v->why = "the reachability verdict runs on x86-64 only";
     return;
@@ -948,11 +953,17 @@ void lt_verdict_take(struct lt_verdict *v, uint64_t caller_sp)
     }
     struct freeze *f = map;
     f->pid = getpid();
-    f->caller_tid = (pid_t)syscall(SYS_gettid);
+    pid_t me = (pid_t)syscall(SYS_gettid);
+    uint64_t here = (uint64_t)(uintptr_t)__builtin_frame_address(0);
+    f->caller_tid = caller->tid ? caller->tid : me;
     f->worker_tid = lt_worker_tid();
     f->worker_here = lt_worker_stack();
-    f->caller_sp = caller_sp;
-    f->caller_here = (uint64_t)(uintptr_t)__builtin_frame_address(0);
+    f->caller_sp = caller->sp;
+    f->caller_here = caller->tid ? caller->here : here;
+    if (f->caller_tid != me) {
+        f->runner_tid = me;
+        f->runner_here = here;
+    }
     f->moving_offset = (intptr_t)((char *)&lt_tls.moving - (char *)__builtin_thread_pointer());
     f->glibc = objects.glibc;
     f->capacity = capacity;

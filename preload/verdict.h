@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "format.h"
 #include "reach.h"
@@ -46,10 +47,17 @@ struct lt_verdict {
  * no application thread can hold the loader's lock. */
 void lt_verdict_init(void);
 
-/* Takes the verdict, from the calling thread (leaktag's own, or one that asked for a
- * snapshot: caller_sp is then where its application frames begin, and its stack above that
- * is a root). Fills *v; v->status says whether it worked. */
-void lt_verdict_take(struct lt_verdict *v, uint64_t caller_sp);
+/* The thread a snapshot is taken for, which waits in leaktag meanwhile: not stopped, and its
+ * stack is a root from sp up (its application frames; 0: it has none, leaktag's own thread).
+ * The verdict may be taken in another thread of leaktag's (the files thread). */
+struct lt_verdict_caller {
+    pid_t tid;     /* 0: the thread taking the verdict is the caller */
+    uint64_t sp;   /* where its application frames begin, 0 if none */
+    uint64_t here; /* an address inside its stack */
+};
+
+/* Takes the verdict for *caller. Fills *v; v->status says whether it worked. */
+void lt_verdict_take(struct lt_verdict *v, const struct lt_verdict_caller *caller);
 void lt_verdict_free(struct lt_verdict *v);
 
 #endif

@@ -34,6 +34,7 @@
 #include "compiler.h"
 #include "composer.h"
 #include "control.h"
+#include "fdtable.h"
 #include "log.h"
 #include "mem.h"
 #include "modules.h"
@@ -282,8 +283,9 @@ static void end_if_alone(void)
     lt_threads_reap();
     if (lt_threads_alive() > 0)
         return;
+    int ours = 1 + (lt_fdtable_tid() != 0); /* this thread, and the files thread */
     for (int i = 0; i < 50; i++) { /* an exiting thread is still there for a moment */
-        if (lt_proc_live_threads() != 1)
+        if (lt_proc_live_threads() != ours)
             return;
         if (i == 49)
             break;
@@ -308,6 +310,7 @@ static void *worker_main(void *arg)
     atomic_store_explicit(&worker_tid, (pid_t)syscall(SYS_gettid), memory_order_release);
     lt_control_worker(atomic_load(&worker_tid));
     tell_control(NULL);
+    lt_fdtable_start(); /* snapshots are written there, in a descriptor table of their own */
     /* From now on crowded table shards are rebuilt here, not in allocating threads. */
     lt_table_set_maintainer(wake_for_maintenance);
     lt_threads_on_exit(wake_for_thread_end);
@@ -423,6 +426,7 @@ static void fork_child(void)
     atomic_store(&worker_tid, 0);
     atomic_store(&running, false);
     atomic_store(&requests, 0); /* the parent's, answered there */
+    lt_fdtable_fork_child();
     lt_table_set_maintainer(NULL);
     lt_threads_on_exit(NULL);
     lt_composer_fork_child();

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <threads.h>
 #include <time.h>
@@ -374,6 +375,53 @@ static int signalfd_urg(void)
     return got == 5 ? 0 : 1;
 }
 
+/* ---- 11. a thread that closes every descriptor, over and over ----------------------------- */
+
+static volatile int closing = 1;
+
+static void *close_everything(void *arg)
+{
+    while (closing)
+        syscall(SYS_close_range, 3u, ~0u, 0u); /* as CPython's os.closerange, a daemon's tidy-up */
+    return arg;
+}
+
+/* Opens, writes and closes files of its own meanwhile: they must hold its bytes alone. */
+static int close_range_loop(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, close_everything, NULL);
+    const char *dir = getenv("HOST_DIR");
+    char path[4096];
+    ready();
+    const char *go = getenv("HOST_GO");
+    struct stat st;
+    unsigned long writes = 0;
+    for (int round = 0; round < 20000 && go && stat(go, &st) != 0; round++) {
+        snprintf(path, sizeof(path), "%s/app.%d", dir ? dir : ".", round % 8);
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            writes += write(fd, "app\n", 4) == 4;
+            close(fd);
+        }
+        usleep(200);
+    }
+    closing = 0;
+    pthread_join(t, NULL);
+    int foreign = 0;
+    for (int i = 0; i < 8; i++) {
+        snprintf(path, sizeof(path), "%s/app.%d", dir ? dir : ".", i);
+        FILE *f = fopen(path, "r");
+        char line[64];
+        while (f && fgets(line, sizeof(line), f))
+            foreign += strcmp(line, "app\n") != 0;
+        if (f)
+            fclose(f);
+    }
+    printf("%lu writes of its own; %d foreign lines in its files\n", writes, foreign);
+    return foreign == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -385,6 +433,7 @@ int main(int argc, char **argv)
         {"ignored-sleep", ignored_sleep}, {"reset-hand", reset_hand},
         {"all-blocked", all_blocked}, {"handler-thread", handler_thread},
         {"all-keys", all_keys}, {"thread-ends", thread_ends}, {"signalfd-urg", signalfd_urg},
+        {"close-range", close_range_loop},
     };
     for (size_t i = 0; argc > 1 && i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
         if (!strcmp(argv[1], scenarios[i].name))

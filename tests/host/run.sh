@@ -172,6 +172,25 @@ for how in plain shim; do
     fi
 done
 
+# 7c. A thread closes every descriptor above 2 in a loop while snapshots are written every
+#     second (and the program opens and writes files of its own): each snapshot is whole,
+#     none fails, and nothing of leaktag's lands in the program's files.
+if start close-range close-range LEAKTAG_INTERVAL=1 LEAKTAG_QUIET=0; then
+    sleep 3.5
+    finish close-range
+    n=$(snapshots close-range)
+    failed=$(grep -c "cannot write snapshot" "$work/close-range.err")
+    whole=0
+    for f in "$work"/close-range/*.lts; do
+        "$report" --format json "$f" >/dev/null 2>&1 && whole=$((whole + 1))
+    done
+    [ "$n" -ge 3 ] && [ "$failed" = 0 ] && [ "$whole" = "$n" ] &&
+        echo "ok   close-range: $n snapshots, all whole, none failed" ||
+        fail "close-range: $n snapshots ($whole whole), $failed failed: $(grep leaktag "$work/close-range.err" | head -3)"
+else
+    fail "close-range did not start"
+fi
+
 # 8. No pthread key is leaktag's: the program gets all PTHREAD_KEYS_MAX.
 plain all-keys
 env LD_PRELOAD="$lib" LEAKTAG_AT_EXIT=0 LEAKTAG_QUIET=1 "$prog" all-keys >"$work/keys.out" 2>&1 &&

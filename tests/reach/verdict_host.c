@@ -50,7 +50,8 @@ NOINLINE static void scrub_stack(void)
 
 static void *idle(void *arg)
 {
-    pause();
+    for (;;)
+        pause(); /* (setuid interrupts it: glibc signals every thread to change its ids) */
     return arg;
 }
 
