@@ -94,8 +94,11 @@ struct scan_modules *modules_open(struct target *t, FILE *warn)
         mod->build_id = id_len ? m->build_ids[nmodules] : NULL;
         mod->build_id_len = id_len;
         mod->segments = &m->segments[nsegments];
-        /* the file's mappings from here on, while they are the same file */
-        for (size_t k = i; k < t->nmaps && t->maps[k].path && !strcmp(t->maps[k].path, map->path);
+        /* the file's mappings from here on, while they are the same file and until it is
+         * mapped from its start again: each mapping belongs to one module at most, so the
+         * segments never outnumber the mappings (PostgreSQL maps one file many times) */
+        for (size_t k = i; k < t->nmaps && t->maps[k].path && !strcmp(t->maps[k].path, map->path) &&
+                           (k == i || t->maps[k].offset != 0);
              k++) {
             const struct target_map *seg = &t->maps[k];
             m->segments[nsegments++] = (struct lts_segment){

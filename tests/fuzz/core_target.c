@@ -1,13 +1,17 @@
 /* The program whose gcore seeds the core-file fuzzer: a glibc heap with chunks in use, in a
  * tcache and in a fastbin, an mmapped chunk, and a second thread (a small stack, and the
  * main arena: another arena reserves 64 MiB, which gcore writes out whole) with a tcache.
- * Small, so that the core is a seed libFuzzer takes whole.
+ * Its own executable is mapped eight more times from its start, as PostgreSQL maps one file
+ * many times (a module table once overflowed on that). Small, so that the core is a seed
+ * libFuzzer takes whole.
  *   core_target SECONDS */
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static void *thread_main(void *arg)
@@ -32,6 +36,9 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < 256; i += 16) /* tcache first, then fastbins */
         free(kept[i]);
+    int self = open("/proc/self/exe", O_RDONLY);
+    for (int i = 0; self >= 0 && i < 8; i++)
+        mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, self, 0);
     void *big = malloc(192 << 10); /* mmapped */
     memset(big, 'x', 4096);
     pthread_attr_t attr;
