@@ -39,10 +39,14 @@ struct span {
     bool mmapped;
 };
 
+#define FAILED_KEPT 16 /* chunks that failed a check, read again after the walk */
+
 struct heap_walk {
     const struct layout *l;
     struct span *spans;
     size_t nspans, capspans;
+    uint64_t failed_at[FAILED_KEPT], failed_word[FAILED_KEPT];
+    unsigned nfailed;
     struct hashmap cached; /* chunk address -> 1: free in a tcache or fastbin */
     bool safe_linking;
 };
@@ -116,6 +120,42 @@ static uint64_t first_chunk(const struct layout *l, uint64_t addr)
 }
 
 /* ---- the arenas --------------------------------------------------------------------------- */
+
+/* Do chunks chain from p for 64 links, or up to `to` (the last may reach past it)? */
+static bool chains_to(struct target *t, const struct layout *l, uint64_t p, uint64_t to)
+{
+    for (int hop = 0; hop < 64 && p < to; hop++) {
+        uint64_t size;
+        if (!word_at(t, p + l->word, &size))
+            return false;
+        size &= ~(uint64_t)SIZE_BITS;
+        if (size < l->min_chunk || size % ALIGNMENT)
+            return false;
+        p += size;
+    }
+    return true;
+}
+
+/* The first mapping of the brk heap whose top chunk is in m. A process that forked after its
+ * heap grew, and grew it further, has it in two mappings or more (the kernel keeps what was
+ * grown after the fork apart, [heap] both): the chunks run on across them from the lowest.
+ * An adjacent writable mapping below counts when it is [heap] or, in a core, anonymous, and
+ * chunks chain from its start up into the one above (the program's .bss can sit right
+ * below the heap when addresses are not randomized: its words do not chain). */
+static struct target_map *brk_heap_start(struct target *t, const struct layout *l,
+                                         struct target_map *m)
+{
+    while (m > t->maps) {
+        struct target_map *below = m - 1;
+        if (below->end != m->start || below->perms[0] != 'r' || below->perms[1] != 'w' ||
+            !(below->kind == TARGET_MAP_HEAP || (t->is_core && below->kind == TARGET_MAP_ANON)) ||
+            !chains_to(t, l, first_chunk(l, below->start), below->end))
+            break;
+        below->kind = TARGET_MAP_HEAP;
+        m = below;
+    }
+    return m;
+}
 
 /* Does the malloc_state at a look like one: its top chunk in writable memory and aligned,
  * a plausible system_mem? `in_libc`: the main arena, whose top is inside itself before the
@@ -331,6 +371,10 @@ static int walk_span(struct window *win, const struct layout *l, const struct sp
         if (!ok) {
             if (mmapped)
                 return 0;
+            if (c && c->walk->nfailed < FAILED_KEPT) { /* to tell a changing heap later */
+                c->walk->failed_at[c->walk->nfailed] = p;
+                c->walk->failed_word[c->walk->nfailed++] = word;
+            }
             /* skip to the next 16-aligned place where a chain of chunks checks */
             uint64_t q = p + ALIGNMENT;
             int found = 0;
@@ -684,7 +728,12 @@ int heap_census(struct target *t, struct heap_census *c, struct lts_error *err)
             if (!m || (top >= ring[i] && top < ring[i] + l->state_size))
                 continue; /* malloc has not run: top still points into the arena */
             m->kind = TARGET_MAP_HEAP;
+            m = brk_heap_start(t, l, m);
             uint64_t first = first_chunk(l, m->start), top_size, end = m->end;
+            for (struct target_map *n = m; n < t->maps + t->nmaps && n->kind == TARGET_MAP_HEAP &&
+                                           n->start <= top && (n == m || n->start == n[-1].end);
+                 n++)
+                end = n->end; /* up to the top chunk's mapping */
             if (word_at(t, top + l->word, &top_size) &&
                 top + (top_size & ~(uint64_t)SIZE_BITS) > end)
                 end = top + (top_size & ~(uint64_t)SIZE_BITS); /* it grew since the maps */
@@ -716,6 +765,14 @@ int heap_census(struct target *t, struct heap_census *c, struct lts_error *err)
             }
     }
     free(win.buf);
+    /* A chunk that failed a check because the heap moved under the walk reads otherwise now;
+     * one that reads the same (a core, a frozen process, or memory that is not what glibc's
+     * headers say) would fail again under --freeze. */
+    for (unsigned k = 0; k < w->nfailed && !c->changed_under_walk; k++) {
+        uint64_t word;
+        c->changed_under_walk = !word_at(t, w->failed_at[k] + l->word, &word) ||
+                                word != w->failed_word[k];
+    }
     if (rc == 0)
         find_caches(t, c, &v, ring, nring, true);
     free(v.candidates);

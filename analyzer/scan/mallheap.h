@@ -46,7 +46,8 @@ struct heap_census {
     uint64_t top_bytes;
     uint64_t mmapped_chunks, mmapped_bytes;
     uint64_t overhead_bytes;  /* headers, arena and heap records, tcache structs */
-    uint64_t invalid_chunks, skipped_bytes; /* a changing heap: chunks that failed a check */
+    uint64_t invalid_chunks, skipped_bytes; /* chunks that failed a check, bytes skipped */
+    bool changed_under_walk;  /* some of them read otherwise after the walk: --freeze helps */
     struct heap_class *classes; /* most bytes (usable x chunks) first */
     size_t nclasses;
     struct heap_walk *walk;   /* what heap_each_chunk walks again */

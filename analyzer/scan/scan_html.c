@@ -148,8 +148,10 @@ static void heap(FILE *out, const struct scan *s)
             units_bytes(v[8], sizeof(v[8]), (int64_t)h->mmapped_bytes),
             units_count(v[9], sizeof(v[9]), h->mmapped_chunks));
     if (h->invalid_chunks)
-        fprintf(out, "<p class=why>%s chunks failed a check: the heap changed under the walk</p>\n",
-                units_count(n1, sizeof(n1), h->invalid_chunks));
+        fprintf(out, "<p class=why>%s chunks failed a check: %s</p>\n",
+                units_count(n1, sizeof(n1), h->invalid_chunks),
+                h->changed_under_walk ? "the heap changed under the walk (--freeze)"
+                                      : "they read the same again (not a heap that moved)");
     bool growth = s->nlooks > 1;
     fprintf(out, "<table id=classes><tr><th>usable size</th><th>chunks</th><th>bytes</th>"
                  "<th>share</th><th></th>%s</tr>\n", growth ? "<th>growth</th>" : "");

@@ -128,12 +128,12 @@ void scan_render_json(FILE *out, const struct scan *s)
                      ",\"unchecked_small\":%" PRIu64 ",\"top_bytes\":%" PRIu64
                      ",\"mmapped_chunks\":%" PRIu64 ",\"mmapped_bytes\":%" PRIu64
                      ",\"overhead_bytes\":%" PRIu64 ",\"invalid_chunks\":%" PRIu64
-                     ",\"skipped_bytes\":%" PRIu64 ",\"classes\":[",
+                     ",\"skipped_bytes\":%" PRIu64 ",\"changed_under_walk\":%s,\"classes\":[",
                 h->heap_bytes, h->inuse_chunks, h->inuse_bytes, h->free_chunks, h->free_bytes,
                 h->largest_free, h->tcaches, h->tcache_chunks, h->fastbin_chunks,
                 h->fastbins_read ? "true" : "false", h->unchecked_small, h->top_bytes,
                 h->mmapped_chunks, h->mmapped_bytes, h->overhead_bytes, h->invalid_chunks,
-                h->skipped_bytes);
+                h->skipped_bytes, h->changed_under_walk ? "true" : "false");
         for (size_t i = 0; i < h->nclasses; i++) {
             const struct heap_class *k = &h->classes[i];
             fprintf(out, "%s{\"usable\":%" PRIu64 ",\"chunks\":%" PRIu64 ",\"bytes\":%" PRIu64

@@ -143,9 +143,12 @@ static void heap(FILE *out, const struct scan *s)
         fprintf(out, "  %s small chunks may be free in a tcache or fastbin not found\n",
                 units_count(n1, sizeof(n1), h->unchecked_small));
     if (h->invalid_chunks)
-        fprintf(out, "  %s chunks failed a check (the heap changed under the walk: use --freeze "
-                     "for an exact one); %s skipped\n",
+        fprintf(out, "  %s chunks failed a check (%s); %s skipped\n",
                 units_count(n1, sizeof(n1), h->invalid_chunks),
+                h->changed_under_walk
+                    ? "the heap changed under the walk: use --freeze for an exact one"
+                    : "they read the same again: not a heap that moved, but memory glibc's "
+                      "headers do not describe",
                 units_bytes(b1, sizeof(b1), (int64_t)h->skipped_bytes));
     /* the top chunk is the heap's unused end, not holes between chunks in use */
     double free_share = percent(h->free_bytes, h->free_bytes + h->inuse_bytes);

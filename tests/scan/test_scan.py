@@ -4,6 +4,7 @@ of them, on programs whose malloc is jemalloc's, and every error it must refuse 
 and exit status 2. Expected numbers come from the examples' own counts, never from here.
 
     test_scan.py SCAN SPP_WORKER HANDLER_POOL ROUTER_THREADS STATIC_SLEEPER JEMALLOC_TARGET|-
+                 CENSUS_TARGET
 """
 import json
 import os
@@ -17,7 +18,7 @@ import tempfile
 import time
 import unittest
 
-SCAN, SPP, POOL, ROUTER, STATIC, JEMALLOC = sys.argv[1:7]
+SCAN, SPP, POOL, ROUTER, STATIC, JEMALLOC, CENSUS = sys.argv[1:8]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 MIB = 1 << 20
 
@@ -241,6 +242,84 @@ class KilledWhileFrozen(unittest.TestCase):
             self.assertEqual(worker.proc.wait(10), 0)
         finally:
             worker.stop()
+
+
+class Census(unittest.TestCase):
+    """The census from chunk headers against glibc's own mallinfo2(), which census_target
+    prints of the heap it built: the heap's bytes, the mmapped chunks and the fastbin chunks
+    exactly; the bytes in use exactly but for the chunks the census finds in tcaches (in use
+    to mallinfo) and malloc's own structures (each tcache's, each other arena's header)."""
+
+    TCACHE_STRUCT = 656     # glibc >= 2.30, 64-bit: 64 counts, 64 heads, and the header
+    ARENA_HEADER = 2256     # a non-main arena's heap_info and malloc_state, aligned
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="leaktag-scan-census.")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, True)
+
+    def start(self, mode):
+        p = Program([CENSUS, mode], ready="mallinfo")
+        return p, json.loads(p.line.split(" ", 1)[1])
+
+    def compare(self, heap, m, what):
+        self.assertTrue(heap["glibc"], what)
+        self.assertEqual(heap["invalid_chunks"], 0, what)
+        self.assertEqual(heap["heap_bytes"], m["arena"], what)
+        self.assertEqual((heap["mmapped_chunks"], heap["mmapped_bytes"]), (m["hblks"], m["hblkhd"]), what)
+        self.assertEqual(heap["fastbin_chunks"], m["smblks"], what)
+        word = BITS // 8
+        classes = heap["classes"]
+        in_use = sum((k["chunks"] - k["mmapped"]) * (k["usable"] + word) for k in classes)
+        cached = sum(k["cached"] * (k["usable"] + word) for k in classes)
+        tcached = cached - m["fsmblks"]  # the cached chunks that are not in fastbins
+        rest = m["uordblks"] - in_use - tcached
+        if BITS == 64:
+            own = heap["tcaches"] * self.TCACHE_STRUCT + (len(heap["arenas"]) - 1) * self.ARENA_HEADER
+            self.assertEqual(rest, own, f"{what}: in use {m['uordblks']} to mallinfo2, {in_use} "
+                             f"counted + {tcached} in tcaches + {rest} of malloc's own")
+        else:
+            self.assertTrue(0 <= rest <= heap["overhead_bytes"], what)
+        print(f"     {what}: {heap['heap_bytes']} heap bytes, {m['uordblks']} in use = "
+              f"{in_use} counted + {tcached} in tcaches + {rest} malloc's own; "
+              f"{m['smblks']} fastbin, {m['hblks']} mmapped chunks", file=sys.stderr)
+
+    def census(self, mode, core=False):
+        p, m = self.start(mode)
+        try:
+            self.compare(scan_json(m["pid"])["heap"], m, mode)
+            if core and shutil.which("gcore"):
+                self.compare(scan_json(gcore(m["pid"], self.dir))["heap"], m, mode + " (core)")
+        finally:
+            p.stop()
+
+    def test_single(self):
+        self.census("single")
+
+    def test_fork(self):
+        # the child's brk heap is two mappings: grown before the fork and after it
+        self.census("fork", core=True)
+
+    def test_arenas(self):
+        self.census("arenas")
+
+    def test_mmapped(self):
+        self.census("mmapped")
+
+    def test_file_mapped_again_and_again(self):
+        # the executable mapped 41 times from its start: PostgreSQL's shape; the scan of the
+        # process and of its core end normally (the module table once overflowed)
+        p, m = self.start("maps")
+        try:
+            self.compare(scan_json(m["pid"])["heap"], m, "maps")
+            if shutil.which("gcore"):
+                res = scan(gcore(m["pid"], self.dir), "--top", "1", check=False)
+                self.assertEqual(res.returncode, 0, res.stderr)
+        finally:
+            p.stop()
 
 
 class SecondCase(unittest.TestCase):
