@@ -10,11 +10,13 @@ lib=$(readlink -f "$1") prog=$(readlink -f "$2")
 allocations=400000
 command -v strace >/dev/null || { fail "strace is not installed (tests/run.sh installs it)"; end_tests; }
 
-# Prints "total other-calls calls..." for the marked thread's window of one strace log.
+# Prints "marks total other-calls calls..." for the marked thread's window of one strace log;
+# marks is 2 when both markers were found (else the window measured nothing).
 window() {
     awk '
-        /prctl\(PR_SET_NAME, "lt-begin"\)/ { pid = $1; on = 1; next }
-        /prctl\(PR_SET_NAME, "lt-end"\)/ && $1 == pid { on = 0 }
+        BEGIN { marks = 0 }
+        /prctl\(PR_SET_NAME, "lt-begin"\)/ { pid = $1; on = 1; marks++; next }
+        /prctl\(PR_SET_NAME, "lt-end"\)/ && $1 == pid { on = 0; marks++ }
         on && $1 == pid {
             name = $2; sub(/\(.*/, "", name)
             if (name ~ /^(<\.\.\.|---|\+\+\+)/) next
@@ -24,7 +26,7 @@ window() {
         END {
             list = ""
             for (n in names) list = list " " n "x" names[n]
-            printf "%d %d%s\n", total, other, list
+            printf "%d %d %d%s\n", marks, total, other, list
         }' "$1"
 }
 
@@ -39,8 +41,10 @@ check() {
         return
     fi
     set -- $(window "$log")
-    total=$1 other=$2; shift 2
-    if [ "$other" != 0 ] || [ "$total" -gt $((allocations / 2000)) ]; then
+    marks=$1 total=$2 other=$3; shift 3
+    if [ "$marks" != 2 ]; then
+        fail "$mode: the program's markers (prctl lt-begin, lt-end) are not in strace's log"
+    elif [ "$other" != 0 ] || [ "$total" -gt $((allocations / 2000)) ]; then
         fail "$mode: $total system calls in $allocations allocations, $other not for memory:$*"
     else
         echo "ok   $mode: $total system calls (memory only) in $allocations allocations"

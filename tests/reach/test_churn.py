@@ -51,6 +51,9 @@ try:
                 print(f"FAIL {path}: {bad} list nodes called lost: {r}")
                 lost += bad
     pauses.sort()
+    if nodes < snapshots:  # each snapshot sees nodes on the lists; none: the group is not found
+        sys.exit(f"FAIL only {nodes} list nodes (push_node at frame 0) in {snapshots} "
+                 f"snapshots: the check looked at nothing")
     print(f"{'ok' if not lost else 'FAIL'}   {snapshots} verdicts during the churn, "
           f"{nodes} list nodes seen in all, {lost} called lost; pause median "
           f"{pauses[len(pauses) // 2]:.2f} ms, worst {pauses[-1]:.2f} ms")
