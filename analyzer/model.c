@@ -112,9 +112,10 @@ static int select_shown(struct model *m)
         const struct group *g = &m->grouping.groups[i];
         bool big = g->bytes >= m->opt.min_bytes ||
                    (m->nsnaps > 1 && (uint64_t)llabs(g->delta_bytes) >= m->opt.min_bytes);
-        if (m->opt.lost_only && !reach_lost_bytes(&g->reach) &&
-            !g->reach.blocks[LT_VERDICT_DEFINITELY_LOST] &&
-            !g->reach.blocks[LT_VERDICT_INDIRECTLY_LOST])
+        bool lost = reach_lost_bytes(&g->reach) || g->reach.blocks[LT_VERDICT_DEFINITELY_LOST] ||
+                    g->reach.blocks[LT_VERDICT_INDIRECTLY_LOST];
+        m->lost_groups += lost;
+        if (m->opt.lost_only && !lost)
             big = false;
         if (big && (!m->opt.top || kept < m->opt.top)) {
             m->shown[i] = true;

@@ -56,6 +56,7 @@ struct model {
     struct model_options opt;
     struct grouping grouping;
     bool *shown;            /* per group after sorting: passes --min-bytes and within --top */
+    size_t lost_groups;     /* groups with definitely or indirectly lost blocks (a verdict) */
     uint64_t live_blocks, live_bytes; /* newest: exact counters, or estimates when sampled */
     struct thread_inventory threads;  /* newest */
 };

@@ -330,8 +330,11 @@ void render_json(FILE *out, const struct model *m)
     fputs("},\n", out);
     fprintf(out, "  \"grouping\": {\"by\": \"%s\", \"fold\": ", by[m->opt.group.by]);
     json_cstr(out, m->opt.fold_pattern);
-    fprintf(out, ", \"min_age_s\": %.2f, \"groups\": %zu},\n", m->opt.group.min_age_cs / 100.0,
+    fprintf(out, ", \"min_age_s\": %.2f, \"groups\": %zu", m->opt.group.min_age_cs / 100.0,
             m->grouping.ngroups);
+    if (m->grouping.has_reach)
+        fprintf(out, ", \"groups_with_lost\": %zu", m->lost_groups);
+    fputs("},\n", out);
     fputs("  \"groups\": [", out);
     bool first = true;
     for (size_t i = 0; i < m->grouping.ngroups; i++) {

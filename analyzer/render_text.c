@@ -581,7 +581,7 @@ void render_text(FILE *out, const struct model *m, const struct render_options *
     if (m->opt.fold_pattern)
         fprintf(out, ", frames matching '%s' folded", m->opt.fold_pattern);
     if (m->opt.lost_only)
-        fputs(", only those with lost blocks", out);
+        fprintf(out, ", %zu of them with lost blocks", m->lost_groups);
     fputs(m->nsnaps > 1 ? ", fastest growing first\n"
           : gr->has_reach ? ", most lost bytes first\n" : ", largest first\n", out);
     uint64_t rest_bytes = 0, rest_groups = 0;

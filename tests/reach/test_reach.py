@@ -92,7 +92,7 @@ def leaktag_verdict(mode, work):
                     counts[site, kind] += figures["blocks"]
             if "retained_by" in group:
                 retained[site] = group["retained_by"]
-    return counts, scan, retained
+    return counts, scan, retained, out
 
 
 class SameAsValgrind(unittest.TestCase):
@@ -104,7 +104,7 @@ class SameAsValgrind(unittest.TestCase):
 
     def compare(self, mode):
         expected = valgrind_verdict(mode, self.work)
-        got, scan, retained = leaktag_verdict(mode, self.work)
+        got, scan, retained, self.snapshot = leaktag_verdict(mode, self.work)
         if mode == "exit":
             expected = {k: v for k, v in expected.items() if k[0] not in THREAD_SITES}
             got = {k: v for k, v in got.items() if k[0] not in THREAD_SITES}
@@ -143,6 +143,32 @@ class SameAsValgrind(unittest.TestCase):
 
     def test_at_exit(self):
         self.compare("exit")
+        self.lost_only(self.snapshot)
+
+    def lost_only(self, snapshot):
+        """--lost shows exactly the groups with definitely or indirectly lost blocks, and its
+        header counts those it shows, not every group."""
+        every = json.loads(subprocess.run([REPORT, "--format", "json", "--top", "0", snapshot],
+                                          capture_output=True, text=True, check=True).stdout)
+        def lost(g):
+            r = g["reachability"]
+            return r["definitely_lost"]["blocks"] + r["indirectly_lost"]["blocks"] > 0
+        want = sorted(g["key"] for g in every["groups"] if lost(g))
+        self.assertTrue(0 < len(want) < len(every["groups"]), want)
+        shown = json.loads(subprocess.run([REPORT, "--format", "json", "--top", "0", "--lost",
+                                           snapshot], capture_output=True, text=True,
+                                          check=True).stdout)
+        self.assertEqual(sorted(g["key"] for g in shown["groups"]), want)
+        self.assertEqual(shown["grouping"]["groups_with_lost"], len(want))
+        text = subprocess.run([REPORT, "--top", "0", "--lost", snapshot], capture_output=True,
+                              text=True, check=True).stdout
+        header = re.search(r"^(\d+) groups by stack, (\d+) of them with lost blocks", text, re.M)
+        printed = len(re.findall(r"^#\d+ ", text, re.M))
+        self.assertTrue(header, text[:2000])
+        self.assertEqual((int(header.group(1)), int(header.group(2)), printed),
+                         (len(every["groups"]), len(want), len(want)))
+        print(f"--lost: {len(want)} of {len(every['groups'])} groups shown, as counted",
+              file=sys.stderr)
 
 
 if __name__ == "__main__":
