@@ -123,7 +123,8 @@ private:
 // ---- threads ------------------------------------------------------------------------------
 
 struct HandlerStats {
-    unsigned long commands = 0, hits = 0, bytes = 0;
+    unsigned long commands = 0, bytes = 0;
+    std::atomic<unsigned long> hits{0}; // read by main for --ready
 };
 
 static unsigned long handler_rate = 1000;
@@ -153,7 +154,7 @@ static void *handler_main(void *arg)
         cmd->add("user:session:" + std::to_string(session));
 
         if (cache.hit(session)) { // the article's case 2: the loop's first branch
-            stats.hits++;
+            stats.hits.fetch_add(1, std::memory_order_relaxed);
             continue; // THE LEAK: skips the delete at the bottom of the loop
         }
 
@@ -238,16 +239,19 @@ static pthread_t start(void *(*fn)(void *), void *arg)
 
 int main(int argc, char **argv)
 {
-    unsigned long seconds = 0;
+    unsigned long seconds = 0, ready = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--rate")) {
             handler_rate = parse_count(argv[i], argv[i + 1]);
+            i++;
+        } else if (!strcmp(argv[i], "--ready")) { // a line once this many have leaked
+            ready = parse_count(argv[i], argv[i + 1]);
             i++;
         } else if (!strcmp(argv[i], "--seconds")) {
             seconds = parse_count(argv[i], argv[i + 1]);
             i++;
         } else {
-            fprintf(stderr, "usage: handler_pool [--rate N] [--seconds N]\n");
+            fprintf(stderr, "usage: handler_pool [--rate N] [--seconds N] [--ready N]\n");
             return 2;
         }
     }
@@ -275,7 +279,17 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &end);
     end.tv_sec += static_cast<time_t>(seconds);
     while (!stop_requested) {
-        struct timespec nap = {0, 100000000}, now;
+        struct timespec nap = {0, ready ? 10000000 : 100000000}, now;
+        if (ready) {
+            unsigned long leaked = 0;
+            for (const HandlerStats &s : handler_stats)
+                leaked += s.hits.load(std::memory_order_relaxed);
+            if (leaked >= ready) {
+                printf("handler_pool: ready, %lu leaked\n", leaked);
+                fflush(stdout);
+                ready = 0;
+            }
+        }
         if (seconds) {
             clock_gettime(CLOCK_MONOTONIC, &now);
             if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
@@ -287,13 +301,13 @@ int main(int argc, char **argv)
     for (pthread_t t : threads)
         pthread_join(t, nullptr);
 
-    HandlerStats total;
+    unsigned long commands = 0, hits = 0, bytes = 0;
     for (const HandlerStats &s : handler_stats) {
-        total.commands += s.commands;
-        total.hits += s.hits;
-        total.bytes += s.bytes;
+        commands += s.commands;
+        hits += s.hits.load();
+        bytes += s.bytes;
     }
     printf("handler_pool: %d handlers, %lu commands, %lu cache hits (leaked), %lu bytes sent\n",
-           kHandlers, total.commands, total.hits, total.bytes);
+           kHandlers, commands, hits, bytes);
     return 0;
 }

@@ -48,6 +48,24 @@ finish() {
 
 snapshots() { ls "$work/$1" 2>/dev/null | grep -c '\.lts$'; }
 
+# wait_snapshots NAME N: until NAME's directory holds N snapshots (10 s at most).
+wait_snapshots() {
+    for _ in $(seq 500); do
+        [ "$(snapshots "$1")" -ge "$2" ] && return 0
+        sleep 0.02
+    done
+    return 1
+}
+
+# wait_line NAME LINE: until NAME's program has printed LINE (10 s at most).
+wait_line() {
+    for _ in $(seq 500); do
+        grep -qx "$2" "$work/$1.out" 2>/dev/null && return 0
+        sleep 0.02
+    done
+    return 1
+}
+
 # plain SCENARIO: the program alone must pass (the scenario itself is right).
 plain() {
     HOST_GO=/dev/null HOST_DIR="$work" timeout -k 1 10 "$prog" "$1" >/dev/null 2>&1 ||
@@ -57,7 +75,7 @@ plain() {
 # 1. The in-handler snapshot of a single-threaded program on a 16 KiB coroutine stack.
 if start small-stack small-stack; then
     kill -USR2 $pid
-    sleep 0.5
+    wait_snapshots small-stack 1
     finish small-stack && [ "$(snapshots small-stack)" = 1 ] ||
         fail "small-stack: $(snapshots small-stack) snapshots"
 else
@@ -71,8 +89,8 @@ done
 env LD_PRELOAD="$lib" LEAKTAG_AT_EXIT=0 LEAKTAG_QUIET=1 "$prog" first-fd >"$work/fd.out" 2>&1 &&
     echo "ok   first-fd: $(cat "$work/fd.out")" || fail "first-fd: $(cat "$work/fd.out")"
 if start daemon-files daemon-files LEAKTAG_INTERVAL=1; then
-    for _ in 1 2 3; do kill -USR2 $pid; sleep 0.2; done
-    sleep 1.2 # and one interval
+    for i in 1 2 3; do kill -USR2 $pid; wait_snapshots daemon-files $i; done
+    wait_snapshots daemon-files 4 # and one interval
     finish daemon-files
     [ "$(snapshots daemon-files)" -ge 2 ] || fail "daemon-files: $(snapshots daemon-files) snapshots"
 else
@@ -139,7 +157,7 @@ fi
 #    without it (the handler still ran five times); chosen with LEAKTAG_SIGNAL, each kill
 #    is also a snapshot (leaktag's thread must not take it instead).
 if start handler handler-thread; then
-    for i in 1 2 3 4 5; do kill -USR2 $pid; sleep 0.15; done
+    for i in 1 2 3 4 5; do kill -USR2 $pid; wait_line handler "handled $i"; done
     "$launcher" --pid $pid --wait 5 >"$work/handler.ask" 2>&1 || fail "handler-thread: --pid: $(cat "$work/handler.ask")"
     finish handler
     n=$(snapshots handler)
@@ -150,7 +168,10 @@ else
     fail "handler-thread did not start"
 fi
 if start handler-chosen handler-thread LEAKTAG_SIGNAL=USR2; then
-    for i in 1 2 3 4 5; do kill -USR2 $pid; sleep 0.15; done
+    for i in 1 2 3 4 5; do
+        kill -USR2 $pid
+        wait_line handler-chosen "handled $i" && wait_snapshots handler-chosen $i
+    done
     finish handler-chosen
     n=$(snapshots handler-chosen)
     sender=$("$report" "$work/handler-chosen/1.lts" 2>&1 | grep -o 'reason: signal from pid [0-9]*')
@@ -167,7 +188,7 @@ for how in plain shim; do
     preload=$lib
     [ $how = plain ] && preload=
     if start signalfd-$how signalfd-urg LD_PRELOAD=$preload; then
-        for i in 1 2 3 4 5; do kill -URG $pid; sleep 0.1; done
+        for i in 1 2 3 4 5; do kill -URG $pid; wait_line signalfd-$how "urg $i" || break; done
         finish signalfd-$how
     else
         fail "signalfd-urg ($how) did not start"

@@ -97,6 +97,15 @@ def spp_worker(requests):
     return p, int(m.group(1)), int(m.group(2))
 
 
+def wait_comm(pid, name, seconds=10):
+    """Until pid runs `name` (it has exec'd what it was started through)."""
+    deadline = time.monotonic() + seconds
+    while open(f"/proc/{pid}/comm").read().strip() != name:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"pid {pid} still does not run {name} after {seconds} s")
+        time.sleep(0.005)
+
+
 def gcore(pid, directory):
     res = subprocess.run(["gcore", "-o", os.path.join(directory, "core"), str(pid)],
                          capture_output=True, text=True)
@@ -328,8 +337,7 @@ class SecondCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="leaktag-scan.")
-        cls.pool = Program([POOL, "--rate", "2000"])
-        time.sleep(0.5)
+        cls.pool = Program([POOL, "--rate", "2000", "--ready", "500"], ready="ready")
 
     @classmethod
     def tearDownClass(cls):
@@ -342,9 +350,8 @@ class SecondCase(unittest.TestCase):
     def test_interval(self):
         # a pool of its own: gdb's gcore of the shared one (test_core) leaves every page of
         # its arenas' first heaps resident, so their RSS would not grow for seconds
-        pool = Program([POOL, "--rate", "2000"])
+        pool = Program([POOL, "--rate", "2000", "--ready", "500"], ready="ready")
         try:
-            time.sleep(0.5)
             self.grows(pool.pid)
         finally:
             pool.stop()
@@ -383,9 +390,8 @@ class SecondCase(unittest.TestCase):
         first, moved = os.path.join(self.dir, "pool-then"), os.path.join(self.dir, "pool-now")
         shutil.copy(POOL, first)
         shutil.copy(POOL, moved)
-        p = Program([first, "--rate", "100"])
+        p = Program([first, "--rate", "100", "--ready", "50"], ready="ready")
         try:
-            time.sleep(0.5)
             core = gcore(p.pid, self.dir)
         finally:
             p.stop()
@@ -497,7 +503,7 @@ class Errors(unittest.TestCase):
     def test_static(self):
         p = Program([STATIC])
         try:
-            time.sleep(0.1)
+            wait_comm(p.pid, "static_sleeper")
             self.refused(p.pid, expect=r"pid \d+ \(static_sleeper\): a static executable")
         finally:
             p.stop()
@@ -518,7 +524,7 @@ class Errors(unittest.TestCase):
     def test_missing_cap_sys_ptrace(self):
         p = Program(["sleep", "60"], user="nobody")
         try:
-            time.sleep(0.1)
+            wait_comm(p.pid, "sleep")
             res = subprocess.run(["setpriv", "--inh-caps=-sys_ptrace",
                                   "--bounding-set=-sys_ptrace", SCAN, str(p.pid)],
                                  capture_output=True, text=True)

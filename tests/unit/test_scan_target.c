@@ -2,6 +2,8 @@
  * live process may not be read (another user, a missing CAP_SYS_PTRACE, each Yama scope,
  * a process that is not dumpable), and core files cut at every length of their headers and
  * notes, which must each be refused in one line, never crash. */
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -51,13 +53,21 @@ static void test_cut_cores(void **state)
     (void)state;
     char dir[] = "/tmp/leaktag-core.XXXXXX";
     assert_non_null(mkdtemp(dir));
+    int exec_done[2];
+    assert_int_equal(pipe2(exec_done, O_CLOEXEC), 0);
     pid_t child = fork();
     if (child == 0) {
         execlp("sleep", "sleep", "30", (char *)NULL);
         _exit(127);
     }
     assert_true(child > 0);
-    usleep(100000);
+    /* The pipe's write end closes when the child has exec'd sleep (close-on-exec): reading
+     * end of file means the core will be sleep's, not a copy of this (sanitized) test. */
+    close(exec_done[1]);
+    char byte;
+    while (read(exec_done[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    close(exec_done[0]);
     char cmd[256], core[128];
     snprintf(core, sizeof(core), "%s/c.%d", dir, (int)child);
     snprintf(cmd, sizeof(cmd), "gcore -o %s/c %d >/dev/null 2>&1", dir, (int)child);
