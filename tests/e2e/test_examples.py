@@ -34,6 +34,16 @@ def line_of(example, marker):
     raise AssertionError(f"{marker!r} not in {example}")
 
 
+def readme_frames(program):
+    """The frames README.md shows for `program`'s blocks: {function: "file.cpp:line"}."""
+    frames = {}
+    with open(os.path.join(SOURCE, "README.md")) as f:
+        for m in re.finditer(r"(?m)^\s+(\w+)\s+\S*/examples/([\w.]+):(\d+)\s+\[" +
+                             re.escape(program) + r"\]$", f.read()):
+            frames[m[1]] = f"{m[2]}:{m[3]}"
+    return frames
+
+
 class Running:
     """An example under the launcher, snapshots into a temporary directory."""
 
@@ -183,6 +193,12 @@ class HandlerPool(unittest.TestCase):
         handlers = [t for t in doc["threads"] if t["name"] == "handler" and t["alive"]]
         self.assertEqual(len(handlers), 6)
 
+    def test_readme_quotes_this_stack(self):
+        # README's second case shows the leaking line: the one this run reports
+        top = report_json(self.snaps[-1])["groups"][0]
+        self.assertEqual(readme_frames("handler_pool"),
+                         {"handler_main": f"handler_pool.cpp:{frame0(top)['line']}"})
+
     def test_only_the_handlers_grow(self):
         doc = report_json("--by", "thread", "--diff", *self.snaps)
         groups = {g["key"]: g for g in doc["groups"]}
@@ -275,6 +291,15 @@ class Demo(unittest.TestCase):
         self.assertEqual(dumped, reported)
         self.assertLessEqual({"channelid=4099", "channelid="}, set(reported))  # + one in flight
         self.assertIn(f"\n{reported['channelid=4099']}\n", res.stdout)  # grep -a -c
+        # README shows this run's output: the frames it quotes are the ones printed here, and
+        # its prose names the same line
+        printed = {m[1]: f"{m[2]}:{m[3]}" for m in re.finditer(
+            r"(?m)^\s+(\w+)\s+\S*/examples/([\w.]+):(\d+)\s+\[spp_worker\]$", first_group)}
+        quoted = readme_frames("spp_worker")
+        self.assertEqual(quoted, printed, "README's first case quotes other lines than a run")
+        readme = open(os.path.join(SOURCE, "README.md")).read()
+        named = re.search(r"the `new` on line (\d+)", readme)
+        self.assertEqual(f"spp_worker.cpp:{named[1]}", printed["spp_handle_process"])
 
 
 if __name__ == "__main__":
