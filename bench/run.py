@@ -404,7 +404,39 @@ def run_scan(args, lib):
         finally:
             worker.send_signal(signal.SIGTERM)
             worker.wait()
+    scan_growth(args, scan)
     scan_throughput(args, scan, grep)
+
+
+def scan_growth(args, scan):
+    """How the scanner's time and memory grow with the heap: 1, 4 and 16 GiB of 256-byte
+    chunks (bench/heap_fill, no shim), as far as the machine's memory allows."""
+    fill = os.path.join(args.build, "bench", "heap_fill")
+    with open("/proc/meminfo") as f:
+        avail = int(re.search(r"MemAvailable:\s+(\d+)", f.read()).group(1)) << 10
+    print(f"\nleaktag-scan by heap size: `bench/heap_fill MIB 256` (one chunk in ten freed again), "
+          f"median of {args.runs} runs; peak memory through bench/peak_rss\n")
+    print("| heap | chunks in use | command | wall | CPU | peak memory |")
+    print("|---|---|---|---|---|---|")
+    for gib in (1, 4, 16):
+        if gib * (1 << 30) * 1.2 > avail:
+            print(f"| {gib} GiB | | not run: {avail / 2**30:.1f} GiB available | | | |")
+            continue
+        proc = subprocess.Popen([fill, str(gib << 10), "256"], stdout=subprocess.PIPE, text=True)
+        try:
+            line = proc.stdout.readline()
+            if not line.startswith("ready"):
+                sys.exit("heap_fill did not fill")
+            for extra in (["--top", "0"], ["--top", "1", "--grep", "[a-z]{4}"]):
+                runs = [scan_usage(scan, [str(proc.pid), *extra]) for _ in range(args.runs)]
+                med = lambda i: statistics.median(r[i] for r in runs)
+                shown = " ".join(extra)
+                print(f"| {gib} GiB | {runs[-1][3]['heap']['inuse_chunks']:,} | "
+                      f"`leaktag-scan PID {shown}` | {med(0):.2f} s | {med(1):.2f} s | "
+                      f"{max(r[2] for r in runs):.1f} MB |")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
 
 
 def scan_throughput(args, scan, grep):
