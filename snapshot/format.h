@@ -44,6 +44,9 @@ enum lt_section {
     LT_SECTION_SAMPLES_ZSTD = 14, /* SAMPLES' records as one zstd frame (a census) */
     LT_SECTION_TYPES         /* types from here on are unknown to this version: skipped */
 };
+/* Sections a later version adds take types below this; a type at or above it is a damaged
+ * header (a flipped byte would otherwise drop an optional section without a word). */
+#define LT_SECTION_TYPES_LIMIT 64u
 
 /* States in LT_SECTION_REACH: valgrind memcheck's loss records. */
 enum lt_reach_verdict {

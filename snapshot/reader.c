@@ -293,6 +293,8 @@ int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struc
         memcpy(&type, c->p, 4);
         memcpy(&crc, c->p + 4, 4);
         memcpy(&length, c->p + 8, 8);
+        if (type >= LT_SECTION_TYPES_LIMIT)
+            REFUSE("section type %u, which no snapshot has (a damaged section header)", type);
         if (length > (uint64_t)(c->end - c->p) - LT_SECTION_HEADER_SIZE)
             REFUSE("%s section claims %llu bytes, the file has %llu left",
                                    section_name(type), (unsigned long long)length,

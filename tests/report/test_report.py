@@ -338,12 +338,22 @@ class BadInput(unittest.TestCase):
     def test_corrupt_bytes(self):
         # every flipped byte is caught, by name: in what a section's CRC covers (a checksum
         # mismatch in that section, which starts at or before the byte), in its length (more
-        # than the file holds) or in its type (then the section it was is missing)
+        # than the file holds, or a payload that no longer matches its CRC) or in its type (a
+        # type no snapshot has). Every byte of every section header, where one flip used to
+        # drop an optional section without a word, and 61 bytes spread over the rest.
         good = bytearray(open(SNAPS[0], "rb").read())
         named = re.compile(r".*: (?:(?:checksum mismatch in [A-Z_]+ section|[A-Z_]+ section "
                            r"claims \d+ bytes, the file has \d+ left) \(at offset (\d+)\)|"
-                           r"no [A-Z_]+ section \(at offset \d+\))$")
-        for at in range(20, len(good), max(1, len(good) // 61)):
+                           r"section type \d+, which no snapshot has \(a damaged section "
+                           r"header\) \(at offset \d+\)|"
+                           r"\d+ bytes after the END section \(at offset \d+\))$")
+        headers, at = [], 16
+        while at < len(good):
+            headers += range(at, at + 16)
+            at += 16 + int.from_bytes(good[at + 8:at + 16], "little")
+        self.assertEqual(at, len(good))
+        self.assertGreaterEqual(len(headers), 6 * 16)  # META ... END at least
+        for at in sorted(set(headers) | set(range(20, len(good), max(1, len(good) // 61)))):
             bad = bytearray(good)
             bad[at] ^= 0x5a
             res = subprocess.run([REPORT, self.write("flip.lts", bytes(bad))],
