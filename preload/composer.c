@@ -213,13 +213,11 @@ static void write_module(const struct lt_module *m, void *raw)
 }
 
 /* MODULES and MODULE_TIMES from one listing of the registry (it may change in between).
- * A normal snapshot brings the registry up to date first, with the loader's lock; the final
- * one of a process that ends uses it as it is and waits a bounded time for it (another
- * thread may be stuck inside the loader). */
+ * A normal snapshot has brought the registry up to date first (write_locked, with the
+ * loader's lock, in the asking thread); the final one of a process that ends uses it as it
+ * is and waits a bounded time for it (another thread may be stuck inside the loader). */
 static void write_modules(struct lts_writer *w, bool final)
 {
-    if (!final)
-        lt_modules_rescan();
     size_t bytes = LT_MODULES_MAX * sizeof(struct lts_module_time);
     struct modules_ctx ctx = {.w = w, .times = lt_mem_map_scratch(bytes), .max = LT_MODULES_MAX};
     if (!ctx.times)
@@ -640,12 +638,17 @@ bool lt_composer_busy_here(void)
 }
 
 struct job {
-    const char *reason;
+    char reason[64];
     uint32_t requests;
     pid_t sender;
     bool final;
     int err;
 };
+
+/* The one job under way (the lock serializes them): static, not on the asking thread's
+ * stack, which a longjmp out of leaktag_snapshot could abandon while the files thread
+ * still writes the result. */
+static struct job job;
 
 static void compose_job(void *raw)
 {
@@ -663,7 +666,13 @@ static int write_locked(struct lt_thread *self, const char *reason, uint32_t req
                         pid_t sender, bool final)
 {
     (void)self;
-    struct job j = {reason, requests, sender, final, 0};
+    job = (struct job){.requests = requests, .sender = sender, .final = final,
+                       .err = -ECANCELED /* until it has run */};
+    lt_format(job.reason, sizeof(job.reason), "%s", reason);
+    /* The module registry, in this thread: it may hold the loader's lock (a snapshot asked
+     * for inside a dl_iterate_phdr callback), which is recursive for it alone. */
+    if (!final)
+        lt_modules_rescan();
     pid_t me = (pid_t)syscall(SYS_gettid);
     /* Leaktag's own thread has no application frames; another caller's begin above the
      * frame that entered leaktag. */
@@ -673,11 +682,12 @@ static int write_locked(struct lt_thread *self, const char *reason, uint32_t req
         .here = (uint64_t)(uintptr_t)__builtin_frame_address(0),
     };
     composing = true;
-    if (!lt_fdtable_run(compose_job, &j, 0))
-        compose_job(&j);
+    if (!lt_fdtable_run(compose_job, &job, 0))
+        compose_job(&job);
     composing = false;
+    int err = job.err;
     pthread_mutex_unlock(&lock);
-    return j.err;
+    return err;
 }
 
 static int compose(struct lt_thread *self, const char *reason, uint32_t requests, pid_t sender,

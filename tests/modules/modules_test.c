@@ -4,8 +4,12 @@
  *                              is loaded next (often at a's old address)
  *   modules_test deepbind      plugin a opened with RTLD_DEEPBIND frees what it strdup'ed
  *   modules_test iterate-hang  a thread sits in a dl_iterate_phdr callback for good while
- *                              main allocates from new stacks and exits */
+ *                              main allocates from new stacks and exits
+ *   modules_test snapshot-in-iterate  leaktag_snapshot() from inside a dl_iterate_phdr
+ *                              callback (the loader's lock held by the caller), with a second
+ *                              thread running: it returns, and the snapshot is written */
 #include <dlfcn.h>
+#include "leaktag.h"
 #include <link.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -38,6 +42,19 @@ static void *iterate_forever(void *arg)
 {
     dl_iterate_phdr(stay, arg);
     return NULL;
+}
+
+static int snapshot_here(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)info, (void)size;
+    *(int *)arg = leaktag_snapshot ? leaktag_snapshot("inside-iterate") : -1;
+    return 1; /* once */
+}
+
+static void *idle(void *arg)
+{
+    pause();
+    return arg;
 }
 
 __attribute__((noinline)) static void *deep(int n)
@@ -78,6 +95,15 @@ int main(int argc, char **argv)
         int (*dup)(const char *) = a ? (int (*)(const char *))dlsym(a, "strdup_and_free_in_ltplugin_a") : NULL;
         printf("strdup and free inside: %s\n", dup && dup("channelid=4099") ? "ok" : "failed");
         return dup ? 0 : 1;
+    }
+    if (!strcmp(how, "snapshot-in-iterate")) {
+        pthread_t t;
+        pthread_create(&t, NULL, idle, NULL); /* leaktag's threads run: its files thread too */
+        usleep(100000);
+        int rc = 1;
+        dl_iterate_phdr(snapshot_here, &rc);
+        printf("leaktag_snapshot inside a dl_iterate_phdr callback returned %d\n", rc);
+        return rc == 0 ? 0 : 1;
     }
     if (!strcmp(how, "iterate-hang")) {
         pthread_t t;
