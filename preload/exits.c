@@ -5,6 +5,7 @@
 #include "exits.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -184,13 +185,13 @@ static void on_fatal(int sig, siginfo_t *info, void *uctx)
         } else if (atomic_load(&final_writer) != me) {
             be_second();
         }
-    } else {
+    } else if (!in_own_code) {
         pid_t writer = atomic_load(&final_writer);
         if (writer && writer != me) {
             wait_for_final();
             be_second();
         }
-    }
+    } /* (interrupted inside leaktag: it may hold a lock the writer needs; it ends now) */
     /* The end it would have had: SIG_DFL, and the signal again, delivered as soon as this
      * handler returns (it is blocked meanwhile) — before a faulting instruction runs again. */
     struct sigaction dfl;
@@ -215,10 +216,19 @@ static int apply(int sig, const struct sigaction *app)
     return lt_real_system()->sigaction(sig, &sa, NULL);
 }
 
+/* A child forked while another thread wrote the final snapshot (or after) is a process of its
+ * own, with its own end to come: nobody writes for it. */
+static void fork_child(void)
+{
+    atomic_store(&final_writer, 0);
+    atomic_store(&final_done, 0);
+}
+
 void lt_exits_init(void)
 {
     if (!lt_opt.at_exit)
         return;
+    pthread_atfork(NULL, NULL, fork_child);
     atexit(on_exit_call);
     at_quick_exit(on_quick_exit);
     final_stack = lt_mem_map_stack(FINAL_STACK_BYTES);

@@ -1,7 +1,9 @@
 /* A program that ends one way or another, after leaving three blocks live from keep_three():
  *   exit_test HOW     (HOW: return exit _exit _Exit quick_exit abort segv bus fpe ill term
  *                      int quit hup invalid-free double-free, and threads-segv threads-abort
- *                      threads-double-free: 16 threads that pass a barrier, then all do it)
+ *                      threads-double-free: 16 threads that pass a barrier, then all do it;
+ *                      fork-during-exit: exit() while another thread forks children that
+ *                      _exit at once, some while the final snapshot is written)
  * test_exits.py runs it plain and under the shim: it must end the same way, and under the
  * shim leave one snapshot whose reason names the way. */
 #include <fcntl.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 void *volatile kept[3];
@@ -56,6 +59,21 @@ static void all_at_once(const char *how)
         pthread_create(&t[i], NULL, crasher, (void *)how);
     for (int i = 0; i < CRASHERS; i++)
         pthread_join(t[i], NULL);
+}
+
+/* ---- children forked while the final snapshot is written -------------------------------- */
+
+static void *fork_forever(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pid_t child = fork();
+        if (child == 0)
+            _exit(0); /* its own final snapshot, at once: nobody else writes one for it */
+        if (child > 0)
+            waitpid(child, NULL, 0);
+    }
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -105,6 +123,12 @@ int main(int argc, char **argv)
     }
     if (!strncmp(how, "threads-", 8))
         all_at_once(how);
+    if (!strcmp(how, "fork-during-exit")) {
+        pthread_t t;
+        pthread_create(&t, NULL, fork_forever, NULL);
+        usleep(50000);
+        exit(8);
+    }
     if (!strcmp(how, "double-free")) {
         char *p = malloc(64);
         free(p);

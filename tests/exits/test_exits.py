@@ -6,7 +6,9 @@ import json
 import os
 import resource
 import subprocess
+import signal
 import sys
+import time
 import tempfile
 import unittest
 
@@ -79,6 +81,24 @@ class Exits(unittest.TestCase):
                 with self.subTest(how=how, attempt=attempt):
                     plain = self.check(how, reason)
             print(f"ok   {how}: {ended(plain[0])}, a snapshot in each of 5 runs", file=sys.stderr)
+
+    def test_children_forked_during_the_final_snapshot(self):
+        # each child is a process of its own: it writes its own final snapshot and ends at
+        # once, even when forked while the parent's was being written (it once waited 62 s)
+        with tempfile.TemporaryDirectory() as dir:
+            env = {"PATH": os.environ["PATH"], "LD_PRELOAD": LIB, "LEAKTAG_QUIET": "1",
+                   "LEAKTAG_OUTPUT": os.path.join(dir, "snap.%p.lts")}
+            for attempt in range(3):
+                code, _, err = run("fork-during-exit", env, dir)
+                self.assertEqual(code, 8, err)
+                time.sleep(3)  # a child that waits for the parent's writer is still there
+                left = subprocess.run(["pgrep", "-f", "exit_test fork-during-exit"],
+                                      capture_output=True, text=True).stdout.split()
+                for pid in left:
+                    os.kill(int(pid), signal.SIGKILL)
+                self.assertEqual(left, [], f"run {attempt}: children still waiting")
+            print(f"ok   fork-during-exit: no child left waiting, "
+                  f"{len(os.listdir(dir))} snapshots in 3 runs", file=sys.stderr)
 
     def test_off(self):
         with tempfile.TemporaryDirectory() as dir:
