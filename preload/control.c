@@ -1,8 +1,10 @@
-/* control.c — the control block the `leaktag` command reads (control.h). Updated under the
- * composer's lock or before any other thread exists; the sequence number lets a reader in
- * another process tell a torn copy from a whole one. */
+/* control.c — the control block the `leaktag` command reads (control.h). Its writers (any
+ * thread changing the snapshot signal's disposition, leaktag's threads) take turns on a
+ * small lock; the sequence number lets a reader in another process tell a torn copy from a
+ * whole one. */
 #include "control.h"
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,14 +13,26 @@
 
 LT_EXPORT struct lt_control leaktag_control;
 
+static _Atomic int writing; /* a writer is between begin_change and end_change */
+
+/* Waits for another writer (a bounded while: a signal handler that interrupted a change in
+ * its own thread would wait for ever; it goes ahead, and the reader retries on the odd
+ * sequence). */
 static void begin_change(void)
 {
+    for (int spins = 0; spins < 1000; spins++) {
+        int free_now = 0;
+        if (atomic_compare_exchange_weak(&writing, &free_now, 1))
+            break;
+        sched_yield();
+    }
     __atomic_fetch_add(&leaktag_control.sequence, 1, __ATOMIC_ACQ_REL);
 }
 
 static void end_change(void)
 {
     __atomic_fetch_add(&leaktag_control.sequence, 1, __ATOMIC_RELEASE);
+    atomic_store(&writing, 0);
 }
 
 static void copy(char *dst, const char *src)

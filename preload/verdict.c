@@ -192,8 +192,8 @@ static bool ended(pid_t pid, pid_t tid)
     char path[64], stat[512];
     lt_format(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
     ssize_t n = lt_proc_read(path, stat, sizeof(stat));
-    if (n <= 0)
-        return true;
+    if (n <= 0) /* gone; anything else (no descriptor, no memory) proves nothing */
+        return n == -ENOENT || n == -ESRCH;
     const char *paren = strrchr(stat, ')');
     return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
 }

@@ -386,6 +386,8 @@ static int start_thread(void)
     pthread_attr_destroy(&attr);
     if (err) {
         atomic_store(&running, false);
+        atomic_store(&thread_wanted, false); /* nobody will answer requests: say so */
+        tell_control(NULL);
         lt_log("cannot start the leaktag thread (%d); snapshots only at exit or by API", err);
     }
     return -err;
