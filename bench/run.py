@@ -3,11 +3,15 @@
 
     bench/run.py [--build DIR] [--runs N] [--ops N] [--blocks N]
                  [--only malloc|footprint|snapshot|report|census|scan|servers|suite|reach]
-                 [--suite DIR] [--programs cfrac,espresso,...]
+                 [--suite DIR] [--programs cfrac,espresso,...] [--update docs/PERFORMANCE.md]
 
 Each configuration runs plain, under leaktag with full stacks, under leaktag in call-site
 mode (LEAKTAG_DEPTH=1) and under heaptrack, round-robin, RUNS times; the table shows the
 median time of the benchmark's timed region and the ratio to plain. Overhead = ratio - 1.
+
+The output opens with what was measured: date, commit, command and machine. With --update
+FILE it also replaces what FILE holds between the lines BEGIN_MARK and END_MARK below, so
+that the tables there are this program's output, never edited by hand.
 """
 import argparse
 import json
@@ -20,6 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+BEGIN_MARK = "<!-- bench/run.py: from here to the end mark, generated; do not edit -->"
+END_MARK = "<!-- bench/run.py: end -->"
 
 TOOLS = ["plain", "leaktag", "leaktag-callsite", "leaktag-sampled", "plain-jemalloc",
          "leaktag-jemalloc",
@@ -832,6 +839,56 @@ def run_reach(args, lib):
     print()
 
 
+class Tee:
+    """Writes to stdout and keeps a copy for --update."""
+
+    def __init__(self, out):
+        self.out, self.kept = out, []
+
+    def write(self, text):
+        self.kept.append(text)
+        return self.out.write(text)
+
+    def flush(self):
+        self.out.flush()
+
+
+def git(*argv):
+    here = os.path.dirname(os.path.abspath(__file__))
+    res = subprocess.run(["git", "-C", here, *argv], capture_output=True, text=True)
+    return res.stdout.strip() if res.returncode == 0 else ""
+
+
+def provenance(argv):
+    """One paragraph: when, which code, which command, which machine."""
+    commit = git("log", "-1", "--format=%h (%s)") or "unknown (not a git tree)"
+    dirty = " plus uncommitted changes" if git("status", "--porcelain", "-uno") else ""
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_gib = int(f.readline().split()[1]) / (1 << 20)
+    return (f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on commit "
+            f"{commit}{dirty} by `python3 bench/run.py {' '.join(argv)}`; "
+            f"{os.cpu_count()} CPUs ({cpu}), {mem_gib:.0f} GiB, Linux {os.uname().release}, "
+            f"{os.confstr('CS_GNU_LIBC_VERSION')}.\n")
+
+
+def update(path, text):
+    with open(path) as f:
+        doc = f.read()
+    begin, end = doc.find(BEGIN_MARK), doc.find(END_MARK)
+    if begin < 0 or end < begin:
+        sys.exit(f"{path}: no '{BEGIN_MARK}' ... '{END_MARK}' lines to replace between")
+    doc = doc[:begin + len(BEGIN_MARK)] + "\n\n" + text.strip() + "\n\n" + doc[end:]
+    with open(path + ".tmp", "w") as f:
+        f.write(doc)
+    os.replace(path + ".tmp", path)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -847,7 +904,19 @@ def main():
     ap.add_argument("--programs", help="with --only suite: a comma-separated subset")
     ap.add_argument("--only", choices=["malloc", "footprint", "snapshot", "report", "census",
                                        "scan", "servers", "suite", "reach"])
+    ap.add_argument("--update", metavar="FILE",
+                    help="also write the output into FILE between its generated-block marks")
     args = ap.parse_args()
+    if args.update and args.only:
+        sys.exit("--update takes the whole run: one set of figures, measured together")
+    if args.update:  # fail now, not after an hour of measuring
+        with open(args.update) as f:
+            doc = f.read()
+        if BEGIN_MARK not in doc or END_MARK not in doc:
+            sys.exit(f"{args.update}: no generated-block marks (see bench/run.py's help)")
+    tee = sys.stdout = Tee(sys.stdout)
+    started = time.monotonic()
+    print(provenance(sys.argv[1:]))
     args.build = os.path.abspath(args.build)
     lib = os.path.join(args.build, "preload", "libleaktag.so")
     global PEAK_RSS
@@ -872,6 +941,9 @@ def main():
         run_suite(args, lib)
     if args.only in (None, "reach"):
         run_reach(args, lib)
+    print(f"The whole run took {(time.monotonic() - started) / 60:.0f} minutes.")
+    if args.update:
+        update(args.update, "".join(tee.kept))
 
 
 if __name__ == "__main__":
