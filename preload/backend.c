@@ -453,3 +453,13 @@ bool lt_backend_shadowed(char *owner, size_t size)
     }
     return false;
 }
+
+/* glibc's registration behind pthread_atfork, which passes the calling library's
+ * __dso_handle; NULL belongs to no library, so no __cxa_finalize removes the handlers. */
+extern int __register_atfork(void (*prepare)(void), void (*parent)(void),
+                             void (*child)(void), void *dso_handle);
+
+int lt_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+    return __register_atfork(prepare, parent, child, NULL);
+}

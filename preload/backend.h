@@ -69,6 +69,14 @@ LT_INLINE const struct lt_backend *lt_real_system(void)
     return &lt_real;
 }
 
+/* pthread_atfork for leaktag's own handlers, registered for the whole process rather than
+ * for libleaktag.so: glibc removes a library's handlers when its destructors run at exit
+ * (__cxa_finalize), and 2.36 does that while another thread's fork may be between two of
+ * its handlers, which then reads past the shortened list and aborts the process ("array
+ * index 0 not less than array length 0": one exit in ten with a thread forking). The shim
+ * is never unloaded, so its handlers stay valid. 0 or an errno value. */
+int lt_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+
 /* Allocation while leaktag is not tracking this call (inside leaktag, before or after a
  * failed start-up): the real allocator once it is known, the scratch arena before. */
 void *lt_untracked_malloc(size_t size);

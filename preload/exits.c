@@ -228,7 +228,7 @@ void lt_exits_init(void)
 {
     if (!lt_opt.at_exit)
         return;
-    pthread_atfork(NULL, NULL, fork_child);
+    lt_atfork(NULL, NULL, fork_child);
     atexit(on_exit_call);
     at_quick_exit(on_quick_exit);
     final_stack = lt_mem_map_stack(FINAL_STACK_BYTES);

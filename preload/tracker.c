@@ -90,7 +90,7 @@ static int start(void)
     }
     if (lt_opt.sample)
         lt_table_enable_filter();
-    if (pthread_atfork(fork_prepare, fork_parent, fork_child))
+    if (lt_atfork(fork_prepare, fork_parent, fork_child))
         lt_log("pthread_atfork failed; a forked child may not be tracked correctly");
     return 0;
 }

@@ -442,7 +442,7 @@ int lt_worker_start(void)
     lt_composer_init();
     lt_modules_rescan(); /* what the loader loaded before us */
     /* Registered after the tracker's: our prepare runs first, our child handler last. */
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    lt_atfork(fork_prepare, fork_parent, fork_child);
     bool need_thread = lt_opt.interval != 0;
     if (lt_opt.signal) {
         install_handler();
