@@ -1,4 +1,8 @@
-/* census.c — the shown groups' content, over all their samples (see census.h). */
+/* census.c — the shown groups' content, over all their samples (see census.h).
+ *
+ * A bounded histogram keeps the frequent strings and says below which count it may have
+ * dropped any (content_histogram_floor); --grep counts every match and, per block, each
+ * distinct one once; the words at each offset go to content_fields_add. */
 #include "census.h"
 
 #include <stdlib.h>

@@ -1,6 +1,9 @@
 /* content.c — hexdump, printable strings, regex matches (PCRE2) and string histograms over
  * plain byte buffers. The analyzer's replacement for xxd, strings and grep -o | sort | uniq -c.
- * An ordinary C module: it may allocate, and checks every allocation. */
+ * An ordinary C module: it may allocate, and checks every allocation.
+ *
+ * Histograms are exact, or bounded by lossy counting (content_histogram_new_bounded);
+ * content_fields counts the words at each offset; everything works one buffer at a time. */
 #include "content.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8

@@ -1,4 +1,8 @@
-/* frames.c — folding and naming every stack's frames once per snapshot. */
+/* frames.c — folding and naming every stack's frames once per snapshot.
+ *
+ * --fold is applied here and nowhere else. A frame's shown name is its function, or
+ * module+0xoffset (0xaddress outside every module); the frames point into the symbolizer's
+ * cache. */
 #include "frames.h"
 
 #include <inttypes.h>

@@ -2,7 +2,12 @@
  * (its recorded frames after --fold, as module+offset; or the call site; or the function;
  * for --by thread the thread's family name), blocks are summed per key, samples are attached
  * and scanned for strings and --grep matches. Several snapshots are then merged by key into
- * one series per group. Exact integer arithmetic unless the snapshot is sampled. */
+ * one series per group. Exact integer arithmetic unless the snapshot is sampled.
+ *
+ * Per stack it also keeps the live bytes and blocks (weighted by 1 / P(sampled) when sampled)
+ * and the lost bytes, which the collapsed output and the HTML flame graph draw. What the
+ * attached samples hold (strings, --grep matches) is counted by census.c, for the shown groups
+ * only, not here. */
 #include "group.h"
 
 #include <math.h>

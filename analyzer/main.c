@@ -1,6 +1,8 @@
 /* main.c — leaktag-report's command line: options, reading the snapshots, building the model
  * (model.h), then one renderer (render.h). Bad input of any kind ends in one line
- * "leaktag-report: FILE: what is wrong (at offset N)" and exit status 2; it never crashes. */
+ * "leaktag-report: FILE: what is wrong (at offset N)" and exit status 2; it never crashes.
+ *
+ * A progress line goes to stderr on a terminal only, once a second has passed. */
 
 #include <errno.h>
 #include <fcntl.h>

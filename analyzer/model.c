@@ -1,7 +1,10 @@
 /* model.c — builds the model: per snapshot the symbolizer, the folded frames, the sample ->
  * block index, thread families and start routines; then the groups, their order and which
  * are shown, and the newest snapshot's totals and thread inventory. Everything a renderer
- * shows is decided here. */
+ * shows is decided here.
+ *
+ * The block of each byte sample comes from a hash map of sample addresses and one pass over
+ * the blocks. The groups shown: --min-bytes first, then --top of what is left. */
 #include "model.h"
 
 #include <stdlib.h>

@@ -1,4 +1,6 @@
-/* retention.c — chains of references from the reachability scan (see retention.h). */
+/* retention.c — chains of references from the reachability scan (see retention.h).
+ *
+ * A global at the root is named by its module's symbol table (sym_data). */
 #include "retention.h"
 
 #include <inttypes.h>

@@ -1,7 +1,10 @@
 /* symbolize.c — offline symbolization with libdwfl: one Dwfl for the snapshot, each module
  * reported the first time an address falls into it, each compilation unit's functions indexed
  * once, every address resolved once and cached. Never names an address from a file whose
- * build-id differs from the snapshot's. One thread. */
+ * build-id differs from the snapshot's. One thread.
+ *
+ * A module that is missing or rebuilt is shown as module+0xoffset, with one warning; C++ names
+ * are demangled; sym_data names the global an address is in. */
 #include "symbolize.h"
 
 #include <dwarf.h>

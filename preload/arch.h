@@ -1,6 +1,17 @@
 /* arch.h — what differs between processors, in one place: the program counter a signal
  * interrupted, and running a function on a stack of leaktag's own. Porting leaktag to
- * another processor starts here (x86-64, i386 and AArch64 today). */
+ * another processor starts here (x86-64, i386 and AArch64 today).
+ *
+ * Also here: the registers an unwind starts from and their DWARF numbers, a pointer-sized
+ * stack word, the high half of a 64x64 product. Everything recorded is 64-bit in the snapshot
+ * file, whatever the process: addresses, sizes and return addresses are zero-extended, META's
+ * pointer_bits says the width, and the 64-bit leaktag-report reads a 32-bit process's snapshot
+ * as any other (the field view then reads 4-byte words). The C++ operators are exported under
+ * the target's mangling (interpose.c: size_t is m on LP64, j on the 32-bit ABIs). A build of
+ * the shim alone (-Danalyzer=disabled) runs its tests against the leaktag-report given as
+ * -Dreport_program; tests/i386-linux.ini is the i386 cross file. Off x86-64 the reachability
+ * verdict refuses with a reason: its roots (the stopped threads' registers) and its 8-byte
+ * scan are x86-64's. */
 #ifndef LT_ARCH_H
 #define LT_ARCH_H
 

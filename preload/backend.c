@@ -1,6 +1,14 @@
 /* backend.c — resolve the real functions behind the wrappers and serve bootstrap allocations.
  * dlsym may call malloc/calloc before we know where malloc is: those come from the
- * scratch arena below, and frees of scratch memory are ignored by the hooks. */
+ * scratch arena below, and frees of scratch memory are ignored by the hooks.
+ *
+ * With LEAKTAG_BACKEND=jemalloc the allocator is jemalloc's mallocx, rallocx, dallocx and
+ * sallocx, referenced weakly: present when the program links jemalloc, or under
+ * libleaktag-jemalloc.so, the same shim with libjemalloc.so.2 as a dependency, since
+ * jemalloc's initial-exec TLS cannot be dlopen'ed late. A block goes back to the allocator
+ * that made it. pthread_create, pthread_setname_np, prctl, sigaction, signal and the other
+ * system functions are resolved with the allocator, or on first use by a wrapper that runs
+ * before start-up. */
 #include "backend.h"
 
 #include "config.h"

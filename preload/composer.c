@@ -3,7 +3,29 @@
  * snapshot library (snapshot/record.h), written by its encoder into an outfile. The block
  * table is scanned one shard at a time; block contents are copied with process_vm_readv on
  * our own pid, which fails cleanly (never faults) if another thread freed and unmapped a
- * block meanwhile. Never calls malloc: transient arrays are mmap'd and released at the end. */
+ * block meanwhile. Never calls malloc: transient arrays are mmap'd and released at the end.
+ *
+ * The snapshot is written in leaktag's files thread (fdtable.h) while the asking thread waits,
+ * or by the asking thread where there is none; a lock makes it one snapshot at a time. The
+ * reachability verdict (LEAKTAG_REACH, verdict.h) is taken before the blocks are written, and
+ * its REACH_SCAN, REACH_ROOTS and REACH sections follow the counters; MODULE_TIMES follows
+ * MODULES. Blocks come from the nurseries and then the table, shard by shard (nursery.h), and
+ * the thread table's per-thread totals are computed from that scan. Modules come from the
+ * registry (modules.c): a normal snapshot rescans it first, in the asking thread (the loader's
+ * lock, while copying the list only); the final one lists what exits.c left there, waiting 1 s
+ * at most for a rescan under way. Samples: after the blocks, the first LEAKTAG_SAMPLE_BYTES of
+ * up to LEAKTAG_SAMPLES blocks per stack (the first met in the scan), copied after the scan,
+ * outside every shard lock, a batch of blocks per process_vm_readv: a block freed during the
+ * copy shows the bytes of its next owner or of the allocator's free lists (or none, when its
+ * pages went back to the kernel) under its old address. LEAKTAG_SAMPLES=all takes every block
+ * (a census), written as one zstd frame (SAMPLES_ZSTD: the writer compresses the section as it
+ * streams it, zstd's memory from leaktag's mappings). LEAKTAG_SAMPLE_BYTES=0 leaves the
+ * command line out too. Any failure prints one line "cannot write snapshot N to PATH: error",
+ * removes the temporary file and leaves the program and the tables untouched. A process keeps
+ * its newest LEAKTAG_KEEP (20) snapshots: writing one more removes its oldest, if that name
+ * still holds the file it wrote (device and inode). At fork the prepare handler takes the
+ * snapshot lock, so that the child never inherits a half-done snapshot; a fork child's
+ * snapshots carry its pid and count from 1. */
 #include "composer.h"
 
 #include <errno.h>

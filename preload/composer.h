@@ -1,7 +1,8 @@
 /* composer.h — writes what is alive now into a snapshot file (docs/FORMAT.md): process and
  * memory facts, modules, stacks, threads, every live block, byte samples, counters.
- * Runs in whichever thread asks (the worker, an API caller, the exiting thread) with the
- * guard held; application threads keep allocating and freeing while it runs. */
+ * Asked for by any thread (the worker, an API caller, the exiting thread) with the guard
+ * held, and written in leaktag's files thread (fdtable.h) while the asker waits, or in the
+ * asker where there is none; application threads keep allocating and freeing meanwhile. */
 #ifndef LT_COMPOSER_H
 #define LT_COMPOSER_H
 

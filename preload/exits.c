@@ -1,7 +1,18 @@
 /* exits.c — the final snapshot, and handing the end back to the application: after the
  * snapshot a fatal signal is set back to SIG_DFL and raised again, so the exit status, the
  * core dump and everything else are what they would have been. A handler the application
- * installs for one of these signals is installed as it is: leaktag steps aside. */
+ * installs for one of these signals is installed as it is: leaktag steps aside.
+ *
+ * One writer: the first way out takes the final snapshot with a compare-and-swap; threads that
+ * end the process meanwhile (many crashing at once, a crash during exit) wait for it, 60 s at
+ * most, and the process then ends by the first one's signal. A fatal signal's handler asks for
+ * it on a 512 KiB stack of leaktag's own (a crash may come from a small or exhausted stack).
+ * The composer waits at most 3 s for a snapshot already under way. Modules loaded since the
+ * last rescan are listed by leaktag's thread (1 s at most: another thread may hold the
+ * loader's lock for good), or here when there is no such thread and the loader was not
+ * interrupted. A crash inside the real allocator a hook called (glibc's abort on an invalid
+ * free) still gets its snapshot; one inside leaktag's own code does not, nor does a vfork
+ * child. The snapshot's reason says how the process ended. */
 #include "exits.h"
 
 #include <errno.h>

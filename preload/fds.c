@@ -1,4 +1,7 @@
-/* fds.c — moving leaktag's descriptors out of the application's way. */
+/* fds.c — moving leaktag's descriptors out of the application's way.
+ *
+ * They sit just below the soft RLIMIT_NOFILE, close-on-exec: pipe2's wrapper moves the pipe
+ * libunwind opens from inside leaktag. */
 #include "fds.h"
 
 #include <errno.h>

@@ -2,7 +2,11 @@
  * Started by leaktag's thread; it unshares its table at once and closes every descriptor
  * of the copy (CLOSE_RANGE_UNSHARE from 0 copies none), then runs one job at a time for
  * whoever asks, who waits on a futex. It never takes a lock the application may hold and
- * never blocks a signal handler beyond the job it asked for. */
+ * never blocks a signal handler beyond the job it asked for.
+ *
+ * Before Linux 5.9 (no CLOSE_RANGE_UNSHARE) the thread gives up at once, and snapshots are
+ * written by the thread that asks (composer.c). It inherits leaktag's thread's mask: every
+ * signal blocked. */
 #include "fdtable.h"
 
 #include <errno.h>

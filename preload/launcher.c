@@ -6,7 +6,17 @@
  * where that thread cannot run (a single-threaded program that leaves the snapshot signal to
  * leaktag) does it send the signal, and only one the shim says it answers: a signal the target
  * does not expect may end it. An ordinary program: it may use stdio and malloc; it is never
- * preloaded itself. */
+ * preloaded itself.
+ *
+ * With --pid it finds libleaktag.so or libleaktag-jemalloc.so in /proc/PID/maps, the symbol
+ * leaktag_control in that file, and reads the control block with process_vm_readv; it counts
+ * `requests` up with process_vm_writev when leaktag's thread runs or is about to, else sends
+ * the signal the block says is answered, or nothing, with one line saying why (no shim,
+ * another version, no permission, one thread and no signal of leaktag's). It never reads
+ * /proc/PID/environ: programs rewrite it (nginx, for its process title). It refuses a value
+ * the options table refuses, and to run a program the loader will not preload into: a static
+ * binary, a set-user-ID or set-group-ID program run by another user, one with file
+ * capabilities. */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,14 @@
 /* mem.h — memory for leaktag's own structures, straight from mmap.
- * Nothing here goes through malloc, so the tracker never tracks (or recurses into) itself. */
+ * Nothing here goes through malloc, so the tracker never tracks (or recurses into) itself.
+ *
+ * When a mapping would pass LEAKTAG_MAX_MEMORY (or the kernel refuses one), the block that
+ * needed it is not tracked: untracked_blocks counts it, one line is printed, once, and the
+ * host program never fails because of leaktag. Once a block went untracked, frees of unknown
+ * addresses are still counted but no longer recorded as misuse (tracker.c). Snapshot buffers
+ * (lt_mem_map_scratch) are outside the cap: a snapshot is still possible when the tables are
+ * full; so are start-up's fixed structures (about 1.7 MiB), so a cap below them means "track
+ * what fits", not "cannot start". The in-handler snapshot's stack (512 KiB, a guard page
+ * below) is address space only, not counted. */
 #ifndef LT_MEM_H
 #define LT_MEM_H
 

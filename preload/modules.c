@@ -2,7 +2,13 @@
  * lock, held while copying only) and records new objects with their build-id notes, read
  * from memory (the PT_NOTE segments are mapped, nothing is opened on disk), and marks the
  * ones that are gone. Listing it never needs the loader's lock, which another thread may
- * hold for as long as it likes (inside a dl_iterate_phdr callback). Never calls malloc. */
+ * hold for as long as it likes (inside a dl_iterate_phdr callback). Never calls malloc.
+ *
+ * Rescans come at snapshots, every second from leaktag's thread, and around dlclose; a dlopen
+ * only notes its time, since its wrapper must be a tail call (the loader takes its caller's
+ * return address for RUNPATH). RTLD_DEEPBIND is reported once. The code range of one object is
+ * looked up for the unwinder (leaktag's own) and for the snapshot signal's handler (ld.so,
+ * found from AT_BASE). */
 #include "modules.h"
 
 #include <elf.h>

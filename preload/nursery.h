@@ -17,7 +17,13 @@
  *
  * Off in sampled mode (few blocks are recorded there, and the filter makes the frees of the
  * others cost one load). Threads past LT_NURSERIES_MAX, and the shared overflow entry, use
- * the shared table alone. Nurseries are mmap'd, reused by later threads, never unmapped. */
+ * the shared table alone. Nurseries are mmap'd, reused by later threads, never unmapped.
+ *
+ * A nursery holds 512 blocks at first and grows fourfold, up to 8,192, while more than a
+ * quarter of its thread's new blocks push an older one out. The snapshot's scan skips the
+ * table's blocks it already wrote from a nursery through a sorted set of their addresses. A
+ * thread's nursery is flushed into the shared table when the thread ends (and, in a fork
+ * child, every nursery but the forking thread's) before it is reused. */
 #ifndef LT_NURSERY_H
 #define LT_NURSERY_H
 

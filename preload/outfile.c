@@ -1,4 +1,10 @@
-/* outfile.c — snapshot file names and the temporary-file-then-rename protocol. */
+/* outfile.c — snapshot file names and the temporary-file-then-rename protocol.
+ *
+ * The template's %e is argv[0]'s last component as read at start-up. The temporary name,
+ * ".NAME.tmp-PID-NONCE" in the same directory, carries the writer's pid, so that a later
+ * snapshot removes what a killed writer left (a regular file of ours, unwritten for a minute,
+ * holding a snapshot's start or nothing). An old snapshot is removed only if its name still
+ * holds the file that was written (device and inode). */
 #include "outfile.h"
 
 #include <errno.h>

@@ -3,7 +3,11 @@
  * possibly lost; a block is (re)scanned each time its state rises. Phase two takes the
  * blocks still unreached in address order: each one not yet claimed heads a lost structure,
  * and every unreached block its contents lead to (by any pointer) becomes indirectly lost,
- * a former head included. */
+ * a former head included.
+ *
+ * It follows valgrind's mc_leakcheck.c. Each block keeps the first reference that reached it
+ * (via: a root or a block, and the word's address), so that a chain from a root can be shown
+ * (analyzer/retention.c). */
 #include "reach.h"
 
 #include <string.h>

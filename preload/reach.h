@@ -8,7 +8,7 @@
  *                     lost structure (of a cycle: its lowest address, as valgrind does)
  *
  * Works on any memory through a read callback (the shim's fork child reads itself;
- * leaktag-scan reads another process). Allocates nothing: the caller hands in every array,
+ * another process can be read the same way). Allocates nothing: the caller hands in every array,
  * sized by lt_reach_sizes. Every aligned word of a root range or a reached block is looked
  * up by the page index, so a scan is bounded by memory bandwidth, not by searching. */
 #ifndef LT_REACH_H

@@ -1,7 +1,10 @@
 /* signals.c — the application's actions for the signals leaktag manages: per signal, a ring
  * of copies and the index of the current one. A change writes a fresh slot and then swaps
  * the index, so a handler always reads a complete copy (unless 15 more changes land while it
- * reads one), and no lock is taken. */
+ * reads one), and no lock is taken.
+ *
+ * A chained handler runs with its own sa_mask (and its signal blocked unless SA_NODEFER), and
+ * with SA_RESETHAND the recorded action goes back to SIG_DFL at its first call. */
 #include "signals.h"
 
 #include <stdatomic.h>

@@ -5,7 +5,14 @@
  * one load per frame instead of a DWARF step.
  *
  * Reads only the calling thread's own stack, inside the bounds it was created with, at
- * addresses above the current frame: always mapped. Never allocates on a hit. */
+ * addresses above the current frame: always mapped. Never allocates on a hit.
+ *
+ * The key of a set: the hook's caller, the address of its return-address slot and frame 1's
+ * return address, found through the caller's fixed frame size from its CFI rule (remembered
+ * per caller), so that one wrapper's (xmalloc's) many callers do not fight over one set. 4-way
+ * sets, 16 at first, doubling up to 256 while more than a quarter of a thread's stores replace
+ * a valid entry. A miss unwinds (unwind.c); the result is stored only when every slot lies
+ * inside the thread's own stack, in order (stackcache.c). */
 #ifndef LT_STACKCACHE_H
 #define LT_STACKCACHE_H
 

@@ -1,6 +1,8 @@
 /* stacks.c — deduplicating stack table. Records live in an append-only arena of mmap'd
  * chunks; a hash index of (hash bits, id) finds them. Readers never lock: the index is
- * replaced, not resized in place, and old indexes are kept (they are small). */
+ * replaced, not resized in place, and old indexes are kept (they are small).
+ *
+ * Id 0 is the empty stack. */
 #include "stacks.h"
 
 #include <pthread.h>

@@ -73,11 +73,11 @@ void lt_table_scan_frozen(lt_table_visit_fn visit, void *ctx);
 /* Rebuilds happen in a maintenance thread when one is registered: a crowded insert then asks
  * for one (calling `wake`, at most once per shard until it is done) and probes on instead of
  * rebuilding in the allocating thread. lt_table_maintain does the asked-for rebuilds.
- * wake must be async-signal-safe and cheap (an eventfd write). NULL: rebuild inline. */
+ * wake must be async-signal-safe and cheap (a futex wake). NULL: rebuild inline. */
 void lt_table_set_maintainer(void (*wake)(void));
 void lt_table_maintain(struct lt_thread *self);
 
-/* Rebuilds shards that hold more than four slots per live block (after many frees), so the
+/* Rebuilds shards that hold more than eight slots per live block (after many frees), so the
  * table's memory follows the live set down as well as up. For a background thread. */
 void lt_table_compact(struct lt_thread *self);
 

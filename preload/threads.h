@@ -1,6 +1,19 @@
 /* threads.h — the registry of every thread that ever allocated: tid, name, stack reservation,
  * lifetime and per-thread counters. Entries live in mmap'd chunks and are never freed, so a
- * block's thread index stays valid after the thread exits. */
+ * block's thread index stays valid after the thread exits.
+ *
+ * 2^20 - 1 threads get entries of their own; later ones share an overflow entry. An entry is
+ * made at the thread's first allocation, or by the pthread_create trampoline (threads.c),
+ * which also records the start routine, the creator and the stack reservation
+ * (pthread_getattr_np). Names follow pthread_setname_np and prctl(PR_SET_NAME) and are read
+ * again at thread exit, which also wakes leaktag's thread. No pthread key is taken: the
+ * trampoline sees its thread's start routine return and, registered in glibc's cancellation
+ * chain, pthread_exit and cancellation; the pthread_exit wrapper sees the main thread and
+ * threads leaktag did not start; those that just return (C11 thrd_create, glibc's helpers) are
+ * found gone by tid each second (leaktag's thread). A failing pthread_create prints one line
+ * with the thread and stack inventory, once. Counters live in the entry and are written only
+ * by their thread (no shared cache line on the hot path; the shared overflow entry counts
+ * atomically); totals are sums (tracker.c). */
 #ifndef LT_THREADS_H
 #define LT_THREADS_H
 

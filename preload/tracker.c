@@ -1,6 +1,19 @@
 /* tracker.c — start-up, the allocation/release bookkeeping and fork handling.
  * Runs inside malloc hooks with the guard held: never calls malloc itself, never takes a
- * lock on the common path (new stacks and misuse reports take one, out of line). */
+ * lock on the common path (new stacks and misuse reports take one, out of line).
+ *
+ * Sampled mode (LEAKTAG_SAMPLE=<bytes>|on, on being 512 KiB): each thread counts bytes down
+ * from an exponentially distributed interval, and only the allocation that crosses zero is
+ * recorded, with its stack. The test is one subtraction, made before any guard (tracker.h:
+ * lt_sampled_skip_alloc): an allocation short of the sampling point calls the real allocator
+ * at once, and so does a free that the table's counting filter (2^16 16-bit counters by
+ * address, lt_table_filter) rules out. Nurseries are off, and unknown frees are not reported
+ * (most blocks were never recorded). Snapshots carry sample_interval_bytes; the report
+ * multiplies each sampled block by 1/P(sampled) = 1/(1 - e^(-size/mean)) (analyzer/group.c),
+ * which makes its block and byte counts unbiased estimates. Counters: each thread's live-byte
+ * change is folded into the shared figure, and the peak, every 64 KiB. While one thread
+ * (re)starts leaktag's thread (LT_STATE_RESTARTING), the others keep tracking: a free that
+ * skipped the table would leave a stale record for the address's next owner. */
 #include "tracker.h"
 
 #include <errno.h>

@@ -1,7 +1,29 @@
 /* tracker.h — the core: what happens when a block is allocated or released. The wrappers in
  * interpose.c call only this (and the real functions of backend.h); unit tests link it
  * without LD_PRELOAD. The checks every hook makes first are inline here, and so are the
- * release and operator new paths the many wrappers share; the work is in tracker.c. */
+ * release and operator new paths the many wrappers share; the work is in tracker.c.
+ *
+ * The hook path. lt_hook_begin is a hook's first step: with the thread's guard set (leaktag's
+ * own work: libunwind, dlsym, start-up; or a signal handler that interrupted a hook) the real
+ * function runs and nothing is tracked; otherwise it sets the guard and notes the hook's
+ * frame. A guard found set by a hook entered at or above the frame that set it, on the
+ * thread's own stack and off any alternate signal stack, was abandoned by a longjmp out of a
+ * signal handler: it is released (and the table's critical section with it) and counted
+ * (guards_recovered), so the thread is tracked again. Start-up (the first hook, or the
+ * constructor) resolves the real allocator, then checks that malloc resolves to leaktag's own:
+ * a program that defines it, or an allocator preloaded ahead, gets one line and a shim that
+ * does nothing more (nothing it could track would be right). Until start-up is done,
+ * allocations come from backend.c's 256 KiB static scratch arena (dlsym itself allocates);
+ * frees of scratch memory are ignored, and realloc copies a scratch block out. When the real
+ * allocator succeeds, lt_track_alloc captures the stack, interns it, stamps the time and
+ * records the block; errno is left as the real call set it (the slow paths that could change
+ * it save and restore it). A release takes the record out before the real free: afterwards the
+ * address may already belong to another thread's new block. A record whose allocation kind
+ * does not match the release function (free of a new, delete of a new[]) counts a mismatch, an
+ * address not recorded an unknown free; both are kept with their stacks in misuse.c and never
+ * "fixed". A failing operator new calls the next operator new in the chain (libstdc++'s)
+ * without the guard, so the new_handler runs and std::bad_alloc is thrown exactly as without
+ * leaktag. */
 #ifndef LT_TRACKER_H
 #define LT_TRACKER_H
 

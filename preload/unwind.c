@@ -5,7 +5,21 @@
  * walk but never fault. Where the walker meets a frame it cannot follow (a signal frame, a
  * CFA expression), libunwind captures the stack instead; it is initialised only then, so a
  * process that never needs it never gets its validation pipe. Called inside malloc hooks
- * with the reentrancy guard held; preserves errno. */
+ * with the reentrancy guard held; preserves errno.
+ *
+ * A walk starts from the hook's frame, whose frame pointer gives the caller's SP and FP (no
+ * register context is taken), and goes only until it meets the thread's previous walk (struct
+ * lt_unwind_memo: the same slot holding the same return address), whose outer frames it takes
+ * once their slots still hold them: consecutive misses usually share most of their stack. The
+ * module of a return address comes from glibc's lock-free _dl_find_object, its FDE from the
+ * .eh_frame_hdr search table, and the CIE and FDE programs are run up to the address once
+ * (cfi.c). libunwind keeps an address-validation pipe open for good, which pipe2's wrapper,
+ * inside leaktag, moves just below RLIMIT_NOFILE (fds.c); the counter unwind_fallbacks counts
+ * its captures. Against libunwind, 2,833 distinct stacks of python3, git, g++, bash and perl
+ * were identical. Frames in libleaktag.so itself (its pthread_create, which glibc's
+ * allocations for a new thread pass through) are stepped over, not recorded, by both: stacks
+ * begin and end in the application's code. Call-site mode (LEAKTAG_DEPTH=1) records
+ * __builtin_return_address(0) and does no unwinding (tracker.c). */
 #define UNW_LOCAL_ONLY
 #include "unwind.h"
 

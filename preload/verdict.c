@@ -17,7 +17,44 @@
  * caller's stack above caller_sp, and every other readable, writable mapping except those
  * holding a block (heaps), leaktag's own memory and writable segments, devices and the
  * kernel's pages. A thread whose registers could not be read means no verdict, never a
- * verdict that missed roots. */
+ * verdict that missed roots.
+ *
+ * Details. The verdict is taken by the thread that composes the snapshot: leaktag's files
+ * thread on behalf of the thread that asked and waits (that one is not stopped, and its stack
+ * above leaktag's frames is a root), or the asking thread itself where there is no files
+ * thread; leaktag's thread and the files thread run on. The shared mapping is sized from the
+ * live count. The tracer blocks every signal (a clone copies the program's handlers, and the
+ * SIGCHLD of each ptrace stop would run the program's: nginx's reaped the copy from under the
+ * tracer) and closes its copy of the descriptor table. It seizes and interrupts every thread
+ * in /proc/PID/task first and then waits for them all (eight busy threads on two cores stop in
+ * the time of one), and reads their registers with PTRACE_GETREGSET. If one stopped in the
+ * middle of a realloc (its lt_tls.moving, found through the thread pointer), all of them run
+ * on, 20 us at first, doubling up to about a millisecond, and stop again until none is, three
+ * seconds at most: realloc takes the old block out of the table while the real realloc runs,
+ * and glibc's free of it overwrites its first words, so a block could be in no table and its
+ * successor look lost. Everywhere else in the hooks a block is always in a nursery or a table
+ * generation: evictions insert before they take out, migrations mark before they move. The
+ * copy is a clone with no exit signal, reaped with __WALL; the pause is the stop plus the
+ * fork's page-table copy. A thread that does not stop within 3 s means no verdict, never a
+ * hang. The copy reads the nurseries and every table generation without locks (a block caught
+ * in a migration is seen twice and deduplicated), radix-sorts them and marks (reach.c). Of the
+ * readable, writable mappings these are left out: leaktag's own (mem.c lists them), [heap]
+ * whole, and elsewhere the allocator's pages around each block (kernels merge an application's
+ * anonymous mapping with one glibc made for a big block) or, for glibc, a non-main arena's
+ * whole heap. The copy reads its memory a page at a time behind a SIGSEGV and SIGBUS handler
+ * (a file mapping past its file's end), with those two signals unblocked (it inherits a mask
+ * with every signal blocked, and a fault on a blocked signal kills). glibc's chunk header
+ * below a block is read only when the next malloc is glibc's; glibc's arena points at free
+ * chunks' headers, which can be the last word of a live block: such a word in libc's writable
+ * segment is not counted as an interior reference. The composer writes REACH_SCAN, REACH_ROOTS
+ * and REACH, by address; blocks allocated after the copy are "not scanned" in the report. What
+ * makes a verdict impossible (ptrace refused, a thread that cannot be stopped in 3 s or stays
+ * in the middle of a realloc for three seconds, no memory for the arrays, a copy that died,
+ * and of what) is written instead of it, and said on stderr with every snapshot. What it needs
+ * of the loaded objects is read once at start-up (lt_verdict_init): at verdict time the
+ * loader's lock may be held for good by an application thread. There is no verdict in sampled
+ * mode, nor off x86-64: its roots (the stopped threads' registers) and its 8-byte scan are
+ * x86-64's. */
 #include "verdict.h"
 
 #include <dirent.h>

@@ -11,7 +11,34 @@
  * leaktag's, and the program's handler is chained. No descriptor is held. The handler is
  * async-signal-safe and, when the program has no other thread, writes the snapshot itself on
  * a stack of leaktag's own. The thread never runs application code and tracks nothing of its
- * own. */
+ * own.
+ *
+ * The thread has a 256 KiB stack and is named "leaktag" (one that waited in sigtimedwait took
+ * the SIGURG PostgreSQL reads through a signalfd, and hung its parallel queries). It sleeps
+ * with FUTEX_WAIT on the value of its word read before it looked for work, so no wake-up is
+ * lost, with a timeout for LEAKTAG_INTERVAL, the control block and housekeeping (each second:
+ * module rescan, crowded table shards, retired table memory, threads found gone; every tenth
+ * time, shrinking the table). Signals that arrive during a snapshot are answered by the next
+ * one, which records how many (META requests) and who sent the last (signal_sender_pid). The
+ * thread starts lazily: when the program creates its first thread, when LEAKTAG_INTERVAL is
+ * set, when the program takes, ignores or blocks the snapshot signal (from the start, or at
+ * the next hook after sigaction, sigprocmask or pthread_sigmask said so: requests must then be
+ * answered by the thread), or at the first hook after a signal found it missing. Until then a
+ * single-threaded process keeps glibc's lock-free single-thread malloc path. In that state
+ * (__libc_single_threaded, the signal did not interrupt leaktag itself, guard clear, nor the
+ * dynamic loader, whose module list the snapshot walks: the interrupted pc is outside ld.so's
+ * code, located once from AT_BASE) the handler writes the snapshot itself, on a 512 KiB stack
+ * of leaktag's own (arch.c: lt_arch_call_on_stack; the program's may be a 16 KiB coroutine or
+ * sigaltstack): the only thread is stopped in the handler, so the tables are still. That also
+ * serves programs idle in a system call. The kernel's disposition follows the application's
+ * action: its handler for a chosen signal is recorded and called from ours (signals.c), ours
+ * is installed with its SA_RESTART and SA_ONSTACK, and SIG_IGN is installed as it is (nothing
+ * is delivered, no call is interrupted, and snapshots come through `leaktag --pid` only). When
+ * the application's last thread has ended (main called pthread_exit, a fork child's only
+ * thread returned) and only leaktag's two threads are left (zombie group leaders are not
+ * counted), leaktag's thread calls exit(0) as glibc's last thread would. A fork child gets its
+ * own thread at its first hook if the parent had one (creating a thread inside an atfork
+ * handler is not allowed). */
 #include "worker.h"
 
 #include <errno.h>

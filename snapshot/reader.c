@@ -2,7 +2,10 @@
  * in dependency order (stacks before the blocks that name them). Each list section is walked
  * twice with its record decoder (record.c): once to count and validate, once to fill an
  * exactly sized array, so no count read from the file ever sizes an allocation. All memory
- * comes from one arena. */
+ * comes from one arena.
+ *
+ * A fuzzing build (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION) skips the checksums, so that
+ * mutations reach the parsers. */
 #include "reader.h"
 
 #include <errno.h>

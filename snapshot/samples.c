@@ -1,4 +1,7 @@
-/* samples.c — a snapshot's samples one at a time (see samples.h). */
+/* samples.c — a snapshot's samples one at a time (see samples.h).
+ *
+ * The window is 1 MiB, grown to hold the largest record, so that the report's memory grows
+ * with the blocks, not with their bytes. */
 #include "samples.h"
 
 #include <zstd.h>

@@ -1,7 +1,12 @@
 /* mallheap.c — glibc's malloc as its memory shows it (malloc/malloc.c and arena.c of glibc
  * 2.26 on: tcaches, 16-byte alignment on i386 too; safe-linked lists from 2.32 recognized
  * by trying both readings). The layouts below are glibc's structures for each word size;
- * each is checked against what it points to before it is believed. */
+ * each is checked against what it points to before it is believed.
+ *
+ * The walk resynchronises past a chunk that fails a check (at the next 16-aligned place where
+ * a chain of chunks checks) and counts the bytes it skipped. Tcaches are found by their lists
+ * and by each thread's TLS slot (the offset below the thread pointer, voted among threads). A
+ * second walk (heap_each_chunk) lends the shown classes' bytes to scan.c. */
 #include "mallheap.h"
 
 #include <inttypes.h>

@@ -1,6 +1,15 @@
 /* scan.c — the looks at the target, the census, the content of what is shown (see scan.h).
  * Memory follows the shown classes, not the heap: the census keeps counts per size class,
- * the content pass keeps bounded strings histograms and a few samples. */
+ * the content pass keeps bounded strings histograms and a few samples.
+ *
+ * A run: --count looks, --interval apart; the last look's totals by kind and the mappings that
+ * grew since the first look, largest growth first (for every renderer); the size classes shown
+ * (--size's, else those that grew most, then the largest) and their content, or for a heap
+ * that is not glibc's the largest anonymous regions instead; thread families; --dump, the
+ * chunks of the first class shown. scan_text.c, scan_json.c and scan_html.c only print. A run
+ * never writes to the target and never leaves it stopped: without --freeze it does not stop it
+ * at all, and a heap changing under the walk costs a skipped, counted chunk, never a followed
+ * wild pointer. */
 #include "scan.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* scan.h — one run of leaktag-scan, as the renderers see it: the target's looks (maps, and
  * the heap census at each --interval), the content of the size classes shown, the thread
- * families. scan_run does the reading; scan_text.c and scan_json.c only print. */
+ * families. scan_run does the reading; scan_text.c, scan_json.c and scan_html.c only print. */
 #ifndef SCAN_SCAN_H
 #define SCAN_SCAN_H
 

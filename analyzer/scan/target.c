@@ -1,7 +1,15 @@
 /* target.c — a live process through /proc and process_vm_readv, or a core file through its
  * program headers and notes; both end up as the same mappings, threads and reads. Nothing
  * here writes to a live target: the one thing done to it is --freeze's ptrace stop, which
- * the kernel undoes by itself should this program die. */
+ * the kernel undoes by itself should this program die.
+ *
+ * A live target: /proc/PID/maps; RSS and swap from /proc/PID/pagemap, which the kernel
+ * walks 2 MiB at a time, zero pages left out (smaps would hold the target's mmap lock across
+ * a whole heap); threads and their stack pointers from /proc/PID/task/TID/syscall; reads of
+ * present pages only, so that no zero page gets mapped into it; --freeze: PTRACE_SEIZE and
+ * PTRACE_INTERRUPT. A core: PT_LOAD, NT_PRSTATUS, NT_PRPSINFO, NT_FILE and NT_AUXV, checked
+ * against the file's size. A refused read says why: another uid, no CAP_SYS_PTRACE, Yama, not
+ * dumpable. */
 #include "target.h"
 
 #include <dirent.h>
