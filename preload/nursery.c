@@ -9,6 +9,7 @@
 #include "log.h"
 #include "mem.h"
 #include "options.h"
+#include "sort.h"
 
 bool lt_nursery_on;
 _Atomic uint64_t lt_nursery_hints[LT_NURSERY_HINTS];
@@ -286,36 +287,6 @@ struct seen {
     void *ctx;
 };
 
-static void sift_down(uint64_t *a, size_t at, size_t n)
-{
-    for (;;) {
-        size_t child = 2 * at + 1;
-        if (child >= n)
-            return;
-        if (child + 1 < n && a[child + 1] > a[child])
-            child++;
-        if (a[at] >= a[child])
-            return;
-        uint64_t t = a[at];
-        a[at] = a[child];
-        a[child] = t;
-        at = child;
-    }
-}
-
-/* Heapsort: no allocation, no recursion (the scan may run in a signal handler). */
-static void sort(uint64_t *a, size_t n)
-{
-    for (size_t i = n / 2; i-- > 0;)
-        sift_down(a, i, n);
-    for (size_t end = n; end > 1; end--) {
-        uint64_t t = a[0];
-        a[0] = a[end - 1];
-        a[end - 1] = t;
-        sift_down(a, 0, end - 1);
-    }
-}
-
 static bool was_seen(const struct seen *s, uint64_t addr)
 {
     size_t lo = 0, hi = s->n;
@@ -369,7 +340,7 @@ void lt_nursery_scan(struct lt_thread *self, lt_table_visit_fn visit, void *ctx)
         }
     }
     if (s.addr)
-        sort(s.addr, s.n);
+        lt_sort_u64(s.addr, NULL, s.n);
     lt_table_scan(self, visit_unseen, &s);
     if (s.addr)
         lt_mem_unmap(s.addr, bytes);

@@ -86,6 +86,7 @@
 #include "nursery.h"
 #include "options.h"
 #include "procfs.h"
+#include "sort.h"
 #include "threads.h"
 #include "tracker.h"
 #include "worker.h"
@@ -571,42 +572,6 @@ static void collect(const struct lt_block *b, void *ctx)
     c->n++;
 }
 
-/* Heapsort of (addr, size) by addr: no allocation, n log n. */
-static void sift(uint64_t *a, uint64_t *s, uint64_t root, uint64_t n)
-{
-    for (;;) {
-        uint64_t child = 2 * root + 1;
-        if (child >= n)
-            return;
-        if (child + 1 < n && a[child + 1] > a[child])
-            child++;
-        if (a[root] >= a[child])
-            return;
-        uint64_t t = a[root];
-        a[root] = a[child];
-        a[child] = t;
-        t = s[root];
-        s[root] = s[child];
-        s[child] = t;
-        root = child;
-    }
-}
-
-static void sort_blocks(uint64_t *a, uint64_t *s, uint64_t n)
-{
-    for (uint64_t i = n / 2; i-- > 0;)
-        sift(a, s, i, n);
-    for (uint64_t end = n; end-- > 1;) {
-        uint64_t t = a[0];
-        a[0] = a[end];
-        a[end] = t;
-        t = s[0];
-        s[0] = s[end];
-        s[end] = t;
-        sift(a, s, 0, end);
-    }
-}
-
 /* LSD radix sort of (addr, size) by addr, three passes of 16 bits over bits 3..50 (blocks
  * are 8-aligned, user addresses below 2^48): a tenth of the heapsort's time on a million
  * blocks. False when the scratch arrays cannot be had (the caller heapsorts). */
@@ -839,7 +804,7 @@ static _Noreturn void copy_main(struct freeze *f)
         syscall(SYS_exit_group, 0);
     }
     if (!radix_sort_blocks(c.addr, c.size, c.n))
-        sort_blocks(c.addr, c.size, c.n);
+        lt_sort_u64(c.addr, c.size, c.n);
     uint64_t n = 0;
     for (uint64_t i = 0; i < c.n; i++) /* a block caught moving was seen twice */
         if (!n || c.addr[i] != c.addr[n - 1]) {
