@@ -9,8 +9,7 @@
 #include <string.h>
 
 #include "fields.h"
-#include "model.h"
-#include "samples.h"
+#include "reader.h"
 
 /* Distinct strings (and shapes) a group keeps: the top of a histogram is what the report
  * shows, and a census of unique ids would otherwise keep every one. */
@@ -24,7 +23,8 @@ struct owner {
 };
 
 struct pass {
-    struct model *m;
+    struct grouping *grouping;
+    const struct content_regex *grep;
     struct owner *owner;
     size_t keep;
     struct content_grep_scratch scratch; /* one sample's --grep matches */
@@ -35,7 +35,7 @@ struct pass {
  * `match_blocks` (grep -c counts lines, not matches). */
 static void grep_sample(struct pass *ps, struct group *g, const uint8_t *bytes, size_t len)
 {
-    long n = content_grep_buffer(ps->m->opt.group.grep, bytes, len, g->matches, g->match_blocks,
+    long n = content_grep_buffer(ps->grep, bytes, len, g->matches, g->match_blocks,
                                  &ps->scratch);
     g->grep_searched++;
     g->grep_matched += n > 0;
@@ -50,7 +50,7 @@ static int count_sample(void *ctx, size_t index, const struct lts_sample *sm,
     struct owner o = ps->owner[index];
     if (o.group == NO_GROUP)
         return 0;
-    struct group *g = &ps->m->grouping.groups[o.group];
+    struct group *g = &ps->grouping->groups[o.group];
     struct group_sample *gs = &g->samples[o.pos];
     if (o.pos < ps->keep && sm->len) {
         gs->kept = sm->len < CENSUS_KEPT_BYTES_MAX ? sm->len : CENSUS_KEPT_BYTES_MAX;
@@ -61,7 +61,7 @@ static int count_sample(void *ctx, size_t index, const struct lts_sample *sm,
     content_strings(bytes, sm->len, 4, content_histogram_add_token, g->strings);
     content_strings(bytes, sm->len, 4, content_histogram_add_shape, g->shapes);
     content_fields_add(g->fields, bytes, sm->len);
-    if (ps->m->opt.group.grep)
+    if (ps->grep)
         grep_sample(ps, g, bytes, sm->len);
     return ps->oom;
 }
@@ -79,12 +79,14 @@ static bool prepare(struct group *g, bool grep, size_t word)
     return g->strings && g->shapes && g->fields && (!grep || (g->matches && g->match_blocks));
 }
 
-int census_count(struct model *m, size_t keep, struct lts_error *err)
+int census_count(const struct analysis *snaps, size_t n, struct grouping *grouping,
+                 const bool *shown, const struct content_regex *grep, size_t keep,
+                 struct lts_error *err)
 {
-    struct pass ps = {.m = m, .keep = keep};
+    struct pass ps = {.grouping = grouping, .grep = grep, .keep = keep};
     int rc = 0;
-    for (size_t si = 0; !rc && si < m->nsnaps; si++) {
-        const struct analysis *a = &m->snaps[si];
+    for (size_t si = 0; !rc && si < n; si++) {
+        const struct analysis *a = &snaps[si];
         const struct lts_snapshot *s = a->snap;
         bool any = false;
         ps.owner = malloc((s->nsamples + 1) * sizeof(*ps.owner));
@@ -92,13 +94,13 @@ int census_count(struct model *m, size_t keep, struct lts_error *err)
             return lts_fail(err, "out of memory for %zu samples", s->nsamples);
         for (size_t i = 0; i < s->nsamples; i++)
             ps.owner[i].group = NO_GROUP;
-        for (size_t gi = 0; !rc && gi < m->grouping.ngroups; gi++) {
-            struct group *g = &m->grouping.groups[gi];
-            if (!model_shows(m, gi) || g->from != a || !g->nsamples)
+        for (size_t gi = 0; !rc && gi < grouping->ngroups; gi++) {
+            struct group *g = &grouping->groups[gi];
+            if (!shown || !shown[gi] || g->from != a || !g->nsamples)
                 continue;
             /* the words of the process's pointers: 4 bytes in a 32-bit one's objects */
             size_t word = lts_meta_number(s, "pointer_bits", 64) == 32 ? 4 : 8;
-            if (!prepare(g, m->opt.group.grep != NULL, word))
+            if (!prepare(g, grep != NULL, word))
                 rc = lts_fail(err, "out of memory");
             for (size_t k = 0; k < g->nsamples; k++)
                 ps.owner[g->samples[k].sample - s->samples] =

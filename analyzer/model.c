@@ -221,7 +221,8 @@ int model_build(struct model *m, struct analysis *snaps, size_t n,
     group_sort(&m->grouping);
     if (select_shown(m) != 0 || take_inventory(m) != 0 || trace_retention(m) != 0)
         return lts_fail(err, "out of memory");
-    if (opt->count_contents && census_count(m, opt->keep_samples, err) != 0)
+    if (opt->count_contents && census_count(m->snaps, m->nsnaps, &m->grouping, m->shown, opt->group.grep,
+                                           opt->keep_samples, err) != 0)
         return -1;
     group_live_totals(model_newest(m)->snap, &m->live_blocks, &m->live_bytes);
     return 0;

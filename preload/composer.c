@@ -61,7 +61,6 @@
 #include "unwind.h"
 #include "tracker.h"
 #include "verdict.h"
-#include "worker.h"
 #include "writer.h"
 
 #define SAMPLES_MAX (1u << 20)       /* sampled blocks per snapshot, all stacks together */
@@ -700,7 +699,7 @@ static int write_locked(struct lt_thread *self, const char *reason, uint32_t req
      * frame that entered leaktag. */
     asking = (struct lt_verdict_caller){
         .tid = me,
-        .sp = me == lt_worker_tid() ? 0 : lt_tls.guard_frame,
+        .sp = me == lt_threads_leaktag_tid() ? 0 : lt_tls.guard_frame,
         .here = (uint64_t)(uintptr_t)__builtin_frame_address(0),
     };
     composing = true;

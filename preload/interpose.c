@@ -325,11 +325,22 @@ LT_EXPORT void *dlopen(const char *file, int mode)
     return lt_real_system()->dlopen(file, mode);
 }
 
+/* The application's dlclose, with tracking on: the registry learns what goes (the rescan
+ * reaches the loader, which may allocate: inside the guard). */
+static void modules_changing(void)
+{
+    if (!lt_hook_applies())
+        return;
+    lt_enter();
+    lt_modules_changing();
+    lt_leave();
+}
+
 LT_EXPORT int dlclose(void *handle)
 {
-    lt_modules_changing();
+    modules_changing();
     int rc = lt_real_system()->dlclose(handle);
-    lt_modules_changing();
+    modules_changing();
     return rc;
 }
 

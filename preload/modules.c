@@ -15,6 +15,7 @@
 #include <sys/auxv.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <link.h>
 #include <string.h>
@@ -24,7 +25,6 @@
 #include "clock.h"
 #include "log.h"
 #include "mem.h"
-#include "tracker.h"
 
 struct copy {
     struct lt_module m;
@@ -229,11 +229,8 @@ int lt_modules_each(lt_module_fn fn, void *ctx, int64_t timeout_ns)
 
 void lt_modules_changing(void)
 {
-    if (!registry || !lt_hook_applies())
-        return;
-    lt_enter();
-    lt_modules_rescan();
-    lt_leave();
+    if (registry)
+        lt_modules_rescan();
 }
 
 void lt_modules_opening(void)

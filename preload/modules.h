@@ -39,7 +39,8 @@ int lt_modules_each(lt_module_fn fn, void *ctx, int64_t timeout_ns);
 bool lt_modules_in_loader(uint64_t pc);
 
 /* dlclose is about to change the module list, or has: a rescan, so that what it unloads
- * is in the registry (with when it went), as long as leaktag is tracking. */
+ * is in the registry (with when it went). The caller decides whether leaktag is tracking
+ * and holds the guard. */
 void lt_modules_changing(void);
 
 /* dlopen is called: what the next rescan finds new was loaded about now (the wrapper cannot

@@ -19,8 +19,6 @@
 #include "compiler.h"
 #include "log.h"
 #include "mem.h"
-#include "nursery.h"
-#include "stackcache.h"
 
 LT_TLS struct lt_tls lt_tls;
 
@@ -35,14 +33,34 @@ static bool membarrier_ready;
 static _Atomic bool overflow_used; /* its hook_seq is shared, so it cannot show who is inside */
 
 static void (*_Atomic exit_listener)(void);
+static _Atomic pid_t leaktag_tid;       /* leaktag's thread, 0 until it runs */
+static _Atomic uint64_t leaktag_stack;  /* an address inside its stack, once it runs */
+
+void lt_threads_note_leaktag(pid_t tid, uint64_t stack_addr)
+{
+    atomic_store_explicit(&leaktag_stack, stack_addr, memory_order_release);
+    atomic_store_explicit(&leaktag_tid, tid, memory_order_release);
+}
+
+pid_t lt_threads_leaktag_tid(void)
+{
+    return atomic_load_explicit(&leaktag_tid, memory_order_acquire);
+}
+
+uint64_t lt_threads_leaktag_stack(void)
+{
+    return atomic_load_explicit(&leaktag_stack, memory_order_acquire);
+}
+static void (*release_thread)(struct lt_thread *self, struct lt_thread *t);
 
 void lt_threads_on_exit(void (*fn)(void))
 {
     atomic_store_explicit(&exit_listener, fn, memory_order_release);
 }
 
-int lt_threads_init(void)
+int lt_threads_init(void (*release)(struct lt_thread *self, struct lt_thread *t))
 {
+    release_thread = release;
     overflow_entry.idx = LT_THREAD_OVERFLOW;
     overflow_entry.shared = 1;
     memcpy(overflow_entry.name, "(overflow)", sizeof("(overflow)"));
@@ -148,12 +166,8 @@ static void ended(struct lt_thread *t, bool by_itself)
     uint32_t state = atomic_fetch_and(&t->state, ~(uint32_t)LT_THREAD_ALIVE);
     if (!(state & LT_THREAD_ALIVE))
         return;
-    /* Its young blocks go to the shared table, where any thread finds them. */
-    lt_nursery_release(lt_self(), t);
-    /* Destructors may still allocate in this thread: they will unwind the slow way. */
-    struct lt_stackcache *cache = t->stack_cache;
-    t->stack_cache = NULL;
-    lt_stackcache_free(cache);
+    if (release_thread)
+        release_thread(lt_self(), t);
     /* The comm name may have been set behind our back (writing /proc/.../comm). */
     if (by_itself)
         lt_real_system()->prctl(PR_GET_NAME, (unsigned long)t->name, 0, 0, 0);

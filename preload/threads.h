@@ -76,7 +76,9 @@ struct lt_thread {
 
 _Static_assert(sizeof(struct lt_thread) == 192, "thread entry layout");
 
-int lt_threads_init(void);
+/* release(self, t) hands over what an ended thread t leaves behind (its young blocks, its
+ * stack cache) to the modules above that own them; self is the calling thread's entry. */
+int lt_threads_init(void (*release)(struct lt_thread *self, struct lt_thread *t));
 
 /* Entry by index, or NULL for an index never handed out. */
 struct lt_thread *lt_thread_get(uint32_t idx);
@@ -155,6 +157,13 @@ static inline void lt_thread_add(struct lt_thread *t, _Atomic uint64_t *counter,
 /* Grace period for memory retired from the block table: returns true once every thread but
  * self that might still read it has left the table, false if one has not within timeout_ns. */
 bool lt_threads_quiesce(const struct lt_thread *self, int64_t timeout_ns);
+
+/* Leaktag's own thread (worker.c) says it runs (tid, an address inside its stack) or, with
+ * 0, 0, that it does not. The others ask: its tid (0 when not running), and where its stack
+ * is (0 before it runs), where nothing is the application's. */
+void lt_threads_note_leaktag(pid_t tid, uint64_t stack_addr);
+pid_t lt_threads_leaktag_tid(void);
+uint64_t lt_threads_leaktag_stack(void);
 
 /* fn runs in every application thread that ends (after its entry is marked exited); NULL:
  * nothing runs. Async-signal-safe work only. */

@@ -75,6 +75,16 @@ static void fork_child(void)
     lt_leave();
 }
 
+/* A thread has ended: its young blocks go to the shared table, where any thread finds them;
+ * its stack cache is freed (destructors that still allocate in it unwind the slow way). */
+static void release_thread(struct lt_thread *self, struct lt_thread *t)
+{
+    lt_nursery_release(self, t);
+    struct lt_stackcache *cache = t->stack_cache;
+    t->stack_cache = NULL;
+    lt_stackcache_free(cache);
+}
+
 static int start(void)
 {
     lt_clock_init();
@@ -92,7 +102,7 @@ static int start(void)
         return -EEXIST;
     }
     lt_mem_starting(true);
-    if ((err = lt_threads_init()) || (err = lt_table_init()) || (err = lt_nursery_init()) ||
+    if ((err = lt_threads_init(release_thread)) || (err = lt_table_init()) || (err = lt_nursery_init()) ||
         (err = lt_stacks_init()) ||
         (err = lt_unwind_init()))
         lt_mem_starting(false);

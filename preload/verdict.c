@@ -89,7 +89,6 @@
 #include "sort.h"
 #include "threads.h"
 #include "tracker.h"
-#include "worker.h"
 
 #define THREADS_MAX 4096
 #define ROOTS_MAX 8192
@@ -394,8 +393,8 @@ static int tracer_main(void *raw)
         if (f->thread[i].stopped && (err = read_regs(&f->thread[i])) != 0)
             f->why = "a thread's registers could not be read";
     /* Leaktag's thread may have started since the caller looked: it runs on. */
-    f->worker_tid = lt_worker_tid();
-    f->worker_here = lt_worker_stack();
+    f->worker_tid = lt_threads_leaktag_tid();
+    f->worker_here = lt_threads_leaktag_stack();
     for (uint32_t i = 0; i < f->nthreads; i++) {
         struct stopped *t = &f->thread[i];
         if (t->tid == f->worker_tid && t->seized) {
@@ -958,8 +957,8 @@ void lt_verdict_take(struct lt_verdict *v, const struct lt_verdict_caller *calle
     pid_t me = (pid_t)syscall(SYS_gettid);
     uint64_t here = (uint64_t)(uintptr_t)__builtin_frame_address(0);
     f->caller_tid = caller->tid ? caller->tid : me;
-    f->worker_tid = lt_worker_tid();
-    f->worker_here = lt_worker_stack();
+    f->worker_tid = lt_threads_leaktag_tid();
+    f->worker_here = lt_threads_leaktag_stack();
     f->caller_sp = caller->sp;
     f->caller_here = caller->tid ? caller->here : here;
     if (f->caller_tid != me) {

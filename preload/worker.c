@@ -82,18 +82,6 @@
  * ignores it or blocks it). A single-threaded program's snapshot signal is served in the
  * handler itself. */
 static _Atomic bool running;
-static _Atomic pid_t worker_tid; /* 0 until the thread runs */
-static _Atomic uint64_t worker_stack; /* an address inside its stack, once it runs */
-
-pid_t lt_worker_tid(void)
-{
-    return atomic_load_explicit(&worker_tid, memory_order_acquire);
-}
-
-uint64_t lt_worker_stack(void)
-{
-    return atomic_load_explicit(&worker_stack, memory_order_acquire);
-}
 #define REQUEST_POLL_MS 200 /* how often the control block is read for `leaktag --pid` */
 
 /* Counted up at every wake-up: the thread sleeps on it (FUTEX_WAIT while it holds the
@@ -119,7 +107,7 @@ static void *handler_stack; /* top of the stack in-handler snapshots run on */
  * there. */
 static bool wake(void)
 {
-    pid_t tid = atomic_load_explicit(&worker_tid, memory_order_acquire);
+    pid_t tid = lt_threads_leaktag_tid();
     if (!tid)
         return false;
     int saved_errno = errno;
@@ -332,10 +320,9 @@ static void *worker_main(void *arg)
     lt_real_system()->prctl(PR_SET_NAME, (unsigned long)"leaktag", 0, 0, 0);
     memcpy(self->name, "leaktag", sizeof("leaktag"));
     lt_thread_note_stack(self);
-    atomic_store_explicit(&worker_stack, (uint64_t)(uintptr_t)__builtin_frame_address(0),
-                          memory_order_release);
-    atomic_store_explicit(&worker_tid, (pid_t)syscall(SYS_gettid), memory_order_release);
-    lt_control_worker(atomic_load(&worker_tid));
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    lt_threads_note_leaktag(tid, (uint64_t)(uintptr_t)__builtin_frame_address(0));
+    lt_control_worker(tid);
     tell_control(NULL);
     lt_fdtable_start(); /* snapshots are written there, in a descriptor table of their own */
     /* From now on crowded table shards are rebuilt here, not in allocating threads. */
@@ -452,7 +439,7 @@ static void fork_child(void)
     bool had_thread = atomic_load(&running);
     /* It did not survive the fork. Until a new one runs, crowded shards are rebuilt by
      * whoever finds them, and the handler serves the signal. */
-    atomic_store(&worker_tid, 0);
+    lt_threads_note_leaktag(0, 0);
     atomic_store(&running, false);
     atomic_store(&requests, 0); /* the parent's, answered there */
     lt_fdtable_fork_child();

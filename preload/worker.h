@@ -27,9 +27,4 @@ bool lt_worker_rescan_modules(int64_t timeout_ns);
  * leaktag's thread can take that, so it is started (at the next hook). */
 void lt_worker_mask_changed(void);
 
-/* leaktag's thread: its tid (0 when not running). */
-pid_t lt_worker_tid(void);
-/* An address inside its stack (0 before it runs): nothing there is the application's. */
-uint64_t lt_worker_stack(void);
-
 #endif

@@ -36,7 +36,7 @@ struct lts_snapshot {
     size_t nthreads;
     struct lts_block *blocks;
     size_t nblocks;
-    struct lts_sample *samples; /* their bytes: lts_samples_each (samples.h) */
+    struct lts_sample *samples; /* their bytes: lts_samples_each below */
     size_t nsamples;
     const uint8_t *census;      /* a SAMPLES_ZSTD section's payload, in the image, or NULL */
     size_t census_length;
@@ -70,5 +70,15 @@ uint64_t lts_counter(const struct lts_snapshot *s, const char *name, uint64_t fa
 size_t lts_reach_index(const struct lts_snapshot *s, uint64_t addr);
 /* Thread by registry index, or NULL. */
 const struct lts_thread *lts_thread(const struct lts_snapshot *s, uint32_t idx);
+
+/* Called for each sample in file order; bytes (sm->len of them) are valid during the call
+ * only. A non-zero return stops the walk and is returned by lts_samples_each. */
+typedef int (*lts_sample_fn)(void *ctx, size_t index, const struct lts_sample *sm,
+                             const uint8_t *bytes);
+
+/* Returns 0, what fn returned, or -1 with err filled (a census that no longer decompresses
+ * to the records the reader indexed, or out of memory). */
+int lts_samples_each(const struct lts_snapshot *s, lts_sample_fn fn, void *ctx,
+                     struct lts_error *err);
 
 #endif

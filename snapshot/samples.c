@@ -12,7 +12,6 @@
 
 #include "cursor.h"
 #include "format.h"
-#include "reader.h"
 
 #define WINDOW_MIN (1u << 20)
 #define RECORD_HEAD_MAX 30 /* a record's three numbers: address, stack, length */
@@ -123,49 +122,4 @@ bool lts_census_walk(const uint8_t *payload, size_t length, struct lts_cursor *c
     free(win);
     ZSTD_freeDCtx(d);
     return ok;
-}
-
-struct walk {
-    const struct lts_snapshot *s;
-    struct lts_cursor *c;
-    size_t next;
-    lts_sample_fn fn;
-    void *ctx;
-    int stopped;
-};
-
-static bool each_record(void *ctx, const struct lts_sample *sm, const uint8_t *bytes)
-{
-    struct walk *w = ctx;
-    const struct lts_sample *indexed = w->next < w->s->nsamples ? &w->s->samples[w->next] : NULL;
-    if (!indexed || indexed->addr != sm->addr || indexed->stack != sm->stack ||
-        indexed->len != sm->len)
-        return lts_cursor_fail(w->c, "%s section differs from what was read first", w->c->section);
-    w->stopped = w->fn(w->ctx, w->next++, indexed, bytes);
-    return w->stopped == 0;
-}
-
-int lts_samples_each(const struct lts_snapshot *s, lts_sample_fn fn, void *ctx,
-                     struct lts_error *err)
-{
-    memset(err, 0, sizeof(*err));
-    if (!s->census) {
-        for (size_t i = 0; i < s->nsamples; i++) {
-            int rc = fn(ctx, i, &s->samples[i], s->samples[i].bytes);
-            if (rc)
-                return rc;
-        }
-        return 0;
-    }
-    struct lts_cursor c = {.p = s->census, .end = s->census + s->census_length,
-                           .base = s->census, .section = "SAMPLES_ZSTD", .err = err};
-    struct walk w = {s, &c, 0, fn, ctx, 0};
-    if (lts_census_walk(s->census, s->census_length, &c, each_record, &w))
-        return w.next == s->nsamples
-                   ? 0
-                   : lts_fail(err, "SAMPLES_ZSTD section differs from what was read first");
-    if (w.stopped)
-        return w.stopped;
-    err->has_offset = 0; /* an offset inside the decompressed frame means nothing in the file */
-    return -1;
 }
