@@ -66,8 +66,8 @@ struct group_sample {
 
 /* A reachability scan's split of some blocks: valgrind's four categories (enum
  * lt_reach_verdict) and the blocks allocated after the scan's copy. */
-#define REACH_NOT_SCANNED 4
-#define REACH_KINDS 5
+#define REACH_NOT_SCANNED LT_VERDICT_COUNT
+#define REACH_KINDS (LT_VERDICT_COUNT + 1)
 struct reach_split {
     uint64_t blocks[REACH_KINDS], bytes[REACH_KINDS];
 };

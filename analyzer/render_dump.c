@@ -1,7 +1,10 @@
 /* render_dump.c — --dump: the captured bytes of the shown groups' blocks, block after block,
  * for xxd, an editor or grep -a (the article's gdb `dump binary memory` of a core, without
  * the core); --dump-index: one line per block saying where in the dump it starts. The files
- * may hold what the blocks held (request bodies, keys): created 0600, never through a link. */
+ * may hold what the blocks held (request bodies, keys): created 0600, never through a link.
+ *
+ * The bytes are put at their place in the dump with pwrite, group after group, in one pass
+ * over each snapshot's samples (lts_samples_each). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

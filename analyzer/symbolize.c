@@ -8,6 +8,7 @@
 #include "symbolize.h"
 
 #include <dwarf.h>
+#include <errno.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <limits.h>
@@ -22,8 +23,6 @@
 
 /* libstdc++'s demangler (cxxabi.h is C++ only); the program links -lstdc++. */
 char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
-
-#define WARNING "leaktag-report: warning: "
 
 /* ---- the symbolizer ------------------------------------------------------------------------ */
 
@@ -130,7 +129,9 @@ __attribute__((format(printf, 3, 4))) static void warn_module(struct symbolizer 
         return;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(sym->warn, WARNING "%s: ", mod->path[0] ? mod->path : "(unnamed module)");
+    /* (both leaktag-report and leaktag-scan symbolize: the warning names the one running) */
+    fprintf(sym->warn, "%s: warning: %s: ", program_invocation_short_name,
+            mod->path[0] ? mod->path : "(unnamed module)");
     vfprintf(sym->warn, fmt, ap);
     fputc('\n', sym->warn);
     va_end(ap);

@@ -575,10 +575,10 @@ static void take_verdict(struct lt_verdict *v)
         lt_log("reachability: %llu blocks scanned, %llu definitely lost, %llu indirectly lost, "
                "%llu possibly lost, %llu reachable; %u threads stopped %llu us (fork %llu us), "
                "scan %llu ms, %llu MiB scanned",
-               (unsigned long long)v->n, (unsigned long long)blocks[LT_REACH_LOST],
-               (unsigned long long)blocks[LT_REACH_INDIRECT],
-               (unsigned long long)blocks[LT_REACH_POSSIBLE],
-               (unsigned long long)blocks[LT_REACH_REACHABLE], v->threads,
+               (unsigned long long)v->n, (unsigned long long)blocks[LT_VERDICT_DEFINITELY_LOST],
+               (unsigned long long)blocks[LT_VERDICT_INDIRECTLY_LOST],
+               (unsigned long long)blocks[LT_VERDICT_POSSIBLY_LOST],
+               (unsigned long long)blocks[LT_VERDICT_REACHABLE], v->threads,
                (unsigned long long)(v->pause_ns / 1000), (unsigned long long)(v->fork_ns / 1000),
                (unsigned long long)(v->scan_ns / 1000000),
                (unsigned long long)(v->bytes_scanned >> 20));
@@ -586,9 +586,6 @@ static void take_verdict(struct lt_verdict *v)
 
 static void write_reach(struct lts_writer *w, const struct lt_verdict *v)
 {
-    _Static_assert((int)LT_REACH_LOST == (int)LT_VERDICT_DEFINITELY_LOST &&
-                       (int)LT_REACH_REACHABLE == (int)LT_VERDICT_REACHABLE,
-                   "reach.h and format.h agree");
     lts_writer_begin(w, LT_SECTION_REACH_SCAN);
     lts_put_reach_scan(w, &(struct lts_reach_scan){
         .status = v->status, .why = v->status ? (v->why ? v->why : "unknown error") : "",

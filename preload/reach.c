@@ -109,10 +109,10 @@ static void refer(struct lt_reach *r, uint64_t value, uint64_t where, uint32_t f
         return;
     r->references++;
     uint8_t now = r->state[i];
-    if (now == LT_REACH_REACHABLE)
+    if (now == LT_VERDICT_REACHABLE)
         return;
-    uint8_t via_this = value == r->start[i] && from_definite ? LT_REACH_REACHABLE
-                                                            : LT_REACH_POSSIBLE;
+    uint8_t via_this = value == r->start[i] && from_definite ? LT_VERDICT_REACHABLE
+                                                            : LT_VERDICT_POSSIBLY_LOST;
     if (via_this <= now)
         return;
     r->state[i] = via_this;
@@ -130,10 +130,10 @@ static void claim(struct lt_reach *r, uint64_t value, uint64_t where, uint32_t f
         return;
     uint32_t i = (uint32_t)found;
     r->references++;
-    if (r->state[i] != LT_REACH_LOST || i == head)
+    if (r->state[i] != LT_VERDICT_DEFINITELY_LOST || i == head)
         return;
     /* (A head of an earlier structure joins this one; its members keep their via.) */
-    r->state[i] = LT_REACH_INDIRECT;
+    r->state[i] = LT_VERDICT_INDIRECTLY_LOST;
     r->via[i] = from;
     r->via_addr[i] = where;
     push(r, i);
@@ -172,13 +172,13 @@ static void drain(struct lt_reach *r, bool phase_two, uint32_t head)
     while (r->stack_len) {
         uint32_t i = r->stack[--r->stack_len];
         scan(r, r->start[i], r->start[i] + r->size[i], i,
-             r->state[i] == LT_REACH_REACHABLE, phase_two, head);
+             r->state[i] == LT_VERDICT_REACHABLE, phase_two, head);
     }
 }
 
 void lt_reach_begin(struct lt_reach *r)
 {
-    memset(r->state, LT_REACH_LOST, r->n);
+    memset(r->state, LT_VERDICT_DEFINITELY_LOST, r->n);
     for (size_t i = 0; i < r->n; i++) {
         r->via[i] = LT_REACH_VIA_NONE;
         r->via_addr[i] = 0;
@@ -203,7 +203,7 @@ void lt_reach_root_word(struct lt_reach *r, uint64_t value, uint32_t root)
 void lt_reach_end(struct lt_reach *r)
 {
     for (size_t i = 0; i < r->n; i++) {
-        if (r->state[i] != LT_REACH_LOST)
+        if (r->state[i] != LT_VERDICT_DEFINITELY_LOST)
             continue; /* reached, or claimed by an earlier structure */
         push(r, (uint32_t)i);
         drain(r, true, (uint32_t)i);

@@ -18,12 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum lt_reach_state {
-    LT_REACH_LOST = 0,
-    LT_REACH_INDIRECT = 1,
-    LT_REACH_POSSIBLE = 2,
-    LT_REACH_REACHABLE = 3,
-};
+#include "format.h" /* the four states: enum lt_reach_verdict, as the snapshot stores them */
 
 /* Copies len bytes at addr into buf; returns how many could be read (a prefix). */
 typedef size_t lt_reach_read_fn(void *ctx, uint64_t addr, void *buf, size_t len);

@@ -33,7 +33,7 @@ struct lt_verdict {
     uint32_t nroots;
     uint64_t n;         /* blocks scanned */
     uint64_t *addr;     /* sorted */
-    uint8_t *state;     /* enum lt_reach_state */
+    uint8_t *state;     /* enum lt_reach_verdict */
     uint32_t *via;      /* index into addr, LT_REACH_VIA_ROOT | root, or LT_REACH_VIA_NONE */
     uint64_t *via_addr;
     struct lt_verdict_root *roots;

@@ -5,69 +5,70 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum elf_error elf_read_headers(elf_read_fn read, void *ctx, unsigned max, struct elf_headers *h)
+enum elfhdr_error elfhdr_read(elfhdr_read_fn read, void *ctx, unsigned max,
+                              struct elfhdr_headers *h)
 {
     memset(h, 0, sizeof(*h));
     unsigned char ident[EI_NIDENT];
     if (read(ctx, 0, ident, sizeof(ident)) != sizeof(ident) || memcmp(ident, ELFMAG, SELFMAG))
-        return ELF_NOT_ELF;
+        return ELFHDR_NOT_ELF;
     h->wide = ident[EI_CLASS] == ELFCLASS64;
     size_t entry;
     if (h->wide) {
         Elf64_Ehdr e;
         if (read(ctx, 0, &e, sizeof(e)) != sizeof(e))
-            return ELF_SHORT_HEADER;
+            return ELFHDR_SHORT_HEADER;
         h->type = e.e_type, h->phoff = e.e_phoff, h->phnum = e.e_phnum, h->phentsize = e.e_phentsize;
         entry = sizeof(Elf64_Phdr);
     } else if (ident[EI_CLASS] == ELFCLASS32) {
         Elf32_Ehdr e;
         if (read(ctx, 0, &e, sizeof(e)) != sizeof(e))
-            return ELF_SHORT_HEADER;
+            return ELFHDR_SHORT_HEADER;
         h->type = e.e_type, h->phoff = e.e_phoff, h->phnum = e.e_phnum, h->phentsize = e.e_phentsize;
         entry = sizeof(Elf32_Phdr);
     } else {
-        return ELF_NOT_32_OR_64;
+        return ELFHDR_NOT_32_OR_64;
     }
     if (h->phentsize != entry)
-        return ELF_BAD_PHENTSIZE;
+        return ELFHDR_BAD_PHENTSIZE;
     unsigned n = h->phnum < max ? h->phnum : max;
     size_t bytes = (size_t)n * entry;
     uint8_t *raw = malloc(bytes + 1);
     h->segments = calloc((size_t)n + 1, sizeof(*h->segments));
     if (!raw || !h->segments) {
         free(raw);
-        return ELF_NO_MEMORY;
+        return ELFHDR_NO_MEMORY;
     }
     if (read(ctx, h->phoff, raw, bytes) != bytes) {
         free(raw);
-        return ELF_SHORT_SEGMENTS;
+        return ELFHDR_SHORT_SEGMENTS;
     }
     for (unsigned i = 0; i < n; i++) {
-        struct elf_segment *s = &h->segments[i];
+        struct elfhdr_segment *s = &h->segments[i];
         if (h->wide) {
             Elf64_Phdr p;
             memcpy(&p, raw + (size_t)i * entry, sizeof(p));
-            *s = (struct elf_segment){p.p_type, p.p_flags, p.p_offset, p.p_vaddr, p.p_filesz,
+            *s = (struct elfhdr_segment){p.p_type, p.p_flags, p.p_offset, p.p_vaddr, p.p_filesz,
                                       p.p_memsz};
         } else {
             Elf32_Phdr p;
             memcpy(&p, raw + (size_t)i * entry, sizeof(p));
-            *s = (struct elf_segment){p.p_type, p.p_flags, p.p_offset, p.p_vaddr, p.p_filesz,
+            *s = (struct elfhdr_segment){p.p_type, p.p_flags, p.p_offset, p.p_vaddr, p.p_filesz,
                                       p.p_memsz};
         }
     }
     free(raw);
     h->nsegments = n;
-    return ELF_OK;
+    return ELFHDR_OK;
 }
 
-void elf_headers_free(struct elf_headers *h)
+void elfhdr_headers_free(struct elfhdr_headers *h)
 {
     free(h->segments);
     h->segments = NULL;
 }
 
-int elf_next_note(const uint8_t *notes, size_t size, size_t *at, struct elf_note *note)
+int elfhdr_next_note(const uint8_t *notes, size_t size, size_t *at, struct elfhdr_note *note)
 {
     if (*at + 12 > size)
         return 0;

@@ -22,7 +22,7 @@ struct mapped {
     uint64_t start;
 };
 
-/* elf_read_fn over a file's header as mapped into the target. */
+/* elfhdr_read_fn over a file's header as mapped into the target. */
 static size_t read_mapped(void *ctx, uint64_t offset, void *buf, size_t len)
 {
     const struct mapped *m = ctx;
@@ -35,21 +35,21 @@ static bool read_header(struct target *t, uint64_t start, uint64_t *bias, uint8_
                         size_t *build_id_len)
 {
     struct mapped m = {t, start};
-    struct elf_headers h;
-    if (elf_read_headers(read_mapped, &m, 256, &h) != ELF_OK) {
-        elf_headers_free(&h);
+    struct elfhdr_headers h;
+    if (elfhdr_read(read_mapped, &m, 256, &h) != ELFHDR_OK) {
+        elfhdr_headers_free(&h);
         return false;
     }
     uint64_t lowest = UINT64_MAX, note_at[4], note_size[4];
     size_t nnotes = 0;
     for (unsigned i = 0; i < h.nsegments; i++) {
-        const struct elf_segment *p = &h.segments[i];
+        const struct elfhdr_segment *p = &h.segments[i];
         if (p->type == PT_LOAD && p->vaddr < lowest)
             lowest = p->vaddr;
         if (p->type == PT_NOTE && nnotes < 4)
             note_at[nnotes] = p->vaddr, note_size[nnotes++] = p->filesz;
     }
-    elf_headers_free(&h);
+    elfhdr_headers_free(&h);
     if (lowest == UINT64_MAX)
         return false;
     *bias = start - (lowest & ~(uint64_t)4095);
@@ -58,9 +58,9 @@ static bool read_header(struct target *t, uint64_t start, uint64_t *bias, uint8_
         uint8_t notes[1024];
         size_t n = note_size[k] < sizeof(notes) ? (size_t)note_size[k] : sizeof(notes);
         n = target_read(t, *bias + note_at[k], notes, n);
-        struct elf_note note;
+        struct elfhdr_note note;
         size_t at = 0;
-        while (elf_next_note(notes, n, &at, &note) > 0)
+        while (elfhdr_next_note(notes, n, &at, &note) > 0)
             if (note.type == NT_GNU_BUILD_ID && note.namesz == 4 && !memcmp(note.name, "GNU", 4) &&
                 note.descsz <= 64) {
                 memcpy(build_id, note.desc, note.descsz);

@@ -61,7 +61,7 @@ double target_now(void)
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-/* elf_read_fn over a file descriptor. */
+/* elfhdr_read_fn over a file descriptor. */
 static size_t read_fd(void *ctx, uint64_t offset, void *buf, size_t len)
 {
     ssize_t n = pread(*(const int *)ctx, buf, len, (off_t)offset);
@@ -509,25 +509,25 @@ static int live_read_exe(struct target *t, bool *dynamic, struct lts_error *err)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? gone(t, err) : refusal(t, err);
-    struct elf_headers h;
-    enum elf_error e = elf_read_headers(read_fd, &fd, 256, &h);
+    struct elfhdr_headers h;
+    enum elfhdr_error e = elfhdr_read(read_fd, &fd, 256, &h);
     int rc = -1;
     *dynamic = false;
-    if (e == ELF_NOT_ELF) {
+    if (e == ELFHDR_NOT_ELF) {
         lts_fail(err, "%s: its executable %s is not ELF", t->source, t->exe ? t->exe : path);
         goto out;
     }
-    if (e == ELF_NOT_32_OR_64 || e == ELF_SHORT_HEADER) {
+    if (e == ELFHDR_NOT_32_OR_64 || e == ELFHDR_SHORT_HEADER) {
         lts_fail(err, "%s: its executable is neither ELF32 nor ELF64", t->source);
         goto out;
     }
     t->pointer_bytes = h.wide ? 8 : 4;
-    for (unsigned i = 0; e == ELF_OK && i < h.nsegments; i++)
+    for (unsigned i = 0; e == ELFHDR_OK && i < h.nsegments; i++)
         if (h.segments[i].type == PT_INTERP)
             *dynamic = true;
     rc = 0;
 out:
-    elf_headers_free(&h);
+    elfhdr_headers_free(&h);
     close(fd);
     return rc;
 }
@@ -678,15 +678,15 @@ static bool file_segment_executable(const char *path, uint64_t offset)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
-    struct elf_headers h;
+    struct elfhdr_headers h;
     bool x = false;
-    if (elf_read_headers(read_fd, &fd, 256, &h) == ELF_OK)
+    if (elfhdr_read(read_fd, &fd, 256, &h) == ELFHDR_OK)
         for (unsigned i = 0; i < h.nsegments && !x; i++) {
-            const struct elf_segment *p = &h.segments[i];
+            const struct elfhdr_segment *p = &h.segments[i];
             x = p->type == PT_LOAD && (p->flags & PF_X) &&
                 offset >= (p->offset & ~(uint64_t)4095) && offset < p->offset + p->filesz;
         }
-    elf_headers_free(&h);
+    elfhdr_headers_free(&h);
     close(fd);
     return x;
 }
@@ -701,28 +701,28 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
         return lts_fail(err, "%s: not a pid, nor a core file", path);
-    struct elf_headers h;
-    switch (elf_read_headers(read_fd, &fd, UINT32_MAX, &h)) {
-    case ELF_OK:
+    struct elfhdr_headers h;
+    switch (elfhdr_read(read_fd, &fd, UINT32_MAX, &h)) {
+    case ELFHDR_OK:
         break;
-    case ELF_NOT_ELF:
-        elf_headers_free(&h);
+    case ELFHDR_NOT_ELF:
+        elfhdr_headers_free(&h);
         return lts_fail(err, "%s: not a pid, nor an ELF core file", path);
-    case ELF_NOT_32_OR_64:
+    case ELFHDR_NOT_32_OR_64:
         return lts_fail(err, "%s: neither ELF32 nor ELF64", path);
-    case ELF_SHORT_HEADER:
+    case ELFHDR_SHORT_HEADER:
         return lts_fail(err, "%s: truncated core file: no complete ELF header", path);
-    case ELF_BAD_PHENTSIZE:
+    case ELFHDR_BAD_PHENTSIZE:
         return lts_fail(err, "%s: program headers of %u bytes, not %zu", path, h.phentsize,
                         h.wide ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr));
-    case ELF_NO_MEMORY:
-        elf_headers_free(&h);
+    case ELFHDR_NO_MEMORY:
+        elfhdr_headers_free(&h);
         return lts_fail(err, "out of memory");
-    case ELF_SHORT_SEGMENTS:
+    case ELFHDR_SHORT_SEGMENTS:
         break; /* said below */
     }
     if (h.type != ET_CORE) {
-        elf_headers_free(&h);
+        elfhdr_headers_free(&h);
         return lts_fail(err, "%s: an ELF file, but not a core (give a pid, or a core from gcore "
                              "or the kernel)", path);
     }
@@ -732,7 +732,7 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
     /* Program headers: the memory (PT_LOAD) and the notes. */
     uint64_t phbytes = (uint64_t)h.phnum * h.phentsize;
     if (h.phnum == 0 || h.nsegments < h.phnum || h.phoff + phbytes > (uint64_t)st.st_size) {
-        elf_headers_free(&h);
+        elfhdr_headers_free(&h);
         return lts_fail(err, "%s: truncated core file: its program headers end at byte %" PRIu64
                              ", the file at %" PRIu64, path, h.phoff + phbytes,
                         (uint64_t)st.st_size);
@@ -749,7 +749,7 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
         goto out;
     }
     for (unsigned i = 0; i < h.nsegments; i++) {
-        const struct elf_segment *seg = &h.segments[i];
+        const struct elfhdr_segment *seg = &h.segments[i];
         uint64_t type = seg->type, flags = seg->flags, offset = seg->offset, vaddr = seg->vaddr;
         uint64_t filesz = seg->filesz, memsz = seg->memsz;
         if ((type == PT_LOAD || type == PT_NOTE) && offset + filesz > (uint64_t)st.st_size) {
@@ -797,10 +797,10 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
     size_t tcap = 0;
     int psinfo_pid = 0;
     uint64_t at_phdr = 0;
-    struct elf_note note;
+    struct elfhdr_note note;
     size_t at = 0;
     int more;
-    while ((more = elf_next_note(notes, notes_size, &at, &note)) != 0) {
+    while ((more = elfhdr_next_note(notes, notes_size, &at, &note)) != 0) {
         if (more < 0) {
             lts_fail(err, "%s: a note at byte %zu runs past the notes' end", path, at);
             goto out;
@@ -905,7 +905,7 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
     place_stacks(t);
     rc = 0;
 out:
-    elf_headers_free(&h);
+    elfhdr_headers_free(&h);
     free(notes);
     free(files);
     return rc;

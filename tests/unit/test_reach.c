@@ -70,7 +70,7 @@ static struct lt_reach mark(lt_reach_read_fn *read)
     return r;
 }
 
-enum { L = LT_REACH_LOST, I = LT_REACH_INDIRECT, P = LT_REACH_POSSIBLE, R = LT_REACH_REACHABLE };
+enum { L = LT_VERDICT_DEFINITELY_LOST, I = LT_VERDICT_INDIRECTLY_LOST, P = LT_VERDICT_POSSIBLY_LOST, R = LT_VERDICT_REACHABLE };
 
 static void categories(void **unused)
 {
