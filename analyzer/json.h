@@ -8,8 +8,17 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "content.h"
+
 void json_string(FILE *out, const char *s, size_t n);
 /* A NUL-terminated string, or null for NULL. */
 void json_cstr(FILE *out, const char *s);
+
+/* A histogram's first max entries, most frequent first, as a JSON array (both programs'
+ * strings, shapes and --grep matches): {"text": ..., "count": N}, "uncounted_max" when the
+ * bounded histogram may have missed some, and with per, per_key: how many of per's
+ * buffers (blocks, chunks) hold the same text. NULL h: an empty array. */
+void json_histogram(FILE *out, struct content_histogram *h, size_t max,
+                    struct content_histogram *per, const char *per_key);
 
 #endif

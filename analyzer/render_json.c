@@ -31,41 +31,6 @@ static void frames_json(FILE *out, const struct analysis *a, uint32_t stack)
     fputs(n ? "\n      ]" : "]", out);
 }
 
-static void histogram_json(FILE *out, struct content_histogram *h, size_t max)
-{
-    fputs("[", out);
-    size_t n = 0;
-    const struct content_entry *e = h ? content_histogram_sorted(h, &n) : NULL;
-    for (size_t i = 0; i < n && i < max; i++) {
-        fprintf(out, "%s{\"text\": ", i ? ", " : "");
-        json_string(out, e[i].text, e[i].len);
-        fprintf(out, ", \"count\": %" PRIu64, e[i].count);
-        if (e[i].uncounted)
-            fprintf(out, ", \"uncounted_max\": %" PRIu64, e[i].uncounted);
-        fputs("}", out);
-    }
-    fputs("]", out);
-}
-
-/* --grep's distinct matches: occurrences ("count") and blocks they are in ("blocks"). */
-static void matches_json(FILE *out, struct content_histogram *all, struct content_histogram *blocks)
-{
-    fputs("[", out);
-    size_t n = 0, nb = 0;
-    const struct content_entry *e = all ? content_histogram_sorted(all, &n) : NULL;
-    const struct content_entry *b = blocks ? content_histogram_sorted(blocks, &nb) : NULL;
-    for (size_t i = 0; i < n && i < 1000; i++) {
-        uint64_t in = 0;
-        for (size_t k = 0; k < nb; k++)
-            if (b[k].len == e[i].len && !memcmp(b[k].text, e[i].text, e[i].len))
-                in = b[k].count;
-        fprintf(out, "%s{\"text\": ", i ? ", " : "");
-        json_string(out, e[i].text, e[i].len);
-        fprintf(out, ", \"count\": %" PRIu64 ", \"blocks\": %" PRIu64 "}", e[i].count, in);
-    }
-    fputs("]", out);
-}
-
 /* Releases by the wrong function and frees of unknown pointers, by site. */
 static void misuse_json(FILE *out, const struct analysis *a)
 {
@@ -231,11 +196,11 @@ static void group_json(FILE *out, const struct model *m, size_t index, bool firs
     fputs(listed ? "\n      ],\n      " : "],\n      ", out);
     fields_json(out, g);
     fputs(",\n      \"strings\": ", out);
-    histogram_json(out, g->strings, 50);
+    json_histogram(out, g->strings, 50, NULL, NULL);
     fprintf(out, ",\n      \"strings_blocks_searched\": %zu, \"strings_dropped_at_most\": %" PRIu64,
             g->strings ? g->nsamples : 0, g->strings ? content_histogram_floor(g->strings) : 0);
     fputs(",\n      \"string_shapes\": ", out);
-    histogram_json(out, g->shapes, 20);
+    json_histogram(out, g->shapes, 20, NULL, NULL);
     if (m->opt.grep_pattern) {
         fprintf(out, ",\n      \"grep\": {\"pattern\": ");
         json_cstr(out, m->opt.grep_pattern);
@@ -243,7 +208,7 @@ static void group_json(FILE *out, const struct model *m, size_t index, bool firs
                      ", \"blocks_matched\": %" PRIu64 ", \"distinct\": ",
                 g->matches ? content_histogram_total(g->matches) : 0, g->grep_searched,
                 g->grep_matched);
-        matches_json(out, g->matches, g->match_blocks);
+        json_histogram(out, g->matches, 1000, g->match_blocks, "blocks");
         fputs("}", out);
     }
     fputs("}", out);

@@ -26,31 +26,16 @@ static const char *kind_key(enum target_map_kind kind)
     return "unknown";
 }
 
+/* ,"key":[...],"key_distinct":N */
 static void histogram(FILE *out, const char *key, struct content_histogram *h, size_t max,
                       struct content_histogram *per_buffer)
 {
-    size_t n;
-    const struct content_entry *e = content_histogram_sorted(h, &n);
-    fprintf(out, ",\"%s\":[", key);
-    for (size_t i = 0; i < n && i < max; i++) {
-        fprintf(out, "%s{\"text\":", i ? "," : "");
-        json_string(out, e[i].text, e[i].len);
-        fprintf(out, ",\"count\":%" PRIu64, e[i].count);
-        if (e[i].uncounted)
-            fprintf(out, ",\"uncounted_max\":%" PRIu64, e[i].uncounted);
-        if (per_buffer) {
-            struct content_histogram *pb = per_buffer;
-            size_t m;
-            const struct content_entry *f = content_histogram_sorted(pb, &m);
-            for (size_t k = 0; k < m; k++)
-                if (f[k].len == e[i].len && !memcmp(f[k].text, e[i].text, e[i].len)) {
-                    fprintf(out, ",\"buffers\":%" PRIu64, f[k].count);
-                    break;
-                }
-        }
-        fputc('}', out);
-    }
-    fprintf(out, "],\"%s_distinct\":%zu", key, n);
+    size_t n = 0;
+    if (h)
+        content_histogram_sorted(h, &n);
+    fprintf(out, ",\"%s\":", key);
+    json_histogram(out, h, max, per_buffer, "buffers");
+    fprintf(out, ",\"%s_distinct\":%zu", key, n);
 }
 
 static void region(FILE *out, const struct scan_region *r)
