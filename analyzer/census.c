@@ -35,16 +35,14 @@ struct pass {
  * `match_blocks` (grep -c counts lines, not matches). */
 static void grep_sample(struct pass *ps, struct group *g, const uint8_t *bytes, size_t len)
 {
-    long n = content_grep_buffer(ps->grep, bytes, len, g->matches, g->match_blocks,
-                                 &ps->scratch);
+    long n = content_grep_buffer(ps->grep, bytes, len, g->matches, g->match_blocks, &ps->scratch);
     g->grep_searched++;
     g->grep_matched += n > 0;
     if (n < 0)
         ps->oom = true;
 }
 
-static int count_sample(void *ctx, size_t index, const struct lts_sample *sm,
-                        const uint8_t *bytes)
+static int count_sample(void *ctx, size_t index, const struct lts_sample *sm, const uint8_t *bytes)
 {
     struct pass *ps = ctx;
     struct owner o = ps->owner[index];
@@ -103,8 +101,8 @@ int census_count(const struct analysis *snaps, size_t n, struct grouping *groupi
             if (!prepare(g, grep != NULL, word))
                 rc = lts_fail(err, "out of memory");
             for (size_t k = 0; k < g->nsamples; k++)
-                ps.owner[g->samples[k].sample - s->samples] =
-                    (struct owner){(uint32_t)gi, (uint32_t)k};
+                ps.owner[g->samples[k].sample - s->samples] = (struct owner){(uint32_t)gi,
+                                                                             (uint32_t)k};
             any = true;
         }
         if (!rc && any) {

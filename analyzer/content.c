@@ -93,8 +93,7 @@ struct content_regex *content_regex_compile(const char *pattern, struct lts_erro
 {
     int code;
     PCRE2_SIZE at;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &code, &at,
-                                   NULL);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &code, &at, NULL);
     if (!re) {
         char msg[256];
         pcre2_get_error_message(code, (PCRE2_UCHAR *)msg, sizeof(msg));
@@ -208,10 +207,10 @@ void content_grep_scratch_free(struct content_grep_scratch *sc)
 struct content_histogram {
     struct content_entry *entries; /* in the order first seen; sorted once, at the end */
     size_t count, cap;
-    struct hashmap index;          /* token bytes (the entry's copy) -> position in entries */
+    struct hashmap index; /* token bytes (the entry's copy) -> position in entries */
     uint64_t total;
-    size_t bound;                  /* 0: every distinct token is kept */
-    uint64_t floor;                /* a token not kept was seen at most this many times */
+    size_t bound;   /* 0: every distinct token is kept */
+    uint64_t floor; /* a token not kept was seen at most this many times */
     bool sorted;
 };
 

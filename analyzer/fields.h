@@ -18,7 +18,7 @@
 struct field_name {
     const char *symbol; /* "vtable for Session", a global; NULL: not in a module's symbols */
     const char *module;
-    uint64_t offset;    /* into the symbol */
+    uint64_t offset; /* into the symbol */
 };
 
 struct field_view {

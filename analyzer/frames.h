@@ -23,8 +23,8 @@ struct frame {
 struct stack_frames {
     const struct frame *frames; /* innermost first, after --fold */
     uint32_t n;
-    uint32_t skipped;           /* recorded frames --fold took off the top */
-    struct frame site;          /* recorded frame 0 as it is, before --fold (misuse sites);
+    uint32_t skipped;  /* recorded frames --fold took off the top */
+    struct frame site; /* recorded frame 0 as it is, before --fold (misuse sites);
                                    for the empty stack: sym NULL, name "(no stack)" */
 };
 

@@ -78,9 +78,7 @@ static char *stack_key(const struct analysis *a, uint32_t stack, const struct gr
             frame_key(&t, a, frames[i], a->stack_when[stack]);
         }
         break;
-    case GROUP_BY_SITE:
-        frame_key(&t, a, frames[0], a->stack_when[stack]);
-        break;
+    case GROUP_BY_SITE: frame_key(&t, a, frames[0], a->stack_when[stack]); break;
     case GROUP_BY_FUNCTION: {
         /* The first frame shown: inlined wrappers that --fold names are gone from it. */
         const struct stack_frames *sf = frames_of(a->frames, stack);
@@ -90,8 +88,7 @@ static char *stack_key(const struct analysis *a, uint32_t stack, const struct gr
             frame_key(&t, a, frames[0], a->stack_when[stack]);
         break;
     }
-    case GROUP_BY_THREAD:
-        break;
+    case GROUP_BY_THREAD: break;
     }
     return t.s;
 }
@@ -313,8 +310,8 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
             p->g.max_age_cs = b->age_cs;
         bool inserted;
         if (opt->by == GROUP_BY_THREAD) {
-            struct hashmap_slot *bytes =
-                hashmap_number(&per_stack, (uint64_t)pi << 32 | b->stack, &inserted);
+            struct hashmap_slot *bytes = hashmap_number(&per_stack, (uint64_t)pi << 32 | b->stack,
+                                                        &inserted);
             if (!bytes) {
                 error = 1;
                 break;
@@ -325,8 +322,8 @@ static int group_one(struct analysis *a, const struct group_options *opt, struct
             stack_bytes[b->stack] += b->size;
             note_stack(p, b->stack, stack_bytes[b->stack]);
         }
-        struct thread_share *sh = share_for(p, ti != SIZE_MAX ? a->families[ti]
-                                                              : "(unknown thread)");
+        struct thread_share *sh = share_for(p,
+                                            ti != SIZE_MAX ? a->families[ti] : "(unknown thread)");
         if (!sh || !hashmap_number(&seen, (uint64_t)pi << 20 | b->thread, &inserted)) {
             error = 1;
             break;
@@ -579,7 +576,9 @@ void group_sort(struct grouping *g)
 {
     if (g->ngroups > 1) /* none left after filtering: groups may be NULL, which qsort refuses */
         qsort(g->groups, g->ngroups, sizeof(*g->groups),
-              g->nsnapshots > 1 ? by_growth : g->has_reach ? by_lost : by_bytes);
+              g->nsnapshots > 1 ? by_growth
+              : g->has_reach    ? by_lost
+                                : by_bytes);
 }
 
 void group_free(struct grouping *g)

@@ -51,7 +51,7 @@ struct analysis {
 
 struct thread_share {
     const char *name;
-    uint32_t threads; /* distinct threads of that name with blocks in the group */
+    uint32_t threads;       /* distinct threads of that name with blocks in the group */
     uint64_t blocks, bytes; /* estimates in a sampled snapshot */
     double est_blocks, est_bytes;
 };
@@ -76,9 +76,9 @@ struct group {
     char *key;
     /* Where the group is shown from: the newest snapshot it appears in. */
     const struct analysis *from;
-    uint32_t stack;       /* representative stack (most bytes); UINT32_MAX: none (by thread) */
-    uint64_t blocks, bytes;   /* exact; in a sampled snapshot, unbiased estimates */
-    uint64_t sampled_blocks;  /* blocks actually recorded (= blocks unless sampled) */
+    uint32_t stack;          /* representative stack (most bytes); UINT32_MAX: none (by thread) */
+    uint64_t blocks, bytes;  /* exact; in a sampled snapshot, unbiased estimates */
+    uint64_t sampled_blocks; /* blocks actually recorded (= blocks unless sampled) */
     double est_blocks, est_bytes;
     uint32_t min_age_cs, max_age_cs;
     struct thread_share *threads;
@@ -101,8 +101,8 @@ struct group {
      * several snapshots, lost bytes (definitely + indirectly) in each, and their growth. */
     bool has_reach;
     struct reach_split reach;
-    uint64_t reach_example;       /* one reachable block of the group (0: none) */
-    struct retention *retained;   /* why it is alive (model.c, for shown groups), or NULL */
+    uint64_t reach_example;     /* one reachable block of the group (0: none) */
+    struct retention *retained; /* why it is alive (model.c, for shown groups), or NULL */
     uint64_t *series_lost_bytes;
     int64_t delta_lost_bytes;
 };

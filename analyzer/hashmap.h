@@ -25,7 +25,10 @@ struct hashmap {
     size_t count, mask;
 };
 
-#define HASHMAP_INIT {0}
+#define HASHMAP_INIT \
+    {                \
+        0            \
+    }
 
 /* The slot of a key, inserted with value 0 if absent (*inserted says which; may be NULL).
  * After an insertion the caller may point slot->key at an equal copy of the bytes it keeps.
@@ -38,9 +41,9 @@ struct hashmap_slot *hashmap_find_bytes(const struct hashmap *m, const void *key
 struct hashmap_slot *hashmap_find_number(const struct hashmap *m, uint64_t key);
 
 /* Visits every slot in use (in no particular order). */
-#define hashmap_each(m, slot)                                                                \
+#define hashmap_each(m, slot)                                                                  \
     for (struct hashmap_slot *slot = (m)->slots; (m)->slots && slot <= (m)->slots + (m)->mask; \
-         slot++)                                                                             \
+         slot++)                                                                               \
         if (slot->hash)
 
 void hashmap_free(struct hashmap *m);

@@ -78,9 +78,12 @@ static uint64_t parse_size(const char *text, const char *option)
     if (end == text || errno || !(v >= 0)) /* !(v >= 0): NaN too */
         die_usage("%s: '%s' is not a size", option, text);
     switch (*end) {
-    case 'k': case 'K': v *= 1024, end++; break;
-    case 'm': case 'M': v *= 1024 * 1024, end++; break;
-    case 'g': case 'G': v *= 1024.0 * 1024 * 1024, end++; break;
+    case 'k':
+    case 'K': v *= 1024, end++; break;
+    case 'm':
+    case 'M': v *= 1024 * 1024, end++; break;
+    case 'g':
+    case 'G': v *= 1024.0 * 1024 * 1024, end++; break;
     }
     if (*end == 'i' || *end == 'B')
         end += *end == 'i' ? 1 : 0, end += *end == 'B' ? 1 : 0;
@@ -137,9 +140,24 @@ static void progress_done(void)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_BY = 256, OPT_FOLD, OPT_TOP, OPT_MIN_BYTES, OPT_MIN_AGE, OPT_GREP, OPT_FORMAT,
-           OPT_SAMPLES, OPT_COLOR, OPT_DIFF, OPT_DUMP, OPT_VERSION, OPT_LOST, OPT_DUMP_BYTES,
-           OPT_DUMP_INDEX, OPT_OUTPUT };
+    enum {
+        OPT_BY = 256,
+        OPT_FOLD,
+        OPT_TOP,
+        OPT_MIN_BYTES,
+        OPT_MIN_AGE,
+        OPT_GREP,
+        OPT_FORMAT,
+        OPT_SAMPLES,
+        OPT_COLOR,
+        OPT_DIFF,
+        OPT_DUMP,
+        OPT_VERSION,
+        OPT_LOST,
+        OPT_DUMP_BYTES,
+        OPT_DUMP_INDEX,
+        OPT_OUTPUT
+    };
     static const struct option longopts[] = {
         {"by", required_argument, NULL, OPT_BY},
         {"fold", required_argument, NULL, OPT_FOLD},
@@ -165,8 +183,13 @@ int main(int argc, char **argv)
     struct model_options opt = {.top = 20};
     struct render_options ropt = {.samples_shown = 3, .strings_shown = 10};
     bool samples_given = false;
-    enum { FORMAT_TEXT, FORMAT_JSON, FORMAT_COLLAPSED, FORMAT_PPROF, FORMAT_HTML } format =
-        FORMAT_TEXT;
+    enum {
+        FORMAT_TEXT,
+        FORMAT_JSON,
+        FORMAT_COLLAPSED,
+        FORMAT_PPROF,
+        FORMAT_HTML
+    } format = FORMAT_TEXT;
     const char *output_path = NULL;
     const char *color = "auto";
     bool diff = false, dump = false;
@@ -246,9 +269,8 @@ int main(int argc, char **argv)
     if (format == FORMAT_PPROF && !output_path && isatty(STDOUT_FILENO))
         die_usage("--format pprof writes gzipped protobuf: give --output FILE or redirect it");
     opt.group.min_age_cs = (uint64_t)(min_age * 100 + 0.5);
-    ropt.color = !strcmp(color, "always") ||
-                 (!strcmp(color, "auto") && !output_path && isatty(STDOUT_FILENO) &&
-                  !getenv("NO_COLOR"));
+    ropt.color = !strcmp(color, "always") || (!strcmp(color, "auto") && !output_path &&
+                                              isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
 
     struct lts_error e;
     struct content_regex *grep = NULL, *fold = NULL;
@@ -273,8 +295,8 @@ int main(int argc, char **argv)
         if (lts_open(path, &snaps[i].snap, &e) != 0) {
             progress_done();
             if (e.has_offset)
-                fprintf(stderr, "leaktag-report: %s: %s (at offset %" PRIu64 ")\n", path,
-                        e.message, e.offset);
+                fprintf(stderr, "leaktag-report: %s: %s (at offset %" PRIu64 ")\n", path, e.message,
+                        e.offset);
             else
                 fprintf(stderr, "leaktag-report: %s: %s\n", path, e.message);
             rc = EXIT_BAD_INPUT;
@@ -293,12 +315,15 @@ int main(int argc, char **argv)
     } else if (!rc) {
         for (size_t i = 1; i < nfiles; i++) {
             if (strcmp(snaps[i].snap->exe, snaps[0].snap->exe))
-                fprintf(stderr, "leaktag-report: warning: %s is of %s, %s of %s; comparing "
-                                "anyway\n", snaps[i].path, snaps[i].snap->exe, snaps[0].path,
-                        snaps[0].snap->exe);
+                fprintf(stderr,
+                        "leaktag-report: warning: %s is of %s, %s of %s; comparing "
+                        "anyway\n",
+                        snaps[i].path, snaps[i].snap->exe, snaps[0].path, snaps[0].snap->exe);
             if (snaps[i].snap->time_unix_ns < snaps[i - 1].snap->time_unix_ns)
-                fprintf(stderr, "leaktag-report: warning: %s is older than %s; give snapshots "
-                                "oldest first\n", snaps[i].path, snaps[i - 1].path);
+                fprintf(stderr,
+                        "leaktag-report: warning: %s is older than %s; give snapshots "
+                        "oldest first\n",
+                        snaps[i].path, snaps[i - 1].path);
         }
         size_t blocks = 0;
         for (size_t i = 0; i < nfiles; i++)
@@ -309,8 +334,9 @@ int main(int argc, char **argv)
          * census has one per block. Collapsed stacks need no content at all. */
         if (format == FORMAT_JSON && !samples_given)
             ropt.samples_shown = JSON_SAMPLES_DEFAULT;
-        opt.keep_samples = format == FORMAT_COLLAPSED || format == FORMAT_PPROF ? 0
-                                                                                : ropt.samples_shown;
+        opt.keep_samples = format == FORMAT_COLLAPSED || format == FORMAT_PPROF
+                               ? 0
+                               : ropt.samples_shown;
         opt.count_contents = format != FORMAT_COLLAPSED && format != FORMAT_PPROF;
         if (model_build(&m, snaps, nfiles, &opt, stderr, &e) != 0) {
             progress_done();

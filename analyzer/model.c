@@ -50,7 +50,8 @@ static int index_samples(struct analysis *a)
             a->sample_block[slot->value] = &s->blocks[i];
     }
     for (size_t k = 0; k < s->nsamples; k++) /* a second sample of one address (damaged file) */
-        a->sample_block[k] = a->sample_block[hashmap_find_number(&first, s->samples[k].addr)->value];
+        a->sample_block[k] =
+            a->sample_block[hashmap_find_number(&first, s->samples[k].addr)->value];
     hashmap_free(&first);
     return 0;
 }
@@ -173,8 +174,7 @@ static int take_inventory(struct model *m)
     /* Worth showing when it can explain something: many threads, or stacks that take a real
      * share of the address space a failing pthread_create would run out of. */
     inv->matters = inv->alive >= 32 || biggest >= 8 ||
-                   (inv->space && inv->reserved * 4 >= inv->space) ||
-                   inv->reserved >= (1ull << 30);
+                   (inv->space && inv->reserved * 4 >= inv->space) || inv->reserved >= (1ull << 30);
     return 0;
 }
 
@@ -206,8 +206,8 @@ static int trace_retention(struct model *m)
     return 0;
 }
 
-int model_build(struct model *m, struct analysis *snaps, size_t n,
-                const struct model_options *opt, FILE *warn, struct lts_error *err)
+int model_build(struct model *m, struct analysis *snaps, size_t n, const struct model_options *opt,
+                FILE *warn, struct lts_error *err)
 {
     memset(m, 0, sizeof(*m));
     m->snaps = snaps;
@@ -221,8 +221,8 @@ int model_build(struct model *m, struct analysis *snaps, size_t n,
     group_sort(&m->grouping);
     if (select_shown(m) != 0 || take_inventory(m) != 0 || trace_retention(m) != 0)
         return lts_fail(err, "out of memory");
-    if (opt->count_contents && census_count(m->snaps, m->nsnaps, &m->grouping, m->shown, opt->group.grep,
-                                           opt->keep_samples, err) != 0)
+    if (opt->count_contents && census_count(m->snaps, m->nsnaps, &m->grouping, m->shown,
+                                            opt->group.grep, opt->keep_samples, err) != 0)
         return -1;
     group_live_totals(model_newest(m)->snap, &m->live_blocks, &m->live_bytes);
     return 0;

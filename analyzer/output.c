@@ -45,4 +45,3 @@ int output_close(struct output *o, bool keep, struct lts_error *err)
     o->tmp = NULL;
     return failed ? lts_fail(err, "%s: %s", o->path, strerror(saved ? saved : EIO)) : 0;
 }
-

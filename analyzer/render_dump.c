@@ -99,8 +99,8 @@ int render_dump(const struct model *m, const char *path, const char *index_path,
                     const char *site = g->stack != UINT32_MAX
                                            ? frames_of(a->frames, g->stack)->site.name
                                            : g->key;
-                    fprintf(index, "%" PRIu64 "\t%u\t0x%" PRIx64 "\t%" PRIu64 "\t#%zu\t%s\n",
-                            at, sm->len, sm->addr, b ? b->size : (uint64_t)sm->len, i + 1, site);
+                    fprintf(index, "%" PRIu64 "\t%u\t0x%" PRIx64 "\t%" PRIu64 "\t#%zu\t%s\n", at,
+                            sm->len, sm->addr, b ? b->size : (uint64_t)sm->len, i + 1, site);
                 }
                 at += sm->len;
             }

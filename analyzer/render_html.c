@@ -86,7 +86,8 @@ int render_html(FILE *out, const struct model *m, struct lts_error *err)
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
           "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-          "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n<title>leaktag: ", out);
+          "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n<title>leaktag: ",
+          out);
     for (const char *p = a->snap->exe; *p; p++) /* the title is text: no markup from it */
         fputs(*p == '<' ? "&lt;" : *p == '&' ? "&amp;" : (char[]){*p, 0}, out);
     fprintf(out, " (pid %" PRIu64 ")</title>\n<style>\n%s</style>\n</head><body>\n", a->snap->pid,
@@ -102,7 +103,8 @@ int render_html(FILE *out, const struct model *m, struct lts_error *err)
           "<section><h2>Groups</h2><table id=\"groups\"></table></section>\n"
           "<section><h2>Threads</h2><div id=\"threads\"></div></section>\n"
           "<div id=\"tooltip\"></div>\n"
-          "<script type=\"application/json\" id=\"leaktag-data\">{\"report\": ", out);
+          "<script type=\"application/json\" id=\"leaktag-data\">{\"report\": ",
+          out);
     render_json(out, m);
     fputs(",\n\"flame\": ", out);
     if (flame_json(out, m) != 0)

@@ -23,8 +23,9 @@ static void frames_json(FILE *out, const struct analysis *a, uint32_t stack)
         json_cstr(out, f->sym->file);
         fprintf(out, ", \"line\": %u, \"module\": ", f->sym->line);
         json_cstr(out, f->sym->module);
-        fprintf(out, ", \"address\": \"0x%" PRIx64 "\", \"offset\": \"0x%" PRIx64
-                     "\", \"inlined\": %s, \"symbolized\": %s}",
+        fprintf(out,
+                ", \"address\": \"0x%" PRIx64 "\", \"offset\": \"0x%" PRIx64
+                "\", \"inlined\": %s, \"symbolized\": %s}",
                 f->sym->address, f->sym->offset, f->sym->inlined ? "true" : "false",
                 f->sym->function ? "true" : "false");
     }
@@ -35,10 +36,11 @@ static void frames_json(FILE *out, const struct analysis *a, uint32_t stack)
 static void misuse_json(FILE *out, const struct analysis *a)
 {
     static const char *const kinds[LT_KIND_COUNT + 1] = {
-        "malloc", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc",
-        "memalign", "valloc", "pvalloc", "new", "new[]", "aligned new", "aligned new[]", NULL};
-    static const char *const releases[LT_RELEASE_COUNT] = {
-        "free", "delete", "delete[]", "aligned delete", "aligned delete[]"};
+        "malloc",        "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc",
+        "memalign",      "valloc", "pvalloc", "new",          "new[]",          "aligned new",
+        "aligned new[]", NULL};
+    static const char *const releases[LT_RELEASE_COUNT] = {"free", "delete", "delete[]",
+                                                           "aligned delete", "aligned delete[]"};
     const struct lts_snapshot *s = a->snap;
     fputs("  \"misuse\": [", out);
     for (size_t i = 0; i < s->nmisuse; i++) {
@@ -113,13 +115,15 @@ static void group_json(FILE *out, const struct model *m, size_t index, bool firs
     const struct analysis *a = g->from;
     fprintf(out, "%s\n    {\"rank\": %zu, \"key\": ", first ? "" : ",", index + 1);
     json_cstr(out, g->key);
-    fprintf(out, ", \"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"estimated\": %s"
-                 ", \"sampled_blocks\": %" PRIu64 ", \"min_age_s\": %.2f, \"max_age_s\": %.2f",
-            g->bytes, g->blocks, m->grouping.sample_interval ? "true" : "false",
-            g->sampled_blocks, g->min_age_cs / 100.0, g->max_age_cs / 100.0);
+    fprintf(out,
+            ", \"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"estimated\": %s"
+            ", \"sampled_blocks\": %" PRIu64 ", \"min_age_s\": %.2f, \"max_age_s\": %.2f",
+            g->bytes, g->blocks, m->grouping.sample_interval ? "true" : "false", g->sampled_blocks,
+            g->min_age_cs / 100.0, g->max_age_cs / 100.0);
     if (m->nsnaps > 1) {
-        fprintf(out, ", \"delta_bytes\": %" PRId64 ", \"delta_blocks\": %" PRId64
-                     ", \"grew_every_interval\": %s, \"series_bytes\": [",
+        fprintf(out,
+                ", \"delta_bytes\": %" PRId64 ", \"delta_blocks\": %" PRId64
+                ", \"grew_every_interval\": %s, \"series_bytes\": [",
                 g->delta_bytes, g->delta_blocks, g->grew_every_interval ? "true" : "false");
         for (size_t k = 0; k < m->nsnaps; k++)
             fprintf(out, "%s%" PRIu64, k ? ", " : "", g->series_bytes[k]);
@@ -144,8 +148,9 @@ static void group_json(FILE *out, const struct model *m, size_t index, bool firs
         static const char *const kinds[] = {"?", "registers", "stack", "mapping", "caller"};
         char root[256];
         retention_root_name(a->snap, a->sym, r, root, sizeof(root));
-        fprintf(out, ",\n      \"retained_by\": {\"root\": {\"kind\": \"%s\", \"tid\": %" PRIu64
-                     ", \"address\": \"0x%" PRIx64 "\", \"name\": ",
+        fprintf(out,
+                ",\n      \"retained_by\": {\"root\": {\"kind\": \"%s\", \"tid\": %" PRIu64
+                ", \"address\": \"0x%" PRIx64 "\", \"name\": ",
                 r->root->type < 5 ? kinds[r->root->type] : "?", r->root->tid, r->root_word);
         json_cstr(out, root);
         fprintf(out, "}, \"references\": %zu, \"chain\": [", r->hops);
@@ -153,8 +158,7 @@ static void group_json(FILE *out, const struct model *m, size_t index, bool firs
             const struct retention_link *l = &r->links[k];
             fprintf(out, "%s{\"address\": \"0x%" PRIx64 "\"", k ? ", " : "", l->addr);
             if (l->block) {
-                fprintf(out, ", \"size\": %" PRIu64 ", \"word_offset\": %" PRIu64
-                             ", \"frames\": ",
+                fprintf(out, ", \"size\": %" PRIu64 ", \"word_offset\": %" PRIu64 ", \"frames\": ",
                         l->block->size, k + 1 < r->nlinks ? l->word - l->addr : 0);
                 frames_json(out, a, l->block->stack);
             }
@@ -184,10 +188,11 @@ static void group_json(FILE *out, const struct model *m, size_t index, bool firs
         }
         content_hex(gs->bytes, gs->kept, hex);
         content_printable(gs->bytes, gs->kept, text);
-        fprintf(out, "%s\n        {\"address\": \"0x%" PRIx64 "\", \"size\": %" PRIu64
-                     ", \"captured\": %u, \"shown\": %u, \"hex\": \"%s\", \"text\": ",
-                k ? "," : "", sm->addr, gs->block ? gs->block->size : (uint64_t)sm->len,
-                sm->len, gs->kept, hex);
+        fprintf(out,
+                "%s\n        {\"address\": \"0x%" PRIx64 "\", \"size\": %" PRIu64
+                ", \"captured\": %u, \"shown\": %u, \"hex\": \"%s\", \"text\": ",
+                k ? "," : "", sm->addr, gs->block ? gs->block->size : (uint64_t)sm->len, sm->len,
+                gs->kept, hex);
         json_string(out, text, gs->kept);
         fputs("}", out);
         free(hex);
@@ -204,8 +209,9 @@ static void group_json(FILE *out, const struct model *m, size_t index, bool firs
     if (m->opt.grep_pattern) {
         fprintf(out, ",\n      \"grep\": {\"pattern\": ");
         json_cstr(out, m->opt.grep_pattern);
-        fprintf(out, ", \"matches\": %" PRIu64 ", \"blocks_searched\": %" PRIu64
-                     ", \"blocks_matched\": %" PRIu64 ", \"distinct\": ",
+        fprintf(out,
+                ", \"matches\": %" PRIu64 ", \"blocks_searched\": %" PRIu64
+                ", \"blocks_matched\": %" PRIu64 ", \"distinct\": ",
                 g->matches ? content_histogram_total(g->matches) : 0, g->grep_searched,
                 g->grep_matched);
         json_histogram(out, g->matches, 1000, g->match_blocks, "blocks");
@@ -219,8 +225,11 @@ void render_json(FILE *out, const struct model *m)
     const struct analysis *a = model_newest(m);
     const struct lts_snapshot *s = a->snap;
     static const char *const by[] = {"stack", "site", "function", "thread"};
-    fprintf(out, "{\n  \"format\": \"leaktag-report\", \"version\": 1,\n  \"process\": {\"pid\": %"
-                 PRIu64 ", \"exe\": ", s->pid);
+    fprintf(
+        out,
+        "{\n  \"format\": \"leaktag-report\", \"version\": 1,\n  \"process\": {\"pid\": %" PRIu64
+        ", \"exe\": ",
+        s->pid);
     json_cstr(out, s->exe);
     fputs(", \"cmdline\": ", out);
     /* NUL-separated arguments become spaces, as a shell would show them */
@@ -233,7 +242,8 @@ void render_json(FILE *out, const struct model *m)
     } else {
         fputs("null", out);
     }
-    fprintf(out, ", \"start_unix\": %" PRIu64 "},\n", lts_meta_number(s, "process_start_unix_ns", 0) / 1000000000u);
+    fprintf(out, ", \"start_unix\": %" PRIu64 "},\n",
+            lts_meta_number(s, "process_start_unix_ns", 0) / 1000000000u);
     fprintf(out, "  \"snapshot\": {\"file\": ");
     json_cstr(out, a->path);
     fprintf(out, ", \"seq\": %" PRIu64 ", \"time_unix\": %" PRIu64 ", \"reason\": ", s->seq,
@@ -251,16 +261,18 @@ void render_json(FILE *out, const struct model *m)
     json_cstr(out, s->options);
     if (s->nreach_scan) {
         const struct lts_reach_scan *r = &s->reach_scan[0];
-        fprintf(out, ", \"reachability_scan\": {\"ok\": %s, \"error\": ", r->status ? "false" : "true");
+        fprintf(out,
+                ", \"reachability_scan\": {\"ok\": %s, \"error\": ", r->status ? "false" : "true");
         if (r->status)
             json_cstr(out, r->why);
         else
             fputs("null", out);
-        fprintf(out, ", \"pause_ms\": %.3f, \"fork_ms\": %.3f, \"scan_ms\": %.3f"
-                     ", \"bytes_scanned\": %" PRIu64 ", \"blocks_scanned\": %" PRIu64
-                     ", \"threads_stopped\": %u, \"roots\": %zu}",
-                r->pause_ns / 1e6, r->fork_ns / 1e6, r->scan_ns / 1e6, r->bytes_scanned,
-                r->blocks, r->threads, s->nreach_roots);
+        fprintf(out,
+                ", \"pause_ms\": %.3f, \"fork_ms\": %.3f, \"scan_ms\": %.3f"
+                ", \"bytes_scanned\": %" PRIu64 ", \"blocks_scanned\": %" PRIu64
+                ", \"threads_stopped\": %u, \"roots\": %zu}",
+                r->pause_ns / 1e6, r->fork_ns / 1e6, r->scan_ns / 1e6, r->bytes_scanned, r->blocks,
+                r->threads, s->nreach_roots);
     }
     fputs("},\n", out);
     if (m->nsnaps > 1) {
@@ -268,26 +280,26 @@ void render_json(FILE *out, const struct model *m)
         for (size_t i = 0; i < m->nsnaps; i++) {
             fprintf(out, "%s{\"file\": ", i ? ", " : "");
             json_cstr(out, m->snaps[i].path);
-            fprintf(out, ", \"seq\": %" PRIu64 ", \"time_unix\": %" PRIu64 ", \"live_bytes\": %"
-                         PRIu64 "}",
+            fprintf(out,
+                    ", \"seq\": %" PRIu64 ", \"time_unix\": %" PRIu64 ", \"live_bytes\": %" PRIu64
+                    "}",
                     m->snaps[i].snap->seq, m->snaps[i].snap->time_unix_ns / 1000000000u,
                     lts_counter(m->snaps[i].snap, "live_bytes", 0));
         }
         fputs("],\n", out);
     }
-    fprintf(out, "  \"totals\": {\"live_bytes\": %" PRIu64 ", \"live_blocks\": %" PRIu64
-                 ", \"shown_bytes\": %" PRIu64 ", \"shown_blocks\": %" PRIu64
-                 ", \"peak_live_bytes\": %" PRIu64 ", \"rss_bytes\": %" PRIu64
-                 ", \"vm_size_bytes\": %" PRIu64 ", \"allocations\": %" PRIu64
-                 ", \"frees\": %" PRIu64 ", \"mismatches\": %" PRIu64
-                 ", \"unknown_frees\": %" PRIu64 ", \"untracked_blocks\": %" PRIu64
-                 ", \"guards_recovered\": %" PRIu64,
-            m->live_bytes, m->live_blocks,
-            m->grouping.live_bytes, m->grouping.live_blocks, lts_counter(s, "peak_live_bytes", 0),
-            s->rss_bytes, s->vm_size_bytes, lts_counter(s, "allocations", 0),
-            lts_counter(s, "frees", 0), lts_counter(s, "mismatches", 0),
-            lts_counter(s, "unknown_frees", 0), lts_counter(s, "untracked_blocks", 0),
-            lts_counter(s, "guards_recovered", 0));
+    fprintf(out,
+            "  \"totals\": {\"live_bytes\": %" PRIu64 ", \"live_blocks\": %" PRIu64
+            ", \"shown_bytes\": %" PRIu64 ", \"shown_blocks\": %" PRIu64
+            ", \"peak_live_bytes\": %" PRIu64 ", \"rss_bytes\": %" PRIu64
+            ", \"vm_size_bytes\": %" PRIu64 ", \"allocations\": %" PRIu64 ", \"frees\": %" PRIu64
+            ", \"mismatches\": %" PRIu64 ", \"unknown_frees\": %" PRIu64
+            ", \"untracked_blocks\": %" PRIu64 ", \"guards_recovered\": %" PRIu64,
+            m->live_bytes, m->live_blocks, m->grouping.live_bytes, m->grouping.live_blocks,
+            lts_counter(s, "peak_live_bytes", 0), s->rss_bytes, s->vm_size_bytes,
+            lts_counter(s, "allocations", 0), lts_counter(s, "frees", 0),
+            lts_counter(s, "mismatches", 0), lts_counter(s, "unknown_frees", 0),
+            lts_counter(s, "untracked_blocks", 0), lts_counter(s, "guards_recovered", 0));
     if (m->grouping.has_reach) {
         fputs(", ", out);
         reach_json(out, &m->grouping.reach);
@@ -317,9 +329,10 @@ void render_json(FILE *out, const struct model *m)
         json_cstr(out, t->name);
         fputs(", \"family\": ", out);
         json_cstr(out, a->families[i]);
-        fprintf(out, ", \"alive\": %s, \"leaktag\": %s, \"stack_bytes\": %" PRIu64
-                     ", \"live_blocks\": %" PRIu64 ", \"live_bytes\": %" PRIu64
-                     ", \"allocations\": %" PRIu64 ", \"start_routine\": ",
+        fprintf(out,
+                ", \"alive\": %s, \"leaktag\": %s, \"stack_bytes\": %" PRIu64
+                ", \"live_blocks\": %" PRIu64 ", \"live_bytes\": %" PRIu64
+                ", \"allocations\": %" PRIu64 ", \"start_routine\": ",
                 (t->state & LT_THREAD_FLAG_ALIVE) ? "true" : "false",
                 (t->state & LT_THREAD_FLAG_INTERNAL) ? "true" : "false", t->stack_size,
                 t->live_blocks, t->live_bytes, t->allocs);
@@ -327,8 +340,9 @@ void render_json(FILE *out, const struct model *m)
         fputs("}", out);
     }
     fputs(s->nthreads ? "\n  ],\n" : "],\n", out);
-    fprintf(out, "  \"limits\": {\"rlimit_stack_bytes\": %" PRIu64 ", \"rlimit_as_bytes\": %" PRIu64
-                 ", \"address_space_bytes\": %" PRIu64 "}\n}\n",
+    fprintf(out,
+            "  \"limits\": {\"rlimit_stack_bytes\": %" PRIu64 ", \"rlimit_as_bytes\": %" PRIu64
+            ", \"address_space_bytes\": %" PRIu64 "}\n}\n",
             lts_meta_number(s, "rlimit_stack_bytes", 0), lts_meta_number(s, "rlimit_as_bytes", 0),
             lts_meta_number(s, "address_space_bytes", 0));
 }

@@ -19,19 +19,44 @@
 
 /* profile.proto's field numbers */
 enum {
-    PROFILE_SAMPLE_TYPE = 1, PROFILE_SAMPLE = 2, PROFILE_MAPPING = 3, PROFILE_LOCATION = 4,
-    PROFILE_FUNCTION = 5, PROFILE_STRING_TABLE = 6, PROFILE_TIME_NANOS = 9,
-    PROFILE_PERIOD_TYPE = 11, PROFILE_PERIOD = 12, PROFILE_COMMENT = 13,
+    PROFILE_SAMPLE_TYPE = 1,
+    PROFILE_SAMPLE = 2,
+    PROFILE_MAPPING = 3,
+    PROFILE_LOCATION = 4,
+    PROFILE_FUNCTION = 5,
+    PROFILE_STRING_TABLE = 6,
+    PROFILE_TIME_NANOS = 9,
+    PROFILE_PERIOD_TYPE = 11,
+    PROFILE_PERIOD = 12,
+    PROFILE_COMMENT = 13,
     PROFILE_DEFAULT_SAMPLE_TYPE = 14,
-    VALUE_TYPE_TYPE = 1, VALUE_TYPE_UNIT = 2,
-    SAMPLE_LOCATION_ID = 1, SAMPLE_VALUE = 2, SAMPLE_LABEL = 3,
-    LABEL_KEY = 1, LABEL_STR = 2,
-    MAPPING_ID = 1, MAPPING_START = 2, MAPPING_LIMIT = 3, MAPPING_OFFSET = 4,
-    MAPPING_FILENAME = 5, MAPPING_BUILD_ID = 6, MAPPING_HAS_FUNCTIONS = 7,
-    MAPPING_HAS_FILENAMES = 8, MAPPING_HAS_LINE_NUMBERS = 9, MAPPING_HAS_INLINE_FRAMES = 10,
-    LOCATION_ID = 1, LOCATION_MAPPING_ID = 2, LOCATION_ADDRESS = 3, LOCATION_LINE = 4,
-    LINE_FUNCTION_ID = 1, LINE_LINE = 2,
-    FUNCTION_ID = 1, FUNCTION_NAME = 2, FUNCTION_SYSTEM_NAME = 3, FUNCTION_FILENAME = 4,
+    VALUE_TYPE_TYPE = 1,
+    VALUE_TYPE_UNIT = 2,
+    SAMPLE_LOCATION_ID = 1,
+    SAMPLE_VALUE = 2,
+    SAMPLE_LABEL = 3,
+    LABEL_KEY = 1,
+    LABEL_STR = 2,
+    MAPPING_ID = 1,
+    MAPPING_START = 2,
+    MAPPING_LIMIT = 3,
+    MAPPING_OFFSET = 4,
+    MAPPING_FILENAME = 5,
+    MAPPING_BUILD_ID = 6,
+    MAPPING_HAS_FUNCTIONS = 7,
+    MAPPING_HAS_FILENAMES = 8,
+    MAPPING_HAS_LINE_NUMBERS = 9,
+    MAPPING_HAS_INLINE_FRAMES = 10,
+    LOCATION_ID = 1,
+    LOCATION_MAPPING_ID = 2,
+    LOCATION_ADDRESS = 3,
+    LOCATION_LINE = 4,
+    LINE_FUNCTION_ID = 1,
+    LINE_LINE = 2,
+    FUNCTION_ID = 1,
+    FUNCTION_NAME = 2,
+    FUNCTION_SYSTEM_NAME = 3,
+    FUNCTION_FILENAME = 4,
 };
 
 struct mapping {
@@ -133,8 +158,8 @@ static void collect_mappings(struct profile *p)
         for (uint32_t k = 0; k < s->modules[i].nsegments; k++) {
             const struct lts_segment *seg = &s->modules[i].segments[k];
             if (seg->flags & 1)
-                p->mappings[p->nmappings++] = (struct mapping){
-                    seg->start, seg->start + seg->size, seg->offset, &s->modules[i], false};
+                p->mappings[p->nmappings++] = (struct mapping){seg->start, seg->start + seg->size,
+                                                               seg->offset, &s->modules[i], false};
         }
 }
 
@@ -243,7 +268,8 @@ static struct tally *tally_blocks(const struct model *m, size_t *n)
         const struct lts_thread *th = lts_thread(s, b->thread);
         size_t ti = th ? (size_t)(th - s->threads) : s->nthreads;
         bool inserted;
-        struct hashmap_slot *slot = hashmap_number(&index, (uint64_t)b->stack << 32 | ti, &inserted);
+        struct hashmap_slot *slot = hashmap_number(&index, (uint64_t)b->stack << 32 | ti,
+                                                   &inserted);
         if (!slot) {
             failed = true;
             break;
@@ -259,8 +285,8 @@ static struct tally *tally_blocks(const struct model *m, size_t *n)
                 t = grown;
             }
             slot->value = count;
-            t[count++] = (struct tally){b->stack, th ? a->families[ti] : "(unknown thread)", 0,
-                                        0, 0};
+            t[count++] = (struct tally){b->stack, th ? a->families[ti] : "(unknown thread)", 0, 0,
+                                        0};
         }
         struct tally *e = &t[slot->value];
         double w = group_block_weight(b->size, a->sample_interval);

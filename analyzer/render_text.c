@@ -75,12 +75,12 @@ struct text {
     const struct render_options *o;
 };
 
-static const char *const verdict_names[REACH_KINDS] = {
-    "definitely lost", "indirectly lost", "possibly lost", "reachable", "not scanned"};
+static const char *const verdict_names[REACH_KINDS] = {"definitely lost", "indirectly lost",
+                                                       "possibly lost", "reachable", "not scanned"};
 
 /* "definitely lost: 1.4 MiB in 1,000 blocks · indirectly lost: ..." (the kinds present) */
-static void reach_split_line(FILE *out, const struct reach_split *r, bool all,
-                             const char *bold_on, const char *bold_off)
+static void reach_split_line(FILE *out, const struct reach_split *r, bool all, const char *bold_on,
+                             const char *bold_off)
 {
     char b1[32], n1[32];
     bool first = true;
@@ -110,8 +110,9 @@ static void reach_header(const struct text *t, const struct lts_snapshot *s)
     char b1[32];
     fputs("  ", out);
     reach_split_line(out, &t->m->grouping.reach, true, red(o), plain(o));
-    fprintf(out, "\n  reachability scan: %u threads stopped %.2f ms (of which fork %.2f ms), "
-                 "scan %.3f s over %s\n",
+    fprintf(out,
+            "\n  reachability scan: %u threads stopped %.2f ms (of which fork %.2f ms), "
+            "scan %.3f s over %s\n",
             r->threads, r->pause_ns / 1e6, r->fork_ns / 1e6, r->scan_ns / 1e9,
             units_bytes(b1, sizeof(b1), (int64_t)r->bytes_scanned));
 }
@@ -145,8 +146,9 @@ static void header(const struct text *t)
         const struct lts_snapshot *oldest = m->snaps[0].snap;
         char then[64];
         utc(then, sizeof(then), oldest->time_unix_ns);
-        fprintf(out, "  compared with %zu earlier snapshot%s, the oldest #%" PRIu64 " at %s (%s "
-                     "before)\n",
+        fprintf(out,
+                "  compared with %zu earlier snapshot%s, the oldest #%" PRIu64 " at %s (%s "
+                "before)\n",
                 m->nsnaps - 1, m->nsnaps > 2 ? "s" : "", oldest->seq, then,
                 units_age(up, sizeof(up),
                           s->time_unix_ns > oldest->time_unix_ns
@@ -156,8 +158,9 @@ static void header(const struct text *t)
     print_cmdline(out, s);
     const char *est = m->grouping.sample_interval ? "~" : "";
     if (m->grouping.sample_interval)
-        fprintf(out, "  %ssampled:%s about one block per %s allocated was recorded "
-                     "(LEAKTAG_SAMPLE); blocks and bytes marked ~ are unbiased estimates\n",
+        fprintf(out,
+                "  %ssampled:%s about one block per %s allocated was recorded "
+                "(LEAKTAG_SAMPLE); blocks and bytes marked ~ are unbiased estimates\n",
                 bold(o), plain(o),
                 units_bytes(up, sizeof(up), (int64_t)m->grouping.sample_interval));
     char peak[48] = "";
@@ -182,8 +185,9 @@ static void header(const struct text *t)
                 units_bytes(b1, sizeof(b1), (int64_t)lts_counter(s, "untracked_bytes", 0)));
     uint64_t jumps = lts_counter(s, "guards_recovered", 0);
     if (jumps)
-        fprintf(out, "  %swarning:%s a signal handler left leaktag's hook by longjmp %s times; "
-                     "the allocation or free it interrupted each time is not recorded\n",
+        fprintf(out,
+                "  %swarning:%s a signal handler left leaktag's hook by longjmp %s times; "
+                "the allocation or free it interrupted each time is not recorded\n",
                 red(o), plain(o), units_count(n1, sizeof(n1), jumps));
 }
 
@@ -224,8 +228,9 @@ static void thread_inventory(const struct text *t)
 static const char *kind_name(unsigned kind)
 {
     static const char *const names[LT_KIND_COUNT] = {
-        "malloc", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc",
-        "memalign", "valloc", "pvalloc", "new", "new[]", "aligned new", "aligned new[]"};
+        "malloc",        "calloc",      "realloc",      "reallocarray", "posix_memalign",
+        "aligned_alloc", "memalign",    "valloc",       "pvalloc",      "new",
+        "new[]",         "aligned new", "aligned new[]"};
     return kind < LT_KIND_COUNT ? names[kind] : "?";
 }
 
@@ -344,14 +349,16 @@ static void misuse(const struct text *t)
     FILE *out = t->out;
     const struct analysis *a = model_newest(t->m);
     const struct lts_snapshot *s = a->snap;
-    uint64_t mismatches = lts_counter(s, "mismatches", 0), unknown = lts_counter(s, "unknown_frees", 0);
+    uint64_t mismatches = lts_counter(s, "mismatches", 0),
+             unknown = lts_counter(s, "unknown_frees", 0);
     if (!mismatches && !unknown)
         return;
     char n1[32], n2[32];
     /* After leaktag ran out of memory, a free of a block it could not record is one of these. */
     bool dropped = lts_counter(s, "untracked_blocks", 0) != 0;
-    fprintf(out, "  %smisuse:%s %s mismatched releases, %s frees of pointers leaktag never saw "
-                 "allocated%s\n",
+    fprintf(out,
+            "  %smisuse:%s %s mismatched releases, %s frees of pointers leaktag never saw "
+            "allocated%s\n",
             mismatches || !dropped ? red(t->o) : "", plain(t->o),
             units_count(n1, sizeof(n1), mismatches), units_count(n2, sizeof(n2), unknown),
             dropped ? " (leaktag could not record every block: those are not misuse)" : "");
@@ -412,8 +419,10 @@ static void print_histogram(FILE *out, struct content_histogram *h, unsigned max
     /* Only when a string not kept could have made the list: too few above the floor. */
     uint64_t floor = content_histogram_floor(h);
     if (floor && (n < max || e[max - 1].count <= floor))
-        fprintf(out, "%s(strings seen at most %" PRIu64 " times each are not all kept: too many "
-                     "distinct ones)\n", indent, floor);
+        fprintf(out,
+                "%s(strings seen at most %" PRIu64 " times each are not all kept: too many "
+                "distinct ones)\n",
+                indent, floor);
 }
 
 /* "  1,000 blocks  channelid=4099": a histogram whose counts are blocks. */
@@ -439,7 +448,9 @@ static void group_text(const struct text *t, size_t index)
     const struct group *g = &m->grouping.groups[index];
     const struct analysis *a = g->from;
     char b1[32], b2[32], n1[32], n2[32], ag1[32], ag2[32];
-    double share = m->grouping.live_bytes ? 100.0 * (double)g->bytes / (double)m->grouping.live_bytes : 0;
+    double share = m->grouping.live_bytes
+                       ? 100.0 * (double)g->bytes / (double)m->grouping.live_bytes
+                       : 0;
     const char *est = m->grouping.sample_interval ? "~" : "";
     fprintf(out, "\n%s#%zu  %s%s (%.1f%% of live) in %s%s blocks%s", bold(o), index + 1, est,
             units_bytes(b1, sizeof(b1), (int64_t)g->bytes), share, est,
@@ -454,9 +465,8 @@ static void group_text(const struct text *t, size_t index)
     fputc('\n', out);
     if (m->nsnaps > 1) {
         fprintf(out, "    growth: %s%s, %s%" PRId64 " blocks since snapshot %" PRIu64,
-                g->delta_bytes >= 0 ? "+" : "",
-                units_bytes(b1, sizeof(b1), g->delta_bytes), g->delta_blocks >= 0 ? "+" : "",
-                g->delta_blocks, m->snaps[0].snap->seq);
+                g->delta_bytes >= 0 ? "+" : "", units_bytes(b1, sizeof(b1), g->delta_bytes),
+                g->delta_blocks >= 0 ? "+" : "", g->delta_blocks, m->snaps[0].snap->seq);
         if (g->grew_every_interval)
             fprintf(out, "  %sgrew in every interval: leak suspect%s", red(o), plain(o));
         fputc('\n', out);
@@ -485,8 +495,7 @@ static void group_text(const struct text *t, size_t index)
     fputs("    threads:", out);
     for (size_t k = 0; k < g->nthreads && k < 8; k++)
         fprintf(out, "%s %s x%u (%s)", k ? "," : "", safe(name, sizeof(name), g->threads[k].name),
-                g->threads[k].threads,
-                units_bytes(b1, sizeof(b1), (int64_t)g->threads[k].bytes));
+                g->threads[k].threads, units_bytes(b1, sizeof(b1), (int64_t)g->threads[k].bytes));
     fputs(g->nthreads > 8 ? ", ...\n" : "\n", out);
     if (!g->blocks) {
         fputs("    (no block left in the newest snapshot)\n", out);
@@ -519,8 +528,10 @@ static void group_text(const struct text *t, size_t index)
     /* When the same key recurs with different numbers (user:session:100060, ...:100081), the
      * shape is the fingerprint: shown when it recurs more than any single string does. */
     size_t ns, nh;
-    const struct content_entry *top_string = g->strings ? content_histogram_sorted(g->strings, &ns) : NULL;
-    const struct content_entry *top_shape = g->shapes ? content_histogram_sorted(g->shapes, &nh) : NULL;
+    const struct content_entry *top_string = g->strings ? content_histogram_sorted(g->strings, &ns)
+                                                        : NULL;
+    const struct content_entry *top_shape = g->shapes ? content_histogram_sorted(g->shapes, &nh)
+                                                      : NULL;
     if (top_shape && nh && (!top_string || !ns || top_shape[0].count > top_string[0].count)) {
         fprintf(out, "    the same strings with numbers as #:\n");
         print_histogram(out, g->shapes, 5, "      ");
@@ -530,9 +541,8 @@ static void group_text(const struct text *t, size_t index)
     if (m->opt.grep_pattern) {
         uint64_t total = g->matches ? content_histogram_total(g->matches) : 0;
         char n3[32];
-        fprintf(out, "    grep '%s': %s matches in %s of %s blocks searched\n",
-                m->opt.grep_pattern, units_count(n1, sizeof(n1), total),
-                units_count(n2, sizeof(n2), g->grep_matched),
+        fprintf(out, "    grep '%s': %s matches in %s of %s blocks searched\n", m->opt.grep_pattern,
+                units_count(n1, sizeof(n1), total), units_count(n2, sizeof(n2), g->grep_matched),
                 units_count(n3, sizeof(n3), g->grep_searched));
         if (total) /* by the blocks each is in, as grep -c counts lines */
             print_block_counts(out, g->match_blocks, o->strings_shown, "      ");
@@ -554,14 +564,16 @@ static void grep_summary(const struct text *t)
         searched += g->grep_searched;
         matched += g->grep_matched;
         size_t n;
-        const struct content_entry *e =
-            g->match_blocks ? content_histogram_sorted(g->match_blocks, &n) : NULL;
+        const struct content_entry *e = g->match_blocks
+                                            ? content_histogram_sorted(g->match_blocks, &n)
+                                            : NULL;
         for (size_t k = 0; e && k < n; k++)
             content_histogram_add_count(all, e[k].text, e[k].len, e[k].count);
     }
     char n1[32], n2[32], n3[32];
-    fprintf(t->out, "\ngrep '%s' over the %" PRIu64 " groups shown: %s matches in %s of %s blocks "
-                    "searched\n",
+    fprintf(t->out,
+            "\ngrep '%s' over the %" PRIu64 " groups shown: %s matches in %s of %s blocks "
+            "searched\n",
             m->opt.grep_pattern, groups, units_count(n1, sizeof(n1), matches),
             units_count(n2, sizeof(n2), matched), units_count(n3, sizeof(n3), searched));
     if (all)
@@ -582,8 +594,10 @@ void render_text(FILE *out, const struct model *m, const struct render_options *
         fprintf(out, ", frames matching '%s' folded", m->opt.fold_pattern);
     if (m->opt.lost_only)
         fprintf(out, ", %zu of them with lost blocks", m->lost_groups);
-    fputs(m->nsnaps > 1 ? ", fastest growing first\n"
-          : gr->has_reach ? ", most lost bytes first\n" : ", largest first\n", out);
+    fputs(m->nsnaps > 1   ? ", fastest growing first\n"
+          : gr->has_reach ? ", most lost bytes first\n"
+                          : ", largest first\n",
+          out);
     uint64_t rest_bytes = 0, rest_groups = 0;
     for (size_t i = 0; i < gr->ngroups; i++) {
         if (model_shows(m, i)) {
@@ -597,7 +611,10 @@ void render_text(FILE *out, const struct model *m, const struct render_options *
         grep_summary(&t);
     if (rest_groups) {
         char b1[32], n1[32];
-        fprintf(out, m->opt.lost_only ? "\n... %s more groups with %s (without lost blocks, or past --top)\n" : "\n... %s more groups with %s (--top 0 shows all)\n",
+        fprintf(out,
+                m->opt.lost_only
+                    ? "\n... %s more groups with %s (without lost blocks, or past --top)\n"
+                    : "\n... %s more groups with %s (--top 0 shows all)\n",
                 units_count(n1, sizeof(n1), rest_groups),
                 units_bytes(b1, sizeof(b1), (int64_t)rest_bytes));
     }

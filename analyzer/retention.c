@@ -103,8 +103,9 @@ void retention_root_name(const struct lts_snapshot *s, struct symbolizer *sym,
         snprintf(buf, size, "a register of thread %s (tid %" PRIu64 ")", name, root->tid);
         return;
     case LT_ROOT_TYPE_STACK:
-        snprintf(buf, size, "the stack of thread %s (tid %" PRIu64 "), %" PRIu64
-                            " bytes above its stack pointer",
+        snprintf(buf, size,
+                 "the stack of thread %s (tid %" PRIu64 "), %" PRIu64
+                 " bytes above its stack pointer",
                  name, root->tid, r->root_word - root->lo);
         return;
     case LT_ROOT_TYPE_CALLER:

@@ -13,9 +13,9 @@
 #define RETENTION_LINKS 12
 
 struct retention_link {
-    uint64_t addr;                /* a block on the chain */
+    uint64_t addr;                 /* a block on the chain */
     const struct lts_block *block; /* its record in BLOCKS, NULL if freed since the scan */
-    uint64_t word;                /* where the reference to the next link (or to the
+    uint64_t word;                 /* where the reference to the next link (or to the
                                      example) lies inside this block */
 };
 
@@ -24,7 +24,7 @@ struct retention {
     uint64_t root_word;                /* where the root's reference lies (0: a register) */
     struct retention_link links[RETENTION_LINKS]; /* root side first; the last is the example */
     size_t nlinks;
-    size_t hops;                       /* links in all: when more than nlinks, the middle
+    size_t hops; /* links in all: when more than nlinks, the middle
                                           ones were left out after links[nlinks / 2 - 1] */
 };
 

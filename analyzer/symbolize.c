@@ -97,9 +97,9 @@ struct symbolizer {
     size_t nranges;
 
     struct lts_arena_chunk *arena; /* frames and strings, until sym_close */
-    struct hashmap strings; /* interned strings: one copy of each path and name */
-    struct hashmap cache;   /* address -> struct entry * */
-    struct hashmap units;   /* unit_key -> struct unit_index * (its functions) */
+    struct hashmap strings;        /* interned strings: one copy of each path and name */
+    struct hashmap cache;          /* address -> struct entry * */
+    struct hashmap units;          /* unit_key -> struct unit_index * (its functions) */
 
     struct sym_frame *scratch; /* the frames of the address being resolved */
     size_t nscratch, scratch_cap;
@@ -107,7 +107,7 @@ struct symbolizer {
     size_t ncollected, collected_cap;
     char *demangled; /* __cxa_demangle's buffer, reused */
     size_t demangled_len;
-    bool oom; /* an allocation failed while resolving the current address */
+    bool oom;               /* an allocation failed while resolving the current address */
     struct sym_frame spare; /* the answer when out of memory */
 };
 
@@ -173,10 +173,12 @@ static struct entry *cache_find(const struct symbolizer *sym, struct entry_key k
 /* Stores the scratch frames for key (known to be absent). */
 static struct entry *cache_add(struct symbolizer *sym, struct entry_key key)
 {
-    struct entry *e = lts_arena_alloc(&sym->arena, sizeof(*e) + sym->nscratch * sizeof(e->frames[0]));
+    struct entry *e = lts_arena_alloc(&sym->arena,
+                                      sizeof(*e) + sym->nscratch * sizeof(e->frames[0]));
     if (e)
         e->key = key;
-    struct hashmap_slot *slot = e ? hashmap_bytes(&sym->cache, &e->key, sizeof(e->key), NULL) : NULL;
+    struct hashmap_slot *slot = e ? hashmap_bytes(&sym->cache, &e->key, sizeof(e->key), NULL)
+                                  : NULL;
     if (!slot)
         return NULL;
     e->n = sym->nscratch;
@@ -455,18 +457,13 @@ static void collect_funcs(struct symbolizer *sym, Dwarf_Die *parent, int depth)
     do {
         switch (dwarf_tag(&child)) {
         case DW_TAG_subprogram:
-        case DW_TAG_entry_point:
-            collect_func(sym, &child);
-            break;
+        case DW_TAG_entry_point: collect_func(sym, &child); break;
         case DW_TAG_namespace:
         case DW_TAG_module:
         case DW_TAG_class_type:
         case DW_TAG_structure_type:
-        case DW_TAG_union_type:
-            collect_funcs(sym, &child, depth + 1);
-            break;
-        default:
-            break;
+        case DW_TAG_union_type: collect_funcs(sym, &child, depth + 1); break;
+        default: break;
         }
     } while (dwarf_siblingof(&child, &child) == 0);
 }
@@ -652,8 +649,8 @@ static void list_cus(struct symbolizer *sym, struct module *mod, Dwarf *dw)
 
 /* The CU holding pc. libdwfl (0.188) finds CUs through .debug_aranges only, which clang does
  * not emit: such files are searched through the CUs' own ranges. */
-static Dwarf_Die *unit_at(struct symbolizer *sym, struct module *mod, uint64_t pc,
-                          Dwarf_Die *mem, Dwarf_Addr *dwarf_bias)
+static Dwarf_Die *unit_at(struct symbolizer *sym, struct module *mod, uint64_t pc, Dwarf_Die *mem,
+                          Dwarf_Addr *dwarf_bias)
 {
     Dwarf_Die *cu = dwfl_module_addrdie(mod->dwfl, pc, dwarf_bias);
     if (cu)

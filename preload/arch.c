@@ -29,10 +29,10 @@ __asm__(".text\n"
         "  .cfi_offset %rbp, -16\n"
         "  movq %rsp, %rbp\n"
         "  .cfi_def_cfa_register %rbp\n"
-        "  movq %rdx, %rsp\n"   /* top */
+        "  movq %rdx, %rsp\n" /* top */
         "  andq $-16, %rsp\n"
-        "  movq %rdi, %rax\n"   /* fn */
-        "  movq %rsi, %rdi\n"   /* arg */
+        "  movq %rdi, %rax\n" /* fn */
+        "  movq %rsi, %rdi\n" /* arg */
         "  callq *%rax\n"
         "  movq %rbp, %rsp\n"
         "  popq %rbp\n"
@@ -56,7 +56,7 @@ __asm__(".text\n"
         "  movl 12(%ebp), %ecx\n" /* arg */
         "  movl 16(%ebp), %esp\n" /* top */
         "  andl $-16, %esp\n"
-        "  subl $12, %esp\n"      /* 16-aligned once arg is pushed */
+        "  subl $12, %esp\n" /* 16-aligned once arg is pushed */
         "  pushl %ecx\n"
         "  calll *%eax\n"
         "  movl %ebp, %esp\n"

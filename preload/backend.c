@@ -212,7 +212,7 @@ void lt_backend_resolve_system(void)
 /* ---- jemalloc through its non-standard API ------------------------------------------------ */
 #if LT_HAVE_JEMALLOC
 
-#define JE_ZERO 0x40                                     /* MALLOCX_ZERO */
+#define JE_ZERO 0x40                                          /* MALLOCX_ZERO */
 #define JE_ALIGN(a) ((int)__builtin_ctzl((unsigned long)(a))) /* MALLOCX_LG_ALIGN */
 
 /* Weak: jemalloc is there when the program links it (redis-server) or when the shim is
@@ -382,9 +382,10 @@ int lt_backend_init(void)
         if (use_jemalloc(&b))
             goto publish;
         lt_log("LEAKTAG_BACKEND=jemalloc: %s; using the next malloc",
-               LT_HAVE_JEMALLOC ? "jemalloc is not in this process (preload libleaktag-jemalloc.so, "
-                                  "as `leaktag --backend jemalloc` does)"
-                                : "this leaktag was built without jemalloc support");
+               LT_HAVE_JEMALLOC
+                   ? "jemalloc is not in this process (preload libleaktag-jemalloc.so, "
+                     "as `leaktag --backend jemalloc` does)"
+                   : "this leaktag was built without jemalloc support");
     }
     b.reallocarray = next("reallocarray");
     b.posix_memalign = next("posix_memalign");
@@ -402,7 +403,7 @@ int lt_backend_init(void)
         b.valloc = fallback_valloc;
     if (!b.pvalloc)
         b.pvalloc = fallback_pvalloc;
-publish: {
+publish : {
     /* Publish malloc last: the hooks take "lt_real.malloc != NULL" to mean "resolved". */
     void *(*malloc_fn)(size_t) = b.malloc;
     b.malloc = NULL;
@@ -464,8 +465,8 @@ bool lt_backend_shadowed(char *owner, size_t size)
 
 /* glibc's registration behind pthread_atfork, which passes the calling library's
  * __dso_handle; NULL belongs to no library, so no __cxa_finalize removes the handlers. */
-extern int __register_atfork(void (*prepare)(void), void (*parent)(void),
-                             void (*child)(void), void *dso_handle);
+extern int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
+                             void *dso_handle);
 
 int lt_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
 {

@@ -83,15 +83,15 @@ static int64_t get_sleb(struct in *in)
     return 0;
 }
 
-#define GET_FIXED(name, type)                                                                \
-    static type name(struct in *in)                                                          \
-    {                                                                                        \
-        type v = 0;                                                                          \
-        if (room(in, sizeof(v))) {                                                           \
-            memcpy(&v, in->p, sizeof(v));                                                    \
-            in->p += sizeof(v);                                                              \
-        }                                                                                    \
-        return v;                                                                            \
+#define GET_FIXED(name, type)             \
+    static type name(struct in *in)       \
+    {                                     \
+        type v = 0;                       \
+        if (room(in, sizeof(v))) {        \
+            memcpy(&v, in->p, sizeof(v)); \
+            in->p += sizeof(v);           \
+        }                                 \
+        return v;                         \
     }
 GET_FIXED(get_u8, uint8_t)
 GET_FIXED(get_u16, uint16_t)
@@ -242,8 +242,7 @@ static void restore_rule(struct program *pr, uint64_t reg)
 }
 
 /* Runs instructions from loc while loc <= pc. Returns false on what it cannot follow. */
-static bool run(struct program *pr, const uint8_t *p, const uint8_t *end, uint64_t loc,
-                uint64_t pc)
+static bool run(struct program *pr, const uint8_t *p, const uint8_t *end, uint64_t loc, uint64_t pc)
 {
     struct in in = {p, end};
     const struct cie *c = pr->cie;
@@ -251,53 +250,55 @@ static bool run(struct program *pr, const uint8_t *p, const uint8_t *end, uint64
         uint8_t op = get_u8(&in);
         uint8_t low = op & 0x3f;
         switch (op >> 6) {
-        case 1: loc += low * c->code_align; continue;                                  /* advance_loc */
-        case 2: set_rule(pr, low, REG_OFFSET, (int64_t)get_uleb(&in) * c->data_align); continue; /* offset */
-        case 3: restore_rule(pr, low); continue;                                         /* restore */
+        case 1: loc += low * c->code_align; continue; /* advance_loc */
+        case 2:
+            set_rule(pr, low, REG_OFFSET, (int64_t)get_uleb(&in) * c->data_align);
+            continue;                            /* offset */
+        case 3: restore_rule(pr, low); continue; /* restore */
         }
         uint64_t reg;
         switch (op) {
-        case 0x00: break;                                                        /* nop */
-        case 0x01: loc = get_encoded(&in, c->fde_enc, 0); break;                 /* set_loc */
-        case 0x02: loc += get_u8(&in) * c->code_align; break;                    /* advance_loc1 */
-        case 0x03: loc += get_u16(&in) * c->code_align; break;                   /* advance_loc2 */
-        case 0x04: loc += get_u32(&in) * c->code_align; break;                   /* advance_loc4 */
-        case 0x05:                                                               /* offset_extended */
+        case 0x00: break;                                        /* nop */
+        case 0x01: loc = get_encoded(&in, c->fde_enc, 0); break; /* set_loc */
+        case 0x02: loc += get_u8(&in) * c->code_align; break;    /* advance_loc1 */
+        case 0x03: loc += get_u16(&in) * c->code_align; break;   /* advance_loc2 */
+        case 0x04: loc += get_u32(&in) * c->code_align; break;   /* advance_loc4 */
+        case 0x05:                                               /* offset_extended */
             reg = get_uleb(&in);
             set_rule(pr, reg, REG_OFFSET, (int64_t)get_uleb(&in) * c->data_align);
             break;
-        case 0x06: restore_rule(pr, get_uleb(&in)); break;                      /* restore_extended */
-        case 0x07: set_rule(pr, get_uleb(&in), REG_UNDEFINED, 0); break;         /* undefined */
-        case 0x08: set_rule(pr, get_uleb(&in), REG_SAME, 0); break;              /* same_value */
-        case 0x09:                                                               /* register */
+        case 0x06: restore_rule(pr, get_uleb(&in)); break;               /* restore_extended */
+        case 0x07: set_rule(pr, get_uleb(&in), REG_UNDEFINED, 0); break; /* undefined */
+        case 0x08: set_rule(pr, get_uleb(&in), REG_SAME, 0); break;      /* same_value */
+        case 0x09:                                                       /* register */
             reg = get_uleb(&in);
             get_uleb(&in);
             set_rule(pr, reg, REG_OTHER, 0);
             break;
-        case 0x0a:                                                               /* remember_state */
+        case 0x0a: /* remember_state */
             if (pr->nsaved == STATE_STACK)
                 return false;
             pr->saved[pr->nsaved++] = pr->now;
             break;
-        case 0x0b:                                                               /* restore_state */
+        case 0x0b: /* restore_state */
             if (!pr->nsaved)
                 return false;
             pr->now = pr->saved[--pr->nsaved];
             break;
-        case 0x0c:                                                               /* def_cfa */
+        case 0x0c: /* def_cfa */
             pr->now.cfa_reg = get_uleb(&in);
             pr->now.cfa_offset = (int64_t)get_uleb(&in);
             pr->now.cfa_other = pr->now.cfa_deref = false;
             break;
-        case 0x0d:                                                               /* def_cfa_register */
+        case 0x0d: /* def_cfa_register */
             pr->now.cfa_reg = get_uleb(&in);
             pr->now.cfa_other = pr->now.cfa_deref = false;
             break;
-        case 0x0e:                                                               /* def_cfa_offset */
+        case 0x0e: /* def_cfa_offset */
             pr->now.cfa_offset = (int64_t)get_uleb(&in);
             pr->now.cfa_other |= pr->now.cfa_deref; /* only for a register rule */
             break;
-        case 0x0f: {                                                             /* def_cfa_expression */
+        case 0x0f: { /* def_cfa_expression */
             uint64_t len = get_uleb(&in);
             const uint8_t *expr = in.p;
             in.p += len;
@@ -311,7 +312,7 @@ static bool run(struct program *pr, const uint8_t *p, const uint8_t *end, uint64
             }
             break;
         }
-        case 0x10: {                                                             /* expression */
+        case 0x10: { /* expression */
             reg = get_uleb(&in);
             uint64_t len = get_uleb(&in);
             const uint8_t *expr = in.p;
@@ -324,33 +325,35 @@ static bool run(struct program *pr, const uint8_t *p, const uint8_t *end, uint64
                 set_rule(pr, reg, REG_OTHER, 0);
             break;
         }
-        case 0x16:                                                               /* val_expression */
+        case 0x16: /* val_expression */
             reg = get_uleb(&in);
             in.p += get_uleb(&in);
             set_rule(pr, reg, REG_OTHER, 0);
             break;
-        case 0x11:                                                               /* offset_extended_sf */
+        case 0x11: /* offset_extended_sf */
             reg = get_uleb(&in);
             set_rule(pr, reg, REG_OFFSET, get_sleb(&in) * c->data_align);
             break;
-        case 0x12:                                                               /* def_cfa_sf */
+        case 0x12: /* def_cfa_sf */
             pr->now.cfa_reg = get_uleb(&in);
             pr->now.cfa_offset = get_sleb(&in) * c->data_align;
             pr->now.cfa_other = false;
             break;
-        case 0x13: pr->now.cfa_offset = get_sleb(&in) * c->data_align; break;   /* def_cfa_offset_sf */
-        case 0x14:                                                               /* val_offset */
+        case 0x13:
+            pr->now.cfa_offset = get_sleb(&in) * c->data_align;
+            break; /* def_cfa_offset_sf */
+        case 0x14: /* val_offset */
             reg = get_uleb(&in);
             get_uleb(&in);
             set_rule(pr, reg, REG_OTHER, 0);
             break;
-        case 0x15:                                                               /* val_offset_sf */
+        case 0x15: /* val_offset_sf */
             reg = get_uleb(&in);
             get_sleb(&in);
             set_rule(pr, reg, REG_OTHER, 0);
             break;
-        case 0x2e: get_uleb(&in); break;                                         /* GNU_args_size */
-        case 0x2f:                                                               /* GNU_negative_offset_extended */
+        case 0x2e: get_uleb(&in); break; /* GNU_args_size */
+        case 0x2f:                       /* GNU_negative_offset_extended */
             reg = get_uleb(&in);
             set_rule(pr, reg, REG_OFFSET, -(int64_t)get_uleb(&in) * c->data_align);
             break;
@@ -428,8 +431,8 @@ static void derive(uint64_t pc, struct lt_cfi_rule *out)
     }
     if ((pr.now.cfa_reg != LT_ARCH_DWARF_SP && pr.now.cfa_reg != LT_ARCH_DWARF_FP) ||
         pr.now.ra.how != REG_OFFSET || pr.now.ra.offset != -LT_ARCH_WORD ||
-        (pr.now.fp.how != REG_OFFSET && pr.now.fp.how != REG_AT_FP &&
-         pr.now.fp.how != REG_SAME && pr.now.fp.how != REG_UNDEFINED) ||
+        (pr.now.fp.how != REG_OFFSET && pr.now.fp.how != REG_AT_FP && pr.now.fp.how != REG_SAME &&
+         pr.now.fp.how != REG_UNDEFINED) ||
         pr.now.cfa_offset < INT32_MIN || pr.now.cfa_offset > INT32_MAX ||
         pr.now.fp.offset < INT16_MIN || pr.now.fp.offset > INT16_MAX)
         return;
@@ -457,7 +460,8 @@ static uint64_t pack(const struct lt_cfi_rule *r)
 {
     return (uint64_t)r->kind | (uint64_t)r->cfa_from_fp << 2 | (uint64_t)r->fp_saved << 3 |
            (uint64_t)r->cfa_deref << 4 | (uint64_t)r->fp_at_fp << 5 |
-           (uint64_t)(uint16_t)(int16_t)r->fp_offset << 16 | (uint64_t)(uint32_t)r->cfa_offset << 32;
+           (uint64_t)(uint16_t)(int16_t)r->fp_offset << 16 |
+           (uint64_t)(uint32_t)r->cfa_offset << 32;
 }
 
 static void unpack(uint64_t v, struct lt_cfi_rule *r)

@@ -19,11 +19,11 @@ enum lt_cfi_kind {
 };
 
 struct lt_cfi_rule {
-    uint8_t kind;      /* enum lt_cfi_kind */
-    bool cfa_from_fp;  /* CFA = FP + offset (else SP + offset) */
-    bool cfa_deref;    /* CFA = the word at FP + offset (a frame that realigned its stack) */
-    bool fp_saved;     /* the caller's FP is at cfa + fp_offset (else FP is unchanged) */
-    bool fp_at_fp;     /* ... at FP + fp_offset instead */
+    uint8_t kind;     /* enum lt_cfi_kind */
+    bool cfa_from_fp; /* CFA = FP + offset (else SP + offset) */
+    bool cfa_deref;   /* CFA = the word at FP + offset (a frame that realigned its stack) */
+    bool fp_saved;    /* the caller's FP is at cfa + fp_offset (else FP is unchanged) */
+    bool fp_at_fp;    /* ... at FP + fp_offset instead */
     int32_t cfa_offset;
     int32_t fp_offset;
 };

@@ -63,14 +63,14 @@
 #include "verdict.h"
 #include "writer.h"
 
-#define SAMPLES_MAX (1u << 20)       /* sampled blocks per snapshot, all stacks together */
-#define CENSUS_MAX (1u << 26)        /* with LEAKTAG_SAMPLES=all */
-#define SAMPLE_BATCH 64              /* blocks per process_vm_readv call */
+#define SAMPLES_MAX (1u << 20)          /* sampled blocks per snapshot, all stacks together */
+#define CENSUS_MAX (1u << 26)           /* with LEAKTAG_SAMPLES=all */
+#define SAMPLE_BATCH 64                 /* blocks per process_vm_readv call */
 #define SAMPLE_BATCH_BYTES (256u << 10) /* and the bytes they may take together */
 #define WRITE_BUFFER_BYTES (1u << 20)
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static uint32_t sequence;            /* snapshots attempted by this process */
+static uint32_t sequence; /* snapshots attempted by this process */
 
 /* The snapshots this process keeps (LEAKTAG_KEEP), oldest first from `kept_next`: mapped
  * on the first snapshot, touched one entry per snapshot. */
@@ -126,7 +126,7 @@ void lt_composer_fork_child(void)
 {
     pthread_mutex_init(&lock, NULL);
     sequence = 0; /* the child is a process of its own: its snapshots count from 1 */
-    if (kept) /* and the parent's files are the parent's */
+    if (kept)     /* and the parent's files are the parent's */
         memset(kept, 0, lt_opt.keep * sizeof(*kept));
     kept_next = 0;
     lt_control_fork_child();
@@ -144,9 +144,8 @@ static void meta_str(struct lts_writer *w, const char *key, const char *v, size_
     lts_put_meta_text(w, key, v, n);
 }
 
-static void write_meta(struct lts_writer *w, uint32_t seq, const char *reason,
-                       uint32_t requests, pid_t sender, uint32_t now_cs,
-                       const struct lt_proc_status *st)
+static void write_meta(struct lts_writer *w, uint32_t seq, const char *reason, uint32_t requests,
+                       pid_t sender, uint32_t now_cs, const struct lt_proc_status *st)
 {
     char buf[8192];
     lts_writer_begin(w, LT_SECTION_META);
@@ -228,9 +227,12 @@ static void write_module(const struct lt_module *m, void *raw)
         segments[i] = (struct lts_segment){m->segment[i].start,
                                            m->segment[i].end - m->segment[i].start,
                                            m->segment[i].offset, m->segment[i].flags};
-    lts_put_module(ctx->w, &(struct lts_module){
-        .path = m->path, .bias = m->bias, .build_id = m->build_id,
-        .build_id_len = m->build_id_size, .nsegments = m->segments, .segments = segments});
+    lts_put_module(ctx->w, &(struct lts_module){.path = m->path,
+                                                .bias = m->bias,
+                                                .build_id = m->build_id,
+                                                .build_id_len = m->build_id_size,
+                                                .nsegments = m->segments,
+                                                .segments = segments});
 }
 
 /* MODULES and MODULE_TIMES from one listing of the registry (it may change in between).
@@ -289,9 +291,16 @@ static void write_map(const struct lt_proc_map *m, void *ctx)
 {
     struct maps_ctx *c = ctx;
     struct lts_map rec = {
-        .start = m->start, .size = m->end - m->start, .offset = m->offset, .inode = m->inode,
-        .rss = m->rss, .private_dirty = m->private_dirty, .swap = m->swap,
-        .anonymous = m->anonymous, .path = m->path, .kind = (uint8_t)classify(m, c),
+        .start = m->start,
+        .size = m->end - m->start,
+        .offset = m->offset,
+        .inode = m->inode,
+        .rss = m->rss,
+        .private_dirty = m->private_dirty,
+        .swap = m->swap,
+        .anonymous = m->anonymous,
+        .path = m->path,
+        .kind = (uint8_t)classify(m, c),
     };
     memcpy(rec.perms, m->perms, 4);
     lts_put_map(c->w, &rec);
@@ -342,10 +351,13 @@ struct scan {
 static void visit_block(const struct lt_block *b, void *ctx)
 {
     struct scan *s = ctx;
-    lts_put_block(s->w, &(struct lts_block){
-        .addr = b->addr, /* the table only holds 8-aligned addresses */
-        .size = b->size, .stack = b->stack, .thread = b->thread,
-        .age_cs = s->now_cs > b->time_cs ? s->now_cs - b->time_cs : 0, .kind = b->kind});
+    lts_put_block(
+        s->w, &(struct lts_block){.addr = b->addr, /* the table only holds 8-aligned addresses */
+                                  .size = b->size,
+                                  .stack = b->stack,
+                                  .thread = b->thread,
+                                  .age_cs = s->now_cs > b->time_cs ? s->now_cs - b->time_cs : 0,
+                                  .kind = b->kind});
     s->blocks++;
     s->bytes += b->size;
     if (b->thread < s->nthreads) {
@@ -428,8 +440,8 @@ static void write_samples(struct lts_writer *w, const struct scan *s)
             size_t len = local[i].iov_len;
             if (got != (ssize_t)want)
                 len = read_own(local[i].iov_base, sm->addr, len);
-            lts_put_sample(w, &(struct lts_sample){sm->addr, sm->stack, (uint32_t)len,
-                                                   local[i].iov_base});
+            lts_put_sample(
+                w, &(struct lts_sample){sm->addr, sm->stack, (uint32_t)len, local[i].iov_base});
         }
     }
     if (buf)
@@ -489,13 +501,21 @@ static void write_threads(struct lts_writer *w, const struct scan *s)
         char name[16];
         current_name(t, name);
         lts_put_thread(w, &(struct lts_thread){
-            .idx = t->idx, .tid = (uint64_t)t->tid, .name = name, .state = state,
-            .start_cs = t->start_cs, .exit_cs = t->exit_cs, .stack_size = t->stack_size,
-            .stack_addr = t->stack_addr, .guard_size = t->guard_size,
-            .start_routine = t->start_routine, .creator = t->creator,
-            .live_blocks = tot.blocks, .live_bytes = tot.bytes,
-            .allocs = atomic_load_explicit(&t->allocs, memory_order_relaxed),
-            .frees = atomic_load_explicit(&t->frees, memory_order_relaxed)});
+                              .idx = t->idx,
+                              .tid = (uint64_t)t->tid,
+                              .name = name,
+                              .state = state,
+                              .start_cs = t->start_cs,
+                              .exit_cs = t->exit_cs,
+                              .stack_size = t->stack_size,
+                              .stack_addr = t->stack_addr,
+                              .guard_size = t->guard_size,
+                              .start_routine = t->start_routine,
+                              .creator = t->creator,
+                              .live_blocks = tot.blocks,
+                              .live_bytes = tot.bytes,
+                              .allocs = atomic_load_explicit(&t->allocs, memory_order_relaxed),
+                              .frees = atomic_load_explicit(&t->frees, memory_order_relaxed)});
     }
     lts_writer_end(w);
 }
@@ -587,19 +607,24 @@ static void take_verdict(struct lt_verdict *v)
 static void write_reach(struct lts_writer *w, const struct lt_verdict *v)
 {
     lts_writer_begin(w, LT_SECTION_REACH_SCAN);
-    lts_put_reach_scan(w, &(struct lts_reach_scan){
-        .status = v->status, .why = v->status ? (v->why ? v->why : "unknown error") : "",
-        .pause_ns = v->pause_ns, .fork_ns = v->fork_ns, .scan_ns = v->scan_ns,
-        .bytes_scanned = v->bytes_scanned, .blocks = v->status ? 0 : v->n,
-        .threads = v->threads});
+    lts_put_reach_scan(
+        w, &(struct lts_reach_scan){.status = v->status,
+                                    .why = v->status ? (v->why ? v->why : "unknown error") : "",
+                                    .pause_ns = v->pause_ns,
+                                    .fork_ns = v->fork_ns,
+                                    .scan_ns = v->scan_ns,
+                                    .bytes_scanned = v->bytes_scanned,
+                                    .blocks = v->status ? 0 : v->n,
+                                    .threads = v->threads});
     lts_writer_end(w);
     if (v->status)
         return;
     lts_writer_begin(w, LT_SECTION_REACH_ROOTS);
     for (uint32_t i = 0; i < v->nroots; i++)
-        lts_put_reach_root(w, &(struct lts_reach_root){
-            .type = (uint8_t)v->roots[i].kind, .tid = (uint64_t)v->roots[i].tid,
-            .lo = v->roots[i].lo, .hi = v->roots[i].hi});
+        lts_put_reach_root(w, &(struct lts_reach_root){.type = (uint8_t)v->roots[i].kind,
+                                                       .tid = (uint64_t)v->roots[i].tid,
+                                                       .lo = v->roots[i].lo,
+                                                       .hi = v->roots[i].hi});
     lts_writer_end(w);
     lts_writer_begin(w, LT_SECTION_REACH);
     for (uint64_t i = 0; i < v->n; i++) {
@@ -615,8 +640,8 @@ static void write_reach(struct lts_writer *w, const struct lt_verdict *v)
     lts_writer_end(w);
 }
 
-static int write_locked(struct lt_thread *self, const char *reason, uint32_t requests,
-                        pid_t sender, bool final);
+static int write_locked(struct lt_thread *self, const char *reason, uint32_t requests, pid_t sender,
+                        bool final);
 static int compose(struct lt_thread *self, const char *reason, uint32_t requests, pid_t sender,
                    bool final);
 
@@ -680,11 +705,13 @@ static void compose_job(void *raw)
 /* In leaktag's files thread, whose descriptor table is its own (fdtable.h), while this one
  * waits; in this thread when there is none (a single-threaded process, an in-handler
  * snapshot). */
-static int write_locked(struct lt_thread *self, const char *reason, uint32_t requests,
-                        pid_t sender, bool final)
+static int write_locked(struct lt_thread *self, const char *reason, uint32_t requests, pid_t sender,
+                        bool final)
 {
     (void)self;
-    job = (struct job){.requests = requests, .sender = sender, .final = final,
+    job = (struct job){.requests = requests,
+                       .sender = sender,
+                       .final = final,
                        .err = -ECANCELED /* until it has run */};
     lt_format(job.reason, sizeof(job.reason), "%s", reason);
     /* The module registry, in this thread: it may hold the loader's lock (a snapshot asked

@@ -18,21 +18,21 @@
 #include <stdint.h>
 
 #define LT_CONTROL_SYMBOL "leaktag_control"
-#define LT_CONTROL_MAGIC "leaktag-control"  /* 15 characters and the NUL: 16 bytes */
+#define LT_CONTROL_MAGIC "leaktag-control" /* 15 characters and the NUL: 16 bytes */
 #define LT_CONTROL_VERSION 2u
 #define LT_CONTROL_PATH_MAX 4096
 
 struct lt_control {
     char magic[16];
     uint32_t version;
-    uint32_t size;               /* sizeof(struct lt_control) */
-    int32_t pid;                 /* the process these figures are of (a fork child renews it) */
-    int32_t signal;              /* the snapshot signal, once its disposition is set; 0: none */
-    uint32_t sequence;           /* odd while the shim is changing what follows */
-    int32_t worker_tid;          /* leaktag's thread, which answers `requests`; 0: none yet */
-    uint32_t flags;              /* LT_CONTROL_* */
-    uint32_t requests;           /* counted up by `leaktag --pid`: one snapshot answers all */
-    uint64_t snapshots;          /* written by this process so far */
+    uint32_t size;      /* sizeof(struct lt_control) */
+    int32_t pid;        /* the process these figures are of (a fork child renews it) */
+    int32_t signal;     /* the snapshot signal, once its disposition is set; 0: none */
+    uint32_t sequence;  /* odd while the shim is changing what follows */
+    int32_t worker_tid; /* leaktag's thread, which answers `requests`; 0: none yet */
+    uint32_t flags;     /* LT_CONTROL_* */
+    uint32_t requests;  /* counted up by `leaktag --pid`: one snapshot answers all */
+    uint64_t snapshots; /* written by this process so far */
     char output[LT_CONTROL_PATH_MAX]; /* LEAKTAG_OUTPUT as an absolute template */
     char last[LT_CONTROL_PATH_MAX];   /* path of the last snapshot written, "" before one */
 };
@@ -55,7 +55,7 @@ _Static_assert(offsetof(struct lt_control, worker_tid) == 36 &&
 extern struct lt_control leaktag_control;
 
 /* The shim's side. */
-void lt_control_init(const char *output);  /* with the absolute output template */
+void lt_control_init(const char *output);        /* with the absolute output template */
 void lt_control_signal(int sig, uint32_t flags); /* sig's disposition is set */
 /* Requests counted up by `leaktag --pid` since the last call (leaktag's thread only). */
 uint32_t lt_control_take_requests(void);

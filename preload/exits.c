@@ -46,9 +46,9 @@
 /* Signals whose default action ends the process (not SIGKILL, SIGSTOP: they cannot be
  * caught), without the snapshot signal. */
 static const int fatal_signals[] = {
-    SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGUSR1, SIGSEGV,
-    SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGSTKFLT, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF,
-    SIGPWR, SIGSYS,
+    SIGHUP,    SIGINT,  SIGQUIT, SIGILL,    SIGTRAP, SIGABRT, SIGBUS,
+    SIGFPE,    SIGUSR1, SIGSEGV, SIGUSR2,   SIGPIPE, SIGALRM, SIGTERM,
+    SIGSTKFLT, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGPWR,  SIGSYS,
 };
 
 /* The final snapshot is written once, by the first way out that gets here: the thread that
@@ -184,8 +184,8 @@ static void on_fatal(int sig, siginfo_t *info, void *uctx)
     }
     /* Inside leaktag's own code (or writing a snapshot) its tables may be half changed: no
      * snapshot then. Inside the real allocator a hook called they are whole. */
-    bool in_own_code = lt_inside() && (lt_composer_busy_here() ||
-                                       lt_unwind_is_own(lt_arch_pc(uctx)));
+    bool in_own_code = lt_inside() &&
+                       (lt_composer_busy_here() || lt_unwind_is_own(lt_arch_pc(uctx)));
     pid_t me = (pid_t)syscall(SYS_gettid);
     if (final_stack && !in_own_code && wanted(true)) {
         if (take_final(me)) {

@@ -27,12 +27,12 @@
 
 #define STACK_BYTES (256 * 1024) /* a snapshot needs about 30 KiB; the verdict its own */
 
-static _Atomic pid_t files_tid;        /* 0: not running */
-static _Atomic pid_t files_pid;        /* the process it runs in (a child made without fork
+static _Atomic pid_t files_tid;       /* 0: not running */
+static _Atomic pid_t files_pid;       /* the process it runs in (a child made without fork
                                           handlers, by _Fork or clone, has none) */
-static _Atomic uint32_t posted, done;  /* futex words: jobs handed over, jobs finished */
-static _Atomic uint32_t slot_taken;    /* one asking thread at a time */
-static _Atomic int start_status;       /* 1: starting; 0: ready; -errno: it could not */
+static _Atomic uint32_t posted, done; /* futex words: jobs handed over, jobs finished */
+static _Atomic uint32_t slot_taken;   /* one asking thread at a time */
+static _Atomic int start_status;      /* 1: starting; 0: ready; -errno: it could not */
 static struct {
     void (*fn)(void *);
     void *arg;
@@ -107,7 +107,8 @@ int lt_fdtable_start(void)
     pthread_attr_destroy(&attr);
     if (err) {
         lt_log("cannot start leaktag's files thread (%d); snapshots are written by the thread "
-               "that asks", err);
+               "that asks",
+               err);
         return -err;
     }
     /* A second at most: a seccomp filter that kills the thread at close_range would leave
@@ -124,7 +125,8 @@ int lt_fdtable_start(void)
     }
     if (status)
         lt_log_once("no descriptor table of leaktag's own here (%d): a thread that closes "
-                    "every descriptor can fail a snapshot", -status);
+                    "every descriptor can fail a snapshot",
+                    -status);
     return status;
 }
 

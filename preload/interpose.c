@@ -25,7 +25,8 @@
 #define CALLER __builtin_return_address(0)
 /* Where CALLER is stored: the key of the per-thread stack cache. Using the frame address
  * makes the exported function keep a frame pointer, so the slot is right above it. */
-#define RA_SLOT ((const uint64_t *)(const void *)((const uintptr_t *)__builtin_frame_address(0) + 1))
+#define RA_SLOT \
+    ((const uint64_t *)(const void *)((const uintptr_t *)__builtin_frame_address(0) + 1))
 
 /* ---- the C allocator ------------------------------------------------------------------ */
 
@@ -92,16 +93,16 @@ LT_EXPORT int posix_memalign(void **out, size_t align, size_t size)
 }
 
 /* aligned_alloc, memalign, valloc and pvalloc differ only in the real function they call. */
-#define ALIGNED_HOOK(name, kind, params, args, untracked)                                  \
-    LT_EXPORT void *name params                                                          \
-    {                                                                                    \
-        if (!lt_hook_begin())                                                            \
-            return untracked;                                                            \
-        void *p = lt_real.name args;                                                     \
-        if (lt_likely(p != NULL))                                                        \
-            lt_track_alloc(p, size, kind, CALLER, RA_SLOT);                              \
-        lt_hook_end();                                                                   \
-        return p;                                                                        \
+#define ALIGNED_HOOK(name, kind, params, args, untracked)   \
+    LT_EXPORT void *name params                             \
+    {                                                       \
+        if (!lt_hook_begin())                               \
+            return untracked;                               \
+        void *p = lt_real.name args;                        \
+        if (lt_likely(p != NULL))                           \
+            lt_track_alloc(p, size, kind, CALLER, RA_SLOT); \
+        lt_hook_end();                                      \
+        return p;                                           \
     }
 
 ALIGNED_HOOK(aligned_alloc, LT_KIND_ALIGNED_ALLOC, (size_t align, size_t size), (align, size),
@@ -168,39 +169,41 @@ void *_Znam(size_t size)
 void *_ZnwmRKSt9nothrow_t(size_t size, const void *tag)
 {
     (void)tag;
-    return lt_hook_new(size, 0, LT_KIND_NEW, true, "_Znw" LT_SIZE_T "RKSt9nothrow_t", CALLER, RA_SLOT);
+    return lt_hook_new(size, 0, LT_KIND_NEW, true, "_Znw" LT_SIZE_T "RKSt9nothrow_t", CALLER,
+                       RA_SLOT);
 }
 
 void *_ZnamRKSt9nothrow_t(size_t size, const void *tag)
 {
     (void)tag;
-    return lt_hook_new(size, 0, LT_KIND_NEW_ARRAY, true, "_Zna" LT_SIZE_T "RKSt9nothrow_t", CALLER, RA_SLOT);
+    return lt_hook_new(size, 0, LT_KIND_NEW_ARRAY, true, "_Zna" LT_SIZE_T "RKSt9nothrow_t", CALLER,
+                       RA_SLOT);
 }
 
 void *_ZnwmSt11align_val_t(size_t size, size_t align)
 {
-    return lt_hook_new(size, align, LT_KIND_NEW_ALIGNED, false, "_Znw" LT_SIZE_T "St11align_val_t", CALLER,
-                    RA_SLOT);
+    return lt_hook_new(size, align, LT_KIND_NEW_ALIGNED, false, "_Znw" LT_SIZE_T "St11align_val_t",
+                       CALLER, RA_SLOT);
 }
 
 void *_ZnamSt11align_val_t(size_t size, size_t align)
 {
-    return lt_hook_new(size, align, LT_KIND_NEW_ARRAY_ALIGNED, false, "_Zna" LT_SIZE_T "St11align_val_t",
-                    CALLER, RA_SLOT);
+    return lt_hook_new(size, align, LT_KIND_NEW_ARRAY_ALIGNED, false,
+                       "_Zna" LT_SIZE_T "St11align_val_t", CALLER, RA_SLOT);
 }
 
 void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t size, size_t align, const void *tag)
 {
     (void)tag;
     return lt_hook_new(size, align, LT_KIND_NEW_ALIGNED, true,
-                    "_Znw" LT_SIZE_T "St11align_val_tRKSt9nothrow_t", CALLER, RA_SLOT);
+                       "_Znw" LT_SIZE_T "St11align_val_tRKSt9nothrow_t", CALLER, RA_SLOT);
 }
 
 void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t size, size_t align, const void *tag)
 {
     (void)tag;
     return lt_hook_new(size, align, LT_KIND_NEW_ARRAY_ALIGNED, true,
-                    "_Zna" LT_SIZE_T "St11align_val_tRKSt9nothrow_t", CALLER, RA_SLOT);
+                       "_Zna" LT_SIZE_T "St11align_val_tRKSt9nothrow_t", CALLER, RA_SLOT);
 }
 
 void _ZdlPv(void *p)
@@ -275,8 +278,8 @@ void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t align, const void *tag)
 
 /* ---- threads and their names ---------------------------------------------------------------- */
 
-LT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
-                             void *(*fn)(void *), void *arg)
+LT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
+                             void *arg)
 {
     if (!lt_hook_applies())
         return lt_real_system()->pthread_create(thread, attr, fn, arg);

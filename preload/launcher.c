@@ -132,7 +132,8 @@ static bool find_shim(pid_t pid, char *path, size_t size, uint64_t *base)
         file[strcspn(file, "\n")] = '\0';
         const char *name = strrchr(file, '/');
         name = name ? name + 1 : file;
-        if (offset == 0 && (!strcmp(name, "libleaktag.so") || !strcmp(name, "libleaktag-jemalloc.so"))) {
+        if (offset == 0 &&
+            (!strcmp(name, "libleaktag.so") || !strcmp(name, "libleaktag-jemalloc.so"))) {
             snprintf(path, size, "%s", file);
             *base = start;
             found = true;
@@ -145,40 +146,40 @@ static bool find_shim(pid_t pid, char *path, size_t size, uint64_t *base)
 /* The address of a dynamic symbol relative to the module's mapping of file offset 0, from an
  * ELF file of either class. Every offset is checked against the file's size. */
 #define ELF_SYMBOL_FN(fn, Ehdr, Phdr, Shdr, Sym)                                                 \
-    static bool fn(const uint8_t *img, size_t size, const char *name, uint64_t *offset)       \
-    {                                                                                        \
-        const Ehdr *eh = (const Ehdr *)img;                                                  \
-        if (size < sizeof(*eh) || eh->e_phoff > size || eh->e_shoff > size ||                \
-            (uint64_t)eh->e_phnum * sizeof(Phdr) > size - eh->e_phoff ||                     \
-            (uint64_t)eh->e_shnum * sizeof(Shdr) > size - eh->e_shoff)                       \
-            return false;                                                                    \
-        const Phdr *ph = (const Phdr *)(img + eh->e_phoff);                                  \
-        uint64_t first_vaddr = UINT64_MAX;                                                   \
-        for (unsigned i = 0; i < eh->e_phnum; i++)                                           \
-            if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0)                              \
-                first_vaddr = ph[i].p_vaddr;                                                 \
-        const Shdr *sh = (const Shdr *)(img + eh->e_shoff);                                  \
-        for (unsigned i = 0; first_vaddr != UINT64_MAX && i < eh->e_shnum; i++) {            \
-            if (sh[i].sh_type != SHT_DYNSYM || sh[i].sh_link >= eh->e_shnum)                 \
-                continue;                                                                    \
-            const Shdr *str = &sh[sh[i].sh_link];                                            \
-            if (sh[i].sh_offset > size || sh[i].sh_size > size - sh[i].sh_offset ||          \
-                str->sh_offset > size || str->sh_size > size - str->sh_offset)               \
-                return false;                                                                \
-            const Sym *sym = (const Sym *)(img + sh[i].sh_offset);                           \
-            const char *names = (const char *)img + str->sh_offset;                          \
-            for (size_t k = 0; k < sh[i].sh_size / sizeof(Sym); k++) {                       \
-                if (sym[k].st_name >= str->sh_size || sym[k].st_shndx == SHN_UNDEF)          \
-                    continue;                                                                \
-                const char *s = names + sym[k].st_name;                                      \
+    static bool fn(const uint8_t *img, size_t size, const char *name, uint64_t *offset)          \
+    {                                                                                            \
+        const Ehdr *eh = (const Ehdr *)img;                                                      \
+        if (size < sizeof(*eh) || eh->e_phoff > size || eh->e_shoff > size ||                    \
+            (uint64_t)eh->e_phnum * sizeof(Phdr) > size - eh->e_phoff ||                         \
+            (uint64_t)eh->e_shnum * sizeof(Shdr) > size - eh->e_shoff)                           \
+            return false;                                                                        \
+        const Phdr *ph = (const Phdr *)(img + eh->e_phoff);                                      \
+        uint64_t first_vaddr = UINT64_MAX;                                                       \
+        for (unsigned i = 0; i < eh->e_phnum; i++)                                               \
+            if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0)                                  \
+                first_vaddr = ph[i].p_vaddr;                                                     \
+        const Shdr *sh = (const Shdr *)(img + eh->e_shoff);                                      \
+        for (unsigned i = 0; first_vaddr != UINT64_MAX && i < eh->e_shnum; i++) {                \
+            if (sh[i].sh_type != SHT_DYNSYM || sh[i].sh_link >= eh->e_shnum)                     \
+                continue;                                                                        \
+            const Shdr *str = &sh[sh[i].sh_link];                                                \
+            if (sh[i].sh_offset > size || sh[i].sh_size > size - sh[i].sh_offset ||              \
+                str->sh_offset > size || str->sh_size > size - str->sh_offset)                   \
+                return false;                                                                    \
+            const Sym *sym = (const Sym *)(img + sh[i].sh_offset);                               \
+            const char *names = (const char *)img + str->sh_offset;                              \
+            for (size_t k = 0; k < sh[i].sh_size / sizeof(Sym); k++) {                           \
+                if (sym[k].st_name >= str->sh_size || sym[k].st_shndx == SHN_UNDEF)              \
+                    continue;                                                                    \
+                const char *s = names + sym[k].st_name;                                          \
                 if (strnlen(s, str->sh_size - sym[k].st_name) < str->sh_size - sym[k].st_name && \
-                    !strcmp(s, name)) {                                                      \
-                    *offset = sym[k].st_value - (first_vaddr & ~(uint64_t)4095);             \
-                    return true;                                                             \
-                }                                                                            \
-            }                                                                                \
-        }                                                                                    \
-        return false;                                                                        \
+                    !strcmp(s, name)) {                                                          \
+                    *offset = sym[k].st_value - (first_vaddr & ~(uint64_t)4095);                 \
+                    return true;                                                                 \
+                }                                                                                \
+            }                                                                                    \
+        }                                                                                        \
+        return false;                                                                            \
     }
 ELF_SYMBOL_FN(elf64_symbol, Elf64_Ehdr, Elf64_Phdr, Elf64_Shdr, Elf64_Sym)
 ELF_SYMBOL_FN(elf32_symbol, Elf32_Ehdr, Elf32_Phdr, Elf32_Shdr, Elf32_Sym)
@@ -233,8 +234,8 @@ static int read_control(pid_t pid, struct lt_control *c, uint64_t *where, char *
     snprintf(file, sizeof(file), "/proc/%d/root%s", (int)pid, shim);
     if (!elf_symbol(file, LT_CONTROL_SYMBOL, &offset) &&
         !elf_symbol(shim, LT_CONTROL_SYMBOL, &offset)) {
-        snprintf(why, size, "its %s has no %s (another leaktag version?) or cannot be read",
-                 shim, LT_CONTROL_SYMBOL);
+        snprintf(why, size, "its %s has no %s (another leaktag version?) or cannot be read", shim,
+                 LT_CONTROL_SYMBOL);
         return 1;
     }
     for (int attempt = 0; attempt < 100; attempt++) {
@@ -248,14 +249,16 @@ static int read_control(pid_t pid, struct lt_control *c, uint64_t *where, char *
                      errno == EPERM ? ptrace_hint() : "");
             return 1;
         }
-        if (got != (ssize_t)(2 * sizeof(*c)) || memcmp(c->magic, LT_CONTROL_MAGIC,
-                                                       sizeof(LT_CONTROL_MAGIC))) {
+        if (got != (ssize_t)(2 * sizeof(*c)) ||
+            memcmp(c->magic, LT_CONTROL_MAGIC, sizeof(LT_CONTROL_MAGIC))) {
             snprintf(why, size, "its leaktag control block is not where %s says", shim);
             return 1;
         }
         if (c->version != LT_CONTROL_VERSION || c->size != sizeof(*c)) {
-            snprintf(why, size, "its leaktag control block is version %u (%u bytes); this "
-                     "leaktag reads version %u", c->version, c->size, LT_CONTROL_VERSION);
+            snprintf(why, size,
+                     "its leaktag control block is version %u (%u bytes); this "
+                     "leaktag reads version %u",
+                     c->version, c->size, LT_CONTROL_VERSION);
             return 1;
         }
         if (!(c->sequence & 1) && c->sequence == again.sequence) {
@@ -294,8 +297,10 @@ static int ask_pid(pid_t pid, double wait_seconds)
         return 1;
     }
     if (c.pid != pid) {
-        fprintf(stderr, "leaktag: process %d holds the leaktag state of process %d (a copy "
-                        "made without fork()?); not asking it\n", (int)pid, (int)c.pid);
+        fprintf(stderr,
+                "leaktag: process %d holds the leaktag state of process %d (a copy "
+                "made without fork()?); not asking it\n",
+                (int)pid, (int)c.pid);
         return 1;
     }
     char name[16];
@@ -306,14 +311,17 @@ static int ask_pid(pid_t pid, double wait_seconds)
      * shim says its handler answers. */
     if (c.worker_tid || (c.flags & LT_CONTROL_REQUESTS)) {
         if (count_request(pid, control, &c) != 0) {
-            fprintf(stderr, "leaktag: cannot write to process %d's control block: %s\n",
-                    (int)pid, strerror(errno));
+            fprintf(stderr, "leaktag: cannot write to process %d's control block: %s\n", (int)pid,
+                    strerror(errno));
             return 1;
         }
         printf("leaktag: asked process %d for a snapshot (through its control block%s); it "
-               "writes to %s\n", (int)pid,
-               c.worker_tid ? "" : "; leaktag's thread takes it when it starts, at the "
-                                   "program's next allocation", c.output);
+               "writes to %s\n",
+               (int)pid,
+               c.worker_tid ? ""
+                            : "; leaktag's thread takes it when it starts, at the "
+                              "program's next allocation",
+               c.output);
     } else if (c.signal && (c.flags & LT_CONTROL_KILL_ANSWERED)) {
         if (kill(pid, c.signal) != 0) {
             fprintf(stderr, "leaktag: cannot signal %d: %s\n", (int)pid, strerror(errno));
@@ -322,10 +330,12 @@ static int ask_pid(pid_t pid, double wait_seconds)
         printf("leaktag: asked process %d for a snapshot (SIG%s); it writes to %s\n", (int)pid,
                lt_options_signal_name(c.signal, name, sizeof(name)), c.output);
     } else {
-        fprintf(stderr, "leaktag: process %d has one thread and no snapshot signal of leaktag's "
-                        "(LEAKTAG_SIGNAL=off, or its handler could not be installed): no way to "
-                        "ask it; snapshots come at exit, by LEAKTAG_INTERVAL or "
-                        "leaktag_snapshot()\n", (int)pid);
+        fprintf(stderr,
+                "leaktag: process %d has one thread and no snapshot signal of leaktag's "
+                "(LEAKTAG_SIGNAL=off, or its handler could not be installed): no way to "
+                "ask it; snapshots come at exit, by LEAKTAG_INTERVAL or "
+                "leaktag_snapshot()\n",
+                (int)pid);
         return 1;
     }
     if (wait_seconds <= 0)
@@ -366,21 +376,21 @@ static bool find_program(const char *name, char *out, size_t size)
 }
 
 /* Does the ELF file ask for a dynamic loader (PT_INTERP)? -1 when it is not ELF. */
-#define HAS_INTERP_FN(fn, Ehdr, Phdr)                                                          \
-    static int fn(int fd)                                                                    \
-    {                                                                                        \
-        Ehdr eh;                                                                             \
-        if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh))                            \
-            return -1;                                                                       \
-        for (unsigned i = 0; i < eh.e_phnum && i < 256; i++) {                               \
-            Phdr ph;                                                                         \
-            if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) !=           \
-                (ssize_t)sizeof(ph))                                                         \
-                return -1;                                                                   \
-            if (ph.p_type == PT_INTERP)                                                      \
-                return 1;                                                                    \
-        }                                                                                    \
-        return 0;                                                                            \
+#define HAS_INTERP_FN(fn, Ehdr, Phdr)                                               \
+    static int fn(int fd)                                                           \
+    {                                                                               \
+        Ehdr eh;                                                                    \
+        if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh))                   \
+            return -1;                                                              \
+        for (unsigned i = 0; i < eh.e_phnum && i < 256; i++) {                      \
+            Phdr ph;                                                                \
+            if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) != \
+                (ssize_t)sizeof(ph))                                                \
+                return -1;                                                          \
+            if (ph.p_type == PT_INTERP)                                             \
+                return 1;                                                           \
+        }                                                                           \
+        return 0;                                                                   \
     }
 HAS_INTERP_FN(elf64_has_interp, Elf64_Ehdr, Elf64_Phdr)
 HAS_INTERP_FN(elf32_has_interp, Elf32_Ehdr, Elf32_Phdr)
@@ -479,8 +489,8 @@ int main(int argc, char **argv)
         }
         /* The shim's own parser decides, so a value it would refuse is refused here. */
         if (lt_options_set(doc->name, value) != 0) {
-            fprintf(stderr, "leaktag: %.*s: '%s' is not valid (%s)\n", (int)name_len, arg,
-                    value, doc->values);
+            fprintf(stderr, "leaktag: %.*s: '%s' is not valid (%s)\n", (int)name_len, arg, value,
+                    doc->values);
             return 2;
         }
         setenv(doc->name, value, 1);
@@ -512,8 +522,10 @@ int main(int argc, char **argv)
     char file[PATH_MAX];
     const char *why = find_program(argv[i], file, sizeof(file)) ? cannot_track(file) : NULL;
     if (why) {
-        fprintf(stderr, "leaktag: %s %s; not running it (nothing would be tracked, and its "
-                        "snapshot signal would not be handled)\n", file, why);
+        fprintf(stderr,
+                "leaktag: %s %s; not running it (nothing would be tracked, and its "
+                "snapshot signal would not be handled)\n",
+                file, why);
         return 2;
     }
     const char *old = getenv("LD_PRELOAD");

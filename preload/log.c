@@ -33,7 +33,9 @@ static void put_padded(struct out *o, const struct field *f, const char *sign, c
                        size_t len, bool number)
 {
     size_t sign_len = strlen(sign);
-    size_t pad = f->width > 0 && (size_t)f->width > len + sign_len ? (size_t)f->width - len - sign_len : 0;
+    size_t pad = f->width > 0 && (size_t)f->width > len + sign_len
+                     ? (size_t)f->width - len - sign_len
+                     : 0;
     bool zeros = number && f->zeros && !f->left;
     for (size_t i = 0; !f->left && !zeros && i < pad; i++)
         put_char(o, ' ');
@@ -120,10 +122,10 @@ int lt_vformat(char *buf, size_t size, const char *fmt, va_list ap)
         switch (*f) {
         case 'd':
         case 'i': {
-            long long v = is_size ? (long long)va_arg(ap, ssize_t)
-                        : longs >= 2 ? va_arg(ap, long long)
-                        : longs == 1 ? va_arg(ap, long)
-                                     : va_arg(ap, int);
+            long long v = is_size      ? (long long)va_arg(ap, ssize_t)
+                          : longs >= 2 ? va_arg(ap, long long)
+                          : longs == 1 ? va_arg(ap, long)
+                                       : va_arg(ap, int);
             if (v < 0)
                 put_unsigned(&o, &field, "-", -(unsigned long long)v, 10);
             else
@@ -132,33 +134,23 @@ int lt_vformat(char *buf, size_t size, const char *fmt, va_list ap)
         }
         case 'u':
         case 'x': {
-            unsigned long long v = is_size ? va_arg(ap, size_t)
-                                 : longs >= 2 ? va_arg(ap, unsigned long long)
-                                 : longs == 1 ? va_arg(ap, unsigned long)
-                                              : va_arg(ap, unsigned);
+            unsigned long long v = is_size      ? va_arg(ap, size_t)
+                                   : longs >= 2 ? va_arg(ap, unsigned long long)
+                                   : longs == 1 ? va_arg(ap, unsigned long)
+                                                : va_arg(ap, unsigned);
             put_unsigned(&o, &field, "", v, *f == 'x' ? 16 : 10);
             break;
         }
-        case 'p':
-            put_unsigned(&o, &field, "0x", (uintptr_t)va_arg(ap, void *), 16);
-            break;
-        case 's':
-            put_str(&o, &field, va_arg(ap, const char *), precision);
-            break;
+        case 'p': put_unsigned(&o, &field, "0x", (uintptr_t)va_arg(ap, void *), 16); break;
+        case 's': put_str(&o, &field, va_arg(ap, const char *), precision); break;
         case 'c': {
             char c = (char)va_arg(ap, int);
             put_padded(&o, &field, "", &c, 1, false);
             break;
         }
-        case '%':
-            put_char(&o, '%');
-            break;
-        case '\0':
-            f--;
-            break;
-        default:
-            put_char(&o, '%');
-            put_char(&o, *f);
+        case '%': put_char(&o, '%'); break;
+        case '\0': f--; break;
+        default: put_char(&o, '%'); put_char(&o, *f);
         }
     }
     if (size)

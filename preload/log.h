@@ -34,11 +34,11 @@ void lt_log_capture(struct lt_log_capture *c);
 void lt_log_write_captured(const struct lt_log_capture *c);
 
 /* Like lt_log, but only the first time this call site runs. */
-#define lt_log_once(...)                                                         \
-    do {                                                                         \
-        static int lt_logged_;                                                   \
-        if (!__atomic_exchange_n(&lt_logged_, 1, __ATOMIC_RELAXED))              \
-            lt_log(__VA_ARGS__);                                                 \
+#define lt_log_once(...)                                            \
+    do {                                                            \
+        static int lt_logged_;                                      \
+        if (!__atomic_exchange_n(&lt_logged_, 1, __ATOMIC_RELAXED)) \
+            lt_log(__VA_ARGS__);                                    \
     } while (0)
 
 #endif

@@ -29,14 +29,12 @@ static void list_mapping(void *p, size_t bytes)
     for (uint32_t i = 0; i < MAPPINGS_MAX; i++) {
         uint64_t expected = 0;
         if (atomic_compare_exchange_strong_explicit(&mappings[i].lo, &expected, lo,
-                                                    memory_order_relaxed,
-                                                    memory_order_relaxed)) {
+                                                    memory_order_relaxed, memory_order_relaxed)) {
             atomic_store_explicit(&mappings[i].hi, lo + bytes, memory_order_release);
             uint32_t high = atomic_load_explicit(&mappings_high, memory_order_relaxed);
             while (high < i + 1 &&
-                   !atomic_compare_exchange_weak_explicit(&mappings_high, &high, i + 1,
-                                                          memory_order_relaxed,
-                                                          memory_order_relaxed)) {
+                   !atomic_compare_exchange_weak_explicit(
+                       &mappings_high, &high, i + 1, memory_order_relaxed, memory_order_relaxed)) {
             }
             return;
         }

@@ -19,9 +19,8 @@ void lt_misuse_note(enum lt_misuse_type type, uint32_t alloc_stack, uint32_t rel
     unsigned i = 0;
     for (; i < used; i++) {
         struct lt_misuse *m = &sites[i];
-        if (m->type == type && m->alloc_stack == alloc_stack &&
-            m->release_stack == release_stack && m->alloc_kind == alloc_kind &&
-            m->release_kind == release_kind)
+        if (m->type == type && m->alloc_stack == alloc_stack && m->release_stack == release_stack &&
+            m->alloc_kind == alloc_kind && m->release_kind == release_kind)
             break;
     }
     if (i == used) {
@@ -31,8 +30,8 @@ void lt_misuse_note(enum lt_misuse_type type, uint32_t alloc_stack, uint32_t rel
                         LT_MISUSE_MAX);
             return;
         }
-        sites[used++] = (struct lt_misuse){type, alloc_stack, release_stack,
-                                           (uint8_t)alloc_kind, (uint8_t)release_kind, 0};
+        sites[used++] = (struct lt_misuse){
+            type, alloc_stack, release_stack, (uint8_t)alloc_kind, (uint8_t)release_kind, 0};
     }
     sites[i].count++;
     pthread_mutex_unlock(&lock);

@@ -12,7 +12,7 @@
 
 struct lt_misuse {
     uint32_t type;
-    uint32_t alloc_stack;   /* LT_STACK_NONE for unknown frees */
+    uint32_t alloc_stack; /* LT_STACK_NONE for unknown frees */
     uint32_t release_stack;
     uint8_t alloc_kind;
     uint8_t release_kind;

@@ -33,7 +33,7 @@ struct copy {
     bool seen; /* at the rescan under way */
 };
 
-static void find_build_id(struct lt_module *m, const ElfW(Phdr) *ph, uint64_t bias)
+static void find_build_id(struct lt_module *m, const ElfW(Phdr) * ph, uint64_t bias)
 {
     const unsigned char *p = (const unsigned char *)(uintptr_t)(bias + ph->p_vaddr);
     const unsigned char *end = p + ph->p_memsz;
@@ -119,7 +119,7 @@ static struct copy *registered_as(const struct copy *f)
 }
 
 static uint64_t loader_lo, loader_hi;
-static _Atomic uint32_t opened_cs;    /* the last dlopen call (0: none since the last rescan) */
+static _Atomic uint32_t opened_cs; /* the last dlopen call (0: none since the last rescan) */
 
 bool lt_modules_in_loader(uint64_t pc)
 {
@@ -133,7 +133,8 @@ static bool grow(void)
     size_t more = room ? room * 2 : 64;
     if (more > MODULES_MAX)
         return false;
-    struct copy *r = lt_mem_map_scratch(more * sizeof(*r)), *f = lt_mem_map_scratch(more * sizeof(*f));
+    struct copy *r = lt_mem_map_scratch(more * sizeof(*r)),
+                *f = lt_mem_map_scratch(more * sizeof(*f));
     if (!r || !f) {
         lt_mem_unmap(r, more * sizeof(*r));
         lt_mem_unmap(f, more * sizeof(*f));

@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 struct lt_module {
-    const char *path;   /* the main program's real path for "" */
-    uint64_t bias;      /* dlpi_addr: runtime address = ELF vaddr + bias */
+    const char *path; /* the main program's real path for "" */
+    uint64_t bias;    /* dlpi_addr: runtime address = ELF vaddr + bias */
     const unsigned char *build_id;
     size_t build_id_size;
     unsigned segments;

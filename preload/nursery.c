@@ -17,7 +17,7 @@ _Atomic uint64_t lt_nursery_hints[LT_NURSERY_HINTS];
 static struct lt_nursery *_Atomic all[LT_NURSERIES_MAX];
 static _Atomic uint32_t all_count;
 static struct lt_nursery *free_list[LT_NURSERY_SIZES]; /* by (bits - MIN) / 2 */
-static _Atomic bool list_lock; /* free_list and the growth of all[] */
+static _Atomic bool list_lock;                         /* free_list and the growth of all[] */
 static _Atomic uint64_t evictions, remote_frees, growths;
 
 int lt_nursery_init(void)
@@ -54,8 +54,8 @@ static struct lt_nursery *take(unsigned bits)
             n->map_bytes = bytes;
             n->where = (_Atomic uint64_t *)(void *)&n->group[groups];
             atomic_store_explicit(&n->owner, LT_THREAD_OVERFLOW, memory_order_relaxed);
-            atomic_store_explicit(&all[atomic_load_explicit(&all_count, memory_order_relaxed)],
-                                  n, memory_order_release);
+            atomic_store_explicit(&all[atomic_load_explicit(&all_count, memory_order_relaxed)], n,
+                                  memory_order_release);
             atomic_fetch_add_explicit(&all_count, 1, memory_order_release);
         }
     }
@@ -87,14 +87,13 @@ void lt_nursery_attach(struct lt_thread *self)
 /* Takes the block in way w of group gi (key k) out to the shared table, leaving its key
  * `then` (EMPTY, or CLAIMED for a refill). False if another thread freed it first (the key
  * is EMPTY then) or if the shared table had no room (nothing changed). */
-static bool evict(struct lt_thread *self, struct lt_nursery *n, unsigned gi, unsigned w,
-                  uint64_t k, uint64_t then, bool *no_room)
+static bool evict(struct lt_thread *self, struct lt_nursery *n, unsigned gi, unsigned w, uint64_t k,
+                  uint64_t then, bool *no_room)
 {
     struct lt_nursery_group *g = &n->group[gi];
     struct lt_block b;
     lt_unpack(k, atomic_load_explicit(&g->meta[w], memory_order_relaxed),
-              atomic_load_explicit(&n->where[gi * LT_NURSERY_WAYS + w], memory_order_relaxed),
-              &b);
+              atomic_load_explicit(&n->where[gi * LT_NURSERY_WAYS + w], memory_order_relaxed), &b);
     *no_room = false;
     if (lt_table_insert(self, &b) != 0) {
         *no_room = true;
@@ -232,8 +231,7 @@ static void flush(struct lt_thread *self, struct lt_nursery *n)
             bool no_room;
             if (!evict(self, n, gi, w, k, LT_NURSERY_EMPTY, &no_room) && no_room) {
                 /* No room in the shared table: the block is not tracked any more. */
-                atomic_store_explicit(&n->group[gi].key[w], LT_NURSERY_EMPTY,
-                                      memory_order_relaxed);
+                atomic_store_explicit(&n->group[gi].key[w], LT_NURSERY_EMPTY, memory_order_relaxed);
                 lt_log_once("leaktag's memory ran out: blocks of an ended thread are dropped");
             }
         }
@@ -316,8 +314,7 @@ void lt_nursery_scan(struct lt_thread *self, lt_table_visit_fn visit, void *ctx)
         slots += n ? lt_nursery_slots(n) : 0;
     }
     size_t bytes = slots * sizeof(uint64_t);
-    struct seen s = {.addr = slots ? lt_mem_map_scratch(bytes) : NULL, .visit = visit,
-                     .ctx = ctx};
+    struct seen s = {.addr = slots ? lt_mem_map_scratch(bytes) : NULL, .visit = visit, .ctx = ctx};
     for (uint32_t i = 0; i < count; i++) {
         struct lt_nursery *n = atomic_load_explicit(&all[i], memory_order_acquire);
         for (unsigned j = 0; n && j < lt_nursery_slots(n); j++) {

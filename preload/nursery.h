@@ -57,11 +57,11 @@ struct lt_nursery_group {
 } __attribute__((aligned(64)));
 
 struct lt_nursery {
-    uint32_t bits;          /* 1 << bits groups */
-    _Atomic uint32_t owner; /* thread index; LT_THREAD_OVERFLOW while free */
-    uint32_t victim;        /* rotates through a full group's ways */
-    uint32_t evicted;       /* blocks pushed out since window_allocs */
-    uint64_t window_allocs; /* the owner's allocation count when the window began */
+    uint32_t bits;           /* 1 << bits groups */
+    _Atomic uint32_t owner;  /* thread index; LT_THREAD_OVERFLOW while free */
+    uint32_t victim;         /* rotates through a full group's ways */
+    uint32_t evicted;        /* blocks pushed out since window_allocs */
+    uint64_t window_allocs;  /* the owner's allocation count when the window began */
     _Atomic uint64_t *where; /* stack:32 | time_cs:32, by group * 4 + way, after the groups */
     struct lt_nursery *next_free;
     size_t map_bytes;
@@ -160,10 +160,10 @@ LT_INLINE bool lt_nursery_remove(struct lt_thread *self, uint64_t addr, struct l
             /* Only the owner writes a slot's contents; another thread can only claim it for
              * a free of the same block, which would be a double free. */
             unsigned w = (unsigned)__builtin_ctz(found);
-            lt_unpack(addr, atomic_load_explicit(&g->meta[w], memory_order_relaxed),
-                      atomic_load_explicit(&n->where[gi * LT_NURSERY_WAYS + w],
-                                           memory_order_relaxed),
-                      out);
+            lt_unpack(
+                addr, atomic_load_explicit(&g->meta[w], memory_order_relaxed),
+                atomic_load_explicit(&n->where[gi * LT_NURSERY_WAYS + w], memory_order_relaxed),
+                out);
             atomic_store_explicit(&g->key[w], LT_NURSERY_EMPTY, memory_order_relaxed);
             return true;
         }

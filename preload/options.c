@@ -32,7 +32,7 @@ typedef void (*show_fn)(char *buf, size_t size, const void *value);
 struct option {
     struct lt_option_doc doc;
     parse_fn parse;
-    show_fn show;     /* the value in force, as the variable would spell it */
+    show_fn show; /* the value in force, as the variable would spell it */
     void *dest;
     long min, max;
 };
@@ -66,8 +66,10 @@ static bool parse_bytes(const char *text, void *dest, long min, long max)
             return false;
         v = v * 10 + (unsigned)(*p - '0');
     }
-    unsigned shift = *p == 'K' || *p == 'k' ? 10 : *p == 'M' || *p == 'm' ? 20
-                   : *p == 'G' || *p == 'g' ? 30 : 0;
+    unsigned shift = *p == 'K' || *p == 'k'   ? 10
+                     : *p == 'M' || *p == 'm' ? 20
+                     : *p == 'G' || *p == 'g' ? 30
+                                              : 0;
     if (shift)
         p++;
     if (*p || (shift && v > (~0ull >> shift)))
@@ -145,17 +147,24 @@ static const struct {
     const char *name;
     int number;
 } signal_names[] = {
-    {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}, {"URG", SIGURG},
-    {"WINCH", SIGWINCH}, {"PWR", SIGPWR}, {"PROF", SIGPROF}, {"VTALRM", SIGVTALRM},
+    {"USR1", SIGUSR1},   {"USR2", SIGUSR2}, {"HUP", SIGHUP},   {"URG", SIGURG},
+    {"WINCH", SIGWINCH}, {"PWR", SIGPWR},   {"PROF", SIGPROF}, {"VTALRM", SIGVTALRM},
 };
 
 /* Signals leaktag must never take over: they kill, stop, or report faults. */
 static bool signal_usable(long n)
 {
     switch (n) {
-    case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS: case SIGILL:
-    case SIGFPE: case SIGABRT: case SIGTRAP: case SIGSYS: case SIGCHLD:
-        return false;
+    case SIGKILL:
+    case SIGSTOP:
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGILL:
+    case SIGFPE:
+    case SIGABRT:
+    case SIGTRAP:
+    case SIGSYS:
+    case SIGCHLD: return false;
     }
     return n > 0 && n < 65;
 }
@@ -248,67 +257,120 @@ static const struct option options[] = {
     {{"LEAKTAG_DEPTH", "32", "1..64",
       "Frames recorded per allocation stack. 1 records only the call site (no unwinding), "
       "the cheapest mode."},
-     parse_unsigned, show_unsigned, &lt_opt.depth, 1, LT_MAX_DEPTH},
+     parse_unsigned,
+     show_unsigned,
+     &lt_opt.depth,
+     1,
+     LT_MAX_DEPTH},
     {{"LEAKTAG_OUTPUT", "leaktag.%e.%p.%n.lts", "path template",
       "Where snapshots go: %p pid, %n snapshot number (from 1), %e the name the program "
       "was started as (argv[0], as ps shows it), "
       "%t unix time, %% a percent sign. A relative path is taken from the directory the "
       "process started in."},
-     parse_path, show_path, lt_opt.output, 0, LT_PATH_MAX},
-    {{"LEAKTAG_SIGNAL", "USR2", "USR1, USR2, HUP, URG, WINCH, PWR, PROF, VTALRM (SIG prefix optional), a number (not "
+     parse_path,
+     show_path,
+     lt_opt.output,
+     0,
+     LT_PATH_MAX},
+    {{"LEAKTAG_SIGNAL", "USR2",
+      "USR1, USR2, HUP, URG, WINCH, PWR, PROF, VTALRM (SIG prefix optional), a number (not "
       "KILL, STOP, SEGV, BUS, ILL, FPE, ABRT, TRAP, SYS, CHLD), off",
       "Signal that triggers a snapshot (kill -USR2 PID; leaktag --pid needs none). Left at "
       "the default, the signal stays the program's wherever it has a handler of its own or "
       "ignores it: then a kill reaches only the program, and no snapshot is taken. Given "
       "explicitly, it is leaktag's: a handler of the program's is chained, both run."},
-     parse_signal, show_signal, &lt_opt.signal, 0, 0},
+     parse_signal,
+     show_signal,
+     &lt_opt.signal,
+     0,
+     0},
     {{"LEAKTAG_INTERVAL", "0", "seconds, 0 = off",
       "Also write a snapshot every this many seconds."},
-     parse_unsigned, show_unsigned, &lt_opt.interval, 0, 86400 * 365},
+     parse_unsigned,
+     show_unsigned,
+     &lt_opt.interval,
+     0,
+     86400 * 365},
     {{"LEAKTAG_AT_EXIT", "1", "0/1, no/yes, false/true, off/on",
       "Write a snapshot of the blocks still live when the process ends, however it ends: "
       "exit or return from main, _exit, _Exit, quick_exit, abort, or a signal whose default "
       "action ends it (while the program leaves that at its default); the process then ends "
       "exactly as it would have."},
-     parse_bool, show_bool, &lt_opt.at_exit, 0, 0},
+     parse_bool,
+     show_bool,
+     &lt_opt.at_exit,
+     0,
+     0},
     {{"LEAKTAG_QUIET", "0", "0/1, no/yes, false/true, off/on",
       "Do not print a line for each snapshot written (errors are still printed)."},
-     parse_bool, show_bool, &lt_opt.quiet, 0, 0},
+     parse_bool,
+     show_bool,
+     &lt_opt.quiet,
+     0,
+     0},
     {{"LEAKTAG_SAMPLES", "8", "0..1024, all",
       "Blocks per stack whose first bytes are copied into a snapshot; all copies every live "
       "block's (a census: the report's strings and --grep then count over all of them)."},
-     parse_samples, show_samples, &lt_opt.samples, 0, 1024},
+     parse_samples,
+     show_samples,
+     &lt_opt.samples,
+     0,
+     1024},
     {{"LEAKTAG_SAMPLE_BYTES", "256", "0..16777216",
       "Bytes copied from the start of each sampled block; 0 captures no content at all and "
       "leaves the command line out too (for processes that hold secrets)."},
-     parse_unsigned, show_unsigned, &lt_opt.sample_bytes, 0, LT_FORMAT_SAMPLE_BYTES_MAX},
+     parse_unsigned,
+     show_unsigned,
+     &lt_opt.sample_bytes,
+     0,
+     LT_FORMAT_SAMPLE_BYTES_MAX},
     {{"LEAKTAG_MAX_MEMORY", "0", "bytes (K, M, G suffixes), 0 = no limit",
       "Cap on leaktag's own memory (tables, stacks, threads). Past it, new blocks are not "
       "tracked: one line says so, untracked_blocks counts them, the program runs on."},
-     parse_bytes, show_bytes, &lt_opt.max_memory, 0, 0},
+     parse_bytes,
+     show_bytes,
+     &lt_opt.max_memory,
+     0,
+     0},
     {{"LEAKTAG_SAMPLE", "0", "bytes (K, M, G suffixes, at most 1T), on (= 512K), off",
       "Sampled mode: record a block about every this many bytes allocated (Poisson "
       "sampling by bytes), for near-zero overhead. Reports then show unbiased estimates of "
       "blocks and bytes per group, marked as such."},
-     parse_sample, show_bytes, &lt_opt.sample, 0, 0},
+     parse_sample,
+     show_bytes,
+     &lt_opt.sample,
+     0,
+     0},
     {{"LEAKTAG_KEEP", "20", "0..1000, 0 = all",
       "Snapshots this process keeps: when it writes one more, its oldest is removed (only if "
       "the file is still the one it wrote). Bounds the disk a flood of snapshot signals can "
       "fill."},
-     parse_unsigned, show_unsigned, &lt_opt.keep, 0, 1000},
+     parse_unsigned,
+     show_unsigned,
+     &lt_opt.keep,
+     0,
+     1000},
     {{"LEAKTAG_BACKEND", "libc", "libc (or next), jemalloc",
       "Where the program's memory comes from: libc is the next malloc in the chain (glibc, or "
       "jemalloc if the program links it); jemalloc serves every block from libjemalloc.so.2 "
       "through its mallocx API (glibc's behaviour at the malloc interface is kept), in a "
       "program that links jemalloc or under libleaktag-jemalloc.so (leaktag --backend "
       "jemalloc picks it)."},
-     parse_backend, show_backend, &lt_opt.backend, 0, 0},
+     parse_backend,
+     show_backend,
+     &lt_opt.backend,
+     0,
+     0},
     {{"LEAKTAG_REACH", "0", "0/1, no/yes, false/true, off/on",
       "With each snapshot, a reachability scan of the live process: which blocks nothing "
       "points at any more (definitely lost, indirectly lost, possibly lost, reachable, as "
       "valgrind says at exit). Threads stop only while a copy-on-write image of the process "
       "is made (with ptrace); the scan runs in that copy."},
-     parse_bool, show_bool, &lt_opt.reach, 0, 0},
+     parse_bool,
+     show_bool,
+     &lt_opt.reach,
+     0,
+     0},
 };
 
 const struct lt_option_doc *lt_options_docs(size_t *count)

@@ -15,16 +15,16 @@
 enum lt_backend_kind { LT_BACKEND_LIBC, LT_BACKEND_JEMALLOC };
 
 struct lt_options {
-    unsigned depth;               /* frames per stack; 1 = call site only */
-    char output[LT_PATH_MAX];     /* snapshot path template */
-    int signal;                   /* snapshot signal, 0 = none */
-    bool signal_chosen;           /* LEAKTAG_SIGNAL was given: leaktag's even where the
+    unsigned depth;                /* frames per stack; 1 = call site only */
+    char output[LT_PATH_MAX];      /* snapshot path template */
+    int signal;                    /* snapshot signal, 0 = none */
+    bool signal_chosen;            /* LEAKTAG_SIGNAL was given: leaktag's even where the
                                      program handles it (else the program's action stands) */
-    unsigned interval;            /* seconds between automatic snapshots, 0 = off */
-    bool at_exit;                 /* snapshot when the process exits */
-    bool quiet;                   /* no "snapshot written" lines */
-    unsigned samples;             /* byte samples per stack */
-    unsigned sample_bytes;        /* bytes per sample, 0 = no content capture */
+    unsigned interval;             /* seconds between automatic snapshots, 0 = off */
+    bool at_exit;                  /* snapshot when the process exits */
+    bool quiet;                    /* no "snapshot written" lines */
+    unsigned samples;              /* byte samples per stack */
+    unsigned sample_bytes;         /* bytes per sample, 0 = no content capture */
     unsigned long long max_memory; /* cap on leaktag's own mappings, 0 = none */
     unsigned long long sample;     /* mean bytes between sampled blocks, 0 = every block */
     int backend;                   /* enum lt_backend_kind */

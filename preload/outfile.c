@@ -78,7 +78,9 @@ static void expand(char *out, size_t size, const char *tmpl, uint32_t seq)
         case 'p': len += (size_t)lt_format(out + len, size - len, "%d", (int)getpid()); break;
         case 'n': len += (size_t)lt_format(out + len, size - len, "%u", seq); break;
         case 'e': len += (size_t)lt_format(out + len, size - len, "%s", program); break;
-        case 't': len += (size_t)lt_format(out + len, size - len, "%lld", (long long)time(NULL)); break;
+        case 't':
+            len += (size_t)lt_format(out + len, size - len, "%lld", (long long)time(NULL));
+            break;
         case '%': out[len++] = '%'; break;
         default: /* not ours: keep it as written */
             out[len++] = '%';

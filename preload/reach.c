@@ -112,7 +112,7 @@ static void refer(struct lt_reach *r, uint64_t value, uint64_t where, uint32_t f
     if (now == LT_VERDICT_REACHABLE)
         return;
     uint8_t via_this = value == r->start[i] && from_definite ? LT_VERDICT_REACHABLE
-                                                            : LT_VERDICT_POSSIBLY_LOST;
+                                                             : LT_VERDICT_POSSIBLY_LOST;
     if (via_this <= now)
         return;
     r->state[i] = via_this;
@@ -122,8 +122,7 @@ static void refer(struct lt_reach *r, uint64_t value, uint64_t where, uint32_t f
 }
 
 /* Phase two's reference, inside the structure headed by `head`. */
-static void claim(struct lt_reach *r, uint64_t value, uint64_t where, uint32_t from,
-                  uint32_t head)
+static void claim(struct lt_reach *r, uint64_t value, uint64_t where, uint32_t from, uint32_t head)
 {
     long found = lt_reach_find(r, value);
     if (found < 0)
@@ -171,8 +170,8 @@ static void drain(struct lt_reach *r, bool phase_two, uint32_t head)
 {
     while (r->stack_len) {
         uint32_t i = r->stack[--r->stack_len];
-        scan(r, r->start[i], r->start[i] + r->size[i], i,
-             r->state[i] == LT_VERDICT_REACHABLE, phase_two, head);
+        scan(r, r->start[i], r->start[i] + r->size[i], i, r->state[i] == LT_VERDICT_REACHABLE,
+             phase_two, head);
     }
 }
 

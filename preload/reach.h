@@ -50,7 +50,7 @@ struct lt_reach {
     uint64_t *via_addr; /* the address of the word that pointed at the block */
 
     /* work memory */
-    uint64_t *index_page; /* page number + 1 (0: empty) */
+    uint64_t *index_page;  /* page number + 1 (0: empty) */
     uint32_t *index_first; /* the first block that overlaps that page */
     size_t index_mask;
     uint64_t lowest, highest; /* no block starts below the one or ends above the other */

@@ -29,8 +29,8 @@ void lt_signals_app_action(int sig, struct sigaction *out);
 bool lt_signals_app_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
 /* Helpers for the managing modules. */
-bool lt_signals_ignores(const struct sigaction *act);    /* SIG_IGN */
-bool lt_signals_default(const struct sigaction *act);    /* SIG_DFL */
+bool lt_signals_ignores(const struct sigaction *act); /* SIG_IGN */
+bool lt_signals_default(const struct sigaction *act); /* SIG_DFL */
 
 /* Calls the application's handler for sig as the kernel would have: with the mask it asked
  * for (the interrupted one, its sa_mask, sig itself unless SA_NODEFER), reset to SIG_DFL

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 
 struct lt_stackcache *lt_stackcache_new(uint64_t lo, uint64_t hi, uint32_t sets,
-                                       lt_stackcache_frame_size_fn frame_size)
+                                        lt_stackcache_frame_size_fn frame_size)
 {
     uint32_t depth = lt_opt.depth;
     uint32_t stride = (uint32_t)(sizeof(struct lt_stackcache_entry) + depth * sizeof(uint64_t) +

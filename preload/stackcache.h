@@ -57,12 +57,12 @@ struct lt_stackcache_caller {
 };
 
 struct lt_stackcache {
-    uint32_t stride;     /* bytes per entry */
+    uint32_t stride; /* bytes per entry */
     uint32_t max_depth;
-    uint32_t sets;       /* a power of two */
-    uint32_t next_victim; /* round-robin replacement within a set */
+    uint32_t sets;                 /* a power of two */
+    uint32_t next_victim;          /* round-robin replacement within a set */
     uint32_t stores, replacements; /* in the current window */
-    uint64_t stack_lo, stack_hi; /* the thread's stack: entries never point outside it */
+    uint64_t stack_lo, stack_hi;   /* the thread's stack: entries never point outside it */
     size_t map_bytes;
     lt_stackcache_frame_size_fn frame_size;
     struct lt_stackcache_caller callers[LT_STACKCACHE_CALLERS];
@@ -80,7 +80,7 @@ static inline uint64_t lt_stackcache_frame1(struct lt_stackcache *c, uint64_t ca
     const struct lt_stackcache_caller *k =
         &c->callers[((caller * 0x9E3779B97F4A7C15ull) >> 58) & (LT_STACKCACHE_CALLERS - 1)];
     uint64_t offset = lt_likely(k->caller == caller) ? k->frame1_offset
-                                                       : lt_stackcache_caller_slow(c, caller);
+                                                     : lt_stackcache_caller_slow(c, caller);
     uint64_t at = slot0 + offset;
     if (!offset || at + LT_ARCH_WORD > c->stack_hi || at < slot0)
         return 0;
@@ -126,7 +126,7 @@ static inline uint32_t lt_stackcache_find(struct lt_stackcache *c, uint64_t call
 /* A cache of `sets` sets for the calling thread whose stack is [lo, hi); NULL when out of
  * memory. */
 struct lt_stackcache *lt_stackcache_new(uint64_t lo, uint64_t hi, uint32_t sets,
-                                       lt_stackcache_frame_size_fn frame_size);
+                                        lt_stackcache_frame_size_fn frame_size);
 void lt_stackcache_free(struct lt_stackcache *c);
 
 /* Remembers a freshly unwound stack: frames[i] is the return address stored at slots[i].

@@ -41,10 +41,9 @@ static char *arena_cur, *arena_end;
 
 static inline struct record *record_of(uint32_t id)
 {
-    struct record *_Atomic *chunk =
-        atomic_load_explicit(&id_chunks[id >> ID_CHUNK_SHIFT], memory_order_acquire);
-    return chunk ? atomic_load_explicit(&chunk[id & (ID_CHUNK - 1)], memory_order_acquire)
-                 : NULL;
+    struct record *_Atomic *chunk = atomic_load_explicit(&id_chunks[id >> ID_CHUNK_SHIFT],
+                                                         memory_order_acquire);
+    return chunk ? atomic_load_explicit(&chunk[id & (ID_CHUNK - 1)], memory_order_acquire) : NULL;
 }
 
 static struct index *new_index(uint64_t entries)
@@ -112,7 +111,7 @@ static uint32_t add(uint64_t h, const uint64_t *frames, unsigned depth)
         ix = bigger;
     }
     struct record *_Atomic *chunk = atomic_load_explicit(&id_chunks[id >> ID_CHUNK_SHIFT],
-                                                          memory_order_relaxed);
+                                                         memory_order_relaxed);
     if (!chunk) {
         chunk = lt_mem_map(ID_CHUNK * sizeof(*chunk));
         if (!chunk)

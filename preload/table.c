@@ -81,8 +81,7 @@ static _Atomic uint64_t lost_records;
 static bool thread_is_gone(const struct lt_thread *t)
 {
     int saved = errno;
-    bool gone = t->tid <= 0 ||
-                (syscall(SYS_tgkill, getpid(), t->tid, 0) != 0 && errno == ESRCH);
+    bool gone = t->tid <= 0 || (syscall(SYS_tgkill, getpid(), t->tid, 0) != 0 && errno == ESRCH);
     errno = saved;
     return gone;
 }
@@ -210,8 +209,8 @@ int lt_table_insert_slow(struct lt_thread *self, const struct lt_block *b)
         enum insert_result r;
         lt_table_enter(self);
         struct lt_generation *g = newest(s);
-        while ((r = insert_into(g, h, b->addr, meta, where, lt_busy_key(self->idx), NULL,
-                                far)) == REDIRECT ||
+        while ((r = insert_into(g, h, b->addr, meta, where, lt_busy_key(self->idx), NULL, far)) ==
+                   REDIRECT ||
                r == WAIT) {
             /* WAIT: a migrator was descheduled while others filled its target. It finishes
              * once it runs again; dropping the block instead would break exact counts. */
@@ -290,8 +289,8 @@ bool lt_table_remove_slow(struct lt_thread *self, uint64_t addr, struct lt_block
 static bool try_hold(struct lt_shard *s)
 {
     bool expected = false;
-    return atomic_compare_exchange_strong_explicit(&s->busy, &expected, true,
-                                                   memory_order_acquire, memory_order_relaxed);
+    return atomic_compare_exchange_strong_explicit(&s->busy, &expected, true, memory_order_acquire,
+                                                   memory_order_relaxed);
 }
 
 static void hold(struct lt_shard *s)
@@ -373,9 +372,9 @@ static LT_COLD enum migrate_result migrate(struct lt_thread *self, struct lt_sha
     if (reserve > live + 1) {
         uint64_t limit = g->slots - lt_min(g->slots - 1, reserve);
         uint64_t was = atomic_load_explicit(&g->insert_limit, memory_order_relaxed);
-        while (limit < was && !atomic_compare_exchange_weak_explicit(
-                                  &g->insert_limit, &was, limit, memory_order_relaxed,
-                                  memory_order_relaxed))
+        while (limit < was &&
+               !atomic_compare_exchange_weak_explicit(&g->insert_limit, &was, limit,
+                                                      memory_order_relaxed, memory_order_relaxed))
             ;
     }
 
@@ -411,8 +410,7 @@ static LT_COLD enum migrate_result migrate(struct lt_thread *self, struct lt_sha
                 continue;
             }
             if (atomic_compare_exchange_weak_explicit(&sl->key, &k, k | LT_KEY_MIGRATING,
-                                                      memory_order_acq_rel,
-                                                      memory_order_acquire)) {
+                                                      memory_order_acq_rel, memory_order_acquire)) {
                 uint64_t meta = atomic_load_explicit(&sl->meta, memory_order_relaxed);
                 uint64_t where = atomic_load_explicit(&sl->where, memory_order_relaxed);
                 /* FULL should not happen: g reserves room for every key counted after
@@ -422,8 +420,8 @@ static LT_COLD enum migrate_result migrate(struct lt_thread *self, struct lt_sha
                 enum insert_result r;
                 unsigned full_spins = 0;
                 while ((r = insert_into(g, lt_hash_addr(k), k, meta, where,
-                                        lt_busy_key(LT_THREAD_OVERFLOW), &migrated,
-                                        true)) == FULL &&
+                                        lt_busy_key(LT_THREAD_OVERFLOW), &migrated, true)) ==
+                           FULL &&
                        full_spins < FULL_PATIENCE)
                     wait_a_little(&full_spins);
                 if (r == FULL) {
@@ -536,8 +534,8 @@ void lt_table_scan(struct lt_thread *self, lt_table_visit_fn visit, void *ctx)
                 uint64_t meta2 = atomic_load_explicit(&sl->meta, memory_order_relaxed);
                 uint64_t where2 = atomic_load_explicit(&sl->where, memory_order_relaxed);
                 atomic_thread_fence(memory_order_acquire);
-                if (atomic_load_explicit(&sl->key, memory_order_relaxed) != k ||
-                    meta2 != meta || where2 != where)
+                if (atomic_load_explicit(&sl->key, memory_order_relaxed) != k || meta2 != meta ||
+                    where2 != where)
                     continue;
                 struct lt_block b;
                 lt_unpack(k, meta, where, &b);
@@ -580,8 +578,7 @@ void lt_table_stats(struct lt_table_stats *out)
      * unmapped only under this lock, so none can vanish under us. */
     pthread_mutex_lock(&retired.lock);
     for (unsigned i = 0; i < LT_TABLE_SHARDS; i++) {
-        struct lt_generation *g = atomic_load_explicit(&lt_shards[i].current,
-                                                       memory_order_acquire);
+        struct lt_generation *g = atomic_load_explicit(&lt_shards[i].current, memory_order_acquire);
         out->slots += g->slots;
         out->bytes += g->map_bytes;
     }

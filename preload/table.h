@@ -86,8 +86,8 @@ void lt_table_compact(struct lt_thread *self);
 unsigned lt_table_reclaim(struct lt_thread *self, int64_t timeout_ns);
 
 struct lt_table_stats {
-    uint64_t slots;      /* capacity of the current generations */
-    uint64_t bytes;      /* mapped by the table, retired generations included */
+    uint64_t slots; /* capacity of the current generations */
+    uint64_t bytes; /* mapped by the table, retired generations included */
     uint64_t migrations;
     uint64_t lost_records; /* given up by a rebuild that found no room (should stay 0) */
 };
@@ -109,8 +109,8 @@ void lt_table_fork_child(void);
 #define LT_KEY_TOMB 8u         /* removed */
 #define LT_KEY_MOVED_EMPTY 16u /* empty or tombstone when its generation was migrated */
 #define LT_KEY_BUSY_BIT 4u
-#define LT_KEY_MIGRATING 1u    /* flag: the migrator is copying this key */
-#define LT_KEY_MOVED 2u        /* flag: this key now lives in the next generation */
+#define LT_KEY_MIGRATING 1u /* flag: the migrator is copying this key */
+#define LT_KEY_MOVED 2u     /* flag: this key now lives in the next generation */
 #define LT_KEY_FLAGS (LT_KEY_MIGRATING | LT_KEY_MOVED)
 
 /* An insert that finds no free slot this close to home asks for the shard to be rebuilt;
@@ -126,12 +126,12 @@ struct lt_slot {
 struct lt_generation {
     /* Read by every operation, written only while the generation is created or migrated. */
     uint64_t slots;
-    _Atomic uint64_t insert_limit;  /* while `limited`: used count at which inserts wait */
+    _Atomic uint64_t insert_limit; /* while `limited`: used count at which inserts wait */
     uint64_t map_bytes;
     struct lt_generation *_Atomic next; /* set when this generation is being migrated */
-    _Atomic bool limited;           /* a migration is still filling this generation */
+    _Atomic bool limited;               /* a migration is still filling this generation */
     char pad[64 - 4 * 8 - sizeof(bool)];
-    _Atomic uint64_t used;          /* while `limited`: slots claimed by application inserts */
+    _Atomic uint64_t used; /* while `limited`: slots claimed by application inserts */
     char pad2[64 - 8];
     struct lt_slot slot[];
 };
@@ -271,8 +271,7 @@ static inline int lt_table_insert_unfiltered(struct lt_thread *self, const struc
             struct lt_slot *sl = &g->slot[i];
             uint64_t k = atomic_load_explicit(&sl->key, memory_order_relaxed);
             if (k == LT_KEY_EMPTY || k == LT_KEY_TOMB) {
-                if (!atomic_compare_exchange_strong_explicit(&sl->key, &k,
-                                                             lt_busy_key(self->idx),
+                if (!atomic_compare_exchange_strong_explicit(&sl->key, &k, lt_busy_key(self->idx),
                                                              memory_order_acquire,
                                                              memory_order_relaxed))
                     break; /* raced: let the slow path sort it out */
@@ -301,8 +300,7 @@ static inline bool lt_table_remove(struct lt_thread *self, uint64_t addr, struct
         return false;
     bool found = lt_table_remove_unfiltered(self, addr, out);
     if (lt_unlikely(lt_table_filter_on) && found)
-        atomic_fetch_sub_explicit(&lt_table_filter[lt_filter_slot(addr)], 1,
-                                  memory_order_relaxed);
+        atomic_fetch_sub_explicit(&lt_table_filter[lt_filter_slot(addr)], 1, memory_order_relaxed);
     return found;
 }
 
@@ -322,9 +320,8 @@ static inline bool lt_table_remove_unfiltered(struct lt_thread *self, uint64_t a
             if (k == addr) {
                 uint64_t meta = atomic_load_explicit(&sl->meta, memory_order_relaxed);
                 uint64_t where = atomic_load_explicit(&sl->where, memory_order_relaxed);
-                if (!atomic_compare_exchange_strong_explicit(&sl->key, &k, LT_KEY_TOMB,
-                                                             memory_order_acq_rel,
-                                                             memory_order_relaxed))
+                if (!atomic_compare_exchange_strong_explicit(
+                        &sl->key, &k, LT_KEY_TOMB, memory_order_acq_rel, memory_order_relaxed))
                     break; /* a migration flagged it: the slow path follows it */
                 lt_table_leave(self);
                 lt_unpack(addr, meta, where, out);

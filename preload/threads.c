@@ -33,8 +33,8 @@ static bool membarrier_ready;
 static _Atomic bool overflow_used; /* its hook_seq is shared, so it cannot show who is inside */
 
 static void (*_Atomic exit_listener)(void);
-static _Atomic pid_t leaktag_tid;       /* leaktag's thread, 0 until it runs */
-static _Atomic uint64_t leaktag_stack;  /* an address inside its stack, once it runs */
+static _Atomic pid_t leaktag_tid;      /* leaktag's thread, 0 until it runs */
+static _Atomic uint64_t leaktag_stack; /* an address inside its stack, once it runs */
 
 void lt_threads_note_leaktag(pid_t tid, uint64_t stack_addr)
 {
@@ -65,8 +65,8 @@ int lt_threads_init(void (*release)(struct lt_thread *self, struct lt_thread *t)
     overflow_entry.shared = 1;
     memcpy(overflow_entry.name, "(overflow)", sizeof("(overflow)"));
     atomic_store(&overflow_entry.state, LT_THREAD_ALIVE);
-    membarrier_ready =
-        syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+    membarrier_ready = syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) ==
+                       0;
     return 0;
 }
 
@@ -296,7 +296,10 @@ static uint64_t vm_size_bytes(void)
 static void inventory(char *buf, size_t size)
 {
     /* Group the live threads by stack reservation; a handful of distinct sizes is typical. */
-    struct { uint64_t stack; uint32_t count; } groups[8];
+    struct {
+        uint64_t stack;
+        uint32_t count;
+    } groups[8];
     size_t ngroups = 0;
     uint32_t alive = 0, unknown = 0;
     uint64_t reserved = 0;
@@ -321,8 +324,9 @@ static void inventory(char *buf, size_t size)
     }
     /* Largest reservation first: the line should read "95 x 32 MiB" before the strays. */
     for (size_t i = 1; i < ngroups; i++)
-        for (size_t j = i; j > 0 && groups[j].stack * groups[j].count >
-                                        groups[j - 1].stack * groups[j - 1].count; j--) {
+        for (size_t j = i;
+             j > 0 && groups[j].stack * groups[j].count > groups[j - 1].stack * groups[j - 1].count;
+             j--) {
             typeof(groups[0]) swap = groups[j];
             groups[j] = groups[j - 1];
             groups[j - 1] = swap;
@@ -425,8 +429,7 @@ static const char *errno_name(int err)
     }
 }
 
-int lt_thread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
-                     void *arg)
+int lt_thread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
     struct thread_start *start = lt_real.malloc(sizeof(*start));
     if (!start)

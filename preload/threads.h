@@ -28,7 +28,7 @@
 
 struct lt_stackcache;
 
-#define LT_THREADS_MAX (1u << 20)            /* thread index fits 20 bits in a table slot */
+#define LT_THREADS_MAX (1u << 20) /* thread index fits 20 bits in a table slot */
 _Static_assert(LT_THREADS_MAX == LT_FORMAT_THREADS_MAX, "thread indexes are on disk");
 #define LT_THREAD_OVERFLOW (LT_THREADS_MAX - 1) /* shared by every thread past the limit */
 
@@ -38,26 +38,27 @@ enum lt_thread_state {
     LT_THREAD_INTERNAL = 4, /* leaktag's own worker */
 };
 /* The state is written to snapshots as it is. */
-_Static_assert(LT_THREAD_ALIVE == LT_THREAD_FLAG_ALIVE && LT_THREAD_EXITED == LT_THREAD_FLAG_EXITED &&
+_Static_assert(LT_THREAD_ALIVE == LT_THREAD_FLAG_ALIVE &&
+                   LT_THREAD_EXITED == LT_THREAD_FLAG_EXITED &&
                    LT_THREAD_INTERNAL == LT_THREAD_FLAG_INTERNAL,
                "thread state bits are on disk");
 
 struct lt_thread {
     /* First cache line: what every hook reads or writes; other threads read it rarely. */
-    _Atomic uint32_t hook_seq;  /* odd while the owner is inside the block table */
+    _Atomic uint32_t hook_seq; /* odd while the owner is inside the block table */
     uint32_t idx;
     _Atomic uint64_t allocs;
-    _Atomic uint64_t frees;         /* frees of tracked blocks done by this thread */
+    _Atomic uint64_t frees; /* frees of tracked blocks done by this thread */
     _Atomic uint64_t bytes_allocated;
     _Atomic uint64_t bytes_freed;
-    int64_t unpublished_bytes;      /* live-byte change not yet added to the global figure */
-    uint32_t shared;                /* several threads use this entry: count atomically */
-    uint32_t creator;               /* index of the thread that created it */
+    int64_t unpublished_bytes;         /* live-byte change not yet added to the global figure */
+    uint32_t shared;                   /* several threads use this entry: count atomically */
+    uint32_t creator;                  /* index of the thread that created it */
     struct lt_stackcache *stack_cache; /* this thread's validated stacks (stackcache.h) */
 
     struct lt_nursery *_Atomic nursery; /* this thread's young blocks (nursery.h), or NULL;
                                          * other threads read it to free blocks held there */
-    bool nursery_tried;             /* NULL above is final */
+    bool nursery_tried;                 /* NULL above is final */
 
     /* Identity and rare events. */
     _Atomic uint64_t unknown_frees;
@@ -67,10 +68,10 @@ struct lt_thread {
     pid_t tid;
     _Atomic uint32_t state;
     uint32_t start_cs, exit_cs;
-    uint64_t handle;                /* pthread_t */
-    uint64_t start_routine;         /* function the thread was started with */
+    uint64_t handle;        /* pthread_t */
+    uint64_t start_routine; /* function the thread was started with */
     uint64_t stack_addr, stack_size, guard_size;
-    bool exit_seen;                 /* started by leaktag: its end is seen, not polled for */
+    bool exit_seen; /* started by leaktag: its end is seen, not polled for */
     char name[16];
 } __attribute__((aligned(64)));
 
@@ -141,8 +142,7 @@ LT_INLINE struct lt_thread *lt_self(void)
 /* pthread_create through a trampoline: the new thread's entry is reserved before it runs (so
  * an inventory printed when creation fails counts it) and learns its creator, start routine
  * and stack. A failure for want of room (EAGAIN, ENOMEM) prints the inventory, once. */
-int lt_thread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
-                     void *arg);
+int lt_thread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
 
 /* Adds to a counter of t: a plain read-modify-write when only its owner writes it. */
 static inline void lt_thread_add(struct lt_thread *t, _Atomic uint64_t *counter, uint64_t n)

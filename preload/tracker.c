@@ -98,13 +98,13 @@ static int start(void)
     char owner[256];
     if (lt_backend_shadowed(owner, sizeof(owner))) {
         lt_log("%s replaces malloc ahead of leaktag: nothing can be tracked; the program "
-               "runs as without leaktag", owner);
+               "runs as without leaktag",
+               owner);
         return -EEXIST;
     }
     lt_mem_starting(true);
-    if ((err = lt_threads_init(release_thread)) || (err = lt_table_init()) || (err = lt_nursery_init()) ||
-        (err = lt_stacks_init()) ||
-        (err = lt_unwind_init()))
+    if ((err = lt_threads_init(release_thread)) || (err = lt_table_init()) ||
+        (err = lt_nursery_init()) || (err = lt_stacks_init()) || (err = lt_unwind_init()))
         lt_mem_starting(false);
     lt_mem_starting(false);
     if (err) {
@@ -158,8 +158,8 @@ void lt_tracker_request_restart(void (*fn)(void))
     /* Async-signal-safe: a store and a CAS. Only a running tracker is diverted. */
     restart_fn = fn;
     int on = LT_STATE_ON;
-    atomic_compare_exchange_strong_explicit(&lt_state, &on, LT_STATE_RESTART,
-                                            memory_order_acq_rel, memory_order_relaxed);
+    atomic_compare_exchange_strong_explicit(&lt_state, &on, LT_STATE_RESTART, memory_order_acq_rel,
+                                            memory_order_relaxed);
 }
 
 int lt_tracker_init(void)
@@ -188,8 +188,7 @@ int lt_tracker_init(void)
         lt_enter();
         int err = start();
         lt_leave();
-        atomic_store_explicit(&lt_state, err ? LT_STATE_FAILED : LT_STATE_ON,
-                              memory_order_release);
+        atomic_store_explicit(&lt_state, err ? LT_STATE_FAILED : LT_STATE_ON, memory_order_release);
         return err;
     }
     /* Another thread is starting us, or start-up failed: this call goes untracked. */
@@ -200,8 +199,8 @@ static LT_NOINLINE void publish(struct lt_thread *self)
 {
     int64_t delta = self->unpublished_bytes;
     self->unpublished_bytes = 0;
-    int64_t live = atomic_fetch_add_explicit(&published_live_bytes, delta,
-                                             memory_order_relaxed) + delta;
+    int64_t live = atomic_fetch_add_explicit(&published_live_bytes, delta, memory_order_relaxed) +
+                   delta;
     uint64_t peak = atomic_load_explicit(&peak_live_bytes, memory_order_relaxed);
     while (live > 0 && (uint64_t)live > peak &&
            !atomic_compare_exchange_weak_explicit(&peak_live_bytes, &peak, (uint64_t)live,
@@ -243,8 +242,8 @@ static inline unsigned cache_slot(uint64_t key)
 
 /* One block counted into this thread's counters: blocks and bytes (allocated, or freed) and
  * the live-byte change. Usually three plain updates of the thread's own cache line. */
-static inline void count(struct lt_thread *self, _Atomic uint64_t *blocks,
-                         _Atomic uint64_t *bytes, uint64_t size, int64_t live_delta)
+static inline void count(struct lt_thread *self, _Atomic uint64_t *blocks, _Atomic uint64_t *bytes,
+                         uint64_t size, int64_t live_delta)
 {
     if (lt_likely(!self->shared)) {
         atomic_store_explicit(blocks, atomic_load_explicit(blocks, memory_order_relaxed) + 1,
@@ -267,8 +266,8 @@ static inline void count(struct lt_thread *self, _Atomic uint64_t *blocks,
  * either cache whole. Out of memory: the old one stays. */
 static LT_COLD void grow_stack_cache(struct lt_thread *self, struct lt_stackcache *old)
 {
-    struct lt_stackcache *bigger =
-        lt_stackcache_new(old->stack_lo, old->stack_hi, old->sets * 2, old->frame_size);
+    struct lt_stackcache *bigger = lt_stackcache_new(old->stack_lo, old->stack_hi, old->sets * 2,
+                                                     old->frame_size);
     if (!bigger)
         return;
     atomic_signal_fence(memory_order_seq_cst);
@@ -297,9 +296,9 @@ static LT_NOINLINE uint32_t capture_stack_slow(struct lt_thread *self, const voi
             if (!self->stack_size)
                 lt_thread_note_stack(self);
             if (self->stack_size)
-                cache = self->stack_cache =
-                    lt_stackcache_new(self->stack_addr, self->stack_addr + self->stack_size,
-                                      LT_STACKCACHE_SETS_MIN, lt_unwind_frame_size);
+                cache = self->stack_cache = lt_stackcache_new(
+                    self->stack_addr, self->stack_addr + self->stack_size, LT_STACKCACHE_SETS_MIN,
+                    lt_unwind_frame_size);
         }
         uint64_t lo = self ? self->stack_addr : 0, hi = self ? lo + self->stack_size : 0;
         if (cache)
@@ -367,7 +366,8 @@ static LT_NOINLINE int64_t sample_interval(struct lt_tls *t)
 {
     if (!t->rng)
         t->rng = (((uint64_t)(uintptr_t)t * 0x9E3779B97F4A7C15ull) ^
-                  (uint64_t)lt_clock_ns(CLOCK_MONOTONIC)) | 1;
+                  (uint64_t)lt_clock_ns(CLOCK_MONOTONIC)) |
+                 1;
     t->rng ^= t->rng << 13;
     t->rng ^= t->rng >> 7;
     t->rng ^= t->rng << 17;
@@ -498,8 +498,7 @@ void lt_tracker_totals(struct lt_totals *out)
         out->bytes_freed += atomic_load_explicit(&t->bytes_freed, memory_order_relaxed);
         out->unknown_frees += atomic_load_explicit(&t->unknown_frees, memory_order_relaxed);
         out->mismatches += atomic_load_explicit(&t->mismatches, memory_order_relaxed);
-        out->untracked_blocks += atomic_load_explicit(&t->untracked_blocks,
-                                                      memory_order_relaxed);
+        out->untracked_blocks += atomic_load_explicit(&t->untracked_blocks, memory_order_relaxed);
         out->untracked_bytes += atomic_load_explicit(&t->untracked_bytes, memory_order_relaxed);
         uint32_t state = atomic_load_explicit(&t->state, memory_order_relaxed);
         if (i < n && !(state & LT_THREAD_INTERNAL)) { /* leaktag's own thread is not counted */
@@ -544,7 +543,9 @@ void *lt_track_resize(void *p, size_t n, size_t m, enum lt_kind kind, const void
 LT_COLD void *lt_new_fallback(const char *next_name, size_t size, size_t align, bool nothrow,
                               bool tracked)
 {
-    static const struct std_nothrow { char c; } nothrow_tag;
+    static const struct std_nothrow {
+        char c;
+    } nothrow_tag;
     /* libstdc++'s by its symbol version first: an allocator loaded before it (jemalloc
      * exports every operator new, unversioned) would hand out memory that our delete
      * returns to a different allocator. */
@@ -554,8 +555,8 @@ LT_COLD void *lt_new_fallback(const char *next_name, size_t size, size_t align, 
     void *p = NULL;
     if (!next) {
         /* No C++ runtime after us: still honour the throwing contract. */
-        void (*throw_bad_alloc)(void) =
-            (void (*)(void))lt_backend_next("_ZSt17__throw_bad_allocv", NULL);
+        void (*throw_bad_alloc)(void) = (void (*)(void))lt_backend_next("_ZSt17__throw_bad_allocv",
+                                                                        NULL);
         if (!nothrow) {
             if (throw_bad_alloc)
                 throw_bad_alloc();

@@ -44,7 +44,7 @@ enum lt_state {
     LT_STATE_STARTING,
     LT_STATE_ON,
     LT_STATE_FAILED,
-    LT_STATE_RESTART, /* tracking works; the next hook starts leaktag's thread first */
+    LT_STATE_RESTART,    /* tracking works; the next hook starts leaktag's thread first */
     LT_STATE_RESTARTING, /* tracking works; one thread is starting leaktag's thread */
 };
 extern _Atomic int lt_state;
@@ -151,7 +151,6 @@ LT_INLINE bool lt_sampled_skip_release(void *p)
     return lt_table_filter_on && !lt_table_may_contain((uintptr_t)p) && !lt_scratch_owns(p);
 }
 
-
 /* free and every operator delete. The record leaves the table before the real free:
  * afterwards the address may already be another thread's new block. (In sampled mode,
  * blocks that were never recorded skip the table: one filter load.) */
@@ -184,8 +183,7 @@ void *lt_track_resize(void *p, size_t n, size_t m, enum lt_kind kind, const void
  * std::bad_alloc, or NULL for nothrow. In a tracked call it runs without the guard (a throw
  * must not leave it set), so its own malloc is recorded; that record is taken back, since
  * the caller records the block with its C++ kind. */
-void *lt_new_fallback(const char *next_name, size_t size, size_t align, bool nothrow,
-                      bool tracked);
+void *lt_new_fallback(const char *next_name, size_t size, size_t align, bool nothrow, bool tracked);
 
 /* Every operator new: align 0 for the plain ones. */
 LT_INLINE void *lt_hook_new(size_t size, size_t align, enum lt_kind kind, bool nothrow,

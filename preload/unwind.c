@@ -286,7 +286,9 @@ unsigned lt_unwind_capture_slots(uint64_t *frames, uint64_t *slots, unsigned max
      * the caller's SP is just above it. */
     const uintptr_t *ra = (const uintptr_t *)ra_slot;
     struct walk w = {.r = {(uint64_t)(uintptr_t)caller, (uint64_t)(uintptr_t)(ra + 1), ra[-1]},
-                     .slot = (uint64_t)(uintptr_t)ra, .lo = stack_lo, .hi = stack_hi};
+                     .slot = (uint64_t)(uintptr_t)ra,
+                     .lo = stack_lo,
+                     .hi = stack_hi};
     bool stuck;
     unsigned depth = memo ? walk_frames_memo(&w, frames, slots, max, &stuck, memo)
                           : walk_frames(&w, frames, slots, max, &stuck);

@@ -22,9 +22,9 @@ unsigned lt_unwind_capture(uint64_t *frames, unsigned max, const void *caller, u
  * same return address at the same place continues as before if every return address above
  * it is still in its slot (the stack cache's test). Only its owner thread uses it. */
 struct lt_unwind_memo {
-    uint32_t n;          /* frames held */
-    bool complete;       /* ra[0] is the outermost frame */
-    uint64_t spliced;    /* walks that ended in the memo (statistics) */
+    uint32_t n;       /* frames held */
+    bool complete;    /* ra[0] is the outermost frame */
+    uint64_t spliced; /* walks that ended in the memo (statistics) */
     uint64_t ra[LT_MAX_DEPTH], slot[LT_MAX_DEPTH];
 };
 

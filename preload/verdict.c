@@ -112,18 +112,18 @@ struct range {
 struct freeze {
     /* set by the caller */
     pid_t pid, caller_tid, worker_tid, runner_tid;
-    uint64_t caller_sp;    /* the caller's application frames begin here (0: none) */
-    uint64_t caller_here;  /* somewhere in the caller's stack */
-    uint64_t worker_here;  /* somewhere in leaktag's thread's stack (0: none) */
-    uint64_t runner_here;  /* somewhere in the stack of the thread that takes the verdict for
+    uint64_t caller_sp;     /* the caller's application frames begin here (0: none) */
+    uint64_t caller_here;   /* somewhere in the caller's stack */
+    uint64_t worker_here;   /* somewhere in leaktag's thread's stack (0: none) */
+    uint64_t runner_here;   /* somewhere in the stack of the thread that takes the verdict for
                               the caller (leaktag's files thread), or 0 */
     intptr_t moving_offset; /* lt_tls.moving from the thread pointer */
-    bool glibc;            /* the next malloc is glibc's: its chunk headers, its arena's bins */
+    bool glibc;             /* the next malloc is glibc's: its chunk headers, its arena's bins */
     struct range own[OWN_RANGES_MAX];
     unsigned nown;
     struct range libc[OWN_RANGES_MAX];
     unsigned nlibc;
-    uint64_t capacity;     /* blocks the arrays hold */
+    uint64_t capacity; /* blocks the arrays hold */
 
     /* set by the tracer */
     int status;
@@ -279,8 +279,8 @@ static int stop_new_threads(struct freeze *f)
             /* Leaktag's own thread runs on: nothing of its stack is a root, and what it may
              * do meanwhile (rebuild a table, flush an ended thread's nursery) always leaves
              * a block where a frozen scan finds it. */
-            if (tid <= 0 || tid == f->caller_tid || tid == f->worker_tid ||
-                tid == f->runner_tid || listed(f, tid))
+            if (tid <= 0 || tid == f->caller_tid || tid == f->worker_tid || tid == f->runner_tid ||
+                listed(f, tid))
                 continue;
             if (f->nthreads == THREADS_MAX) {
                 close(fd);
@@ -340,7 +340,8 @@ static bool busy(const struct freeze *f, const struct stopped *t)
 #endif
     if (!tp)
         return true;
-    const volatile uint32_t *moving = (const uint32_t *)(uintptr_t)(tp + (uint64_t)f->moving_offset);
+    const volatile uint32_t *moving = (const uint32_t *)(uintptr_t)(tp +
+                                                                    (uint64_t)f->moving_offset);
     return *moving != 0;
 }
 
@@ -825,13 +826,19 @@ static _Noreturn void copy_main(struct freeze *f)
 
     size_t slots = lt_reach_index_slots(c.addr, c.size, c.n);
     struct lt_reach r = {
-        .n = c.n, .start = c.addr, .size = c.size, .read = read_copy, .read_ctx = &c,
+        .n = c.n,
+        .start = c.addr,
+        .size = c.size,
+        .read = read_copy,
+        .read_ctx = &c,
         .ignore_interior = ignore_chunk_header,
         .state = (uint8_t *)(shared + c.l.state),
         .via = (uint32_t *)(shared + c.l.via),
         .via_addr = (uint64_t *)(shared + c.l.via_addr),
-        .index_page = map_private(slots * 8), .index_first = map_private(slots * 4),
-        .index_mask = slots - 1, .stack = map_private((2 * c.n + 1) * 4),
+        .index_page = map_private(slots * 8),
+        .index_first = map_private(slots * 4),
+        .index_mask = slots - 1,
+        .stack = map_private((2 * c.n + 1) * 4),
     };
     if (!r.index_page || !r.index_first || !r.stack) {
         f->scan_status = -ENOMEM;

@@ -22,19 +22,19 @@ struct lt_verdict_root {
 
 /* What the scan found, or why there is no verdict. */
 struct lt_verdict {
-    int status;         /* 0: the arrays below are valid; else -errno */
-    const char *why;    /* when status != 0: a phrase ("ptrace not permitted", ...) */
-    uint64_t pause_ns;  /* application threads stopped, first stop to last release */
-    uint64_t fork_ns;   /* of which the copy-on-write fork */
-    uint64_t scan_ns;   /* the mark, in the copy */
+    int status;        /* 0: the arrays below are valid; else -errno */
+    const char *why;   /* when status != 0: a phrase ("ptrace not permitted", ...) */
+    uint64_t pause_ns; /* application threads stopped, first stop to last release */
+    uint64_t fork_ns;  /* of which the copy-on-write fork */
+    uint64_t scan_ns;  /* the mark, in the copy */
     uint64_t bytes_scanned;
-    uint32_t threads;   /* threads stopped */
-    uint32_t retries;   /* rounds of letting threads out of leaktag's hooks before the copy */
+    uint32_t threads; /* threads stopped */
+    uint32_t retries; /* rounds of letting threads out of leaktag's hooks before the copy */
     uint32_t nroots;
-    uint64_t n;         /* blocks scanned */
-    uint64_t *addr;     /* sorted */
-    uint8_t *state;     /* enum lt_reach_verdict */
-    uint32_t *via;      /* index into addr, LT_REACH_VIA_ROOT | root, or LT_REACH_VIA_NONE */
+    uint64_t n;     /* blocks scanned */
+    uint64_t *addr; /* sorted */
+    uint8_t *state; /* enum lt_reach_verdict */
+    uint32_t *via;  /* index into addr, LT_REACH_VIA_ROOT | root, or LT_REACH_VIA_NONE */
     uint64_t *via_addr;
     struct lt_verdict_root *roots;
 

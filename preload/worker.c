@@ -72,7 +72,7 @@
 #include "tracker.h"
 
 #define HOUSEKEEPING_MS 1000
-#define COMPACT_EVERY 10              /* housekeeping rounds between table compactions */
+#define COMPACT_EVERY 10                 /* housekeeping rounds between table compactions */
 #define HANDLER_STACK_BYTES (512 * 1024) /* an in-handler snapshot needs about 30 KiB */
 
 /* The thread starts only when needed: while a process has one thread glibc's malloc takes
@@ -99,7 +99,6 @@ static _Atomic uint32_t rescans_done;
 static void request_start(void);
 
 static _Atomic bool installed; /* lt_opt.signal is managed (signals.c) */
-
 
 static void *handler_stack; /* top of the stack in-handler snapshots run on */
 
@@ -213,8 +212,9 @@ static int apply(int sig, const struct sigaction *app)
         sa = *app;
     } else {
         sa.sa_sigaction = on_signal;
-        sa.sa_flags = SA_SIGINFO | (lt_signals_default(app) ? SA_RESTART
-                                                            : app->sa_flags & (SA_RESTART | SA_ONSTACK));
+        sa.sa_flags = SA_SIGINFO |
+                      (lt_signals_default(app) ? SA_RESTART
+                                               : app->sa_flags & (SA_RESTART | SA_ONSTACK));
         sigfillset(&sa.sa_mask);
     }
     int rc = lt_real_system()->sigaction(sig, &sa, NULL);
@@ -247,7 +247,8 @@ void lt_worker_mask_changed(void)
     if (!lt_opt.signal || atomic_load_explicit(&running, memory_order_acquire) || lt_inside())
         return;
     sigset_t now;
-    if (lt_real_system()->pthread_sigmask(SIG_BLOCK, NULL, &now) == 0 && sigismember(&now, lt_opt.signal) == 1)
+    if (lt_real_system()->pthread_sigmask(SIG_BLOCK, NULL, &now) == 0 &&
+        sigismember(&now, lt_opt.signal) == 1)
         request_start(); /* a blocked signal may never reach the handler: requests then */
 }
 
@@ -299,7 +300,7 @@ static void end_if_alone(void)
     if (lt_threads_alive() > 0)
         return;
     int ours = 1 + (lt_fdtable_tid() != 0); /* this thread, and the files thread */
-    for (int i = 0; i < 50; i++) { /* an exiting thread is still there for a moment */
+    for (int i = 0; i < 50; i++) {          /* an exiting thread is still there for a moment */
         if (lt_proc_live_threads() != ours)
             return;
         if (i == 49)

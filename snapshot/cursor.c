@@ -61,8 +61,8 @@ bool lts_get_u32_max(struct lts_cursor *c, uint32_t *v, uint64_t max, const char
     if (!lts_get_uv(c, &u))
         return false;
     if (u > max)
-        return lts_cursor_fail(c, "%s %llu out of range in %s section", what,
-                               (unsigned long long)u, c->section);
+        return lts_cursor_fail(c, "%s %llu out of range in %s section", what, (unsigned long long)u,
+                               c->section);
     *v = (uint32_t)u;
     return true;
 }

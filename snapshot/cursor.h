@@ -12,8 +12,8 @@
 
 struct lts_cursor {
     const uint8_t *p, *end;
-    const uint8_t *base;     /* start of the file image: offsets are reported from here */
-    const char *section;     /* its name, for messages */
+    const uint8_t *base; /* start of the file image: offsets are reported from here */
+    const char *section; /* its name, for messages */
     struct lts_error *err;
     bool failed;
     /* Where decoded strings and arrays are copied; NULL while only validating and

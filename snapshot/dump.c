@@ -34,8 +34,9 @@ void lts_dump_raw(FILE *out, const struct lts_snapshot *s)
     }
     for (size_t i = 0; i < s->nmaps; i++) {
         const struct lts_map *m = &s->maps[i];
-        fprintf(out, "map 0x%" PRIx64 "+0x%" PRIx64 " %s rss %" PRIu64 " dirty %" PRIu64
-                     " swap %" PRIu64 " kind %u %s\n",
+        fprintf(out,
+                "map 0x%" PRIx64 "+0x%" PRIx64 " %s rss %" PRIu64 " dirty %" PRIu64 " swap %" PRIu64
+                " kind %u %s\n",
                 m->start, m->size, m->perms, m->rss, m->private_dirty, m->swap, m->kind, m->path);
     }
     for (size_t i = 0; i < s->nstacks; i++) {
@@ -46,8 +47,9 @@ void lts_dump_raw(FILE *out, const struct lts_snapshot *s)
     }
     for (size_t i = 0; i < s->nthreads; i++) {
         const struct lts_thread *t = &s->threads[i];
-        fprintf(out, "thread %u tid %" PRIu64 " name \"%s\" state %u stack %" PRIu64
-                     " live %" PRIu64 " blocks %" PRIu64 " bytes\n",
+        fprintf(out,
+                "thread %u tid %" PRIu64 " name \"%s\" state %u stack %" PRIu64 " live %" PRIu64
+                " blocks %" PRIu64 " bytes\n",
                 t->idx, t->tid, t->name, t->state, t->stack_size, t->live_blocks, t->live_bytes);
     }
     for (size_t i = 0; i < s->nblocks; i++) {
@@ -59,16 +61,17 @@ void lts_dump_raw(FILE *out, const struct lts_snapshot *s)
         fprintf(out, "sample 0x%" PRIx64 " stack %u bytes %u\n", s->samples[i].addr,
                 s->samples[i].stack, s->samples[i].len);
     for (size_t i = 0; i < s->nmisuse; i++)
-        fprintf(out, "misuse type %u alloc-stack %u release-stack %u kinds %u/%u count %" PRIu64
-                     "\n",
+        fprintf(out,
+                "misuse type %u alloc-stack %u release-stack %u kinds %u/%u count %" PRIu64 "\n",
                 s->misuse[i].type, s->misuse[i].alloc_stack, s->misuse[i].release_stack,
                 s->misuse[i].alloc_kind, s->misuse[i].release_kind, s->misuse[i].count);
     for (size_t i = 0; i < s->nreach_scan; i++) {
         const struct lts_reach_scan *r = &s->reach_scan[i];
-        fprintf(out, "reach-scan status %" PRId64 " why \"%s\" pause-ns %" PRIu64 " fork-ns %" PRIu64
-                     " scan-ns %" PRIu64 " bytes %" PRIu64 " blocks %" PRIu64 " threads %u retries %u\n",
-                r->status, r->why, r->pause_ns, r->fork_ns, r->scan_ns, r->bytes_scanned,
-                r->blocks, r->threads, r->retries);
+        fprintf(out,
+                "reach-scan status %" PRId64 " why \"%s\" pause-ns %" PRIu64 " fork-ns %" PRIu64
+                " scan-ns %" PRIu64 " bytes %" PRIu64 " blocks %" PRIu64 " threads %u retries %u\n",
+                r->status, r->why, r->pause_ns, r->fork_ns, r->scan_ns, r->bytes_scanned, r->blocks,
+                r->threads, r->retries);
     }
     for (size_t i = 0; i < s->nreach_roots; i++)
         fprintf(out, "reach-root %zu type %u tid %" PRIu64 " 0x%" PRIx64 "-0x%" PRIx64 "\n", i,

@@ -21,28 +21,28 @@
 #define LT_SECTION_HEADER_SIZE 16
 
 /* Limits a reader enforces and a writer never exceeds. */
-#define LT_FORMAT_MAX_DEPTH 64                /* frames per stack */
-#define LT_FORMAT_THREADS_MAX (1u << 20)      /* thread indexes are below this */
+#define LT_FORMAT_MAX_DEPTH 64                 /* frames per stack */
+#define LT_FORMAT_THREADS_MAX (1u << 20)       /* thread indexes are below this */
 #define LT_FORMAT_SAMPLE_BYTES_MAX (16u << 20) /* bytes of one block sample */
-#define LT_FORMAT_SEGMENTS_MAX 64u            /* PT_LOAD segments of one module */
+#define LT_FORMAT_SEGMENTS_MAX 64u             /* PT_LOAD segments of one module */
 
 enum lt_section {
     LT_SECTION_END = 0,
-    LT_SECTION_META = 1,     /* key/value pairs: process, snapshot, options */
-    LT_SECTION_COUNTERS = 2, /* name/value pairs */
-    LT_SECTION_MODULES = 3,  /* loaded ELF objects with build-ids, for symbolization */
-    LT_SECTION_MAPS = 4,     /* the address space, per mapping, like pmap -x */
-    LT_SECTION_STACKS = 5,   /* the stack table, ids 0..count-1 in order */
-    LT_SECTION_THREADS = 6,  /* the thread registry with per-thread live totals */
-    LT_SECTION_BLOCKS = 7,   /* every live block */
-    LT_SECTION_SAMPLES = 8,  /* the first bytes of some blocks per stack */
-    LT_SECTION_MISUSE = 9,   /* mismatched releases and unknown frees, by site */
+    LT_SECTION_META = 1,          /* key/value pairs: process, snapshot, options */
+    LT_SECTION_COUNTERS = 2,      /* name/value pairs */
+    LT_SECTION_MODULES = 3,       /* loaded ELF objects with build-ids, for symbolization */
+    LT_SECTION_MAPS = 4,          /* the address space, per mapping, like pmap -x */
+    LT_SECTION_STACKS = 5,        /* the stack table, ids 0..count-1 in order */
+    LT_SECTION_THREADS = 6,       /* the thread registry with per-thread live totals */
+    LT_SECTION_BLOCKS = 7,        /* every live block */
+    LT_SECTION_SAMPLES = 8,       /* the first bytes of some blocks per stack */
+    LT_SECTION_MISUSE = 9,        /* mismatched releases and unknown frees, by site */
     LT_SECTION_MODULE_TIMES = 10, /* when each module was seen loaded and gone */
     LT_SECTION_REACH_SCAN = 11,   /* the reachability scan: figures, or why there is none */
     LT_SECTION_REACH_ROOTS = 12,  /* the roots it scanned */
     LT_SECTION_REACH = 13,        /* each scanned block's state and first reference */
     LT_SECTION_SAMPLES_ZSTD = 14, /* SAMPLES' records as one zstd frame (a census) */
-    LT_SECTION_TYPES         /* types from here on are unknown to this version: skipped */
+    LT_SECTION_TYPES              /* types from here on are unknown to this version: skipped */
 };
 /* Sections a later version adds take types below this; a type at or above it is a damaged
  * header (a flipped byte would otherwise drop an optional section without a word). */

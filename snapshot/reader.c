@@ -25,8 +25,9 @@
 static const char *section_name(uint32_t type)
 {
     static const char *const names[LT_SECTION_TYPES] = {
-        "END", "META", "COUNTERS", "MODULES", "MAPS", "STACKS", "THREADS", "BLOCKS", "SAMPLES",
-        "MISUSE", "MODULE_TIMES", "REACH_SCAN", "REACH_ROOTS", "REACH", "SAMPLES_ZSTD"};
+        "END",          "META",       "COUNTERS",    "MODULES", "MAPS",
+        "STACKS",       "THREADS",    "BLOCKS",      "SAMPLES", "MISUSE",
+        "MODULE_TIMES", "REACH_SCAN", "REACH_ROOTS", "REACH",   "SAMPLES_ZSTD"};
     return type < LT_SECTION_TYPES ? names[type] : "unknown";
 }
 
@@ -261,13 +262,13 @@ int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struc
 {
     memset(err, 0, sizeof(*err));
     *out = NULL;
-    struct parse ps = {.c = {.p = data, .end = data + size, .base = data, .err = err,
-                             .section = "file"}};
+    struct parse ps = {
+        .c = {.p = data, .end = data + size, .base = data, .err = err, .section = "file"}};
     struct lts_cursor *c = &ps.c;
-#define REFUSE(...)                                                                          \
-    do {                                                                                     \
-        lts_cursor_fail(c, __VA_ARGS__);                                                     \
-        return -1;                                                                           \
+#define REFUSE(...)                      \
+    do {                                 \
+        lts_cursor_fail(c, __VA_ARGS__); \
+        return -1;                       \
     } while (0)
     if (size == 0)
         REFUSE("empty file");
@@ -290,7 +291,7 @@ int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struc
     for (bool ended = false; !ended;) {
         if ((size_t)(c->end - c->p) < LT_SECTION_HEADER_SIZE)
             REFUSE(c->p == c->end ? "file ends before its END section"
-                                                     : "truncated section header");
+                                  : "truncated section header");
         uint32_t type, crc;
         uint64_t length;
         memcpy(&type, c->p, 4);
@@ -299,9 +300,9 @@ int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struc
         if (type >= LT_SECTION_TYPES_LIMIT)
             REFUSE("section type %u, which no snapshot has (a damaged section header)", type);
         if (length > (uint64_t)(c->end - c->p) - LT_SECTION_HEADER_SIZE)
-            REFUSE("%s section claims %llu bytes, the file has %llu left",
-                                   section_name(type), (unsigned long long)length,
-                                   (unsigned long long)(c->end - c->p - LT_SECTION_HEADER_SIZE));
+            REFUSE("%s section claims %llu bytes, the file has %llu left", section_name(type),
+                   (unsigned long long)length,
+                   (unsigned long long)(c->end - c->p - LT_SECTION_HEADER_SIZE));
         const uint8_t *payload = c->p + LT_SECTION_HEADER_SIZE;
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
         /* (A fuzzing build skips this: nearly every mutation would fail here, and the
@@ -324,8 +325,7 @@ int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struc
         c->p = payload + length;
     }
     if (c->p != c->end)
-        REFUSE("%llu bytes after the END section",
-                               (unsigned long long)(c->end - c->p));
+        REFUSE("%llu bytes after the END section", (unsigned long long)(c->end - c->p));
     static const uint32_t required[] = {LT_SECTION_META, LT_SECTION_STACKS, LT_SECTION_THREADS,
                                         LT_SECTION_BLOCKS, LT_SECTION_COUNTERS};
     for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
@@ -385,8 +385,8 @@ int lts_parse(const uint8_t *data, size_t size, struct lts_snapshot **out, struc
         ok = threads_unique(&ps, &sec[LT_SECTION_THREADS]);
     if (ok && s->nmodule_times && s->nmodule_times != s->nmodules) {
         ps.c.p = sec[LT_SECTION_MODULE_TIMES].payload;
-        ok = lts_cursor_fail(&ps.c, "%zu MODULE_TIMES records for %zu modules",
-                             s->nmodule_times, s->nmodules);
+        ok = lts_cursor_fail(&ps.c, "%zu MODULE_TIMES records for %zu modules", s->nmodule_times,
+                             s->nmodules);
     }
     for (size_t i = 0; ok && i < s->nreach; i++) {
         if (s->reach[i].via_type == LT_VIA_BLOCK && s->reach[i].via >= s->nreach) {
@@ -482,7 +482,8 @@ int lts_open(const char *path, struct lts_snapshot **out, struct lts_error *err)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            lts_fail(err, "read failed: %s", n < 0 ? strerror(errno) : "file shrank while being read");
+            lts_fail(err, "read failed: %s",
+                     n < 0 ? strerror(errno) : "file shrank while being read");
             close(fd);
             lts_arena_free(arena);
             return -1;
@@ -597,8 +598,11 @@ int lts_samples_each(const struct lts_snapshot *s, lts_sample_fn fn, void *ctx,
         }
         return 0;
     }
-    struct lts_cursor c = {.p = s->census, .end = s->census + s->census_length,
-                           .base = s->census, .section = "SAMPLES_ZSTD", .err = err};
+    struct lts_cursor c = {.p = s->census,
+                           .end = s->census + s->census_length,
+                           .base = s->census,
+                           .section = "SAMPLES_ZSTD",
+                           .err = err};
     struct walk w = {s, &c, 0, fn, ctx, 0};
     if (lts_census_walk(s->census, s->census_length, &c, each_record, &w))
         return w.next == s->nsamples

@@ -38,7 +38,7 @@ struct lts_snapshot {
     size_t nblocks;
     struct lts_sample *samples; /* their bytes: lts_samples_each below */
     size_t nsamples;
-    const uint8_t *census;      /* a SAMPLES_ZSTD section's payload, in the image, or NULL */
+    const uint8_t *census; /* a SAMPLES_ZSTD section's payload, in the image, or NULL */
     size_t census_length;
     struct lts_misuse *misuse;
     size_t nmisuse;

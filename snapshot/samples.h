@@ -16,8 +16,7 @@
  * lts_get_sample on a cursor that reports as c does; record(ctx, sample, bytes) sees each one.
  * False with the cursor failed on a damaged frame, a record cut by its end, or more output
  * than 1024 times the payload (+1 MiB). */
-typedef bool (*lts_census_record_fn)(void *ctx, const struct lts_sample *sm,
-                                     const uint8_t *bytes);
+typedef bool (*lts_census_record_fn)(void *ctx, const struct lts_sample *sm, const uint8_t *bytes);
 bool lts_census_walk(const uint8_t *payload, size_t length, struct lts_cursor *c,
                      lts_census_record_fn record, void *ctx);
 

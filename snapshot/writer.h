@@ -10,15 +10,15 @@
 
 struct lts_writer {
     int fd;
-    int error;              /* first -errno seen; every later call is a no-op */
+    int error; /* first -errno seen; every later call is a no-op */
     char *buf;
     size_t cap, len;
-    size_t payload_from;    /* where the current section's payload starts in buf */
-    uint64_t flushed;       /* bytes written to the file so far */
-    uint64_t section_at;    /* file offset of the open section's header */
+    size_t payload_from; /* where the current section's payload starts in buf */
+    uint64_t flushed;    /* bytes written to the file so far */
+    uint64_t section_at; /* file offset of the open section's header */
     uint32_t section_type, crc;
-    void *zstd;             /* while a compressed section is open: its ZSTD_CCtx */
-    char *zbuf;             /* and the buffer compressed bytes go through */
+    void *zstd; /* while a compressed section is open: its ZSTD_CCtx */
+    char *zbuf; /* and the buffer compressed bytes go through */
     size_t zcap;
 };
 
@@ -36,8 +36,8 @@ void lts_writer_end(struct lts_writer *w);
 
 void lts_writer_bytes(struct lts_writer *w, const void *p, size_t n);
 void lts_writer_u8(struct lts_writer *w, uint8_t v);
-void lts_writer_uv(struct lts_writer *w, uint64_t v);  /* LEB128 */
-void lts_writer_sv(struct lts_writer *w, int64_t v);   /* zigzag LEB128 */
+void lts_writer_uv(struct lts_writer *w, uint64_t v); /* LEB128 */
+void lts_writer_sv(struct lts_writer *w, int64_t v);  /* zigzag LEB128 */
 void lts_writer_str(struct lts_writer *w, const char *s, size_t n);
 
 /* Writes the END section and flushes. Returns 0 or the first -errno of the whole file;

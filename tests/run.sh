@@ -12,7 +12,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 # Tests also run real programs nobody here wrote; the fuzz target needs clang's runtime, the
 # pprof test Go's own reader (go tool pprof), the HTML test a browser (headless Chromium) and
 # leaktag-scan's tests the article's gcore (gdb).
-lt_install_packages $lt_build_packages python3 git clang libclang-rt-14-dev redis-server redis-tools strace valgrind \
+lt_install_packages $lt_build_packages python3 git clang clang-format libclang-rt-14-dev redis-server redis-tools strace valgrind \
     golang-go chromium gdb
 
 build=${LEAKTAG_BUILD:-$top/build}

@@ -18,13 +18,15 @@ enum elfhdr_error elfhdr_read(elfhdr_read_fn read, void *ctx, unsigned max,
         Elf64_Ehdr e;
         if (read(ctx, 0, &e, sizeof(e)) != sizeof(e))
             return ELFHDR_SHORT_HEADER;
-        h->type = e.e_type, h->phoff = e.e_phoff, h->phnum = e.e_phnum, h->phentsize = e.e_phentsize;
+        h->type = e.e_type, h->phoff = e.e_phoff, h->phnum = e.e_phnum,
+        h->phentsize = e.e_phentsize;
         entry = sizeof(Elf64_Phdr);
     } else if (ident[EI_CLASS] == ELFCLASS32) {
         Elf32_Ehdr e;
         if (read(ctx, 0, &e, sizeof(e)) != sizeof(e))
             return ELFHDR_SHORT_HEADER;
-        h->type = e.e_type, h->phoff = e.e_phoff, h->phnum = e.e_phnum, h->phentsize = e.e_phentsize;
+        h->type = e.e_type, h->phoff = e.e_phoff, h->phnum = e.e_phnum,
+        h->phentsize = e.e_phentsize;
         entry = sizeof(Elf32_Phdr);
     } else {
         return ELFHDR_NOT_32_OR_64;
@@ -48,13 +50,13 @@ enum elfhdr_error elfhdr_read(elfhdr_read_fn read, void *ctx, unsigned max,
         if (h->wide) {
             Elf64_Phdr p;
             memcpy(&p, raw + (size_t)i * entry, sizeof(p));
-            *s = (struct elfhdr_segment){p.p_type, p.p_flags, p.p_offset, p.p_vaddr, p.p_filesz,
-                                      p.p_memsz};
+            *s = (struct elfhdr_segment){p.p_type,  p.p_flags,  p.p_offset,
+                                         p.p_vaddr, p.p_filesz, p.p_memsz};
         } else {
             Elf32_Phdr p;
             memcpy(&p, raw + (size_t)i * entry, sizeof(p));
-            *s = (struct elfhdr_segment){p.p_type, p.p_flags, p.p_offset, p.p_vaddr, p.p_filesz,
-                                      p.p_memsz};
+            *s = (struct elfhdr_segment){p.p_type,  p.p_flags,  p.p_offset,
+                                         p.p_vaddr, p.p_filesz, p.p_memsz};
         }
     }
     free(raw);

@@ -14,17 +14,17 @@ struct elfhdr_segment {
 };
 
 struct elfhdr_headers {
-    bool wide;              /* ELFCLASS64 */
-    unsigned type;          /* e_type: ET_CORE, ET_DYN... */
-    uint64_t phoff;         /* where the program headers are, */
-    unsigned phnum, phentsize; /* how many, of what size */
+    bool wide;                       /* ELFCLASS64 */
+    unsigned type;                   /* e_type: ET_CORE, ET_DYN... */
+    uint64_t phoff;                  /* where the program headers are, */
+    unsigned phnum, phentsize;       /* how many, of what size */
     struct elfhdr_segment *segments; /* the first nsegments of them, when ELFHDR_OK */
     unsigned nsegments;
 };
 
 enum elfhdr_error {
     ELFHDR_OK,
-    ELFHDR_NOT_ELF,        /* no ELF magic, or nothing to read */
+    ELFHDR_NOT_ELF, /* no ELF magic, or nothing to read */
     ELFHDR_NOT_32_OR_64,
     ELFHDR_SHORT_HEADER,   /* the ELF header is cut short */
     ELFHDR_BAD_PHENTSIZE,  /* program headers not of this class's size */

@@ -71,8 +71,21 @@ static unsigned long long whole(const char *text, const char *option, unsigned l
 
 int main(int argc, char **argv)
 {
-    enum { OPT_INTERVAL = 256, OPT_COUNT, OPT_FREEZE, OPT_GREP, OPT_TOP, OPT_SIZE, OPT_DUMP,
-           OPT_SAMPLES, OPT_EXE, OPT_FORMAT, OPT_OUTPUT, OPT_COLOR, OPT_VERSION };
+    enum {
+        OPT_INTERVAL = 256,
+        OPT_COUNT,
+        OPT_FREEZE,
+        OPT_GREP,
+        OPT_TOP,
+        OPT_SIZE,
+        OPT_DUMP,
+        OPT_SAMPLES,
+        OPT_EXE,
+        OPT_FORMAT,
+        OPT_OUTPUT,
+        OPT_COLOR,
+        OPT_VERSION
+    };
     static const struct option options[] = {
         {"interval", required_argument, NULL, OPT_INTERVAL},
         {"count", required_argument, NULL, OPT_COUNT},
@@ -101,8 +114,7 @@ int main(int argc, char **argv)
             errno = 0;
             opt.interval = strtod(optarg, &end);
             if (end == optarg || *end || errno || !(opt.interval > 0) || opt.interval > 86400)
-                die("--interval: '%s' is not a number of seconds up to a day (see --help)",
-                    optarg);
+                die("--interval: '%s' is not a number of seconds up to a day (see --help)", optarg);
             break;
         }
         case OPT_COUNT:
@@ -150,8 +162,7 @@ int main(int argc, char **argv)
         die("--count: at least 2 looks to see growth (see --help)");
     opt.color = !strcmp(color, "always") ||
                 (!strcmp(color, "auto") && !output_path && opt.format == SCAN_TEXT &&
-                 isatty(STDOUT_FILENO) &&
-                 !getenv("NO_COLOR"));
+                 isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
     struct lts_error e = {{0}};
     if (opt.grep_pattern && !(opt.grep = content_regex_compile(opt.grep_pattern, &e)))
         die("--grep '%s': %s", opt.grep_pattern, e.message);

@@ -18,9 +18,9 @@
 
 /* glibc's numbers for one word size. */
 struct layout {
-    unsigned word;          /* SIZE_SZ, and a pointer */
-    unsigned min_chunk;     /* MINSIZE */
-    unsigned header;        /* CHUNK_HDR_SZ: prev_size and size */
+    unsigned word;      /* SIZE_SZ, and a pointer */
+    unsigned min_chunk; /* MINSIZE */
+    unsigned header;    /* CHUNK_HDR_SZ: prev_size and size */
     unsigned state_fastbins, nfastbins, state_top, state_next, state_system_mem, state_size;
     unsigned heap_info;     /* sizeof(heap_info) */
     uint64_t heap_max;      /* HEAP_MAX_SIZE: non-main heaps are aligned to it */
@@ -245,8 +245,8 @@ static uint64_t find_main_arena(struct target *t, const struct layout *l, uint64
 
 static const char *other_allocator(const struct target *t)
 {
-    static const char *const names[] = {"libjemalloc", "libtcmalloc", "libmimalloc", "libhoard",
-                                        "libsnmalloc", "librpmalloc"};
+    static const char *const names[] = {"libjemalloc", "libtcmalloc", "libmimalloc",
+                                        "libhoard",    "libsnmalloc", "librpmalloc"};
     for (size_t i = 0; i < t->nmaps; i++) {
         const char *p = t->maps[i].path;
         const char *base = p ? strrchr(p, '/') : NULL;
@@ -275,8 +275,8 @@ static int arena_heaps(struct target *t, struct heap_walk *w, uint64_t arena, ui
         /* the arena's first heap holds its malloc_state after heap_info */
         uint64_t first = arena >= h && arena < h + size ? first_chunk(l, arena + l->state_size)
                                                         : first_chunk(l, h + l->heap_info);
-        if (add_span(w, (struct span){first, h + size, top >= h && top < h + size ? top : 0,
-                                      false}) < 0)
+        if (add_span(
+                w, (struct span){first, h + size, top >= h && top < h + size ? top : 0, false}) < 0)
             return -1;
         info->heaps++;
         info->bytes += size;
@@ -511,7 +511,8 @@ static long read_tcache(struct target *t, struct heap_walk *w, uint64_t p, bool 
             return -1;
         if (!head)
             continue;
-        long n = follow_list(t, w, head, l->min_chunk + (uint64_t)ALIGNMENT * i, true, count, false);
+        long n = follow_list(t, w, head, l->min_chunk + (uint64_t)ALIGNMENT * i, true, count,
+                             false);
         if (n != count)
             return -1;
         if (mark)
@@ -553,7 +554,8 @@ static void tls_tcaches(struct target *t, const struct heap_walk *w, const uint6
     struct hashmap votes = HASHMAP_INIT; /* offset below the thread pointer -> threads */
     for (size_t i = 0; buf && i < t->nthreads; i++) {
         uint64_t tp = t->threads[i].tcb;
-        if (!tp || tp < TLS_SEARCH || target_read(t, tp - TLS_SEARCH, buf, TLS_SEARCH) != TLS_SEARCH)
+        if (!tp || tp < TLS_SEARCH ||
+            target_read(t, tp - TLS_SEARCH, buf, TLS_SEARCH) != TLS_SEARCH)
             continue;
         for (size_t at = 0; at < TLS_SEARCH; at += l->word) {
             uint64_t v = 0;
@@ -630,7 +632,8 @@ static void find_caches(struct target *t, struct heap_census *c, struct visit *v
                 c->fastbin_chunks += (uint64_t)n;
         }
     /* every marked chunk leaves its class: a cached one is free, a tcache is malloc's */
-    hashmap_each(&w->cached, slot) {
+    hashmap_each(&w->cached, slot)
+    {
         uint64_t size;
         if (!word_at(t, slot->number + l->word, &size))
             continue;
@@ -764,8 +767,7 @@ int heap_census(struct target *t, struct heap_census *c, struct lts_error *err)
         for (size_t a = 0; a < c->narenas; a++) /* the top chunk's arena */
             if (w->spans[i].top && c->top_bytes != top_before) {
                 uint64_t top;
-                if (word_at(t, c->arenas[a].address + l->state_top, &top) &&
-                    top == w->spans[i].top)
+                if (word_at(t, c->arenas[a].address + l->state_top, &top) && top == w->spans[i].top)
                     c->arenas[a].top = c->top_bytes - top_before;
             }
     }

@@ -26,31 +26,31 @@ struct heap_arena {
     uint64_t address; /* its malloc_state */
     bool main;
     unsigned heaps;
-    uint64_t bytes;   /* its heaps' bytes walked */
-    uint64_t top;     /* the top chunk's bytes */
+    uint64_t bytes; /* its heaps' bytes walked */
+    uint64_t top;   /* the top chunk's bytes */
 };
 
 struct heap_census {
-    bool glibc;               /* false: not glibc's heap; `why` says what it is */
+    bool glibc; /* false: not glibc's heap; `why` says what it is */
     char why[320];
     struct heap_arena *arenas;
     size_t narenas;
-    uint64_t heap_bytes;      /* the arenas' heaps, as walked */
-    uint64_t inuse_chunks, inuse_bytes;     /* usable bytes of chunks in use, caches excluded */
-    uint64_t free_chunks, free_bytes;       /* free by their headers, and the cached ones */
+    uint64_t heap_bytes;                /* the arenas' heaps, as walked */
+    uint64_t inuse_chunks, inuse_bytes; /* usable bytes of chunks in use, caches excluded */
+    uint64_t free_chunks, free_bytes;   /* free by their headers, and the cached ones */
     uint64_t largest_free;
-    uint64_t cached_chunks, cached_bytes;   /* in tcaches and fastbins */
+    uint64_t cached_chunks, cached_bytes; /* in tcaches and fastbins */
     uint64_t tcaches, tcache_chunks, fastbin_chunks;
     bool fastbins_read;       /* false: the arenas' fastbins could not be followed */
     uint64_t unchecked_small; /* chunks of fastbin and tcache sizes whose status is unknown */
     uint64_t top_bytes;
     uint64_t mmapped_chunks, mmapped_bytes;
-    uint64_t overhead_bytes;  /* headers, arena and heap records, tcache structs */
+    uint64_t overhead_bytes;                /* headers, arena and heap records, tcache structs */
     uint64_t invalid_chunks, skipped_bytes; /* chunks that failed a check, bytes skipped */
-    bool changed_under_walk;  /* some of them read otherwise after the walk: --freeze helps */
+    bool changed_under_walk;    /* some of them read otherwise after the walk: --freeze helps */
     struct heap_class *classes; /* most bytes (usable x chunks) first */
     size_t nclasses;
-    struct heap_walk *walk;   /* what heap_each_chunk walks again */
+    struct heap_walk *walk; /* what heap_each_chunk walks again */
 };
 
 /* The census of t's glibc heap. Returns 0 (c->glibc false when the heap is not glibc's, or

@@ -54,8 +54,7 @@ const char *scan_region_name(char *buf, size_t size, const struct scan_region *r
     case TARGET_MAP_HEAP: snprintf(buf, size, "[heap] (malloc's main arena)"); break;
     case TARGET_MAP_ARENA: snprintf(buf, size, "heap of a malloc arena"); break;
     case TARGET_MAP_MMAPPED: snprintf(buf, size, "malloc's mmapped chunks"); break;
-    default:
-        snprintf(buf, size, "%s", r->path ? r->path : scan_kind_name(r->kind));
+    default: snprintf(buf, size, "%s", r->path ? r->path : scan_kind_name(r->kind));
     }
     return buf;
 }
@@ -163,8 +162,8 @@ static struct scan_content *content_for(struct scan *s, uint64_t usable)
     return NULL;
 }
 
-static void take_sample(struct reading *r, struct scan_content *c, uint64_t address,
-                        uint64_t size, const uint8_t *bytes, size_t n)
+static void take_sample(struct reading *r, struct scan_content *c, uint64_t address, uint64_t size,
+                        const uint8_t *bytes, size_t n)
 {
     if (c->nsamples >= r->s->opt->samples)
         return;
@@ -180,8 +179,7 @@ static void take_sample(struct reading *r, struct scan_content *c, uint64_t addr
     c->nsamples++;
 }
 
-static void count_bytes(struct reading *r, struct scan_content *c, const uint8_t *bytes,
-                        size_t n)
+static void count_bytes(struct reading *r, struct scan_content *c, const uint8_t *bytes, size_t n)
 {
     content_strings(bytes, n, 4, content_histogram_add_token, c->strings);
     content_strings(bytes, n, 4, content_histogram_add_shape, c->shapes);
@@ -195,8 +193,7 @@ static void count_bytes(struct reading *r, struct scan_content *c, const uint8_t
     }
 }
 
-static void read_chunk(uint64_t address, uint64_t usable, const uint8_t *bytes, size_t n,
-                       void *ctx)
+static void read_chunk(uint64_t address, uint64_t usable, const uint8_t *bytes, size_t n, void *ctx)
 {
     struct reading *r = ctx;
     struct scan_content *c = content_for(r->s, usable);
@@ -225,7 +222,10 @@ static int prepare(struct scan_content *c, const struct scan_options *opt, unsig
         c->matches = content_histogram_new();
         c->match_buffers = content_histogram_new();
     }
-    return c->strings && c->shapes && c->fields && c->samples && (!opt->grep || (c->matches && c->match_buffers)) ? 0 : -1;
+    return c->strings && c->shapes && c->fields && c->samples &&
+                   (!opt->grep || (c->matches && c->match_buffers))
+               ? 0
+               : -1;
 }
 
 /* The classes shown: --size's; else those that grew most between the first look and the

@@ -15,17 +15,17 @@
 #include "target.h"
 
 struct scan_options {
-    const char *what;         /* pid or core file */
-    const char *exe;          /* --exe */
-    double interval;          /* --interval seconds, 0: one look */
-    unsigned count;           /* --count looks */
+    const char *what; /* pid or core file */
+    const char *exe;  /* --exe */
+    double interval;  /* --interval seconds, 0: one look */
+    unsigned count;   /* --count looks */
     bool freeze;
     const char *grep_pattern; /* --grep */
     struct content_regex *grep;
-    size_t top;               /* --top size classes (and regions) shown with their content */
-    uint64_t size;            /* --size: only this usable size's content (0: the top ones) */
-    const char *dump_path;    /* --dump */
-    size_t samples;           /* hexdumps per class */
+    size_t top;            /* --top size classes (and regions) shown with their content */
+    uint64_t size;         /* --size: only this usable size's content (0: the top ones) */
+    const char *dump_path; /* --dump */
+    size_t samples;        /* hexdumps per class */
     enum { SCAN_TEXT, SCAN_JSON, SCAN_HTML } format;
     bool color;
 };
@@ -40,7 +40,7 @@ struct scan_region {
 };
 
 struct scan_look {
-    double at;                /* seconds since the first look */
+    double at; /* seconds since the first look */
     struct scan_region *regions;
     size_t nregions;
     uint64_t rss, vm_size;
@@ -52,21 +52,21 @@ struct scan_look {
 /* The content of one size class's in-use chunks, or of one region (no glibc heap). */
 struct scan_sample {
     uint64_t address;
-    size_t len;       /* bytes kept */
-    uint64_t size;    /* the chunk's usable size, or the region's */
+    size_t len;    /* bytes kept */
+    uint64_t size; /* the chunk's usable size, or the region's */
     uint8_t *bytes;
 };
 
 struct scan_content {
-    uint64_t usable;      /* the class's usable size; 0 for a region */
-    uint64_t start, end;  /* a region's */
-    uint64_t buffers;     /* chunks (or windows of a region) read */
+    uint64_t usable;     /* the class's usable size; 0 for a region */
+    uint64_t start, end; /* a region's */
+    uint64_t buffers;    /* chunks (or windows of a region) read */
     uint64_t bytes;
-    uint64_t unread;      /* bytes that could not be read */
-    int64_t growth;       /* chunks more at the last look than at the first */
+    uint64_t unread; /* bytes that could not be read */
+    int64_t growth;  /* chunks more at the last look than at the first */
     struct content_histogram *strings;
-    struct content_histogram *shapes;  /* the strings with their numbers as '#' */
-    struct content_fields *fields;     /* the word at each offset of the chunks */
+    struct content_histogram *shapes;                  /* the strings with their numbers as '#' */
+    struct content_fields *fields;                     /* the word at each offset of the chunks */
     struct content_histogram *matches, *match_buffers; /* --grep */
     uint64_t grep_matched;
     struct scan_sample *samples;
@@ -86,7 +86,7 @@ struct scan_growth {
 
 struct scan_family {
     char name[40];
-    char start[64];        /* the function its threads started in, "" when unknown */
+    char start[64]; /* the function its threads started in, "" when unknown */
     size_t threads;
     uint64_t stack_each;   /* the most common reservation */
     uint64_t reserved;     /* all of theirs */

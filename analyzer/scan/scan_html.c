@@ -42,7 +42,8 @@ static double percent(uint64_t part, uint64_t whole)
 
 static void bar(FILE *out, double share)
 {
-    fprintf(out, "<td class=bar><div style=\"width:%.1f%%\"></div></td>", share > 100 ? 100 : share);
+    fprintf(out, "<td class=bar><div style=\"width:%.1f%%\"></div></td>",
+            share > 100 ? 100 : share);
 }
 
 static void entries(FILE *out, const char *id, struct content_histogram *h, size_t max)
@@ -93,12 +94,14 @@ static void memory(FILE *out, const struct scan *s)
             units_bytes(b2, sizeof(b2), (int64_t)last->rss),
             s->t->is_core ? "in the core" : "resident");
     fputs("<table id=kinds><tr><th>kind</th><th>mappings</th><th>size</th><th>RSS</th>"
-          "<th>swapped</th></tr>\n", out);
+          "<th>swapped</th></tr>\n",
+          out);
     for (int k = 0; k <= TARGET_MAP_SPECIAL; k++) {
         const struct scan_kind_total *kt = &s->kinds[k];
         if (kt->maps)
-            fprintf(out, "<tr><td>%s</td><td class=n>%" PRIu64 "</td><td class=n>%s</td>"
-                         "<td class=n>%s</td><td class=n>%s</td></tr>\n",
+            fprintf(out,
+                    "<tr><td>%s</td><td class=n>%" PRIu64 "</td><td class=n>%s</td>"
+                    "<td class=n>%s</td><td class=n>%s</td></tr>\n",
                     scan_kind_name(k), kt->maps, units_bytes(b1, sizeof(b1), (int64_t)kt->size),
                     units_bytes(b2, sizeof(b2), (int64_t)kt->rss),
                     units_bytes(b3, sizeof(b3), (int64_t)kt->swapped));
@@ -107,8 +110,10 @@ static void memory(FILE *out, const struct scan *s)
     if (s->nlooks < 2)
         return;
     const struct scan_look *first = &s->looks[0];
-    fprintf(out, "<h3>Grew in %.1f s</h3><table id=grew><tr><th>mapping</th><th>what</th>"
-                 "<th>RSS growth</th><th>RSS now</th></tr>\n", last->at - first->at);
+    fprintf(out,
+            "<h3>Grew in %.1f s</h3><table id=grew><tr><th>mapping</th><th>what</th>"
+            "<th>RSS growth</th><th>RSS now</th></tr>\n",
+            last->at - first->at);
     for (size_t i = 0; i < s->ngrew; i++) {
         const struct scan_region *r = s->grew[i].region;
         char name[300];
@@ -134,8 +139,9 @@ static void heap(FILE *out, const struct scan *s)
     }
     uint64_t whole = h->heap_bytes + h->mmapped_bytes;
     char v[10][32]; /* one buffer per number: all are formatted before the line is printed */
-    fprintf(out, "<p>%zu arena%s, %s; in use <b>%s</b> in %s chunks (%.1f %%); free %s in %s "
-                 "chunks (%s in tcaches, %s in fastbins); top %s; %s in %s mmapped chunks</p>\n",
+    fprintf(out,
+            "<p>%zu arena%s, %s; in use <b>%s</b> in %s chunks (%.1f %%); free %s in %s "
+            "chunks (%s in tcaches, %s in fastbins); top %s; %s in %s mmapped chunks</p>\n",
             h->narenas, h->narenas == 1 ? "" : "s",
             units_bytes(v[0], sizeof(v[0]), (int64_t)h->heap_bytes),
             units_bytes(v[1], sizeof(v[1]), (int64_t)h->inuse_bytes),
@@ -153,15 +159,18 @@ static void heap(FILE *out, const struct scan *s)
                 h->changed_under_walk ? "the heap changed under the walk (--freeze)"
                                       : "they read the same again (not a heap that moved)");
     bool growth = s->nlooks > 1;
-    fprintf(out, "<table id=classes><tr><th>usable size</th><th>chunks</th><th>bytes</th>"
-                 "<th>share</th><th></th>%s</tr>\n", growth ? "<th>growth</th>" : "");
+    fprintf(out,
+            "<table id=classes><tr><th>usable size</th><th>chunks</th><th>bytes</th>"
+            "<th>share</th><th></th>%s</tr>\n",
+            growth ? "<th>growth</th>" : "");
     for (size_t i = 0; i < h->nclasses && i < CLASSES_SHOWN; i++) {
         const struct heap_class *k = &h->classes[i];
         if (!k->chunks)
             continue;
         double share = percent(k->usable * k->chunks, h->inuse_bytes);
-        fprintf(out, "<tr><td class=n>%s</td><td class=n>%s</td><td class=n>%s</td>"
-                     "<td class=n>%.1f %%</td>",
+        fprintf(out,
+                "<tr><td class=n>%s</td><td class=n>%s</td><td class=n>%s</td>"
+                "<td class=n>%.1f %%</td>",
                 units_count(n1, sizeof(n1), k->usable), units_count(n2, sizeof(n2), k->chunks),
                 units_bytes(b1, sizeof(b1), (int64_t)(k->usable * k->chunks)), share);
         bar(out, share);
@@ -182,8 +191,8 @@ static void content(FILE *out, const struct scan *s, size_t index)
                 units_count(n1, sizeof(n1), c->usable), units_count(n2, sizeof(n2), c->buffers),
                 units_bytes(b1, sizeof(b1), (int64_t)c->bytes));
     else
-        fprintf(out, "<h2>Region %#" PRIx64 "-%#" PRIx64 "</h2><p>%s read</p>\n", c->start,
-                c->end, units_bytes(b1, sizeof(b1), (int64_t)c->bytes));
+        fprintf(out, "<h2>Region %#" PRIx64 "-%#" PRIx64 "</h2><p>%s read</p>\n", c->start, c->end,
+                units_bytes(b1, sizeof(b1), (int64_t)c->bytes));
     if (c->matches) {
         fputs("<h3>grep '", out);
         ctext(out, s->opt->grep_pattern);
@@ -225,9 +234,11 @@ static void threads(FILE *out, const struct scan *s)
         double share = percent(f->reserved, t->address_space);
         fputs("<tr><td>", out);
         ctext(out, f->name);
-        fprintf(out, "</td><td class=n>%zu</td><td class=n>%s</td><td class=n>%s</td>"
-                     "<td class=n>%.1f %%</td>",
-                f->threads, f->stack_each ? units_bytes(b1, sizeof(b1), (int64_t)f->stack_each) : "?",
+        fprintf(out,
+                "</td><td class=n>%zu</td><td class=n>%s</td><td class=n>%s</td>"
+                "<td class=n>%.1f %%</td>",
+                f->threads,
+                f->stack_each ? units_bytes(b1, sizeof(b1), (int64_t)f->stack_each) : "?",
                 units_bytes(b2, sizeof(b2), (int64_t)f->reserved), share);
         bar(out, share);
         fputs("<td>", out);
@@ -242,7 +253,8 @@ void scan_render_html(FILE *out, const struct scan *s)
     const struct target *t = s->t;
     fputs("<!doctype html>\n<html><head><meta charset=\"utf-8\">\n"
           "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-          "style-src 'unsafe-inline'\">\n<title>leaktag-scan: ", out);
+          "style-src 'unsafe-inline'\">\n<title>leaktag-scan: ",
+          out);
     ctext(out, t->source);
     fputs(" (", out);
     ctext(out, t->name);
@@ -254,13 +266,15 @@ void scan_render_html(FILE *out, const struct scan *s)
           "td.t,pre{font-family:ui-monospace,monospace;font-size:12px}\n"
           "td.bar{width:200px}td.bar div{height:10px;background:#c0392b}\n"
           "pre{background:#f6f6f6;padding:.5em;overflow:auto}.why{color:#a00}\n"
-          "</style></head><body>\n<h1>leaktag-scan: ", out);
+          "</style></head><body>\n<h1>leaktag-scan: ",
+          out);
     ctext(out, t->source);
     fputs(" (", out);
     ctext(out, t->name);
-    fprintf(out, ")</h1>\n<p id=summary>%u-bit, %s; heap walked in %.3f s",
-            t->pointer_bytes * 8,
-            t->is_core ? "a core file" : s->opt->freeze ? "stopped (--freeze)" : "not stopped",
+    fprintf(out, ")</h1>\n<p id=summary>%u-bit, %s; heap walked in %.3f s", t->pointer_bytes * 8,
+            t->is_core       ? "a core file"
+            : s->opt->freeze ? "stopped (--freeze)"
+                             : "not stopped",
             s->walk_seconds);
     if (s->opt->freeze && !t->is_core)
         fprintf(out, ", stopped for %.3f s", s->stopped_seconds);

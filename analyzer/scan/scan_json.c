@@ -40,8 +40,9 @@ static void histogram(FILE *out, const char *key, struct content_histogram *h, s
 
 static void region(FILE *out, const struct scan_region *r)
 {
-    fprintf(out, "{\"start\":%" PRIu64 ",\"end\":%" PRIu64 ",\"size\":%" PRIu64
-                 ",\"rss\":%" PRIu64 ",\"swapped\":%" PRIu64 ",\"perms\":",
+    fprintf(out,
+            "{\"start\":%" PRIu64 ",\"end\":%" PRIu64 ",\"size\":%" PRIu64 ",\"rss\":%" PRIu64
+            ",\"swapped\":%" PRIu64 ",\"perms\":",
             r->start, r->end, r->end - r->start, r->rss, r->swapped);
     json_cstr(out, r->perms);
     fprintf(out, ",\"kind\":\"%s\",\"path\":", kind_key(r->kind));
@@ -70,16 +71,18 @@ void scan_render_json(FILE *out, const struct scan *s)
     else
         fputs("null", out);
     fprintf(out, ",\"unmeasured_mappings\":%zu", t->unmeasured_maps);
-    fprintf(out, "},\"frozen\":%s,\"stopped_seconds\":%.6f,\"walk_seconds\":%.6f,"
-                 "\"total_seconds\":%.6f",
-            s->opt->freeze && !t->is_core ? "true" : "false", s->stopped_seconds,
-            s->walk_seconds, s->total_seconds);
+    fprintf(out,
+            "},\"frozen\":%s,\"stopped_seconds\":%.6f,\"walk_seconds\":%.6f,"
+            "\"total_seconds\":%.6f",
+            s->opt->freeze && !t->is_core ? "true" : "false", s->stopped_seconds, s->walk_seconds,
+            s->total_seconds);
 
     fputs(",\"looks\":[", out);
     for (size_t i = 0; i < s->nlooks; i++) {
         const struct scan_look *l = &s->looks[i];
-        fprintf(out, "%s{\"at\":%.3f,\"vm_size\":%" PRIu64 ",\"rss\":%" PRIu64
-                     ",\"inuse_chunks\":%" PRIu64 ",\"inuse_bytes\":%" PRIu64 ",\"mappings\":[",
+        fprintf(out,
+                "%s{\"at\":%.3f,\"vm_size\":%" PRIu64 ",\"rss\":%" PRIu64
+                ",\"inuse_chunks\":%" PRIu64 ",\"inuse_bytes\":%" PRIu64 ",\"mappings\":[",
                 i ? "," : "", l->at, l->vm_size, l->rss, l->inuse_chunks, l->inuse_bytes);
         for (size_t k = 0; k < l->nregions; k++) {
             if (k)
@@ -101,19 +104,20 @@ void scan_render_json(FILE *out, const struct scan *s)
     } else {
         fputs(",\"arenas\":[", out);
         for (size_t i = 0; i < h->narenas; i++)
-            fprintf(out, "%s{\"address\":%" PRIu64 ",\"main\":%s,\"heaps\":%u,\"bytes\":%" PRIu64
-                         ",\"top\":%" PRIu64 "}",
+            fprintf(out,
+                    "%s{\"address\":%" PRIu64 ",\"main\":%s,\"heaps\":%u,\"bytes\":%" PRIu64
+                    ",\"top\":%" PRIu64 "}",
                     i ? "," : "", h->arenas[i].address, h->arenas[i].main ? "true" : "false",
                     h->arenas[i].heaps, h->arenas[i].bytes, h->arenas[i].top);
-        fprintf(out, "],\"heap_bytes\":%" PRIu64 ",\"inuse_chunks\":%" PRIu64
-                     ",\"inuse_bytes\":%" PRIu64 ",\"free_chunks\":%" PRIu64
-                     ",\"free_bytes\":%" PRIu64 ",\"largest_free\":%" PRIu64
-                     ",\"tcaches\":%" PRIu64 ",\"tcache_chunks\":%" PRIu64
-                     ",\"fastbin_chunks\":%" PRIu64 ",\"fastbins_read\":%s"
-                     ",\"unchecked_small\":%" PRIu64 ",\"top_bytes\":%" PRIu64
-                     ",\"mmapped_chunks\":%" PRIu64 ",\"mmapped_bytes\":%" PRIu64
-                     ",\"overhead_bytes\":%" PRIu64 ",\"invalid_chunks\":%" PRIu64
-                     ",\"skipped_bytes\":%" PRIu64 ",\"changed_under_walk\":%s,\"classes\":[",
+        fprintf(out,
+                "],\"heap_bytes\":%" PRIu64 ",\"inuse_chunks\":%" PRIu64 ",\"inuse_bytes\":%" PRIu64
+                ",\"free_chunks\":%" PRIu64 ",\"free_bytes\":%" PRIu64 ",\"largest_free\":%" PRIu64
+                ",\"tcaches\":%" PRIu64 ",\"tcache_chunks\":%" PRIu64 ",\"fastbin_chunks\":%" PRIu64
+                ",\"fastbins_read\":%s"
+                ",\"unchecked_small\":%" PRIu64 ",\"top_bytes\":%" PRIu64
+                ",\"mmapped_chunks\":%" PRIu64 ",\"mmapped_bytes\":%" PRIu64
+                ",\"overhead_bytes\":%" PRIu64 ",\"invalid_chunks\":%" PRIu64
+                ",\"skipped_bytes\":%" PRIu64 ",\"changed_under_walk\":%s,\"classes\":[",
                 h->heap_bytes, h->inuse_chunks, h->inuse_bytes, h->free_chunks, h->free_bytes,
                 h->largest_free, h->tcaches, h->tcache_chunks, h->fastbin_chunks,
                 h->fastbins_read ? "true" : "false", h->unchecked_small, h->top_bytes,
@@ -121,8 +125,9 @@ void scan_render_json(FILE *out, const struct scan *s)
                 h->skipped_bytes, h->changed_under_walk ? "true" : "false");
         for (size_t i = 0; i < h->nclasses; i++) {
             const struct heap_class *k = &h->classes[i];
-            fprintf(out, "%s{\"usable\":%" PRIu64 ",\"chunks\":%" PRIu64 ",\"bytes\":%" PRIu64
-                         ",\"mmapped\":%" PRIu64 ",\"cached\":%" PRIu64,
+            fprintf(out,
+                    "%s{\"usable\":%" PRIu64 ",\"chunks\":%" PRIu64 ",\"bytes\":%" PRIu64
+                    ",\"mmapped\":%" PRIu64 ",\"cached\":%" PRIu64,
                     i ? "," : "", k->usable, k->chunks, k->usable * k->chunks, k->mmapped,
                     k->cached);
             if (s->nlooks > 1)
@@ -142,8 +147,9 @@ void scan_render_json(FILE *out, const struct scan *s)
             fprintf(out, "\"usable\":%" PRIu64 ",\"chunks\":%" PRIu64 ",\"growth\":%" PRId64,
                     c->usable, c->buffers, c->growth);
         else
-            fprintf(out, "\"region_start\":%" PRIu64 ",\"region_end\":%" PRIu64
-                         ",\"windows\":%" PRIu64, c->start, c->end, c->buffers);
+            fprintf(out,
+                    "\"region_start\":%" PRIu64 ",\"region_end\":%" PRIu64 ",\"windows\":%" PRIu64,
+                    c->start, c->end, c->buffers);
         fprintf(out, ",\"bytes\":%" PRIu64 ",\"unread\":%" PRIu64, c->bytes, c->unread);
         if (c->matches) {
             fputs(",\"grep\":", out);
@@ -173,8 +179,8 @@ void scan_render_json(FILE *out, const struct scan *s)
         const struct target_thread *th = &t->threads[i];
         fprintf(out, "%s{\"tid\":%d,\"name\":", i ? "," : "", th->tid);
         json_cstr(out, th->name);
-        fprintf(out, ",\"sp\":%" PRIu64 ",\"stack_reserved\":%" PRIu64 ",\"started_in\":",
-                th->sp, th->stack_reserved);
+        fprintf(out, ",\"sp\":%" PRIu64 ",\"stack_reserved\":%" PRIu64 ",\"started_in\":", th->sp,
+                th->stack_reserved);
         json_cstr(out, th->start_name);
         fputc('}', out);
     }
@@ -185,8 +191,9 @@ void scan_render_json(FILE *out, const struct scan *s)
         json_cstr(out, f->name);
         fputs(",\"started_in\":", out);
         json_cstr(out, f->start[0] ? f->start : NULL);
-        fprintf(out, ",\"threads\":%zu,\"stack_each\":%" PRIu64 ",\"reserved\":%" PRIu64
-                     ",\"unknown_stacks\":%zu}",
+        fprintf(out,
+                ",\"threads\":%zu,\"stack_each\":%" PRIu64 ",\"reserved\":%" PRIu64
+                ",\"unknown_stacks\":%zu}",
                 f->threads, f->stack_each, f->reserved, f->unknown_stacks);
     }
     fprintf(out, "],\"stacks_reserved\":%" PRIu64, s->stacks_reserved);

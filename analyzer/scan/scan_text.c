@@ -15,8 +15,14 @@
 #define SHAPES_SHOWN 4
 #define HEXDUMP_BYTES 256
 
-static const char *b(const struct scan *s) { return s->opt->color ? "\033[1m" : ""; }
-static const char *p(const struct scan *s) { return s->opt->color ? "\033[0m" : ""; }
+static const char *b(const struct scan *s)
+{
+    return s->opt->color ? "\033[1m" : "";
+}
+static const char *p(const struct scan *s)
+{
+    return s->opt->color ? "\033[0m" : "";
+}
 
 static double percent(uint64_t part, uint64_t whole)
 {
@@ -61,8 +67,10 @@ static void memory(FILE *out, const struct scan *s)
             units_bytes(b2, sizeof(b2), (int64_t)last->rss),
             s->t->is_core ? "in the core" : "resident");
     if (s->t->unmeasured_maps)
-        fprintf(out, "  (%zu mappings of over 64 GiB each, reserved more than used: their "
-                     "resident bytes are not counted)\n", s->t->unmeasured_maps);
+        fprintf(out,
+                "  (%zu mappings of over 64 GiB each, reserved more than used: their "
+                "resident bytes are not counted)\n",
+                s->t->unmeasured_maps);
     fprintf(out, "  %-16s %8s %11s %11s %11s\n", "kind", "mappings", "size",
             s->t->is_core ? "in core" : "RSS", "swapped");
     for (int k = 0; k <= TARGET_MAP_SPECIAL; k++)
@@ -101,8 +109,8 @@ static void memory(FILE *out, const struct scan *s)
         done[pick] = true;
         const struct scan_region *r = &last->regions[pick];
         char name[300];
-        fprintf(out, "    %#14" PRIx64 "-%#-14" PRIx64 " %s  %10s %s  %s\n", r->start,
-                r->end, r->perms, units_bytes(b1, sizeof(b1), (int64_t)r->rss),
+        fprintf(out, "    %#14" PRIx64 "-%#-14" PRIx64 " %s  %10s %s  %s\n", r->start, r->end,
+                r->perms, units_bytes(b1, sizeof(b1), (int64_t)r->rss),
                 s->t->is_core ? "in core " : "resident", scan_region_name(name, sizeof(name), r));
     }
     free(done);
@@ -129,15 +137,15 @@ static void heap(FILE *out, const struct scan *s)
     fprintf(out, "  in use   %10s in %s chunks (%.1f %%)\n",
             units_bytes(b1, sizeof(b1), (int64_t)h->inuse_bytes),
             units_count(n1, sizeof(n1), h->inuse_chunks), percent(h->inuse_bytes, whole));
-    fprintf(out, "  free     %10s in %s chunks (%.1f %%), largest %s", 
+    fprintf(out, "  free     %10s in %s chunks (%.1f %%), largest %s",
             units_bytes(b1, sizeof(b1), (int64_t)h->free_bytes),
             units_count(n1, sizeof(n1), h->free_chunks), percent(h->free_bytes, whole),
             units_bytes(b2, sizeof(b2), (int64_t)h->largest_free));
     fprintf(out, "; of them %s in %s tcache%s, %s in fastbins\n",
-            units_count(n1, sizeof(n1), h->tcache_chunks),
-            units_count(b3, sizeof(b3), h->tcaches), h->tcaches == 1 ? "" : "s",
-            units_count(b2, sizeof(b2), h->fastbin_chunks));
-    fprintf(out, "  top      %10s; malloc's own %s\n", units_bytes(b1, sizeof(b1), (int64_t)h->top_bytes),
+            units_count(n1, sizeof(n1), h->tcache_chunks), units_count(b3, sizeof(b3), h->tcaches),
+            h->tcaches == 1 ? "" : "s", units_count(b2, sizeof(b2), h->fastbin_chunks));
+    fprintf(out, "  top      %10s; malloc's own %s\n",
+            units_bytes(b1, sizeof(b1), (int64_t)h->top_bytes),
             units_bytes(b2, sizeof(b2), (int64_t)h->overhead_bytes));
     if (h->unchecked_small)
         fprintf(out, "  %s small chunks may be free in a tcache or fastbin not found\n",
@@ -245,7 +253,8 @@ static void content(FILE *out, const struct scan *s, struct scan_content *c)
     if (c->usable)
         fprintf(out, "\n%ssize class %s B%s: %s chunks read, %s", b(s),
                 units_count(n1, sizeof(n1), c->usable), p(s),
-                units_count(n2, sizeof(n2), c->buffers), units_bytes(b1, sizeof(b1), (int64_t)c->bytes));
+                units_count(n2, sizeof(n2), c->buffers),
+                units_bytes(b1, sizeof(b1), (int64_t)c->bytes));
     else
         fprintf(out, "\n%sregion %#" PRIx64 "-%#" PRIx64 "%s: %s read", b(s), c->start, c->end,
                 p(s), units_bytes(b1, sizeof(b1), (int64_t)c->bytes));
@@ -319,8 +328,9 @@ static void threads(FILE *out, const struct scan *s)
         fputc('\n', out);
     }
     if (t->nthreads > 1)
-        fprintf(out, "  thread stacks reserve %s: %.1f %% of the %s address space%s (VmSize %s, "
-                     "%.1f %%)\n",
+        fprintf(out,
+                "  thread stacks reserve %s: %.1f %% of the %s address space%s (VmSize %s, "
+                "%.1f %%)\n",
                 units_bytes(b1, sizeof(b1), (int64_t)s->stacks_reserved),
                 percent(s->stacks_reserved, t->address_space),
                 units_bytes(b2, sizeof(b2), (int64_t)t->address_space),

@@ -48,7 +48,7 @@ struct target_private {
     int core_fd;              /* core: the file */
     struct segment *segments; /* core: PT_LOAD, by address */
     size_t nsegments;
-    int *frozen;              /* --freeze: the tids seized */
+    int *frozen; /* --freeze: the tids seized */
     size_t nfrozen;
 };
 
@@ -213,15 +213,14 @@ void target_explain_refusal(char *buf, size_t size, pid_t pid, uid_t owner, uid_
             snprintf(buf, size,
                      "pid %d runs as %s (uid %u), not as you (uid %u): scan it as that user, "
                      "or as root (CAP_SYS_PTRACE)",
-                     (int)pid, pw ? pw->pw_name : "another user", (unsigned)owner,
-                     (unsigned)self);
+                     (int)pid, pw ? pw->pw_name : "another user", (unsigned)owner, (unsigned)self);
         return;
     }
     if (yama >= 1 && !cap_ptrace) {
         snprintf(buf, size, "%s",
-                 yama == 1 ? "kernel.yama.ptrace_scope is 1: only a process's ancestors may read "
-                             "its memory; run the scan as root (CAP_SYS_PTRACE) or set "
-                             "kernel.yama.ptrace_scope=0"
+                 yama == 1   ? "kernel.yama.ptrace_scope is 1: only a process's ancestors may read "
+                               "its memory; run the scan as root (CAP_SYS_PTRACE) or set "
+                               "kernel.yama.ptrace_scope=0"
                  : yama == 2 ? "kernel.yama.ptrace_scope is 2: only CAP_SYS_PTRACE may read "
                                "another process's memory; run the scan as root"
                              : "kernel.yama.ptrace_scope is 3: no process may read another's "
@@ -229,8 +228,9 @@ void target_explain_refusal(char *buf, size_t size, pid_t pid, uid_t owner, uid_
         return;
     }
     if (yama == 3) {
-        snprintf(buf, size, "kernel.yama.ptrace_scope is 3: no process may read another's "
-                            "memory until the next boot");
+        snprintf(buf, size,
+                 "kernel.yama.ptrace_scope is 3: no process may read another's "
+                 "memory until the next boot");
         return;
     }
     snprintf(buf, size,
@@ -383,9 +383,9 @@ static int live_read_maps(struct target *t, struct lts_error *err)
     FILE *f = fopen(path, "re");
     if (!f)
         return errno == ENOENT ? gone(t, err)
-               : errno == EACCES || errno == EPERM ? refusal(t, err)
-                                                   : lts_fail(err, "%s: %s: %s", t->source, path,
-                                                              strerror(errno));
+               : errno == EACCES || errno == EPERM
+                   ? refusal(t, err)
+                   : lts_fail(err, "%s: %s: %s", t->source, path, strerror(errno));
     free_maps(t);
     size_t cap = 0;
     char line[4352];
@@ -394,8 +394,9 @@ static int live_read_maps(struct target *t, struct lts_error *err)
         unsigned long long start, end, offset;
         char perms[8];
         int name_at = 0;
-        if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &offset,
-                   &name_at) < 4 || name_at <= 0)
+        if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &offset, &name_at) <
+                4 ||
+            name_at <= 0)
             continue;
         chomp(line);
         struct target_map m = {.start = start, .end = end, .offset = offset};
@@ -437,7 +438,8 @@ static uint64_t live_thread_sp(pid_t pid, int tid)
         return 0;
     char *words[10];
     size_t n = 0;
-    for (char *save, *w = strtok_r(buf, " \n", &save); w && n < 10; w = strtok_r(NULL, " \n", &save))
+    for (char *save, *w = strtok_r(buf, " \n", &save); w && n < 10;
+         w = strtok_r(NULL, " \n", &save))
         words[n++] = w;
     return n >= 3 ? strtoull(words[n - 2], NULL, 16) : 0;
 }
@@ -561,8 +563,7 @@ static int open_live(struct target *t, pid_t pid, struct lts_error *err)
     snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
     t->priv->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
     if (t->priv->mem_fd < 0)
-        return errno == ENOENT ? lts_fail(err, "%s: no such process", t->source)
-                               : refusal(t, err);
+        return errno == ENOENT ? lts_fail(err, "%s: no such process", t->source) : refusal(t, err);
     snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
     t->priv->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
     find_zero_frames(t->priv);
@@ -570,8 +571,9 @@ static int open_live(struct target *t, pid_t pid, struct lts_error *err)
     if (live_read_exe(t, &dynamic, err) < 0)
         return -1;
     if (!dynamic)
-        return lts_fail(err, "%s (%s): a static executable: malloc is linked into it, where "
-                             "leaktag-scan cannot find glibc's arenas without its symbols",
+        return lts_fail(err,
+                        "%s (%s): a static executable: malloc is linked into it, where "
+                        "leaktag-scan cannot find glibc's arenas without its symbols",
                         t->source, t->name);
     t->address_space = address_space_for(t->pointer_bytes);
     live_read_limits(t);
@@ -703,28 +705,25 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
         return lts_fail(err, "%s: not a pid, nor a core file", path);
     struct elfhdr_headers h;
     switch (elfhdr_read(read_fd, &fd, UINT32_MAX, &h)) {
-    case ELFHDR_OK:
-        break;
+    case ELFHDR_OK: break;
     case ELFHDR_NOT_ELF:
         elfhdr_headers_free(&h);
         return lts_fail(err, "%s: not a pid, nor an ELF core file", path);
-    case ELFHDR_NOT_32_OR_64:
-        return lts_fail(err, "%s: neither ELF32 nor ELF64", path);
+    case ELFHDR_NOT_32_OR_64: return lts_fail(err, "%s: neither ELF32 nor ELF64", path);
     case ELFHDR_SHORT_HEADER:
         return lts_fail(err, "%s: truncated core file: no complete ELF header", path);
     case ELFHDR_BAD_PHENTSIZE:
         return lts_fail(err, "%s: program headers of %u bytes, not %zu", path, h.phentsize,
                         h.wide ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr));
-    case ELFHDR_NO_MEMORY:
-        elfhdr_headers_free(&h);
-        return lts_fail(err, "out of memory");
-    case ELFHDR_SHORT_SEGMENTS:
-        break; /* said below */
+    case ELFHDR_NO_MEMORY: elfhdr_headers_free(&h); return lts_fail(err, "out of memory");
+    case ELFHDR_SHORT_SEGMENTS: break; /* said below */
     }
     if (h.type != ET_CORE) {
         elfhdr_headers_free(&h);
-        return lts_fail(err, "%s: an ELF file, but not a core (give a pid, or a core from gcore "
-                             "or the kernel)", path);
+        return lts_fail(err,
+                        "%s: an ELF file, but not a core (give a pid, or a core from gcore "
+                        "or the kernel)",
+                        path);
     }
     t->pointer_bytes = h.wide ? 8 : 4;
     t->address_space = address_space_for(t->pointer_bytes);
@@ -733,9 +732,10 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
     uint64_t phbytes = (uint64_t)h.phnum * h.phentsize;
     if (h.phnum == 0 || h.nsegments < h.phnum || h.phoff + phbytes > (uint64_t)st.st_size) {
         elfhdr_headers_free(&h);
-        return lts_fail(err, "%s: truncated core file: its program headers end at byte %" PRIu64
-                             ", the file at %" PRIu64, path, h.phoff + phbytes,
-                        (uint64_t)st.st_size);
+        return lts_fail(err,
+                        "%s: truncated core file: its program headers end at byte %" PRIu64
+                        ", the file at %" PRIu64,
+                        path, h.phoff + phbytes, (uint64_t)st.st_size);
     }
     t->priv->segments = calloc(h.phnum, sizeof(struct segment));
     uint8_t *notes = NULL;
@@ -754,13 +754,15 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
         uint64_t filesz = seg->filesz, memsz = seg->memsz;
         if ((type == PT_LOAD || type == PT_NOTE) && offset + filesz > (uint64_t)st.st_size) {
             if (type == PT_LOAD)
-                lts_fail(err, "%s: truncated core file: the memory at 0x%" PRIx64 " needs bytes "
-                              "up to %" PRIu64 ", the file ends at %" PRIu64, path, vaddr,
-                         offset + filesz, (uint64_t)st.st_size);
+                lts_fail(err,
+                         "%s: truncated core file: the memory at 0x%" PRIx64 " needs bytes "
+                         "up to %" PRIu64 ", the file ends at %" PRIu64,
+                         path, vaddr, offset + filesz, (uint64_t)st.st_size);
             else
-                lts_fail(err, "%s: truncated core file: its notes need bytes up to %" PRIu64
-                              ", the file ends at %" PRIu64, path, offset + filesz,
-                         (uint64_t)st.st_size);
+                lts_fail(err,
+                         "%s: truncated core file: its notes need bytes up to %" PRIu64
+                         ", the file ends at %" PRIu64,
+                         path, offset + filesz, (uint64_t)st.st_size);
             goto out;
         }
         if (type == PT_NOTE && !notes && filesz > 0 && filesz < (256u << 20)) {
@@ -771,8 +773,8 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
             }
             notes_size = filesz;
         } else if (type == PT_LOAD && memsz > 0) {
-            t->priv->segments[t->priv->nsegments++] =
-                (struct segment){vaddr, memsz, offset, filesz < memsz ? filesz : memsz};
+            t->priv->segments[t->priv->nsegments++] = (struct segment){
+                vaddr, memsz, offset, filesz < memsz ? filesz : memsz};
             struct target_map m = {.start = vaddr, .end = vaddr + memsz, .rss = filesz};
             m.perms[0] = flags & PF_R ? 'r' : '-';
             m.perms[1] = flags & PF_W ? 'w' : '-';
@@ -878,8 +880,10 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
     for (size_t i = 0; i < nfiles; i++) {
         if (!files[i].name || target_map_at(t, files[i].start))
             continue;
-        struct target_map fm = {.start = files[i].start, .end = files[i].end,
-                                .offset = files[i].offset, .kind = TARGET_MAP_FILE};
+        struct target_map fm = {.start = files[i].start,
+                                .end = files[i].end,
+                                .offset = files[i].offset,
+                                .kind = TARGET_MAP_FILE};
         memcpy(fm.perms, "r--p", 4);
         if (file_segment_executable(files[i].name, files[i].offset))
             fm.perms[2] = 'x';
@@ -894,8 +898,10 @@ static int open_core(struct target *t, const char *path, const char *exe, struct
     if (exe)
         t->exe = strdup(exe);
     if (nfiles && !libc) {
-        lts_fail(err, "%s: a core of a static executable: malloc is linked into it, where "
-                      "leaktag-scan cannot find glibc's arenas without its symbols", path);
+        lts_fail(err,
+                 "%s: a core of a static executable: malloc is linked into it, where "
+                 "leaktag-scan cannot find glibc's arenas without its symbols",
+                 path);
         goto out;
     }
     /* The main thread's stack is the one mapping a core does not name. */
@@ -935,7 +941,8 @@ static size_t core_read(struct target *t, uint64_t addr, void *buf, size_t len)
         size_t n = len - done;
         if (n > s->filesz - (a - s->vaddr))
             n = (size_t)(s->filesz - (a - s->vaddr));
-        ssize_t r = pread(p->core_fd, (uint8_t *)buf + done, n, (off_t)(s->offset + (a - s->vaddr)));
+        ssize_t r = pread(p->core_fd, (uint8_t *)buf + done, n,
+                          (off_t)(s->offset + (a - s->vaddr)));
         if (r <= 0)
             break;
         done += (size_t)r;

@@ -27,23 +27,23 @@ enum target_map_kind {
 
 struct target_map {
     uint64_t start, end, offset;
-    uint64_t rss;   /* resident bytes; in a core, the bytes the core holds */
+    uint64_t rss;     /* resident bytes; in a core, the bytes the core holds */
     uint64_t swapped; /* bytes in swap; 0 in a core */
     char perms[5];
-    char *path;     /* NULL: anonymous */
+    char *path; /* NULL: anonymous */
     enum target_map_kind kind;
-    int tid;        /* the stack's thread, 0 if none */
+    int tid; /* the stack's thread, 0 if none */
 };
 
 struct target_thread {
     int tid;
-    char name[32];             /* "" when unknown (a core keeps only the process's name) */
-    uint64_t sp;               /* its stack pointer, 0 when unknown (running at the moment) */
-    size_t map;                /* its stack's mapping, SIZE_MAX when not found */
-    uint64_t stack_reserved;   /* that mapping and the guard below it */
-    uint64_t tcb;              /* its struct pthread (tcb.c), 0 when not found */
-    uint64_t start_routine;    /* the function pthread_create ran, 0 when unknown */
-    const char *start_name;    /* that function's name (tcb.c), or NULL */
+    char name[32];           /* "" when unknown (a core keeps only the process's name) */
+    uint64_t sp;             /* its stack pointer, 0 when unknown (running at the moment) */
+    size_t map;              /* its stack's mapping, SIZE_MAX when not found */
+    uint64_t stack_reserved; /* that mapping and the guard below it */
+    uint64_t tcb;            /* its struct pthread (tcb.c), 0 when not found */
+    uint64_t start_routine;  /* the function pthread_create ran, 0 when unknown */
+    const char *start_name;  /* that function's name (tcb.c), or NULL */
 };
 
 struct target {
@@ -61,7 +61,7 @@ struct target {
     size_t nmaps;
     struct target_thread *threads; /* the main thread first */
     size_t nthreads;
-    bool gone;               /* the process exited under the scan */
+    bool gone; /* the process exited under the scan */
     struct target_private *priv;
 };
 

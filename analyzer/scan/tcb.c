@@ -58,9 +58,9 @@ void tcb_read(struct target *t)
 {
     unsigned word = t->pointer_bytes;
     uint8_t *buf = malloc(TCB_SEARCH);
-    uint64_t *pd = calloc(t->nmaps + 1, sizeof(*pd));            /* per mapping */
-    uint8_t *bytes = calloc(t->nthreads + 1, PTHREAD_BYTES);       /* per thread */
-    size_t *have = calloc(t->nthreads + 1, sizeof(*have));        /* bytes read */
+    uint64_t *pd = calloc(t->nmaps + 1, sizeof(*pd));        /* per mapping */
+    uint8_t *bytes = calloc(t->nthreads + 1, PTHREAD_BYTES); /* per thread */
+    size_t *have = calloc(t->nthreads + 1, sizeof(*have));   /* bytes read */
     if (!buf || !pd || !bytes || !have)
         goto out;
     for (size_t i = 0; i < t->nmaps; i++)
