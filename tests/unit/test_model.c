@@ -1,0 +1,265 @@
+/* test_model.c — the report's core (group.c through model.c) on snapshots built in memory
+ * with the snapshot library, no shim: exact sums per group, the weights of a sampled
+ * snapshot, --min-age, grouping by thread family, and the series of three snapshots. Every
+ * expectation comes from the blocks the test writes, not from the code under test. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "format.h"
+#include "model.h"
+#include "reader.h"
+#include "record.h"
+#include "writer.h"
+
+/* Two stacks of one frame each: a growing "leak" and a constant "cache". */
+#define LEAK_FRAME 0x401000u
+#define CACHE_FRAME 0x402000u
+#define LEAK_SIZE 100u
+#define CACHE_SIZE 1000u
+#define CACHE_BLOCKS 5u
+
+struct spec {
+    uint64_t time_ns;
+    uint32_t leak_blocks;     /* of LEAK_SIZE bytes from the leak stack, in thread 1 */
+    uint32_t cache_blocks;    /* of CACHE_SIZE bytes from the cache stack, in thread 2 */
+    uint64_t sample_interval; /* 0: every block recorded */
+};
+
+static uint8_t *images[8];
+static size_t nimages;
+
+/* A snapshot as the shim writes one, with what these tests need, parsed from memory. */
+static struct lts_snapshot *build(const struct spec *sp)
+{
+    int fd = memfd_create("model", 0);
+    assert_true(fd >= 0);
+    static char buf[4096];
+    struct lts_writer w;
+    lts_writer_init(&w, fd, buf, sizeof(buf));
+    lts_writer_begin(&w, LT_SECTION_META);
+    lts_put_meta_uint(&w, "pid", 4242);
+    lts_put_meta_uint(&w, "time_unix_ns", sp->time_ns);
+    lts_put_meta_text(&w, "exe", "server", 6);
+    lts_put_meta_text(&w, "reason", "test", 4);
+    lts_put_meta_uint(&w, "pointer_bits", 64);
+    if (sp->sample_interval)
+        lts_put_meta_uint(&w, "sample_interval_bytes", sp->sample_interval);
+    lts_writer_end(&w);
+    static const uint64_t leak_frames[] = {LEAK_FRAME}, cache_frames[] = {CACHE_FRAME};
+    lts_writer_begin(&w, LT_SECTION_STACKS);
+    lts_put_stack(&w, &(struct lts_stack){0, NULL});
+    lts_put_stack(&w, &(struct lts_stack){1, leak_frames});
+    lts_put_stack(&w, &(struct lts_stack){1, cache_frames});
+    lts_writer_end(&w);
+    lts_writer_begin(&w, LT_SECTION_THREADS);
+    const char *names[] = {"main", "worker-1", "cache-0"};
+    for (uint32_t i = 0; i < 3; i++)
+        lts_put_thread(
+            &w, &(struct lts_thread){.idx = i, .tid = 100 + i, .name = names[i], .state = 1});
+    lts_writer_end(&w);
+    lts_writer_begin(&w, LT_SECTION_BLOCKS);
+    uint64_t addr = 0x10000000;
+    for (uint32_t i = 0; i < sp->leak_blocks; i++, addr += 0x100)
+        lts_put_block(&w, &(struct lts_block){addr, LEAK_SIZE, 1, 1, /* age */ i * 100, 0});
+    for (uint32_t i = 0; i < sp->cache_blocks; i++, addr += 0x1000)
+        lts_put_block(&w, &(struct lts_block){addr, CACHE_SIZE, 2, 2, 50, 0});
+    lts_writer_end(&w);
+    lts_writer_begin(&w, LT_SECTION_COUNTERS);
+    lts_put_counter(&w, "live_blocks", sp->leak_blocks + sp->cache_blocks);
+    lts_put_counter(&w, "live_bytes",
+                    (uint64_t)sp->leak_blocks * LEAK_SIZE +
+                        (uint64_t)sp->cache_blocks * CACHE_SIZE);
+    lts_writer_end(&w);
+    assert_int_equal(lts_writer_finish(&w), 0); /* and END */
+    off_t size = lseek(fd, 0, SEEK_END);
+    assert_true(size > 0);
+    uint8_t *image = malloc((size_t)size);
+    assert_int_equal(pread(fd, image, (size_t)size, 0), size);
+    close(fd);
+    images[nimages++] = image; /* the parsed snapshot points into it */
+    struct lts_snapshot *s = NULL;
+    struct lts_error err;
+    if (lts_parse(image, (size_t)size, &s, &err) != 0)
+        fail_msg("lts_parse: %s", err.message);
+    return s;
+}
+
+static void build_model(struct model *m, const struct spec *specs, size_t n,
+                        const struct model_options *opt)
+{
+    struct analysis *snaps = calloc(n, sizeof(*snaps));
+    assert_non_null(snaps);
+    for (size_t i = 0; i < n; i++) {
+        snaps[i].path = "in memory";
+        snaps[i].snap = build(&specs[i]);
+    }
+    FILE *warn = fopen("/dev/null", "w");
+    struct lts_error err;
+    if (model_build(m, snaps, n, opt, warn, &err) != 0)
+        fail_msg("model_build: %s", err.message);
+    fclose(warn);
+}
+
+static void release(struct model *m)
+{
+    model_free(m); /* the snapshots and the analysis array with them */
+    while (nimages)
+        free(images[--nimages]);
+}
+
+/* The group whose representative stack is `stack` (1: leak, 2: cache). */
+static const struct group *group_of(const struct model *m, uint32_t stack)
+{
+    for (size_t i = 0; i < m->grouping.ngroups; i++)
+        if (m->grouping.groups[i].stack == stack)
+            return &m->grouping.groups[i];
+    fail_msg("no group of stack %u", stack);
+    return NULL;
+}
+
+static void test_exact_sums(void **state)
+{
+    (void)state;
+    struct spec sp = {.time_ns = 1, .leak_blocks = 30, .cache_blocks = CACHE_BLOCKS};
+    struct model m;
+    build_model(&m, &sp, 1, &(struct model_options){.group.by = GROUP_BY_STACK});
+    assert_int_equal(m.grouping.ngroups, 2);
+    const struct group *leak = group_of(&m, 1), *cache = group_of(&m, 2);
+    assert_int_equal(leak->blocks, 30);
+    assert_int_equal(leak->bytes, 30 * LEAK_SIZE);
+    assert_int_equal(leak->sampled_blocks, 30);
+    assert_int_equal(cache->blocks, CACHE_BLOCKS);
+    assert_int_equal(cache->bytes, CACHE_BLOCKS * CACHE_SIZE);
+    assert_int_equal(leak->min_age_cs, 0);
+    assert_int_equal(leak->max_age_cs, 29 * 100);
+    /* sorted by bytes: the cache (5,000) before the leak (3,000) */
+    assert_ptr_equal(&m.grouping.groups[0], cache);
+    assert_int_equal(m.live_blocks, 30 + CACHE_BLOCKS);
+    assert_int_equal(m.live_bytes, 30 * LEAK_SIZE + CACHE_BLOCKS * CACHE_SIZE);
+    release(&m);
+}
+
+static void test_min_age(void **state)
+{
+    (void)state;
+    struct spec sp = {.time_ns = 1, .leak_blocks = 30, .cache_blocks = CACHE_BLOCKS};
+    struct model m;
+    /* leak ages are 0, 100, ..., 2900 cs: 15 of them are at least 1500 cs old; the cache's
+     * 50 cs are too young */
+    build_model(&m, &sp, 1,
+                &(struct model_options){.group.by = GROUP_BY_STACK, .group.min_age_cs = 1500});
+    assert_int_equal(m.grouping.ngroups, 1);
+    const struct group *leak = group_of(&m, 1);
+    assert_int_equal(leak->blocks, 15);
+    assert_int_equal(leak->bytes, 15 * LEAK_SIZE);
+    assert_int_equal(leak->min_age_cs, 1500);
+    release(&m);
+}
+
+static void test_by_thread_family(void **state)
+{
+    (void)state;
+    struct spec sp = {.time_ns = 1, .leak_blocks = 7, .cache_blocks = CACHE_BLOCKS};
+    struct model m;
+    build_model(&m, &sp, 1, &(struct model_options){.group.by = GROUP_BY_THREAD});
+    assert_int_equal(m.grouping.ngroups, 2);
+    for (size_t i = 0; i < m.grouping.ngroups; i++) {
+        const struct group *g = &m.grouping.groups[i];
+        if (strstr(g->key, "worker")) {
+            assert_int_equal(g->blocks, 7);
+            assert_int_equal(g->bytes, 7 * LEAK_SIZE);
+        } else {
+            assert_non_null(strstr(g->key, "cache"));
+            assert_int_equal(g->blocks, CACHE_BLOCKS);
+        }
+    }
+    release(&m);
+}
+
+/* Each sampled block stands for 1 / P(sampled) = 1 / (1 - e^(-size/mean)) blocks. */
+static void test_sampled_weights(void **state)
+{
+    (void)state;
+    const uint64_t mean = 512 * 1024;
+    struct spec sp = {
+        .time_ns = 1, .leak_blocks = 40, .cache_blocks = CACHE_BLOCKS, .sample_interval = mean};
+    struct model m;
+    build_model(&m, &sp, 1, &(struct model_options){.group.by = GROUP_BY_STACK});
+    const struct group *leak = group_of(&m, 1), *cache = group_of(&m, 2);
+    double w_leak = 1.0 / (1.0 - exp(-(double)LEAK_SIZE / (double)mean));
+    double w_cache = 1.0 / (1.0 - exp(-(double)CACHE_SIZE / (double)mean));
+    assert_int_equal(leak->sampled_blocks, 40);
+    assert_true(fabs(leak->est_blocks - 40 * w_leak) < 1e-6 * 40 * w_leak);
+    assert_true(fabs(leak->est_bytes - 40 * w_leak * LEAK_SIZE) < 1e-6 * 40 * w_leak * LEAK_SIZE);
+    assert_true(fabs(cache->est_bytes - CACHE_BLOCKS * w_cache * CACHE_SIZE) <
+                1e-6 * CACHE_BLOCKS * w_cache * CACHE_SIZE);
+    /* the integer figures are the estimates, rounded */
+    assert_true(llabs((long long)leak->bytes - llround(leak->est_bytes)) <= 1);
+    assert_true(llabs((long long)leak->blocks - llround(leak->est_blocks)) <= 1);
+    release(&m);
+}
+
+/* Three snapshots: the leak grows by 10 blocks each time, the cache stays. */
+static void test_series_of_three(void **state)
+{
+    (void)state;
+    struct spec sp[3] = {{.time_ns = 1000, .leak_blocks = 10, .cache_blocks = CACHE_BLOCKS},
+                         {.time_ns = 2000, .leak_blocks = 20, .cache_blocks = CACHE_BLOCKS},
+                         {.time_ns = 3000, .leak_blocks = 30, .cache_blocks = CACHE_BLOCKS}};
+    struct model m;
+    build_model(&m, sp, 3, &(struct model_options){.group.by = GROUP_BY_STACK});
+    assert_int_equal(m.grouping.nsnapshots, 3);
+    assert_int_equal(m.grouping.ngroups, 2);
+    const struct group *leak = group_of(&m, 1), *cache = group_of(&m, 2);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(leak->series_blocks[i], 10 * (i + 1));
+        assert_int_equal(leak->series_bytes[i], 10 * (i + 1) * LEAK_SIZE);
+        assert_int_equal(cache->series_bytes[i], CACHE_BLOCKS * CACHE_SIZE);
+    }
+    assert_int_equal(leak->delta_blocks, 20);
+    assert_int_equal(leak->delta_bytes, 20 * LEAK_SIZE);
+    assert_true(leak->grew_every_interval);
+    assert_int_equal(cache->delta_bytes, 0);
+    assert_false(cache->grew_every_interval);
+    /* with several snapshots, growth orders the groups: the leak first */
+    assert_ptr_equal(&m.grouping.groups[0], leak);
+    assert_ptr_equal(leak->from, &m.snaps[2]);
+    release(&m);
+}
+
+/* --top and --min-bytes decide what is shown, after sorting. */
+static void test_shown(void **state)
+{
+    (void)state;
+    struct spec sp = {.time_ns = 1, .leak_blocks = 30, .cache_blocks = CACHE_BLOCKS};
+    struct model m;
+    build_model(&m, &sp, 1, &(struct model_options){.group.by = GROUP_BY_STACK, .top = 1});
+    assert_true(model_shows(&m, 0));
+    assert_false(model_shows(&m, 1));
+    release(&m);
+    build_model(&m, &sp, 1, &(struct model_options){.group.by = GROUP_BY_STACK, .min_bytes = 4000});
+    assert_true(model_shows(&m, 0));  /* the cache, 5,000 bytes */
+    assert_false(model_shows(&m, 1)); /* the leak, 3,000 */
+    release(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exact_sums),       cmocka_unit_test(test_min_age),
+        cmocka_unit_test(test_by_thread_family), cmocka_unit_test(test_sampled_weights),
+        cmocka_unit_test(test_series_of_three),  cmocka_unit_test(test_shown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
