@@ -27,16 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../preload/check.h"
 #include "leaktag.h"
 #include "reader.h"
-
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);         \
-            exit(1);                                                                         \
-        }                                                                                    \
-    } while (0)
 
 static const char *outdir;
 

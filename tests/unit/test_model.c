@@ -1,6 +1,7 @@
 /* test_model.c — the report's core (group.c through model.c) on snapshots built in memory
  * with the snapshot library, no shim: exact sums per group, the weights of a sampled
- * snapshot, --min-age, grouping by thread family, and the series of three snapshots. Every
+ * snapshot, --min-age, grouping by thread family, the series of three snapshots, and the
+ * census's --grep counts. Every
  * expectation comes from the blocks the test writes, not from the code under test. */
 #include <math.h>
 #include <setjmp.h>
@@ -34,6 +35,7 @@ struct spec {
     uint32_t leak_blocks;     /* of LEAK_SIZE bytes from the leak stack, in thread 1 */
     uint32_t cache_blocks;    /* of CACHE_SIZE bytes from the cache stack, in thread 2 */
     uint64_t sample_interval; /* 0: every block recorded */
+    bool census;              /* a sample of every leak block: the article's requests */
 };
 
 static uint8_t *images[8];
@@ -75,6 +77,18 @@ static struct lts_snapshot *build(const struct spec *sp)
     for (uint32_t i = 0; i < sp->cache_blocks; i++, addr += 0x1000)
         lts_put_block(&w, &(struct lts_block){addr, CACHE_SIZE, 2, 2, 50, 0});
     lts_writer_end(&w);
+    if (sp->census) {
+        /* block i holds "GET /q?channelid=4099&seq=i" (every third: channelid=4100), twice */
+        lts_writer_begin(&w, LT_SECTION_SAMPLES);
+        for (uint32_t i = 0; i < sp->leak_blocks; i++) {
+            char text[LEAK_SIZE];
+            int n = snprintf(text, sizeof(text), "GET /q?channelid=%d&seq=%u GET channelid=%d",
+                             i % 3 ? 4099 : 4100, i, i % 3 ? 4099 : 4100);
+            lts_put_sample(&w, &(struct lts_sample){0x10000000 + (uint64_t)i * 0x100, 1,
+                                                    (uint32_t)n, (const uint8_t *)text});
+        }
+        lts_writer_end(&w);
+    }
     lts_writer_begin(&w, LT_SECTION_COUNTERS);
     lts_put_counter(&w, "live_blocks", sp->leak_blocks + sp->cache_blocks);
     lts_put_counter(&w, "live_bytes",
@@ -254,12 +268,56 @@ static void test_shown(void **state)
     release(&m);
 }
 
+/* The census (census.c): --grep counts every match and, per block, each distinct one once;
+ * strings are counted over every sample of the shown groups only. */
+static void test_census_grep(void **state)
+{
+    (void)state;
+    struct lts_error err;
+    struct content_regex *re = content_regex_compile("channelid=\\d+", &err);
+    assert_non_null(re);
+    struct spec sp = {
+        .time_ns = 1, .leak_blocks = 30, .cache_blocks = CACHE_BLOCKS, .census = true};
+    struct model m;
+    build_model(&m, &sp, 1,
+                &(struct model_options){.group.by = GROUP_BY_STACK,
+                                        .group.grep = re,
+                                        .count_contents = true,
+                                        .keep_samples = 2});
+    const struct group *leak = group_of(&m, 1), *cache = group_of(&m, 2);
+    assert_int_equal(leak->nsamples, 30);
+    assert_int_equal(leak->grep_searched, 30);
+    assert_int_equal(leak->grep_matched, 30);
+    /* blocks 0, 3, ..., 27 say 4100 (10 of them), the other 20 say 4099; twice each */
+    size_t n = 0, nb = 0;
+    const struct content_entry *e = content_histogram_sorted(leak->matches, &n);
+    const struct content_entry *b = content_histogram_sorted(leak->match_blocks, &nb);
+    assert_int_equal(n, 2);
+    assert_int_equal(nb, 2);
+    assert_string_equal(e[0].text, "channelid=4099");
+    assert_int_equal(e[0].count, 40);
+    assert_string_equal(e[1].text, "channelid=4100");
+    assert_int_equal(e[1].count, 20);
+    assert_string_equal(b[0].text, "channelid=4099");
+    assert_int_equal(b[0].count, 20);
+    assert_int_equal(b[1].count, 10);
+    /* the first two samples' bytes are kept for a renderer, the rest are not */
+    assert_non_null(leak->samples[0].bytes);
+    assert_non_null(leak->samples[1].bytes);
+    assert_null(leak->samples[2].bytes);
+    /* the cache has no samples: nothing counted */
+    assert_int_equal(cache->grep_searched, 0);
+    release(&m);
+    content_regex_free(re);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_sums),       cmocka_unit_test(test_min_age),
         cmocka_unit_test(test_by_thread_family), cmocka_unit_test(test_sampled_weights),
         cmocka_unit_test(test_series_of_three),  cmocka_unit_test(test_shown),
+        cmocka_unit_test(test_census_grep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
