@@ -21,6 +21,7 @@
 #include "model.h"
 #include "reader.h"
 #include "record.h"
+#include "retention.h"
 #include "writer.h"
 
 /* Two stacks of one frame each: a growing "leak" and a constant "cache". */
@@ -29,6 +30,7 @@
 #define LEAK_SIZE 100u
 #define CACHE_SIZE 1000u
 #define CACHE_BLOCKS 5u
+#define GLOBALS 0x600000u /* the writable mapping that holds the cache's head */
 
 struct spec {
     uint64_t time_ns;
@@ -36,6 +38,8 @@ struct spec {
     uint32_t cache_blocks;    /* of CACHE_SIZE bytes from the cache stack, in thread 2 */
     uint64_t sample_interval; /* 0: every block recorded */
     bool census;              /* a sample of every leak block: the article's requests */
+    bool reach;               /* a reachability scan: the leak lost, the cache held by a
+                                 global through a chain of its blocks */
 };
 
 static uint8_t *images[8];
@@ -87,6 +91,29 @@ static struct lts_snapshot *build(const struct spec *sp)
             lts_put_sample(&w, &(struct lts_sample){0x10000000 + (uint64_t)i * 0x100, 1,
                                                     (uint32_t)n, (const uint8_t *)text});
         }
+        lts_writer_end(&w);
+    }
+    if (sp->reach) {
+        /* REACH is in address order: the leak's blocks first, then the cache's */
+        lts_writer_begin(&w, LT_SECTION_REACH_SCAN);
+        lts_put_reach_scan(
+            &w, &(struct lts_reach_scan){
+                    .status = 0, .why = "", .blocks = sp->leak_blocks + sp->cache_blocks});
+        lts_writer_end(&w);
+        lts_writer_begin(&w, LT_SECTION_REACH_ROOTS);
+        lts_put_reach_root(
+            &w, &(struct lts_reach_root){LT_ROOT_TYPE_MAPPING, 0, GLOBALS, GLOBALS + 0x1000});
+        lts_writer_end(&w);
+        lts_writer_begin(&w, LT_SECTION_REACH);
+        uint64_t a = 0x10000000;
+        for (uint32_t i = 0; i < sp->leak_blocks; i++, a += 0x100)
+            lts_put_reach(&w,
+                          &(struct lts_reach){a, LT_VERDICT_DEFINITELY_LOST, LT_VIA_NONE, 0, 0});
+        /* cache[0] from the global at GLOBALS+8, cache[i] from cache[i-1]'s first word */
+        for (uint32_t i = 0; i < sp->cache_blocks; i++, a += 0x1000)
+            lts_put_reach(&w, &(struct lts_reach){
+                                  a, LT_VERDICT_REACHABLE, i ? LT_VIA_BLOCK : LT_VIA_ROOT,
+                                  i ? sp->leak_blocks + i - 1 : 0, i ? a - 0x1000 : GLOBALS + 8});
         lts_writer_end(&w);
     }
     lts_writer_begin(&w, LT_SECTION_COUNTERS);
@@ -311,13 +338,57 @@ static void test_census_grep(void **state)
     content_regex_free(re);
 }
 
+/* A reachability scan: the split per group, --lost, and the chain that holds the cache. */
+static void test_reach_and_retention(void **state)
+{
+    (void)state;
+    struct spec sp = {.time_ns = 1, .leak_blocks = 30, .cache_blocks = CACHE_BLOCKS, .reach = true};
+    struct model m;
+    build_model(&m, &sp, 1, &(struct model_options){.group.by = GROUP_BY_STACK});
+    const struct group *leak = group_of(&m, 1), *cache = group_of(&m, 2);
+    assert_true(leak->has_reach);
+    assert_int_equal(leak->reach.blocks[LT_VERDICT_DEFINITELY_LOST], 30);
+    assert_int_equal(leak->reach.bytes[LT_VERDICT_DEFINITELY_LOST], 30 * LEAK_SIZE);
+    assert_int_equal(leak->reach.blocks[LT_VERDICT_REACHABLE], 0);
+    assert_int_equal(cache->reach.blocks[LT_VERDICT_REACHABLE], CACHE_BLOCKS);
+    assert_int_equal(cache->reach.blocks[LT_VERDICT_DEFINITELY_LOST], 0);
+    assert_int_equal(m.lost_groups, 1);
+    /* the cache's example is its first block, held by the global itself */
+    assert_non_null(cache->retained);
+    assert_non_null(cache->retained->root);
+    assert_int_equal(cache->retained->root->type, LT_ROOT_TYPE_MAPPING);
+    assert_int_equal(cache->retained->root_word, GLOBALS + 8);
+    assert_int_equal(cache->retained->hops, 1);
+    assert_null(leak->retained);
+    /* the last cache block: five links from the global, each found in the one before */
+    const struct lts_block **index = retention_index(m.snaps[0].snap);
+    assert_non_null(index);
+    struct retention r;
+    uint64_t last = 0x10000000 + 30 * 0x100 + (CACHE_BLOCKS - 1) * 0x1000;
+    assert_int_equal(retention_trace(m.snaps[0].snap, index, last, &r), 0);
+    assert_int_equal(r.hops, CACHE_BLOCKS);
+    assert_int_equal(r.links[r.nlinks - 1].addr, last);
+    assert_int_equal(r.links[0].addr, 0x10000000 + 30 * 0x100);
+    assert_non_null(r.links[0].block);
+    assert_int_equal(r.links[0].block->size, CACHE_SIZE);
+    /* a lost block has no chain */
+    assert_int_equal(retention_trace(m.snaps[0].snap, index, 0x10000000, &r), -1);
+    free(index);
+    release(&m);
+    /* --lost shows the groups with lost blocks only */
+    build_model(&m, &sp, 1, &(struct model_options){.group.by = GROUP_BY_STACK, .lost_only = true});
+    for (size_t i = 0; i < m.grouping.ngroups; i++)
+        assert_int_equal(model_shows(&m, i), m.grouping.groups[i].stack == 1);
+    release(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_sums),       cmocka_unit_test(test_min_age),
         cmocka_unit_test(test_by_thread_family), cmocka_unit_test(test_sampled_weights),
         cmocka_unit_test(test_series_of_three),  cmocka_unit_test(test_shown),
-        cmocka_unit_test(test_census_grep),
+        cmocka_unit_test(test_census_grep),      cmocka_unit_test(test_reach_and_retention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
