@@ -22,6 +22,8 @@
 #include "family.h"
 #include "modules.h"
 #include "output.h"
+#include "target_core.h"
+#include "target_live.h"
 #include "tcb.h"
 
 #define STRINGS_KEPT 16384
@@ -424,6 +426,29 @@ static int fold_threads(struct scan *s)
 
 /* ---- the run ------------------------------------------------------------------------------- */
 
+/* `what` is a pid or a core file (exe: the core's executable, NULL to take the path the core
+ * names). 0, or -1 with a one-line reason in err. */
+static int open_target(const char *what, const char *exe, struct target **out,
+                       struct lts_error *err)
+{
+    *out = NULL;
+    size_t digits = strspn(what, "0123456789");
+    bool pid = what[0] && !what[digits] && digits < 10;
+    char source[32];
+    snprintf(source, sizeof(source), "pid %s", what);
+    struct target *t = target_new(pid ? source : what);
+    if (!t)
+        return lts_fail(err, "out of memory");
+    int rc = pid ? target_live_open(t, (pid_t)atoi(what), err)
+                 : target_core_open(t, what, exe, err);
+    if (rc < 0) {
+        target_close(t);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
 static int fail_gone(struct scan *s, struct lts_error *err)
 {
     return lts_fail(err, "%s exited during the scan", s->t->source);
@@ -434,7 +459,7 @@ int scan_run(struct scan *s, struct scan_options *opt, struct lts_error *err)
     memset(s, 0, sizeof(*s));
     s->opt = opt;
     double start = target_now();
-    if (target_open(opt->what, opt->exe, &s->t, err) < 0)
+    if (open_target(opt->what, opt->exe, &s->t, err) < 0)
         return -1;
     struct target *t = s->t;
     unsigned looks = t->is_core ? 1 : (opt->count ? opt->count : 1);

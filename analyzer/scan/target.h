@@ -1,6 +1,6 @@
 /* target.h — the process leaktag-scan looks at, as it is: a live one, whose memory is read
- * with process_vm_readv and never written, or an ELF core file (gcore's or the kernel's),
- * whose PT_LOAD segments are its memory. Its mappings, threads and limits, and reads of its
+ * with process_vm_readv and never written (target_live.h), or an ELF core file (gcore's or
+ * the kernel's), whose PT_LOAD segments are its memory (target_core.h). Its mappings, threads and limits, and reads of its
  * memory that may come back short (a page unmapped under a live scan, a segment a core did
  * not keep). */
 #ifndef SCAN_TARGET_H
@@ -65,10 +65,9 @@ struct target {
     struct target_private *priv;
 };
 
-/* `what` is a pid or a core file (exe: the core's executable, NULL to take the path the core
- * names). Returns 0, or -1 with a one-line reason in err (no such process, no permission and
- * why, a static binary, not a core file, a truncated core...). */
-int target_open(const char *what, const char *exe, struct target **out, struct lts_error *err);
+/* A target not yet found, for a back end to fill (target_live_open, target_core_open);
+ * source: "pid 1234" or the core file's path, for messages. NULL when out of memory. */
+struct target *target_new(const char *source);
 
 /* Reads up to len bytes at addr; returns how many were read from the start (0: none). A live
  * target that exited sets t->gone. Never writes to the target. */
@@ -83,24 +82,41 @@ uint64_t target_stack_reserved(const struct target *t, const struct target_map *
 /* The mapping holding addr, or NULL. */
 struct target_map *target_map_at(struct target *t, uint64_t addr);
 
-/* A live target's mappings and threads again (--interval). -1 with err when it is gone. */
-int target_refresh(struct target *t, struct lts_error *err);
-
-/* --freeze: stops every thread of a live target (ptrace seize + interrupt: were this program
- * killed, the kernel would let the target run on). Returns 0, or -1 with err. */
-int target_freeze(struct target *t, struct lts_error *err);
-/* Lets the threads run again (nothing when not frozen). */
-void target_thaw(struct target *t);
-
 void target_close(struct target *t);
-
-/* Why reading a live process's memory was refused, given what is known of both sides:
- * owner: the target's uid; self: this program's effective uid; cap_ptrace: whether it holds
- * CAP_SYS_PTRACE; yama: kernel.yama.ptrace_scope (-1: no Yama). Into buf, one sentence. */
-void target_explain_refusal(char *buf, size_t size, pid_t pid, uid_t owner, uid_t self,
-                            bool cap_ptrace, int yama);
 
 /* Wall time in seconds (CLOCK_MONOTONIC). */
 double target_now(void);
+
+/* ---- for the back ends (target_live.c, target_core.c) only ------------------------------- */
+
+struct target_segment {
+    uint64_t vaddr, memsz, offset, filesz;
+};
+
+struct target_private {
+    int mem_fd;                      /* live: /proc/PID/mem, when process_vm_readv is refused */
+    int pagemap_fd;                  /* live: /proc/PID/pagemap, which pages are there to read */
+    uint64_t zero_pfn[2];            /* the zero page and the huge zero page (512 frames), when the
+                                 kernel shows frame numbers (root); 0 unknown */
+    int core_fd;                     /* core: the file */
+    struct target_segment *segments; /* core: PT_LOAD, by address */
+    size_t nsegments;
+    int *frozen; /* --freeze: the tids seized */
+    size_t nfrozen;
+    /* set by the back end: how memory is read, and what to undo before the end */
+    size_t (*read)(struct target *t, uint64_t addr, void *buf, size_t len);
+    void (*release)(struct target *t);
+};
+
+/* elfhdr_read_fn over a file descriptor (ctx: an int *). */
+size_t target_read_fd(void *ctx, uint64_t offset, void *buf, size_t len);
+/* What a process of that pointer size can map here. */
+uint64_t target_address_space(unsigned pointer_bytes);
+/* Appends *m to t->maps (cap: its room so far); -1 when out of memory. */
+int target_push_map(struct target *t, size_t *cap, const struct target_map *m);
+void target_sort_maps(struct target *t);
+void target_free_maps(struct target *t);
+/* Each thread's stack: the mapping its stack pointer is in, with the guard below it. */
+void target_place_stacks(struct target *t);
 
 #endif

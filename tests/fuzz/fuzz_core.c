@@ -18,6 +18,7 @@
 #include "modules.h"
 #include "symbolize.h"
 #include "target.h"
+#include "target_core.h"
 #include "tcb.h"
 
 int sym_open(const struct lts_snapshot *s, FILE *warn, struct symbolizer **out,
@@ -57,9 +58,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (fd < 0 || ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
         return 0;
-    struct target *t = NULL;
     struct lts_error err;
-    if (target_open(path, NULL, &t, &err) < 0) {
+    struct target *t = target_new(path);
+    if (!t)
+        return 0;
+    if (target_core_open(t, path, NULL, &err) < 0) {
+        target_close(t);
         if (!memchr(err.message, '\0', sizeof(err.message)) || strchr(err.message, '\n'))
             __builtin_trap(); /* one line, terminated */
         return 0;

@@ -94,6 +94,8 @@ for module in sorted(present):
                 continue  # its own header, or outside the rooms (include/leaktag.h)
             edges.setdefault(module, {})[tmod] = where
             troom, tfloor = floor_of[tmod]
+            if module not in floor_of:
+                continue  # said above: on no floor
             if troom == room:
                 if tfloor > floor_of[module][1]:
                     failures.append(f"{where}: includes {m.group(1)}, a floor up "
