@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -234,4 +235,14 @@ void lt_log(const char *fmt, ...)
         write_all(line, len);
     }
     errno = saved_errno;
+}
+
+void lt_assert_failed(const char *file, int line, const char *cond)
+{
+    char text[512];
+    int n = lt_format(text, sizeof(text), "leaktag: %s:%d: invariant broken: %s\n", file, line,
+                      cond);
+    if (n > 0)
+        (void)!write(2, text, (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
+    abort();
 }

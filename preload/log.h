@@ -41,4 +41,15 @@ void lt_log_write_captured(const struct lt_log_capture *c);
             lt_log(__VA_ARGS__);                                    \
     } while (0)
 
+/* An invariant of the lock-free structures, checked where the cost is welcome: in the
+ * sanitizer builds (meson -Db_sanitize=..., which define LT_DEBUG_ASSERTS) that run the unit
+ * tests of the table, the nurseries and the sort, never in the shim programs load. A failure
+ * writes "leaktag: FILE:LINE: invariant broken: COND" with one write(2) and aborts. */
+#ifdef LT_DEBUG_ASSERTS
+#define LT_ASSERT(cond) ((cond) ? (void)0 : lt_assert_failed(__FILE__, __LINE__, #cond))
+#else
+#define LT_ASSERT(cond) ((void)0)
+#endif
+void lt_assert_failed(const char *file, int line, const char *cond) __attribute__((noreturn));
+
 #endif

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "compiler.h"
+#include "log.h"
 #include "table.h"
 #include "threads.h"
 
@@ -140,6 +141,8 @@ LT_INLINE int lt_nursery_insert(struct lt_thread *self, const struct lt_block *b
     if (lt_unlikely(!empty))
         return lt_nursery_insert_slow(self, b);
     unsigned w = (unsigned)__builtin_ctz(empty);
+    /* only the owner writes a slot's contents */
+    LT_ASSERT(atomic_load_explicit(&n->owner, memory_order_relaxed) == self->idx);
     atomic_store_explicit(&g->meta[w], lt_pack_meta(b), memory_order_relaxed);
     atomic_store_explicit(&n->where[gi * LT_NURSERY_WAYS + w], lt_pack_where(b),
                           memory_order_relaxed);
@@ -160,6 +163,7 @@ LT_INLINE bool lt_nursery_remove(struct lt_thread *self, uint64_t addr, struct l
             /* Only the owner writes a slot's contents; another thread can only claim it for
              * a free of the same block, which would be a double free. */
             unsigned w = (unsigned)__builtin_ctz(found);
+            LT_ASSERT(atomic_load_explicit(&n->owner, memory_order_relaxed) == self->idx);
             lt_unpack(
                 addr, atomic_load_explicit(&g->meta[w], memory_order_relaxed),
                 atomic_load_explicit(&n->where[gi * LT_NURSERY_WAYS + w], memory_order_relaxed),

@@ -1,6 +1,8 @@
 /* sort.c — see sort.h. */
 #include "sort.h"
 
+#include "log.h"
+
 static void swap(uint64_t *a, size_t i, size_t j)
 {
     uint64_t t = a[i];
@@ -36,4 +38,8 @@ void lt_sort_u64(uint64_t *keys, uint64_t *values, size_t n)
             swap(values, 0, end - 1);
         sift_down(keys, values, 0, end - 1);
     }
+#ifdef LT_DEBUG_ASSERTS
+    for (size_t i = 1; i < n; i++)
+        LT_ASSERT(keys[i - 1] <= keys[i]);
+#endif
 }

@@ -18,6 +18,7 @@
 #include "arch.h"
 
 #include "compiler.h"
+#include "log.h"
 #include "threads.h"
 
 #define LT_TABLE_SHARDS 64
@@ -214,6 +215,8 @@ static inline void lt_unpack(uint64_t addr, uint64_t meta, uint64_t where, struc
  * unmapped under it. A plain store: the reclaimer's membarrier supplies the fence. */
 static inline void lt_table_enter(struct lt_thread *self)
 {
+    /* odd while inside: never entered twice (a grace period would wait on itself) */
+    LT_ASSERT(!(atomic_load_explicit(&self->hook_seq, memory_order_relaxed) & 1));
     atomic_store_explicit(&self->hook_seq,
                           atomic_load_explicit(&self->hook_seq, memory_order_relaxed) + 1,
                           memory_order_relaxed);
@@ -222,6 +225,7 @@ static inline void lt_table_enter(struct lt_thread *self)
 
 static inline void lt_table_leave(struct lt_thread *self)
 {
+    LT_ASSERT(atomic_load_explicit(&self->hook_seq, memory_order_relaxed) & 1);
     atomic_signal_fence(memory_order_seq_cst);
     atomic_store_explicit(&self->hook_seq,
                           atomic_load_explicit(&self->hook_seq, memory_order_relaxed) + 1,
