@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "reader.h"
+#include "frames.h"
 #include "symbolize.h"
 
 /* ---- known code: the addresses the tests resolve ------------------------------------------- */
@@ -394,6 +395,43 @@ static void paths_are_tidied_in_place(void **state)
     }
 }
 
+/* --fold (frames.c): recorded frames at the top whose function matches are taken off, each
+ * remaining one is expanded into its inlined chain, and the site keeps frame 0 as it was. */
+static void fold_takes_frames_off_the_top(void **state)
+{
+    (void)state;
+    struct symbolizer *sym = open_symbolizer(&snap, stderr);
+    uint64_t recorded[] = {call_ra, inline_ra};
+    struct lts_stack stacks[] = {{0, NULL}, {2, recorded}};
+    struct lts_snapshot v = snap;
+    v.stacks = stacks;
+    v.nstacks = 2;
+    uint64_t when[] = {SYM_ANY_TIME, SYM_ANY_TIME};
+    struct lts_error err;
+    struct content_regex *fold = content_regex_compile("^caller_site$", &err);
+    assert_non_null(fold);
+    for (int folded = 0; folded < 2; folded++) {
+        struct frames *f = NULL;
+        assert_int_equal(frames_build(&v, sym, folded ? fold : NULL, when, &f, &err), 0);
+        const struct stack_frames *sf = frames_of(f, 1);
+        assert_int_equal(sf->skipped, folded);
+        assert_int_equal(sf->n, folded ? 2 : 3);
+        const char *want[] = {"caller_site", "inlined_leaf", "inline_host"};
+        for (uint32_t i = 0; i < sf->n; i++)
+            assert_string_equal(sf->frames[i].name, want[i + (unsigned)folded]);
+        assert_string_equal(sf->site.name, "caller_site");
+        uint32_t depth = 0;
+        const uint64_t *r = frames_recorded(f, &v, 1, &depth);
+        assert_int_equal(depth, 2 - folded);
+        assert_int_equal(r[0], folded ? inline_ra : call_ra);
+        assert_string_equal(frames_of(f, 0)->site.name, "(no stack)");
+        assert_int_equal(frames_of(f, 0)->n, 0);
+        frames_free(f);
+    }
+    content_regex_free(fold);
+    sym_close(sym);
+}
+
 int main(void)
 {
     /* Offline means offline: no debuginfod download from a test. */
@@ -408,6 +446,7 @@ int main(void)
         cmocka_unit_test(address_in_no_module),
         cmocka_unit_test(cached_per_address),
         cmocka_unit_test(paths_are_tidied_in_place),
+        cmocka_unit_test(fold_takes_frames_off_the_top),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
