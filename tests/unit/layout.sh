@@ -5,7 +5,7 @@
 top=$1
 command -v clang-format >/dev/null || { echo "SKIP no clang-format (tests/run.sh installs it)"; exit 77; }
 cd "$top" || exit 2
-files=$(ls preload/*.[ch] snapshot/*.[ch] analyzer/*.[ch] analyzer/scan/*.[ch])
+files=$(ls preload/*.[ch] snapshot/*.[ch] analyzer/*.[ch] analyzer/shared/*.[ch] analyzer/scan/*.[ch])
 n=$(echo "$files" | wc -l)
 [ "$n" -gt 70 ] || { echo "only $n files found"; exit 1; }
 if clang-format --dry-run -Werror $files 2>/tmp/leaktag-layout.$$; then
