@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The floors docs/DESIGN.md states are the floors the code has.
 
-    test_includes.py SOURCE_ROOT
+    test_includes.py SOURCE_ROOT [BUILD_ROOT]
 
 DESIGN.md's table "Rooms and floors" lists, for each room (a source folder), its modules
 floor by floor, lowest first, and what it may include from other rooms. A module is a .c and
@@ -10,10 +10,13 @@ its .h, counted as one. This test reads every `#include "..."` of every room and
 - an include from another room that the room's row does not allow,
 - a circle of includes between modules (even inside one floor),
 - a source file the table does not name, or a name the table gives that has no file,
-- a DESIGN.md of 2,000 words or more: it is the one page a new engineer reads.
+- a DESIGN.md of 2,000 words or more: it is the one page a new engineer reads,
+- a module table whose "tested by" names a test that does not exist (the build's meson
+  introspection, when BUILD_ROOT is given, and every test('...') the meson files declare).
 Headers outside the rooms (the generated config.h, the public include/leaktag.h) are not
 modules and are always allowed.
 """
+import json
 import os
 import re
 import sys
@@ -122,8 +125,30 @@ for v in sorted(edges):
     if not state.get(v):
         visit(v, [v])
 
+# Each module's "tested by" names tests that exist.
+declared = set()
+for meson in ("tests/meson.build", "bench/meson.build"):
+    declared |= set(re.findall(r"\btest\('([a-z0-9-]+)'", open(os.path.join(ROOT, meson)).read()))
+if len(sys.argv) > 2:
+    intro = os.path.join(sys.argv[2], "meson-info", "intro-tests.json")
+    declared |= {t["name"] for t in json.load(open(intro))}
+design = open(DESIGN).read()
+tables = design[design.find("## Modules"):design.find("## What holds everywhere")]
+cited = 0
+for line in tables.split("\n"):
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    if len(cells) != 4 or not cells[0].startswith("`"):
+        continue
+    for name in re.findall(r"`([a-z0-9-]+)`", cells[3]):
+        cited += 1
+        if name not in declared:
+            failures.append(f"DESIGN.md: {cells[0]} is tested by `{name}`, which is no test")
+if cited < 50:
+    failures.append(f"only {cited} tests cited in DESIGN.md's module tables: the reading is broken")
+
 nedges = sum(len(e) for e in edges.values())
-print(f"{len(present)} modules in {len(floors)} rooms, {nedges} includes between them")
+print(f"{len(present)} modules in {len(floors)} rooms, {nedges} includes between them, "
+      f"{cited} tests cited by DESIGN.md")
 if nedges < 100:
     failures.append(f"only {nedges} includes found: the reading is broken")
 for f in failures:
