@@ -431,22 +431,10 @@ static int fold_threads(struct scan *s)
 static int open_target(const char *what, const char *exe, struct target **out,
                        struct lts_error *err)
 {
-    *out = NULL;
     size_t digits = strspn(what, "0123456789");
-    bool pid = what[0] && !what[digits] && digits < 10;
-    char source[32];
-    snprintf(source, sizeof(source), "pid %s", what);
-    struct target *t = target_new(pid ? source : what);
-    if (!t)
-        return lts_fail(err, "out of memory");
-    int rc = pid ? target_live_open(t, (pid_t)atoi(what), err)
-                 : target_core_open(t, what, exe, err);
-    if (rc < 0) {
-        target_close(t);
-        return -1;
-    }
-    *out = t;
-    return 0;
+    if (what[0] && !what[digits] && digits < 10)
+        return target_live_open((pid_t)atoi(what), out, err);
+    return target_core_open(what, exe, out, err);
 }
 
 static int fail_gone(struct scan *s, struct lts_error *err)

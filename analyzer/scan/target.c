@@ -10,6 +10,16 @@
 #include <time.h>
 #include <unistd.h>
 
+int target_hand_out(struct target *t, int filled, struct target **out)
+{
+    if (filled < 0) {
+        target_close(t);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
 struct target *target_new(const char *source)
 {
     struct target *t = calloc(1, sizeof(*t));

@@ -68,6 +68,8 @@ struct target {
 /* A target not yet found, for a back end to fill (target_live_open, target_core_open);
  * source: "pid 1234" or the core file's path, for messages. NULL when out of memory. */
 struct target *target_new(const char *source);
+/* A back end's last step: t filled (filled >= 0) goes to *out, else it is let go. 0 or -1. */
+int target_hand_out(struct target *t, int filled, struct target **out);
 
 /* Reads up to len bytes at addr; returns how many were read from the start (0: none). A live
  * target that exited sets t->gone. Never writes to the target. */

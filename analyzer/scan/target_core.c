@@ -123,7 +123,7 @@ static bool file_segment_executable(const char *path, uint64_t offset)
     return x;
 }
 
-int target_core_open(struct target *t, const char *path, const char *exe, struct lts_error *err)
+static int fill(struct target *t, const char *path, const char *exe, struct lts_error *err)
 {
     t->is_core = true;
     t->priv->read = core_read;
@@ -379,4 +379,13 @@ static size_t core_read(struct target *t, uint64_t addr, void *buf, size_t len)
         done += (size_t)r;
     }
     return done;
+}
+
+int target_core_open(const char *path, const char *exe, struct target **out, struct lts_error *err)
+{
+    *out = NULL;
+    struct target *t = target_new(path);
+    if (!t)
+        return lts_fail(err, "out of memory");
+    return target_hand_out(t, fill(t, path, exe, err), out);
 }

@@ -6,9 +6,9 @@
 #include "error.h"
 #include "target.h"
 
-/* Fills t (from target_new) with the core at path (exe: its executable, NULL to take the
- * path the core names). Returns 0, or -1 with a one-line reason in err (not a core file, a
- * truncated core...). */
-int target_core_open(struct target *t, const char *path, const char *exe, struct lts_error *err);
+/* The core at path as a target (exe: its executable, NULL to take the path the core names).
+ * Returns 0 with *out set, or -1 with a one-line reason in err (not a core file, a truncated
+ * core...). */
+int target_core_open(const char *path, const char *exe, struct target **out, struct lts_error *err);
 
 #endif

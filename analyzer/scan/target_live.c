@@ -421,7 +421,7 @@ static void live_read_limits(struct target *t)
     t->stack_rlimit = !strncmp(p, "unlimited", 9) ? UINT64_MAX : strtoull(p, NULL, 10);
 }
 
-int target_live_open(struct target *t, pid_t pid, struct lts_error *err)
+static int fill(struct target *t, pid_t pid, struct lts_error *err)
 {
     t->priv->read = live_read;
     t->priv->release = target_thaw;
@@ -639,4 +639,15 @@ void target_thaw(struct target *t)
     free(p->frozen);
     p->frozen = NULL;
     p->nfrozen = 0;
+}
+
+int target_live_open(pid_t pid, struct target **out, struct lts_error *err)
+{
+    *out = NULL;
+    char source[32];
+    snprintf(source, sizeof(source), "pid %d", (int)pid);
+    struct target *t = target_new(source);
+    if (!t)
+        return lts_fail(err, "out of memory");
+    return target_hand_out(t, fill(t, pid, err), out);
 }

@@ -9,9 +9,9 @@
 #include "error.h"
 #include "target.h"
 
-/* Fills t (from target_new) with process pid. Returns 0, or -1 with a one-line reason in
- * err (no such process, no permission and why, a static binary...). */
-int target_live_open(struct target *t, pid_t pid, struct lts_error *err);
+/* Process pid as a target. Returns 0 with *out set, or -1 with a one-line reason in err (no
+ * such process, no permission and why, a static binary...). */
+int target_live_open(pid_t pid, struct target **out, struct lts_error *err);
 
 /* A live target's mappings and threads again (--interval); nothing for a core. -1 with err
  * when it is gone. */

@@ -59,11 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fd < 0 || ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
         return 0;
     struct lts_error err;
-    struct target *t = target_new(path);
-    if (!t)
-        return 0;
-    if (target_core_open(t, path, NULL, &err) < 0) {
-        target_close(t);
+    struct target *t = NULL;
+    if (target_core_open(path, NULL, &t, &err) < 0) {
         if (!memchr(err.message, '\0', sizeof(err.message)) || strchr(err.message, '\n'))
             __builtin_trap(); /* one line, terminated */
         return 0;
