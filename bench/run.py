@@ -877,12 +877,18 @@ def provenance(argv):
             f"{os.confstr('CS_GNU_LIBC_VERSION')}.\n")
 
 
-def update(path, text):
+def generated_block(path):
+    """FILE's text and where its generated block begins and ends; exits without the marks."""
     with open(path) as f:
         doc = f.read()
     begin, end = doc.find(BEGIN_MARK), doc.find(END_MARK)
     if begin < 0 or end < begin:
         sys.exit(f"{path}: no '{BEGIN_MARK}' ... '{END_MARK}' lines to replace between")
+    return doc, begin, end
+
+
+def update(path, text):
+    doc, begin, end = generated_block(path)
     doc = doc[:begin + len(BEGIN_MARK)] + "\n\n" + text.strip() + "\n\n" + doc[end:]
     with open(path + ".tmp", "w") as f:
         f.write(doc)
@@ -910,10 +916,7 @@ def main():
     if args.update and args.only:
         sys.exit("--update takes the whole run: one set of figures, measured together")
     if args.update:  # fail now, not after an hour of measuring
-        with open(args.update) as f:
-            doc = f.read()
-        if BEGIN_MARK not in doc or END_MARK not in doc:
-            sys.exit(f"{args.update}: no generated-block marks (see bench/run.py's help)")
+        generated_block(args.update)
     tee = sys.stdout = Tee(sys.stdout)
     started = time.monotonic()
     print(provenance(sys.argv[1:]))
