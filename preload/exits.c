@@ -113,8 +113,9 @@ static void write_final_now(const char *reason, bool in_loader)
     int saved_errno = errno;
     /* The modules loaded since the last rescan (dlopen cannot rescan after it: it must be a
      * tail call). By leaktag's thread if there is one — another thread may hold the loader's
-     * lock for good — else here, unless the loader itself was interrupted. */
-    if (!lt_worker_rescan_modules(1000000000) && !in_loader)
+     * lock for good — else here, unless the loader itself was interrupted or this is a fork
+ * child with nothing loaded since (its registry is current; the lock may be the parent's). */
+    if (!lt_worker_rescan_modules(1000000000) && !in_loader && !lt_modules_as_forked())
         lt_modules_rescan();
     write_final((void *)reason);
     atomic_store(&final_done, 1);

@@ -234,8 +234,19 @@ void lt_modules_changing(void)
         lt_modules_rescan();
 }
 
+/* A fork child that has not called dlopen: its modules are the parent's at the fork, which
+ * the registry holds, and the loader's lock may have been held then by a thread that does not
+ * exist here (the parent's exit running _dl_fini), so that a rescan would wait for ever. */
+static _Atomic bool as_forked;
+
+bool lt_modules_as_forked(void)
+{
+    return atomic_load_explicit(&as_forked, memory_order_relaxed);
+}
+
 void lt_modules_opening(void)
 {
+    atomic_store_explicit(&as_forked, false, memory_order_relaxed);
     uint32_t zero = 0;
     atomic_compare_exchange_strong(&opened_cs, &zero, lt_clock_cs() | 1);
 }
@@ -263,6 +274,7 @@ void lt_modules_fork_child(void)
 {
     pthread_mutex_init(&registry_lock, NULL);
     pthread_mutex_init(&rescan_lock, NULL);
+    atomic_store_explicit(&as_forked, true, memory_order_relaxed);
 }
 
 struct text_range {

@@ -47,6 +47,10 @@ void lt_modules_changing(void);
  * rescan after the call, which must be a tail call). */
 void lt_modules_opening(void);
 
+/* A fork child that has loaded nothing since: the registry is current without a rescan, and
+ * one might wait for ever on a loader lock inherited locked. */
+bool lt_modules_as_forked(void);
+
 /* dlopen with RTLD_DEEPBIND: the object binds to libc's malloc and free ahead of leaktag's,
  * so what it frees is not seen. Said once. */
 void lt_modules_deepbind(const char *file);
