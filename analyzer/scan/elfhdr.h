@@ -8,37 +8,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../../snapshot/error.h"
+
 struct elfhdr_segment {
     uint32_t type, flags;
     uint64_t offset, vaddr, filesz, memsz;
 };
 
 struct elfhdr_headers {
+    bool elf;                        /* the ELF magic is there: the file claims to be ELF */
     bool wide;                       /* ELFCLASS64 */
     unsigned type;                   /* e_type: ET_CORE, ET_DYN... */
     uint64_t phoff;                  /* where the program headers are, */
     unsigned phnum, phentsize;       /* how many, of what size */
-    struct elfhdr_segment *segments; /* the first nsegments of them, when ELFHDR_OK */
-    unsigned nsegments;
-};
-
-enum elfhdr_error {
-    ELFHDR_OK,
-    ELFHDR_NOT_ELF, /* no ELF magic, or nothing to read */
-    ELFHDR_NOT_32_OR_64,
-    ELFHDR_SHORT_HEADER,   /* the ELF header is cut short */
-    ELFHDR_BAD_PHENTSIZE,  /* program headers not of this class's size */
-    ELFHDR_SHORT_SEGMENTS, /* the program headers are cut short */
-    ELFHDR_NO_MEMORY,
+    struct elfhdr_segment *segments; /* the first nsegments of them */
+    unsigned nsegments;              /* 0 when they are cut short: a caller that needs
+                                        them all compares with phnum */
 };
 
 /* Reads up to len bytes at offset into buf; returns how many it read. */
 typedef size_t (*elfhdr_read_fn)(void *ctx, uint64_t offset, void *buf, size_t len);
 
 /* The header and at most `max` program headers (more are not read; phnum says how many
- * there are). h is filled as far as it got, also on an error; elfhdr_headers_free it. */
-enum elfhdr_error elfhdr_read(elfhdr_read_fn read, void *ctx, unsigned max,
-                              struct elfhdr_headers *h);
+ * there are). 0, or -1 and err says what is wrong, named `name` ("/bin/x: not ELF"); h is
+ * filled as far as it got either way (h->elf tells "not ELF" from a damaged ELF file), and
+ * must be elfhdr_headers_free'd. */
+int elfhdr_read(elfhdr_read_fn read, void *ctx, unsigned max, const char *name,
+                struct elfhdr_headers *h, struct lts_error *err);
 void elfhdr_headers_free(struct elfhdr_headers *h);
 
 /* One note of a PT_NOTE segment's bytes. */
@@ -50,8 +46,16 @@ struct elfhdr_note {
     size_t descsz;
 };
 
-/* The note at *at of notes[0..size): 1, and *at past it; 0 at the end; -1 when it runs past
- * the end (*at is where it starts). */
-int elfhdr_next_note(const uint8_t *notes, size_t size, size_t *at, struct elfhdr_note *note);
+/* The notes of notes[0..size), one at a time:
+ *     struct elfhdr_notes it = {notes, size};
+ *     while (elfhdr_next_note(&it, &note)) ...
+ *     if (it.damaged) ...   a note at it.at runs past the end: the walk stopped there */
+struct elfhdr_notes {
+    const uint8_t *notes;
+    size_t size;
+    size_t at;    /* where the next note starts */
+    bool damaged; /* the note at `at` runs past the end */
+};
+bool elfhdr_next_note(struct elfhdr_notes *it, struct elfhdr_note *note);
 
 #endif

@@ -36,7 +36,8 @@ static bool read_header(struct target *t, uint64_t start, uint64_t *bias, uint8_
 {
     struct mapped m = {t, start};
     struct elfhdr_headers h;
-    if (elfhdr_read(read_mapped, &m, 256, &h) != ELFHDR_OK) {
+    struct lts_error ignored; /* not ELF, or damaged: no module here, nothing to say */
+    if (elfhdr_read(read_mapped, &m, 256, "mapped header", &h, &ignored) < 0) {
         elfhdr_headers_free(&h);
         return false;
     }
@@ -59,8 +60,8 @@ static bool read_header(struct target *t, uint64_t start, uint64_t *bias, uint8_
         size_t n = note_size[k] < sizeof(notes) ? (size_t)note_size[k] : sizeof(notes);
         n = target_read(t, *bias + note_at[k], notes, n);
         struct elfhdr_note note;
-        size_t at = 0;
-        while (elfhdr_next_note(notes, n, &at, &note) > 0)
+        struct elfhdr_notes walk = {notes, n};
+        while (elfhdr_next_note(&walk, &note))
             if (note.type == NT_GNU_BUILD_ID && note.namesz == 4 && !memcmp(note.name, "GNU", 4) &&
                 note.descsz <= 64) {
                 memcpy(build_id, note.desc, note.descsz);

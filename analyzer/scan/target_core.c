@@ -111,8 +111,9 @@ static bool file_segment_executable(const char *path, uint64_t offset)
     if (fd < 0)
         return false;
     struct elfhdr_headers h;
+    struct lts_error ignored;
     bool x = false;
-    if (elfhdr_read(target_read_fd, &fd, 256, &h) == ELFHDR_OK)
+    if (elfhdr_read(target_read_fd, &fd, 256, path, &h, &ignored) == 0)
         for (unsigned i = 0; i < h.nsegments && !x; i++) {
             const struct elfhdr_segment *p = &h.segments[i];
             x = p->type == PT_LOAD && (p->flags & PF_X) &&
@@ -135,19 +136,11 @@ static int fill(struct target *t, const char *path, const char *exe, struct lts_
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
         return lts_fail(err, "%s: not a pid, nor a core file", path);
     struct elfhdr_headers h;
-    switch (elfhdr_read(target_read_fd, &fd, UINT32_MAX, &h)) {
-    case ELFHDR_OK: break;
-    case ELFHDR_NOT_ELF:
+    if (elfhdr_read(target_read_fd, &fd, UINT32_MAX, path, &h, err) < 0) {
+        if (!h.elf)
+            lts_fail(err, "%s: not a pid, nor an ELF core file", path);
         elfhdr_headers_free(&h);
-        return lts_fail(err, "%s: not a pid, nor an ELF core file", path);
-    case ELFHDR_NOT_32_OR_64: return lts_fail(err, "%s: neither ELF32 nor ELF64", path);
-    case ELFHDR_SHORT_HEADER:
-        return lts_fail(err, "%s: truncated core file: no complete ELF header", path);
-    case ELFHDR_BAD_PHENTSIZE:
-        return lts_fail(err, "%s: program headers of %u bytes, not %zu", path, h.phentsize,
-                        h.wide ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr));
-    case ELFHDR_NO_MEMORY: elfhdr_headers_free(&h); return lts_fail(err, "out of memory");
-    case ELFHDR_SHORT_SEGMENTS: break; /* said below */
+        return -1;
     }
     if (h.type != ET_CORE) {
         elfhdr_headers_free(&h);
@@ -231,13 +224,8 @@ static int fill(struct target *t, const char *path, const char *exe, struct lts_
     int psinfo_pid = 0;
     uint64_t at_phdr = 0;
     struct elfhdr_note note;
-    size_t at = 0;
-    int more;
-    while ((more = elfhdr_next_note(notes, notes_size, &at, &note)) != 0) {
-        if (more < 0) {
-            lts_fail(err, "%s: a note at byte %zu runs past the notes' end", path, at);
-            goto out;
-        }
+    struct elfhdr_notes walk = {notes, notes_size};
+    while (elfhdr_next_note(&walk, &note)) {
         const uint8_t *desc = note.desc;
         size_t descsz = note.descsz;
         uint32_t type = note.type;
@@ -265,6 +253,10 @@ static int fill(struct target *t, const char *path, const char *exe, struct lts_
                 if (note_word(desc, i, h.wide) == AT_PHDR)
                     at_phdr = note_word(desc, i + 1, h.wide);
         }
+    }
+    if (walk.damaged) {
+        lts_fail(err, "%s: a note at byte %zu runs past the notes' end", path, walk.at);
+        goto out;
     }
     if (t->nthreads == 0) {
         lts_fail(err, "%s: a core file without a thread (no NT_PRSTATUS note)", path);

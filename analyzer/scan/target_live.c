@@ -384,19 +384,17 @@ static int live_read_exe(struct target *t, bool *dynamic, struct lts_error *err)
     if (fd < 0)
         return errno == ENOENT ? gone(t, err) : refusal(t, err);
     struct elfhdr_headers h;
-    enum elfhdr_error e = elfhdr_read(target_read_fd, &fd, 256, &h);
     int rc = -1;
     *dynamic = false;
-    if (e == ELFHDR_NOT_ELF) {
-        lts_fail(err, "%s: its executable %s is not ELF", t->source, t->exe ? t->exe : path);
-        goto out;
-    }
-    if (e == ELFHDR_NOT_32_OR_64 || e == ELFHDR_SHORT_HEADER) {
-        lts_fail(err, "%s: its executable is neither ELF32 nor ELF64", t->source);
+    const char *exe = t->exe ? t->exe : path;
+    if (elfhdr_read(target_read_fd, &fd, 256, exe, &h, err) < 0) {
+        char what[sizeof(err->message)];
+        snprintf(what, sizeof(what), "%s", err->message);
+        lts_fail(err, "%s: its executable %s", t->source, what);
         goto out;
     }
     t->pointer_bytes = h.wide ? 8 : 4;
-    for (unsigned i = 0; e == ELFHDR_OK && i < h.nsegments; i++)
+    for (unsigned i = 0; i < h.nsegments; i++)
         if (h.segments[i].type == PT_INTERP)
             *dynamic = true;
     rc = 0;
