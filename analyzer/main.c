@@ -21,6 +21,7 @@
 #include "model.h"
 #include "output.h"
 #include "render.h"
+#include "size.h"
 #include "units.h"
 
 #define EXIT_BAD_INPUT 2
@@ -39,7 +40,7 @@ static void usage(FILE *out)
           "                                   thread = thread name, numbers folded: router-*)\n"
           "  --fold REGEX       skip frames whose function matches (wrappers, pools)\n"
           "  --top N            groups shown (default 20, 0 = all)\n"
-          "  --min-bytes N      only groups with at least N live bytes (K, M, G suffixes)\n"
+          "  --min-bytes N      only groups with at least N live bytes (64K, 1.5M)\n"
           "  --min-age SECONDS  only blocks at least that old\n"
           "  --lost             only groups with lost blocks (definitely or indirectly: a\n"
           "                     snapshot taken with LEAKTAG_REACH=1)\n"
@@ -72,24 +73,10 @@ static void die_usage(const char *fmt, ...)
 
 static uint64_t parse_size(const char *text, const char *option)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (end == text || errno || !(v >= 0)) /* !(v >= 0): NaN too */
-        die_usage("%s: '%s' is not a size", option, text);
-    switch (*end) {
-    case 'k':
-    case 'K': v *= 1024, end++; break;
-    case 'm':
-    case 'M': v *= 1024 * 1024, end++; break;
-    case 'g':
-    case 'G': v *= 1024.0 * 1024 * 1024, end++; break;
-    }
-    if (*end == 'i' || *end == 'B')
-        end += *end == 'i' ? 1 : 0, end += *end == 'B' ? 1 : 0;
-    if (*end || !(v < 18446744073709551616.0)) /* 2^64: past it, the conversion is undefined */
-        die_usage("%s: '%s' is not a size", option, text);
-    return (uint64_t)v;
+    uint64_t v;
+    if (!lts_size_parse(text, &v))
+        die_usage("%s: '%s' is not a size (such as 4096, 64K, 1.5GiB)", option, text);
+    return v;
 }
 
 /* A whole number from 0 to max (--top, --samples): no fractions, no suffixes. */

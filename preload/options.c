@@ -10,6 +10,7 @@
 
 #include "compiler.h"
 #include "log.h"
+#include "size.h"
 
 struct lt_options lt_opt = {
     .depth = 32,
@@ -53,28 +54,14 @@ static bool parse_unsigned(const char *text, void *dest, long min, long max)
     return true;
 }
 
-/* "64M", "1G", "500000": a byte count with an optional K/M/G suffix (powers of 1024). */
+/* A byte count in the grammar every leaktag program reads ("64M", "1.5GiB", "500000"). */
 static bool parse_bytes(const char *text, void *dest, long min, long max)
 {
     (void)min, (void)max;
-    unsigned long long v = 0;
-    const char *p = text;
-    if (*p < '0' || *p > '9')
+    uint64_t v;
+    if (!lts_size_parse(text, &v))
         return false;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (v > (~0ull - 9) / 10)
-            return false;
-        v = v * 10 + (unsigned)(*p - '0');
-    }
-    unsigned shift = *p == 'K' || *p == 'k'   ? 10
-                     : *p == 'M' || *p == 'm' ? 20
-                     : *p == 'G' || *p == 'g' ? 30
-                                              : 0;
-    if (shift)
-        p++;
-    if (*p || (shift && v > (~0ull >> shift)))
-        return false;
-    *(unsigned long long *)dest = v << shift;
+    *(unsigned long long *)dest = v;
     return true;
 }
 
@@ -324,7 +311,7 @@ static const struct option options[] = {
      &lt_opt.sample_bytes,
      0,
      LT_FORMAT_SAMPLE_BYTES_MAX},
-    {{"LEAKTAG_MAX_MEMORY", "0", "bytes (K, M, G suffixes), 0 = no limit",
+    {{"LEAKTAG_MAX_MEMORY", "0", "a size (64M, 1.5GiB), 0 = no limit",
       "Cap on leaktag's own memory (tables, stacks, threads). Past it, new blocks are not "
       "tracked: one line says so, untracked_blocks counts them, the program runs on."},
      parse_bytes,
@@ -332,7 +319,7 @@ static const struct option options[] = {
      &lt_opt.max_memory,
      0,
      0},
-    {{"LEAKTAG_SAMPLE", "0", "bytes (K, M, G suffixes, at most 1T), on (= 512K), off",
+    {{"LEAKTAG_SAMPLE", "0", "a size (64K, 1.5M; at most 1T), on (= 512K), off",
       "Sampled mode: record a block about every this many bytes allocated (Poisson "
       "sampling by bytes), for near-zero overhead. Reports then show unbiased estimates of "
       "blocks and bytes per group, marked as such."},

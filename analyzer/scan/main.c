@@ -13,6 +13,7 @@
 #include "config.h"
 #include "output.h"
 #include "scan.h"
+#include "size.h"
 
 #define EXIT_FAILED 2
 
@@ -124,7 +125,10 @@ int main(int argc, char **argv)
         case OPT_FREEZE: opt.freeze = true; break;
         case OPT_GREP: opt.grep_pattern = optarg; break;
         case OPT_TOP: opt.top = (size_t)whole(optarg, "--top", 1000); break;
-        case OPT_SIZE: opt.size = whole(optarg, "--size", UINT64_MAX >> 1); break;
+        case OPT_SIZE:
+            if (!lts_size_parse(optarg, &opt.size) || opt.size > UINT64_MAX >> 1)
+                die("--size: '%s' is not a size (such as 1496, 64K) (see --help)", optarg);
+            break;
         case OPT_DUMP: opt.dump_path = optarg; break;
         case OPT_SAMPLES: opt.samples = (size_t)whole(optarg, "--samples", 1000); break;
         case OPT_EXE: opt.exe = optarg; break;

@@ -76,6 +76,22 @@ static void valid_values_are_taken(void **state)
     assert_int_equal(lt_opt.sample_bytes, 16777216);
 }
 
+/* Sizes are read as every leaktag program reads them (snapshot/size.c). */
+static void sizes_in_the_shared_grammar(void **state)
+{
+    (void)state;
+    char *env[] = {"LEAKTAG_MAX_MEMORY=1.5GiB", "LEAKTAG_SAMPLE=64K", NULL};
+    assert_string_equal(load_capturing(env), "");
+    assert_int_equal(lt_opt.max_memory, 3ull << 29);
+    assert_int_equal(lt_opt.sample, 64 << 10);
+    char *bad[] = {"LEAKTAG_MAX_MEMORY=1.5X", "LEAKTAG_SAMPLE=2T", NULL};
+    const char *said = load_capturing(bad);
+    assert_non_null(strstr(said, "LEAKTAG_MAX_MEMORY"));
+    assert_non_null(strstr(said, "LEAKTAG_SAMPLE"));
+    assert_int_equal(lt_opt.max_memory, 3ull << 29); /* kept */
+    assert_int_equal(lt_opt.sample, 64 << 10);
+}
+
 static void signal_spellings(void **state)
 {
     (void)state;
@@ -152,6 +168,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(defaults_without_environment, reset),
         cmocka_unit_test_setup(valid_values_are_taken, reset),
+        cmocka_unit_test_setup(sizes_in_the_shared_grammar, reset),
         cmocka_unit_test_setup(signal_spellings, reset),
         cmocka_unit_test_setup(invalid_values_warn_and_keep_default, reset),
         cmocka_unit_test_setup(describe_lists_every_option, reset),
