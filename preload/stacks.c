@@ -5,6 +5,7 @@
  * Id 0 is the empty stack. */
 #include "stacks.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -137,12 +138,12 @@ int lt_stacks_init(void)
 {
     struct index *ix = new_index(1024);
     if (!ix)
-        return -1;
+        return -ENOMEM;
     atomic_store_explicit(&current_index, ix, memory_order_release);
     pthread_mutex_lock(&insert_lock);
     add(lt_stacks_hash(NULL, 0), NULL, 0); /* id 0: the empty stack */
     pthread_mutex_unlock(&insert_lock);
-    return lt_stacks_count() == 1 ? 0 : -1;
+    return lt_stacks_count() == 1 ? 0 : -ENOMEM; /* the empty stack's entry: leaktag's memory */
 }
 
 static LT_NOINLINE uint32_t intern_slow(uint64_t h, const uint64_t *frames, unsigned depth)

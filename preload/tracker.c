@@ -103,12 +103,14 @@ static int start(void)
         return -EEXIST;
     }
     lt_mem_starting(true);
-    if ((err = lt_threads_init(release_thread)) || (err = lt_table_init()) ||
-        (err = lt_nursery_init()) || (err = lt_stacks_init()) || (err = lt_unwind_init()))
-        lt_mem_starting(false);
+    err = lt_threads_init(release_thread);
+    err = err ? err : lt_table_init();
+    err = err ? err : lt_nursery_init();
+    err = err ? err : lt_stacks_init();
+    err = err ? err : lt_unwind_init();
     lt_mem_starting(false);
     if (err) {
-        lt_log("cannot start (%d); the program runs untracked", err);
+        lt_log("cannot start (errno %d); the program runs untracked", -err);
         return err;
     }
     if (lt_opt.sample)
