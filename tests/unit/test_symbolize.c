@@ -13,8 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+#include <elfutils/libdwelf.h>
+#include <gelf.h>
 
 #include "reader.h"
 #include "frames.h"
@@ -62,25 +66,31 @@ static struct lts_snapshot snap;
 static uint64_t exe_start, exe_end; /* the main program's first executable segment */
 static uint64_t vdso_address;
 
-static void find_build_id(struct lts_module *m, const ElfW(Phdr) *ph, uint64_t bias)
+/* The module's build-id as elfutils reads it (not as the shim does: the test checks the
+ * symbolizer against an independent source): from the file, or for the vDSO, which has no
+ * file, from its image in memory, which the kernel maps whole. */
+static void find_build_id(struct lts_module *m, const void *image, size_t image_size)
 {
-    const unsigned char *p = (const unsigned char *)(uintptr_t)(bias + ph->p_vaddr);
-    const unsigned char *end = p + ph->p_memsz;
-    while (p + sizeof(ElfW(Nhdr)) <= end) {
-        const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)p;
-        size_t name = (n->n_namesz + 3) & ~3u, desc = (n->n_descsz + 3) & ~3u;
-        const unsigned char *body = p + sizeof(*n);
-        if (body + name + desc > end)
-            return;
-        if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && !memcmp(body, "GNU", 4)) {
-            uint8_t *copy = malloc(n->n_descsz);
-            memcpy(copy, body + name, n->n_descsz);
-            m->build_id = copy;
-            m->build_id_len = n->n_descsz;
-            return;
-        }
-        p = body + name + desc;
+    int fd = -1;
+    Elf *elf;
+    if (image) {
+        elf = elf_memory((char *)image, image_size);
+    } else {
+        fd = open(m->path, O_RDONLY | O_CLOEXEC);
+        elf = fd < 0 ? NULL : elf_begin(fd, ELF_C_READ, NULL);
     }
+    const void *id;
+    ssize_t n = elf ? dwelf_elf_gnu_build_id(elf, &id) : -1;
+    if (n > 0) {
+        uint8_t *copy = malloc((size_t)n);
+        memcpy(copy, id, (size_t)n);
+        m->build_id = copy;
+        m->build_id_len = (size_t)n;
+    }
+    if (elf)
+        elf_end(elf);
+    if (fd >= 0)
+        close(fd);
 }
 
 static int add_module(struct dl_phdr_info *info, size_t size, void *ctx)
@@ -112,10 +122,16 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *ctx)
             }
             if (strstr(m->path, "linux-vdso") && (ph->p_flags & PF_X))
                 vdso_address = seg->start + 16;
-        } else if (ph->p_type == PT_NOTE && !m->build_id) {
-            find_build_id(m, ph, info->dlpi_addr);
         }
     }
+    const void *image = NULL; /* the vDSO's: the PT_LOAD that holds its ELF header */
+    size_t image_size = 0;
+    for (int i = 0; strstr(m->path, "linux-vdso") && i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_LOAD && info->dlpi_phdr[i].p_offset == 0) {
+            image = (const void *)(uintptr_t)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+            image_size = info->dlpi_phdr[i].p_filesz;
+        }
+    find_build_id(m, image, image_size);
     return 0;
 }
 
@@ -132,6 +148,7 @@ static int setup(void **state)
 {
     (void)state;
     memset(&snap, 0, sizeof(snap));
+    elf_version(EV_CURRENT);
     dl_iterate_phdr(add_module, NULL);
     caller_site();
     inline_host();
