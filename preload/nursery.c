@@ -287,15 +287,8 @@ struct seen {
 
 static bool was_seen(const struct seen *s, uint64_t addr)
 {
-    size_t lo = 0, hi = s->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->addr[mid] < addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < s->n && s->addr[lo] == addr;
+    size_t at = lt_sorted_lower_bound(s->addr, s->n, addr);
+    return at < s->n && s->addr[at] == addr;
 }
 
 static void visit_unseen(const struct lt_block *b, void *ctx)

@@ -43,3 +43,16 @@ void lt_sort_u64(uint64_t *keys, uint64_t *values, size_t n)
         LT_ASSERT(keys[i - 1] <= keys[i]);
 #endif
 }
+
+size_t lt_sorted_lower_bound(const uint64_t *keys, size_t n, uint64_t key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (keys[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}

@@ -662,15 +662,7 @@ static void add_mapping_root(struct copy *c, uint64_t lo, uint64_t hi)
 /* The first block whose start is at or after addr. */
 static uint64_t first_block_from(const struct copy *c, uint64_t addr)
 {
-    uint64_t a = 0, b = c->n;
-    while (a < b) {
-        uint64_t m = a + (b - a) / 2;
-        if (c->addr[m] < addr)
-            a = m + 1;
-        else
-            b = m;
-    }
-    return a;
+    return lt_sorted_lower_bound(c->addr, (size_t)c->n, addr);
 }
 
 #define PAGE_DOWN(x) ((x) & ~4095ull)

@@ -69,11 +69,33 @@ static void test_large(void **state)
         check(100003, shape, &seed, shape % 2 == 0);
 }
 
+/* The lower bound against a linear search, on every key around every element of sorted
+ * arrays with runs of equal keys, of every length up to 40. */
+static void test_lower_bound(void **state)
+{
+    (void)state;
+    uint64_t keys[40];
+    for (size_t n = 0; n <= 40; n++) {
+        for (size_t i = 0; i < n; i++)
+            keys[i] = 10 * (i / 3) + 5; /* 5 5 5 15 15 15 ... */
+        for (uint64_t key = 0; key <= 10 * (n / 3) + 20; key++) {
+            size_t want = 0;
+            while (want < n && keys[want] < key)
+                want++;
+            assert_int_equal(lt_sorted_lower_bound(keys, n, key), want);
+        }
+    }
+    uint64_t top[] = {0, UINT64_MAX - 1, UINT64_MAX};
+    assert_int_equal(lt_sorted_lower_bound(top, 3, UINT64_MAX), 2);
+    assert_int_equal(lt_sorted_lower_bound(top, 3, 1), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_small_length),
         cmocka_unit_test(test_large),
+        cmocka_unit_test(test_lower_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
