@@ -7,7 +7,7 @@
 const char *units_bytes(char *buf, size_t size, int64_t bytes)
 {
     static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    uint64_t v = bytes < 0 ? (uint64_t)-bytes : (uint64_t)bytes;
+    uint64_t v = bytes < 0 ? 0 - (uint64_t)bytes : (uint64_t)bytes; /* INT64_MIN too */
     const char *sign = bytes < 0 ? "-" : "";
     if (v < 1024) {
         snprintf(buf, size, "%s%" PRIu64 " B", sign, v);
