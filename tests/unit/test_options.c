@@ -1,5 +1,5 @@
-/* Unit tests of the options table and the log formatter: valid values are taken, invalid
- * ones warn (one line naming the variable) and keep the default. */
+/* Unit tests of the options table: valid values are taken, invalid ones warn (one line naming
+ * the variable) and keep the default. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -147,22 +147,6 @@ static void describe_lists_every_option(void **state)
     assert_non_null(strstr(buf, "LEAKTAG_DEPTH=32"));
 }
 
-static void formatter(void **state)
-{
-    (void)state;
-    char buf[64];
-    lt_format(buf, sizeof(buf), "%s=%d %u %x %llu %zu %p %c%%", "a", -42, 7u, 255u,
-              18446744073709551615ull, (size_t)3, (void *)0x10, 'z');
-    assert_string_equal(buf, "a=-42 7 ff 18446744073709551615 3 0x10 z%");
-    char tiny[5];
-    assert_int_equal(lt_format(tiny, sizeof(tiny), "%s", "abcdefgh"), 8);
-    assert_string_equal(tiny, "abcd");
-    assert_string_equal(lt_format_bytes(buf, sizeof(buf), 512), "512 B");
-    assert_string_equal(lt_format_bytes(buf, sizeof(buf), 32ull << 20), "32 MiB");
-    assert_string_equal(lt_format_bytes(buf, sizeof(buf), 91ull * (32ull << 20)), "2.8 GiB");
-    assert_string_equal(lt_format_bytes(buf, sizeof(buf), 1536), "1.5 KiB");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,7 +156,6 @@ int main(void)
         cmocka_unit_test_setup(signal_spellings, reset),
         cmocka_unit_test_setup(invalid_values_warn_and_keep_default, reset),
         cmocka_unit_test_setup(describe_lists_every_option, reset),
-        cmocka_unit_test_setup(formatter, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
