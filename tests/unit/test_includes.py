@@ -134,6 +134,17 @@ for meson in ("tests/meson.build", "bench/meson.build"):
 if len(sys.argv) > 2:
     intro = os.path.join(sys.argv[2], "meson-info", "intro-tests.json")
     declared |= {t["name"] for t in json.load(open(intro))}
+# A module's own test is named after it, '_' as '-'; where that name is taken or says less
+# than the program's, this says which test is its own.
+OWN_TEST = {
+    "analyzer/main": "report",          # leaktag-report's command line: the report test
+    "analyzer/scan/main": "scan",       # leaktag-scan's: the scan test
+    "analyzer/scan/modules": "scan-modules",  # `modules` is the shim's module's test
+    "analyzer/html_assets": "html",     # the page's script, run in a browser by the html test
+}
+# Modules with no logic to test: numbers and attributes only.
+NO_LOGIC = {"snapshot/format", "preload/compiler"}
+
 design = open(DESIGN).read()
 tables = design[design.find("## Modules"):design.find("## What holds everywhere")]
 cited = 0
@@ -152,26 +163,20 @@ for line in tables.split("\n"):
         if name not in declared:
             failures.append(f"DESIGN.md: {cells[0]} is tested by `{name}`, which is no test")
     for module in re.findall(r"`([a-z0-9_]+)`", cells[0]):
-        if module.replace("_", "-") not in tested_by:
+        own = OWN_TEST.get(f"{room}/{module}", module.replace("_", "-"))
+        if own not in tested_by and f"{room}/{module}" not in NO_LOGIC:
             without_own.add(f"{room}/{module}")
 
 # Every module with logic is to have a unit test named after it (issue 26). These do not
 # yet; the list only shrinks: a module that gains its own test must leave it, and one that
 # is not on it must not lose its test.
 NOT_YET_OWN_TEST = {
-    "snapshot/format",
-    "preload/compiler", "preload/arch",
-    "preload/control", "preload/cfi", "preload/procfs", "preload/backend",
-    "preload/fds", "preload/signals", "preload/fdtable",
-    "preload/tracker", "preload/verdict", "preload/composer", "preload/worker",
-    "preload/interpose", "preload/shim",
-    "analyzer/protobuf", "analyzer/render", "analyzer/render_text", "analyzer/render_json",
-    "analyzer/render_collapsed", "analyzer/render_html", "analyzer/html_assets",
-    "analyzer/render_pprof", "analyzer/render_dump", "analyzer/main",
+    "preload/arch", "preload/control", "preload/cfi", "preload/procfs", "preload/backend",
+    "preload/fds", "preload/signals", "preload/fdtable", "preload/tracker", "preload/verdict",
+    "preload/composer", "preload/worker", "preload/interpose", "preload/shim",
     "analyzer/scan/target", "analyzer/scan/target_live", "analyzer/scan/target_core",
     "analyzer/scan/tcb", "analyzer/scan/mallheap", "analyzer/scan/modules",
     "analyzer/scan/scan_text", "analyzer/scan/scan_json", "analyzer/scan/scan_html",
-    "analyzer/scan/main",
 }
 for m in sorted(without_own - NOT_YET_OWN_TEST):
     failures.append(f"DESIGN.md: {m} has no test named after it")
