@@ -58,6 +58,23 @@ static const char *safe(char *buf, size_t size, const char *text)
     return buf;
 }
 
+/* The same, for a string printed as an argument of a format: one of a few buffers in turn
+ * (a line prints at most a few), long enough for any name but a pathological one. */
+static const char *clean(const char *text)
+{
+    static char buffers[8][4096];
+    static unsigned next;
+    char *buf = buffers[next++ % 8];
+    return safe(buf, sizeof(buffers[0]), text ? text : "");
+}
+
+/* And written straight out, however long (a C++ name can run to kilobytes). */
+static void put_clean(FILE *out, const char *text)
+{
+    for (; text && *text; text++)
+        fputc(printable((unsigned char)*text), out);
+}
+
 static void print_cmdline(FILE *out, const struct lts_snapshot *s)
 {
     fputs("  cmdline: ", out);
@@ -104,7 +121,7 @@ static void reach_header(const struct text *t, const struct lts_snapshot *s)
         return;
     const struct lts_reach_scan *r = &s->reach_scan[0];
     if (r->status) {
-        fprintf(out, "  %sno reachability verdict:%s %s\n", red(o), plain(o), r->why);
+        fprintf(out, "  %sno reachability verdict:%s %s\n", red(o), plain(o), clean(r->why));
         return;
     }
     char b1[32];
@@ -126,14 +143,15 @@ static void header(const struct text *t)
     char when[64], b1[32], b2[32], b3[32], b4[32], n1[32], up[32];
     utc(when, sizeof(when), s->time_unix_ns);
     uint64_t start = lts_meta_number(s, "process_start_unix_ns", 0);
-    fprintf(out, "%sleaktag report: %s (pid %" PRIu64 ")%s\n", bold(o), s->exe, s->pid, plain(o));
-    fprintf(out, "  snapshot %" PRIu64 " taken %s, reason: %s", s->seq, when, s->reason);
+    fprintf(out, "%sleaktag report: %s (pid %" PRIu64 ")%s\n", bold(o), clean(s->exe), s->pid,
+            plain(o));
+    fprintf(out, "  snapshot %" PRIu64 " taken %s, reason: %s", s->seq, when, clean(s->reason));
     uint64_t sender = lts_meta_number(s, "signal_sender_pid", 0);
     if (sender) { /* a user's kill, or the program's own signal */
         const char *name = lts_meta_text(s, "signal_sender");
         fprintf(out, " from pid %" PRIu64, sender);
         if (name && *name)
-            fprintf(out, " (%s)%s", name, sender == s->pid ? ", the process itself" : "");
+            fprintf(out, " (%s)%s", clean(name), sender == s->pid ? ", the process itself" : "");
     }
     uint64_t requests = lts_meta_number(s, "requests", 0);
     if (requests > 1) /* more came while the one before was being written */
@@ -215,7 +233,7 @@ static void thread_inventory(const struct text *t)
                 units_bytes(b1, sizeof(b1), (int64_t)fam->stack), fam->count > 1 ? " each" : "",
                 units_bytes(b3, sizeof(b3), (int64_t)(fam->stack * fam->count)));
         if (fam->start)
-            fprintf(out, "   started in %s", fam->start);
+            fprintf(out, "   started in %s", clean(fam->start));
         fputc('\n', out);
     }
     if (inv->rlimit_stack)
@@ -249,6 +267,7 @@ static void site(char *buf, size_t size, const struct analysis *a, uint32_t stac
         snprintf(buf, size, "%s (%s:%u)", f->name, f->sym->file, f->sym->line);
     else
         snprintf(buf, size, "%s", f->name);
+    safe(buf, size, buf); /* in place */
 }
 
 /* One chain of references that keeps the group's blocks alive, root first. */
@@ -259,6 +278,7 @@ static void retention_text(const struct text *t, const struct group *g)
     FILE *out = t->out;
     char root[256], where[256], b1[32];
     retention_root_name(a->snap, a->sym, r, root, sizeof(root));
+    safe(root, sizeof(root), root); /* in place: a symbol or a mapping's path */
     fprintf(out, "    retained (one block of the group, %zu reference%s from a root):\n      %s\n",
             r->hops, r->hops == 1 ? "" : "s", root);
     for (size_t k = 0; k < r->nlinks; k++) {
@@ -287,8 +307,8 @@ static void fields_text(const struct text *t, const struct group *g)
     FILE *out = t->out;
     char buf[96], n1[32];
     if (v.type)
-        fprintf(out, "    objects of type %s (its vtable at +0x0 in all %s samples)\n", v.type,
-                units_count(n1, sizeof(n1), v.samples));
+        fprintf(out, "    objects of type %s (its vtable at +0x0 in all %s samples)\n",
+                clean(v.type), units_count(n1, sizeof(n1), v.samples));
     fprintf(out, "    fields (the words at each offset of %s samples):\n",
             units_count(n1, sizeof(n1), v.samples));
     for (size_t k = 0; k < v.n; k++) {
@@ -327,8 +347,8 @@ static void fields_text(const struct text *t, const struct group *g)
                         v.fields[end].offset + (unsigned)v.word - 1, (int)(2 * v.word), f->value);
                 k = end;
             } else if (name->symbol)
-                fprintf(out, "the same in all: %s+0x%" PRIx64 " (%s)\n", name->symbol, name->offset,
-                        name->module);
+                fprintf(out, "the same in all: %s+0x%" PRIx64 " (%s)\n", clean(name->symbol),
+                        name->offset, clean(name->module));
             else if (v.heap[k])
                 fprintf(out, "the same in all: a pointer into the heap, 0x%" PRIx64 "\n", f->value);
             else
@@ -391,11 +411,12 @@ static void print_stack(const struct text *t, const struct analysis *a, uint32_t
     }
     for (uint32_t i = 0; i < sf->n && i < FRAMES_SHOWN; i++) {
         const struct frame *f = &sf->frames[i];
-        fprintf(out, "%s%s%s", indent, f->sym->inlined ? "(inlined) " : "", f->name);
+        fprintf(out, "%s%s", indent, f->sym->inlined ? "(inlined) " : "");
+        put_clean(out, f->name);
         if (f->sym->file)
-            fprintf(out, "  %s%s:%u%s", dim(t->o), f->sym->file, f->sym->line, plain(t->o));
+            fprintf(out, "  %s%s:%u%s", dim(t->o), clean(f->sym->file), f->sym->line, plain(t->o));
         if (f->sym->module && f->sym->function)
-            fprintf(out, "  %s[%s]%s", dim(t->o), f->sym->module, plain(t->o));
+            fprintf(out, "  %s[%s]%s", dim(t->o), clean(f->sym->module), plain(t->o));
         fputc('\n', out);
     }
     if (sf->n >= FRAMES_SHOWN)

@@ -206,6 +206,21 @@ static void hostile(struct lts_snapshot *s, size_t i)
     s->cmdline_len = sizeof(cmdline) - 1;
     s->threads[1].name = "worker\x1b[31m\r\x7f-1";
     s->threads[2].name = "cache\n\t-0";
+    s->exe = "srv\x1b[2J";           /* the program names itself */
+    s->reason = "r\x1b]0;t\x07";      /* leaktag_snapshot(reason) is the program's text */
+}
+
+/* A frame whose function, file and module names hold control characters (a JIT's names,
+ * a path with an escape). */
+static void hostile_frame(struct model *m)
+{
+    static const struct sym_frame sym = {.function = "handle\x1b[31mrequest",
+                                         .file = "/src/\x1b[2Jx.c",
+                                         .line = 7,
+                                         .module = "lib\x07.so"};
+    static struct frame frames[1];
+    frames[0] = (struct frame){&sym, sym.function};
+    render_graft(m, 1, frames, 1);
 }
 
 static void test_no_control_characters(void **state)
@@ -216,10 +231,15 @@ static void test_no_control_characters(void **state)
     for (size_t k = 0; k < 2; k++) {
         struct model m;
         render_model(&m, &sp, 1, &(struct model_options){.group.by = by[k]}, hostile);
+        hostile_frame(&m);
         struct capture c;
         const char *text = report(&c, &m, &plain_text);
         /* the names are there, their control characters are not */
         find(text, "cmdline: srv --title ");
+        find(text, "srv?[2J");
+        find(text, "reason: r?]0;t?");
+        if (by[k] == GROUP_BY_STACK)
+            find(text, "handle?[31mrequest  /src/?[2Jx.c:7  [lib?.so]");
         find(text, "worker");
         find(text, "cache");
         for (size_t i = 0; i < c.size; i++) {
