@@ -253,6 +253,33 @@ static int by_stack(const void *x, const void *y)
     return strcmp(a->family, b->family);
 }
 
+/* Each thread record's family as a number (threads of one family share it), and one more
+ * for blocks of no known thread; NULL when memory ran out. */
+static uint32_t *family_numbers(const struct analysis *a)
+{
+    const struct lts_snapshot *s = a->snap;
+    uint32_t *number = malloc((s->nthreads + 1) * sizeof(*number));
+    struct hashmap seen = HASHMAP_INIT;
+    uint32_t next = 0;
+    for (size_t ti = 0; number && ti < s->nthreads; ti++) {
+        bool inserted;
+        struct hashmap_slot *slot = hashmap_bytes(&seen, a->families[ti], strlen(a->families[ti]),
+                                                  &inserted);
+        if (!slot) {
+            free(number);
+            number = NULL;
+            break;
+        }
+        if (inserted)
+            slot->value = next++;
+        number[ti] = (uint32_t)slot->value;
+    }
+    if (number)
+        number[s->nthreads] = next; /* "(unknown thread)" */
+    hashmap_free(&seen);
+    return number;
+}
+
 static struct tally *tally_blocks(const struct model *m, size_t *n)
 {
     const struct analysis *a = model_newest(m);
@@ -261,6 +288,9 @@ static struct tally *tally_blocks(const struct model *m, size_t *n)
     struct tally *t = NULL;
     size_t count = 0, cap = 0;
     bool scan = group_has_scan(s), failed = false;
+    uint32_t *family = family_numbers(a); /* one sample per stack and thread family */
+    if (!family)
+        return NULL;
     for (size_t i = 0; !failed && i < s->nblocks; i++) {
         const struct lts_block *b = &s->blocks[i];
         if (b->age_cs < m->opt.group.min_age_cs)
@@ -268,7 +298,7 @@ static struct tally *tally_blocks(const struct model *m, size_t *n)
         const struct lts_thread *th = lts_thread(s, b->thread);
         size_t ti = th ? (size_t)(th - s->threads) : s->nthreads;
         bool inserted;
-        struct hashmap_slot *slot = hashmap_number(&index, (uint64_t)b->stack << 32 | ti,
+        struct hashmap_slot *slot = hashmap_number(&index, (uint64_t)b->stack << 32 | family[ti],
                                                    &inserted);
         if (!slot) {
             failed = true;
@@ -298,6 +328,7 @@ static struct tally *tally_blocks(const struct model *m, size_t *n)
         }
     }
     hashmap_free(&index);
+    free(family);
     if (failed) {
         free(t);
         return NULL;

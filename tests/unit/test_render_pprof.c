@@ -406,6 +406,34 @@ static void test_samples_and_types(void **state)
     fixture_release(&m);
 }
 
+/* Two threads of one family ("main" renamed worker-0 takes half the leak's blocks from
+ * worker-1): still one sample for the leak's stack, labelled with the family. */
+static void split_between_workers(struct lts_snapshot *s, size_t i)
+{
+    (void)i;
+    s->threads[0].name = "worker-0";
+    for (size_t k = 0; k < s->nblocks; k++)
+        if (s->blocks[k].stack == 1 && k % 2)
+            ((struct lts_block *)s->blocks)[k].thread = 0;
+}
+
+static void test_one_sample_per_family(void **state)
+{
+    (void)state;
+    struct spec sp = {.time_ns = 1, .leak_blocks = 30, .cache_blocks = CACHE_BLOCKS};
+    struct model m;
+    render_model(&m, &sp, 1, &(struct model_options){.group.by = GROUP_BY_STACK},
+                 split_between_workers);
+    struct profile p;
+    render(&p, &m);
+    assert_int_equal(p.nsamples, 2);
+    const struct sample *leak = sample_at(&p, LEAK_FRAME);
+    assert_values(leak, 2, 30, 30 * LEAK_SIZE, 0);
+    assert_string_equal(str(&p, leak->label_str), "worker-*");
+    release(&p);
+    fixture_release(&m);
+}
+
 /* lost_space with a scan (the leak's 3,000 bytes); estimates and the interval as period in
  * a sampled snapshot, which the comment mentions. */
 static void test_lost_space_and_sampled(void **state)
@@ -559,6 +587,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_samples_and_types),
+        cmocka_unit_test(test_one_sample_per_family),
         cmocka_unit_test(test_lost_space_and_sampled),
         cmocka_unit_test(test_inlined_chain_shared_location),
         cmocka_unit_test(test_mappings),
