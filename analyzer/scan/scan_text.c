@@ -42,11 +42,25 @@ static void print_text(FILE *out, const char *text, size_t len, size_t max)
         fputs("...", out);
 }
 
+/* The same for a string printed as an argument of a format (a process or thread name, a
+ * path, a reason naming one): one of a few buffers in turn, cut to what a line can show. */
+static const char *clean(const char *text)
+{
+    static char buffers[8][512];
+    static unsigned next;
+    char *buf = buffers[next++ % 8];
+    size_t n = 0;
+    while (n + 1 < sizeof(buffers[0]) && text[n])
+        n++;
+    content_printable((const uint8_t *)text, n, buf);
+    return buf;
+}
+
 static void header(FILE *out, const struct scan *s)
 {
     const struct target *t = s->t;
-    fprintf(out, "%sleaktag-scan%s: %s (%s), %u-bit", b(s), p(s), t->source,
-            t->name[0] ? t->name : "?", t->pointer_bytes * 8);
+    fprintf(out, "%sleaktag-scan%s: %s (%s), %u-bit", b(s), p(s), clean(t->source),
+            t->name[0] ? clean(t->name) : "?", t->pointer_bytes * 8);
     if (t->is_core)
         fprintf(out, ", a core file");
     else if (s->opt->freeze)
@@ -55,7 +69,7 @@ static void header(FILE *out, const struct scan *s)
         fprintf(out, ", not stopped");
     fprintf(out, "; heap walked in %.3f s\n", s->walk_seconds);
     if (t->exe)
-        fprintf(out, "  executable %s\n", t->exe);
+        fprintf(out, "  executable %s\n", clean(t->exe));
 }
 
 static void memory(FILE *out, const struct scan *s)
@@ -90,7 +104,7 @@ static void memory(FILE *out, const struct scan *s)
             fprintf(out, "    %#14" PRIx64 "-%#-14" PRIx64 " %s  RSS +%-10s now %-10s %s\n",
                     r->start, r->end, r->perms, units_bytes(b1, sizeof(b1), s->grew[i].rss),
                     units_bytes(b2, sizeof(b2), (int64_t)r->rss),
-                    scan_region_name(name, sizeof(name), r));
+                    clean(scan_region_name(name, sizeof(name), r)));
         }
         if (!s->ngrew)
             fprintf(out, "    nothing\n");
@@ -111,7 +125,8 @@ static void memory(FILE *out, const struct scan *s)
         char name[300];
         fprintf(out, "    %#14" PRIx64 "-%#-14" PRIx64 " %s  %10s %s  %s\n", r->start, r->end,
                 r->perms, units_bytes(b1, sizeof(b1), (int64_t)r->rss),
-                s->t->is_core ? "in core " : "resident", scan_region_name(name, sizeof(name), r));
+                s->t->is_core ? "in core " : "resident",
+                clean(scan_region_name(name, sizeof(name), r)));
     }
     free(done);
 }
@@ -122,7 +137,7 @@ static void heap(FILE *out, const struct scan *s)
     char b1[32], b2[32], b3[32], n1[32];
     fprintf(out, "\n%sglibc heap%s", b(s), p(s));
     if (!h->glibc) {
-        fprintf(out, ": %s\n", h->why);
+        fprintf(out, ": %s\n", clean(h->why));
         return;
     }
     size_t heaps = 0;
@@ -301,7 +316,8 @@ static void threads(FILE *out, const struct scan *s)
     char b1[32], b2[32], b3[32];
     fprintf(out, "\n%sthreads%s  %zu", b(s), p(s), t->nthreads);
     for (size_t i = 0; i < s->nfamilies && i < 6; i++)
-        fprintf(out, "%s%s x%zu", i ? ", " : ": ", s->families[i].name, s->families[i].threads);
+        fprintf(out, "%s%s x%zu", i ? ", " : ": ", clean(s->families[i].name),
+                s->families[i].threads);
     if (s->nfamilies > 6)
         fprintf(out, ", ...");
     fputc('\n', out);
@@ -316,7 +332,7 @@ static void threads(FILE *out, const struct scan *s)
             "started in");
     for (size_t i = 0; i < s->nfamilies; i++) {
         const struct scan_family *f = &s->families[i];
-        fprintf(out, "  %-28s %7zu %11s %11s", f->name, f->threads,
+        fprintf(out, "  %-28s %7zu %11s %11s", clean(f->name), f->threads,
                 f->stack_each ? units_bytes(b1, sizeof(b1), (int64_t)f->stack_each) : "?",
                 units_bytes(b2, sizeof(b2), (int64_t)f->reserved));
         if (f->start[0]) {
