@@ -264,10 +264,14 @@ static int arena_heaps(struct target *t, struct heap_walk *w, uint64_t arena, ui
 {
     const struct layout *l = w->l;
     uint64_t h = top & ~(l->heap_max - 1);
+    struct hashmap seen = HASHMAP_INIT; /* a damaged prev may lead back: each heap once */
+    int rc = 0;
     for (unsigned n = 0; h && n < 4096; n++) {
         uint64_t ar, prev, size;
+        bool fresh = false;
         if (!word_at(t, h, &ar) || ar != arena || !word_at(t, h + l->word, &prev) ||
-            !word_at(t, h + 2 * l->word, &size) || size > l->heap_max)
+            !word_at(t, h + 2 * l->word, &size) || size > l->heap_max ||
+            !hashmap_number(&seen, h, &fresh) || !fresh)
             break;
         struct target_map *m = target_map_at(t, h);
         if (m)
@@ -275,14 +279,17 @@ static int arena_heaps(struct target *t, struct heap_walk *w, uint64_t arena, ui
         /* the arena's first heap holds its malloc_state after heap_info */
         uint64_t first = arena >= h && arena < h + size ? first_chunk(l, arena + l->state_size)
                                                         : first_chunk(l, h + l->heap_info);
-        if (add_span(
-                w, (struct span){first, h + size, top >= h && top < h + size ? top : 0, false}) < 0)
-            return -1;
+        if (add_span(w, (struct span){first, h + size, top >= h && top < h + size ? top : 0,
+                                      false}) < 0) {
+            rc = -1;
+            break;
+        }
         info->heaps++;
         info->bytes += size;
         h = prev;
     }
-    return 0;
+    hashmap_free(&seen);
+    return rc;
 }
 
 /* ---- one walk over a span ------------------------------------------------------------------ */
@@ -331,7 +338,7 @@ static int chain_checks(struct window *win, const struct layout *l, const struct
         if (!window_word(win, l, p + l->word, &size))
             return hop == 0 ? -1 : 0;
         size &= ~(uint64_t)SIZE_BITS;
-        if (size < l->min_chunk || size % ALIGNMENT || p + size > s->limit)
+        if (size < l->min_chunk || size % ALIGNMENT || size > s->limit - p) /* no wrap */
             return 0;
         p += size;
     }
@@ -362,7 +369,7 @@ static int walk_span(struct window *win, const struct layout *l, const struct sp
         if (!s->mmapped && size == l->header) /* the fencepost closing a heap */
             return 0;
         bool mmapped = s->mmapped;
-        bool ok = size >= l->min_chunk && size % ALIGNMENT == 0 && p + size <= s->limit &&
+        bool ok = size >= l->min_chunk && size % ALIGNMENT == 0 && size <= s->limit - p &&
                   (mmapped ? (word & SIZE_BITS) == IS_MMAPPED : !(word & IS_MMAPPED));
         bool in_use = true;
         if (ok && !mmapped) {
@@ -459,36 +466,45 @@ static uint64_t reveal(const struct heap_walk *w, uint64_t at, uint64_t stored)
     return w->safe_linking ? stored ^ (at >> 12) : stored;
 }
 
-/* Follows one list from the chunk `chunk`, each of `size` bytes, at most max links; marks
- * each chunk cached. mem_links: the list links user memory (tcache), else chunks (fastbin).
- * Returns the chunks marked, or -1 when a link fails a check under both readings. */
+/* Follows one list from `first`, each chunk of `size` bytes, at most max links. mem_links:
+ * the list links user memory (tcache), else chunks (fastbin). The whole list is checked
+ * first (each link aligned, in a heap, of the size, not already on a list, no loop); only a
+ * list that checks has its chunks marked cached (with mark), so that a rejected list leaves
+ * nothing behind. Returns the chunks on the list, or -1 when it does not check. */
 static long follow_list(struct target *t, struct heap_walk *w, uint64_t first, uint64_t size,
                         bool mem_links, size_t max, bool mark)
 {
     const struct layout *l = w->l;
+    struct hashmap seen = HASHMAP_INIT;
     long n = 0;
-    uint64_t at = first;
-    while (at && (size_t)n < max) {
+    for (uint64_t at = first; at && (size_t)n < max; n++) {
         uint64_t chunk = mem_links ? at - l->header : at;
-        uint64_t word;
+        uint64_t word, stored;
+        bool fresh = false;
         if ((chunk + l->header) % ALIGNMENT || !in_spans(w, chunk) ||
-            !word_at(t, chunk + l->word, &word) || (word & ~(uint64_t)SIZE_BITS) != size)
-            return -1;
-        if (mark) {
-            bool fresh;
-            struct hashmap_slot *s = hashmap_number(&w->cached, chunk, &fresh);
-            if (!s || !fresh) /* out of memory, or a list that loops */
-                return -1;
-            s->value = 1;
+            !word_at(t, chunk + l->word, &word) || (word & ~(uint64_t)SIZE_BITS) != size ||
+            hashmap_find_number(&w->cached, chunk) || !hashmap_number(&seen, chunk, &fresh) ||
+            !fresh || !word_at(t, chunk + l->header, &stored)) {
+            n = -1;
+            break;
         }
-        n++;
-        uint64_t stored;
-        if (!word_at(t, chunk + l->header, &stored))
-            return -1;
         at = reveal(w, chunk + l->header, stored);
-        if (mem_links == false && at && (at + l->header) % ALIGNMENT)
-            return -1;
+        if (!mem_links && at && (at + l->header) % ALIGNMENT) {
+            n = -1;
+            break;
+        }
     }
+    if (n > 0 && mark)
+        hashmap_each(&seen, slot)
+        {
+            struct hashmap_slot *c = hashmap_number(&w->cached, slot->number, NULL);
+            if (!c) {
+                n = -1; /* out of memory: the counts stay as the walk found them */
+                break;
+            }
+            c->value = 1;
+        }
+    hashmap_free(&seen);
     return n;
 }
 
@@ -588,14 +604,13 @@ static void find_caches(struct target *t, struct heap_census *c, struct visit *v
 {
     struct heap_walk *w = c->walk;
     const struct layout *l = w->l;
-    /* Which reading of the links: the one under which the first non-empty tcache checks. */
-    for (int reading = 0; reading < 2; reading++) {
+    /* Which reading of the links: the one under which the first non-empty tcache checks;
+     * with every tcache empty, the first fastbin decides (below). */
+    bool decided = false;
+    for (int reading = 0; reading < 2 && !decided; reading++) {
         w->safe_linking = reading == 0;
-        bool any = false;
-        for (size_t i = 0; i < v->ncandidates && !any; i++)
-            any = read_tcache(t, w, v->candidates[i], false) > 0;
-        if (any)
-            break;
+        for (size_t i = 0; i < v->ncandidates && !decided; i++)
+            decided = read_tcache(t, w, v->candidates[i], false) > 0;
     }
     struct hashmap tls = HASHMAP_INIT;
     tls_tcaches(t, w, v->candidates, v->ncandidates, &tls);
@@ -625,7 +640,17 @@ static void find_caches(struct target *t, struct heap_census *c, struct visit *v
             if (!word_at(t, arenas[a] + l->state_fastbins + (uint64_t)i * l->word, &head) || !head)
                 continue;
             uint64_t size = (uint64_t)(i + 2) << l->fastbin_shift;
-            long n = follow_list(t, w, head, size, false, 1u << 16, true);
+            long n = follow_list(t, w, head, size, false, 1u << 16, decided);
+            if (n < 0 && !decided) { /* the other reading of the links? */
+                w->safe_linking = !w->safe_linking;
+                n = follow_list(t, w, head, size, false, 1u << 16, false);
+                if (n < 0)
+                    w->safe_linking = !w->safe_linking;
+            }
+            if (n >= 0 && !decided) { /* this list decides the reading: mark it under it */
+                decided = true;
+                n = follow_list(t, w, head, size, false, 1u << 16, true);
+            }
             if (n < 0)
                 c->fastbins_read = false;
             else
