@@ -1,7 +1,10 @@
 /* mallheap.c — glibc's malloc as its memory shows it (malloc/malloc.c and arena.c of glibc
- * 2.26 on: tcaches, 16-byte alignment on i386 too; safe-linked lists from 2.32 recognized
+ * 2.27 on: tcaches, 16-byte alignment on i386 too; safe-linked lists from 2.32 recognized
  * by trying both readings). The layouts below are glibc's structures for each word size;
- * each is checked against what it points to before it is believed.
+ * each is checked against what it points to before it is believed. Two changed between
+ * versions and are told apart by what checks: a tcache's counts are bytes up to 2.29 and
+ * uint16_t from 2.30 (the tcache chunk's size says which), and 64-bit heap_info grew from
+ * 32 to 48 bytes in 2.35 (a later heap's first chunk is where chunks chain).
  *
  * The walk resynchronises past a chunk that fails a check (at the next 16-aligned place where
  * a chain of chunks checks) and counts the bytes it skipped. Tcaches are found by their lists
@@ -124,7 +127,36 @@ static uint64_t first_chunk(const struct layout *l, uint64_t addr)
     return mem - l->header;
 }
 
+/* The width of a tcache_perthread_struct's counts for a chunk of `usable` bytes: 2 (glibc
+ * 2.30 on: uint16_t), 1 (2.27 to 2.29: char), 0 when no tcache has that size. */
+static unsigned tcache_count_bytes(const struct layout *l, uint64_t usable)
+{
+    for (unsigned width = 2; width >= 1; width--)
+        if (usable >= TCACHE_BINS * (width + l->word) &&
+            usable < TCACHE_BINS * (width + l->word) + ALIGNMENT)
+            return width;
+    return 0;
+}
+
 /* ---- the arenas --------------------------------------------------------------------------- */
+
+/* Chunks chain from p for a few links, each within [p, limit)? */
+static bool chunks_chain(struct target *t, const struct layout *l, uint64_t p, uint64_t limit)
+{
+    for (int hop = 0; hop < 4 && p < limit; hop++) {
+        uint64_t size;
+        if (!word_at(t, p + l->word, &size))
+            return false;
+        size &= ~(uint64_t)SIZE_BITS;
+        if (size < l->min_chunk || size % ALIGNMENT || size > limit - p)
+            return false;
+        p += size;
+    }
+    return true;
+}
+
+/* heap_info's size before glibc 2.35 (no pagesize field), 64-bit; 32-bit's stayed 24. */
+#define HEAP_INFO_OLD64 32u
 
 /* Do chunks chain from p for 64 links, or up to `to` (the last may reach past it)? */
 static bool chains_to(struct target *t, const struct layout *l, uint64_t p, uint64_t to)
@@ -279,6 +311,10 @@ static int arena_heaps(struct target *t, struct heap_walk *w, uint64_t arena, ui
         /* the arena's first heap holds its malloc_state after heap_info */
         uint64_t first = arena >= h && arena < h + size ? first_chunk(l, arena + l->state_size)
                                                         : first_chunk(l, h + l->heap_info);
+        if (!(arena >= h && arena < h + size) && l->word == 8 &&
+            !chunks_chain(t, l, first, h + size) &&
+            chunks_chain(t, l, first_chunk(l, h + HEAP_INFO_OLD64), h + size))
+            first = first_chunk(l, h + HEAP_INFO_OLD64); /* glibc before 2.35 */
         if (add_span(w, (struct span){first, h + size, top >= h && top < h + size ? top : 0,
                                       false}) < 0) {
             rc = -1;
@@ -433,9 +469,8 @@ static int census_chunk(struct window *win, uint64_t p, uint64_t size, bool in_u
         c->mmapped_chunks++;
         c->mmapped_bytes += size;
     }
-    /* tcache_perthread_struct: 64 counts (uint16_t) and 64 pointers */
-    if (!mmapped && usable >= TCACHE_BINS * (2u + l->word) &&
-        usable < TCACHE_BINS * (2u + l->word) + ALIGNMENT) {
+    /* tcache_perthread_struct: 64 counts (uint16_t, or char before 2.30) and 64 pointers */
+    if (!mmapped && tcache_count_bytes(l, usable)) {
         if (v->ncandidates == v->capcandidates) {
             size_t ncap = v->capcandidates ? v->capcandidates * 2 : 16;
             uint64_t *n = realloc(v->candidates, ncap * sizeof(*n));
@@ -468,16 +503,18 @@ static uint64_t reveal(const struct heap_walk *w, uint64_t at, uint64_t stored)
 
 /* Follows one list from `first`, each chunk of `size` bytes, at most max links. mem_links:
  * the list links user memory (tcache), else chunks (fastbin). The whole list is checked
- * first (each link aligned, in a heap, of the size, not already on a list, no loop); only a
- * list that checks has its chunks marked cached (with mark), so that a rejected list leaves
- * nothing behind. Returns the chunks on the list, or -1 when it does not check. */
+ * first (each link aligned, in a heap, of the size, not already on a list, no loop, a tcache
+ * bin ending where its count says); only a list that checks has its chunks marked cached
+ * (with mark), so that a rejected list leaves nothing behind. Returns the chunks on the
+ * list, or -1 when it does not check. */
 static long follow_list(struct target *t, struct heap_walk *w, uint64_t first, uint64_t size,
                         bool mem_links, size_t max, bool mark)
 {
     const struct layout *l = w->l;
     struct hashmap seen = HASHMAP_INIT;
     long n = 0;
-    for (uint64_t at = first; at && (size_t)n < max; n++) {
+    uint64_t at = first;
+    for (; at && (size_t)n < max; n++) {
         uint64_t chunk = mem_links ? at - l->header : at;
         uint64_t word, stored;
         bool fresh = false;
@@ -494,6 +531,10 @@ static long follow_list(struct target *t, struct heap_walk *w, uint64_t first, u
             break;
         }
     }
+    /* a tcache bin holds exactly its count: the last link is NULL under the right reading
+     * (which a one-chunk list would not tell otherwise) */
+    if (n >= 0 && mem_links && at)
+        n = -1;
     if (n > 0 && mark)
         hashmap_each(&seen, slot)
         {
@@ -513,16 +554,20 @@ static long follow_list(struct target *t, struct heap_walk *w, uint64_t first, u
 static long read_tcache(struct target *t, struct heap_walk *w, uint64_t p, bool mark)
 {
     const struct layout *l = w->l;
+    uint64_t size;
+    if (!word_at(t, p + l->word, &size))
+        return -1;
+    unsigned width = tcache_count_bytes(l, (size & ~(uint64_t)SIZE_BITS) - l->word);
     uint8_t raw[TCACHE_BINS * (2 + 8)];
-    size_t bytes = TCACHE_BINS * (2u + l->word);
-    if (target_read(t, p + l->header, raw, bytes) != bytes)
+    size_t bytes = TCACHE_BINS * (width + l->word);
+    if (!width || target_read(t, p + l->header, raw, bytes) != bytes)
         return -1;
     long total = 0;
     for (unsigned i = 0; i < TCACHE_BINS; i++) {
-        uint16_t count;
-        memcpy(&count, raw + 2 * i, 2);
+        uint16_t count = 0;
+        memcpy(&count, raw + width * i, width); /* little-endian: a byte is the low one */
         uint64_t head = 0;
-        memcpy(&head, raw + TCACHE_BINS * 2 + (size_t)i * l->word, l->word);
+        memcpy(&head, raw + TCACHE_BINS * width + (size_t)i * l->word, l->word);
         if ((count == 0) != (head == 0))
             return -1;
         if (!head)

@@ -52,7 +52,13 @@ _Static_assert(sizeof(struct glibc_tcache) == 640, "tcache_perthread_struct of 2
 
 #define PREV_INUSE 1u
 #define NON_MAIN_ARENA 4u
-#define TCACHE_CHUNK 0x290u /* request2size(sizeof(struct glibc_tcache)) */
+/* What an older glibc lays out differently (test_glibc_2_29 sets them): a tcache's counts
+ * are chars before 2.30 (its chunk request2size(64 + 64 * 8) = 0x250, not 0x290), heap_info
+ * is 32 bytes before 2.35 (no pagesize), list links are safe-linked from 2.32 only. */
+static bool old_tcache;
+static uint64_t heap_info_size = sizeof(struct glibc_heap_info);
+static bool safe_linking = true;
+#define TCACHE_CHUNK (old_tcache ? 0x250u : 0x290u) /* request2size(sizeof(tcache struct)) */
 
 /* Where things sit: addresses as a 64-bit process has them. */
 #define LIBC_PATH "/usr/lib/x86_64-linux-gnu/libc.so.6"
@@ -67,14 +73,14 @@ _Static_assert(sizeof(struct glibc_tcache) == 640, "tcache_perthread_struct of 2
 #define HEAP1 0x7ffff0000000ull /* a non-main arena's heaps: HEAP_MAX_SIZE-aligned */
 #define HEAP2 0x7fffe8000000ull
 #define HEAP_MAX (64ull << 20)
-#define ARENA2 (HEAP1 + sizeof(struct glibc_heap_info))
+#define ARENA2 (HEAP1 + heap_info_size)
 
 static struct target *t;
 
 /* PROTECT_PTR: a list link as glibc 2.32 on stores it at pos. */
 static uint64_t protect(uint64_t pos, uint64_t ptr)
 {
-    return (pos >> 12) ^ ptr;
+    return safe_linking ? (pos >> 12) ^ ptr : ptr;
 }
 
 /* Lays a chunk of size bytes (flags or'ed in) at *p, its usable bytes filled with `fill`:
@@ -107,8 +113,9 @@ static void arena_init(uint64_t a, uint64_t next, uint64_t top, uint64_t system_
 static void tcache_bin(uint64_t tcache, unsigned bin, const uint64_t *chunks, unsigned count)
 {
     uint16_t n = (uint16_t)count;
-    memcpy(fixture_at(t, tcache + 16 + offsetof(struct glibc_tcache, counts) + 2 * bin), &n, 2);
-    fixture_put(t, tcache + 16 + offsetof(struct glibc_tcache, entries) + 8 * bin, chunks[0] + 16);
+    unsigned width = old_tcache ? 1 : 2; /* char or uint16_t counts, then the entries */
+    memcpy(fixture_at(t, tcache + 16 + width * bin), &n, width);
+    fixture_put(t, tcache + 16 + 64 * width + 8 * bin, chunks[0] + 16);
     for (unsigned i = 0; i < count; i++) {
         uint64_t pos = chunks[i] + 16;
         fixture_put(t, pos, protect(pos, i + 1 < count ? chunks[i + 1] + 16 : 0));
@@ -369,7 +376,8 @@ static void build_arenas(struct arena_image *im, uint64_t heap1_prev)
         fixture_put(t, heaps[i] + HI(ar_ptr), ARENA2);
         fixture_put(t, heaps[i] + HI(size), HEAP_SIZE);
         fixture_put(t, heaps[i] + HI(mprotect_size), HEAP_SIZE);
-        fixture_put(t, heaps[i] + HI(pagesize), 4096);
+        if (heap_info_size > HI(pagesize))
+            fixture_put(t, heaps[i] + HI(pagesize), 4096);
     }
     fixture_put(t, HEAP1 + HI(prev), heap1_prev);
     fixture_put(t, HEAP2 + HI(prev), HEAP1);
@@ -391,7 +399,7 @@ static void build_arenas(struct arena_image *im, uint64_t heap1_prev)
     fixture_put(t, end - 16 + 8, 0 | PREV_INUSE);
 
     /* the second heap: chunks right after heap_info */
-    p = HEAP2 + sizeof(struct glibc_heap_info);
+    p = HEAP2 + heap_info_size;
     im->fast = lay(&p, 0x20, nm, 0);
     fixture_put(t, im->fast + 16, protect(im->fast + 16, 0));
     im->big = lay(&p, 0x1010, nm, 0x77);
@@ -403,9 +411,8 @@ static void build_arenas(struct arena_image *im, uint64_t heap1_prev)
     fixture_sort(t);
 }
 
-static void test_other_arena(void **state)
+static void other_arena(void)
 {
-    (void)state;
     struct arena_image im;
     build_arenas(&im, 0);
     struct heap_census c;
@@ -434,6 +441,22 @@ static void test_other_arena(void **state)
     assert_int_equal(c.largest_free, HEAP1 + HEAP_SIZE - 32 - im.old_top);
     assert_int_equal(c.invalid_chunks, 0);
     finish(&c);
+}
+
+static void test_other_arena(void **state)
+{
+    (void)state;
+    other_arena();
+}
+
+/* The same heaps as glibc 2.27 to 2.29 lay them out: char counts in a smaller tcache, a
+ * 32-byte heap_info (so the second heap's chunks start 16 bytes earlier), plain links. */
+static void test_glibc_2_29(void **state)
+{
+    (void)state;
+    old_tcache = true, heap_info_size = 32, safe_linking = false;
+    other_arena();
+    old_tcache = false, heap_info_size = sizeof(struct glibc_heap_info), safe_linking = true;
 }
 
 /* ---- chunks that fail a check ------------------------------------------------------------- */
@@ -539,7 +562,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_main_arena),   cmocka_unit_test(test_empty_tcaches),
-        cmocka_unit_test(test_other_arena),  cmocka_unit_test(test_corrupt_size),
+        cmocka_unit_test(test_other_arena),
+        cmocka_unit_test(test_glibc_2_29),  cmocka_unit_test(test_corrupt_size),
         cmocka_unit_test(test_fastbin_loop), cmocka_unit_test(test_heap_list_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
