@@ -1,7 +1,9 @@
 /* render_dump.c — --dump: the captured bytes of the shown groups' blocks, block after block,
  * for xxd, an editor or grep -a (the article's gdb `dump binary memory` of a core, without
  * the core); --dump-index: one line per block saying where in the dump it starts. The files
- * may hold what the blocks held (request bodies, keys): created 0600, never through a link.
+ * may hold what the blocks held (request bodies, keys): written as output.c writes a file
+ * (0600, a temporary name renamed into place only when whole, nothing left on a failure),
+ * and never through a link: a path that is a symbolic link is refused.
  *
  * The bytes are put at their place in the dump with pwrite, group after group, in one pass
  * over each snapshot's samples (lts_samples_each). */
@@ -15,15 +17,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "output.h"
 #include "render.h"
 #include "samples.h"
 
-static int create(const char *path, struct lts_error *err)
+/* Opens path's temporary, refusing a path that is a symbolic link (rename would replace
+ * the link, not write through it, but a link there is someone's mistake or trap). */
+static int create(struct output *o, const char *path, struct lts_error *err)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        lts_fail(err, "%s: %s", path, strerror(errno));
-    return fd;
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+        return lts_fail(err, "%s: a symbolic link; not written through", path);
+    return output_open(o, path, err);
 }
 
 /* Where each sample of a shown group goes in the dump (UINT64_MAX: nowhere): the groups in
@@ -55,20 +60,18 @@ static int place(void *ctx, size_t index, const struct lts_sample *sm, const uin
 int render_dump(const struct model *m, const char *path, const char *index_path,
                 struct lts_error *err)
 {
-    int fd = create(path, err);
-    if (fd < 0)
+    struct output dump, index_file = {0};
+    if (create(&dump, path, err) < 0)
         return -1;
+    fflush(dump.out);
+    int fd = fileno(dump.out); /* the bytes go in place with pwrite, not through stdio */
     FILE *index = NULL;
     if (index_path) {
-        int ifd = create(index_path, err);
-        if (ifd < 0 || !(index = fdopen(ifd, "w"))) {
-            if (ifd >= 0) {
-                lts_fail(err, "%s: %s", index_path, strerror(errno));
-                close(ifd);
-            }
-            close(fd);
+        if (create(&index_file, index_path, err) < 0) {
+            output_close(&dump, false, err);
             return -1;
         }
+        index = index_file.out;
         fputs("# offset\tlength\taddress\tsize\tgroup\tallocated at\n", index);
     }
     int rc = 0;
@@ -109,11 +112,15 @@ int render_dump(const struct model *m, const char *path, const char *index_path,
             rc = pl.error ? lts_fail(err, "%s: %s", path, strerror(pl.error)) : -1;
         free(pl.at);
     }
-    int bad = index && ferror(index);
-    if (index)
-        bad |= fclose(index) != 0;
-    bad |= close(fd) != 0;
-    if (!rc && bad)
-        return lts_fail(err, "%s: writing the dump failed", path);
+    /* the dump whole, then its index; neither when the dump could not be written */
+    struct lts_error close_err;
+    if (output_close(&dump, rc == 0, &close_err) != 0 && !rc) {
+        *err = close_err;
+        rc = -1;
+    }
+    if (index && output_close(&index_file, rc == 0, &close_err) != 0 && !rc) {
+        *err = close_err;
+        rc = -1;
+    }
     return rc;
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -35,7 +36,7 @@ static int make_dir(void **state)
 static int remove_dir(void **state)
 {
     (void)state;
-    static const char *const names[] = {"dump", "index", "link", "target", "link-index"};
+    static const char *const names[] = {"dump", "index", "link", "target", "link-index", "old"};
     char path[128];
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
@@ -221,12 +222,51 @@ static void test_private_and_no_links(void **state)
     fixture_release(&m);
 }
 
+/* Entries of the test directory whose name starts with prefix. */
+static size_t entries_named(const char *prefix)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
+}
+
+/* An old dump readable by others is replaced by a private one, not rewritten in place; a
+ * dump whose index cannot be written leaves neither file, nor a temporary. */
+static void test_whole_or_nothing(void **state)
+{
+    (void)state;
+    struct model m;
+    struct lts_error err;
+    fixture_model(&m, &census, 1, &(struct model_options){.group.by = GROUP_BY_STACK});
+    int fd = open(path_of("old"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(fchmod(fd, 0644), 0);
+    close(fd);
+    assert_int_equal(render_dump(&m, path_of("old"), NULL, &err), 0);
+    struct stat st;
+    assert_int_equal(stat(path_of("old"), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+
+    assert_int_equal(render_dump(&m, path_of("fresh"), "/nonexistent-leaktag-dir/index", &err),
+                     -1);
+    assert_non_null(strstr(err.message, "/nonexistent-leaktag-dir/index"));
+    assert_int_equal(access(path_of("fresh"), F_OK), -1);
+    assert_int_equal(entries_named(".fresh"), 0);
+    assert_int_equal(entries_named("fresh"), 0);
+    fixture_release(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dump_and_index),
         cmocka_unit_test(test_shown_groups_newest_snapshot),
         cmocka_unit_test(test_private_and_no_links),
+        cmocka_unit_test(test_whole_or_nothing),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
