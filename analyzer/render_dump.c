@@ -102,8 +102,11 @@ int render_dump(const struct model *m, const char *path, const char *index_path,
                     const char *site = g->stack != UINT32_MAX
                                            ? frames_of(a->frames, g->stack)->site.name
                                            : g->key;
-                    fprintf(index, "%" PRIu64 "\t%u\t0x%" PRIx64 "\t%" PRIu64 "\t#%zu\t%s\n", at,
-                            sm->len, sm->addr, b ? b->size : (uint64_t)sm->len, i + 1, site);
+                    fprintf(index, "%" PRIu64 "\t%u\t0x%" PRIx64 "\t%" PRIu64 "\t#%zu\t", at,
+                            sm->len, sm->addr, b ? b->size : (uint64_t)sm->len, i + 1);
+                    for (const char *c = site; *c; c++) /* one line, six columns: no tab */
+                        fputc((unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c, index);
+                    fputc('\n', index);
                 }
                 at += sm->len;
             }

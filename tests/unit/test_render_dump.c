@@ -260,6 +260,31 @@ static void test_whole_or_nothing(void **state)
     fixture_release(&m);
 }
 
+/* The index is one line of six tab-separated columns per block, whatever a name holds. */
+static void test_index_columns(void **state)
+{
+    (void)state;
+    struct model m;
+    struct lts_error err;
+    fixture_model(&m, &census, 1, &(struct model_options){.group.by = GROUP_BY_STACK});
+    /* the leak's site named as a JIT might name it */
+    struct stack_frames *sf = (struct stack_frames *)frames_of(m.snaps[0].frames, 1);
+    sf->site.name = "handle\trequest\n";
+    assert_int_equal(render_dump(&m, path_of("dump"), path_of("index"), &err), 0);
+    size_t n;
+    char *index = slurp(path_of("index"), &n);
+    size_t lines = 0;
+    for (char *line = strtok(index, "\n"); line; line = strtok(NULL, "\n"), lines++) {
+        size_t tabs = 0;
+        for (const char *c = line; *c; c++)
+            tabs += *c == '\t';
+        assert_int_equal(tabs, 5);
+    }
+    assert_true(lines > 1);
+    free(index);
+    fixture_release(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_shown_groups_newest_snapshot),
         cmocka_unit_test(test_private_and_no_links),
         cmocka_unit_test(test_whole_or_nothing),
+        cmocka_unit_test(test_index_columns),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
