@@ -29,11 +29,13 @@ ssize_t lt_proc_read(const char *path, char *buf, size_t size)
     if (fd < 0)
         return -errno;
     size_t len = 0;
-    for (ssize_t n; len + 1 < size && (n = read_some(fd, buf + len, size - 1 - len)) > 0;)
+    ssize_t n = 0;
+    while (len + 1 < size && (n = read_some(fd, buf + len, size - 1 - len)) > 0)
         len += (size_t)n;
+    int read_errno = n < 0 ? errno : 0; /* a failed read is not an empty file */
     close(fd);
     buf[len] = '\0';
-    return (ssize_t)len;
+    return read_errno ? -read_errno : (ssize_t)len;
 }
 
 static uint64_t parse_uint(const char **p)
