@@ -34,14 +34,17 @@ static struct managed *find(int sig)
     return NULL;
 }
 
+/* The kernel reads the handler's value alone: SIG_IGN and SIG_DFL ignore and default with
+ * SA_SIGINFO set too, and then there is no function to call (sa_sigaction shares the
+ * handler's storage: 1 or 0). */
 bool lt_signals_ignores(const struct sigaction *act)
 {
-    return !(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_IGN;
+    return act->sa_handler == SIG_IGN;
 }
 
 bool lt_signals_default(const struct sigaction *act)
 {
-    return !(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_DFL;
+    return act->sa_handler == SIG_DFL;
 }
 
 bool lt_signals_manage(int sig, lt_signal_apply_fn apply)
