@@ -38,11 +38,18 @@ void *lt_scratch_alloc(size_t size, size_t align)
 {
     if (align < 16)
         align = 16;
-    if (size > SCRATCH_BYTES || (align & (align - 1)))
+    if (align & (align - 1)) {
+        errno = EINVAL;
         return NULL;
+    }
+    if (size > SCRATCH_BYTES || align > SCRATCH_BYTES) {
+        errno = ENOMEM; /* as malloc(3) says; the area's end is checked below */
+        return NULL;
+    }
+    uintptr_t base = (uintptr_t)lt_scratch_area; /* aligned to 64 only: align the address */
     size_t old = atomic_load_explicit(&scratch_used, memory_order_relaxed);
     for (;;) {
-        size_t start = (old + 16 + align - 1) & ~(align - 1);
+        size_t start = ((base + old + 16 + align - 1) & ~(uintptr_t)(align - 1)) - base;
         size_t end = start + size;
         if (end > SCRATCH_BYTES) {
             lt_log_once("bootstrap arena exhausted; an early allocation fails");
@@ -116,7 +123,7 @@ int lt_untracked_posix_memalign(void **out, size_t align, size_t size)
 
 void lt_untracked_free(void *p)
 {
-    if (resolved())
+    if (resolved() && !lt_scratch_owns(p)) /* scratch is never given back, least of all to libc */
         lt_real.free(p);
 }
 
