@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The line tests/run.sh ends with: tests passed, failed and skipped across every build it
 ran, from each build's meson-logs/testlog.json, and the checks skipped inside tests that
-passed (unittest's "skipped 'why'", a script's "skip ...: why" line), each with its reason —
+passed (unittest's "skipped 'why'", a script's "skip ...: why" line, a cmocka case's
+"[  SKIPPED ]"), each with its reason —
 a skip must never pass for a pass.
 
     summary.py BUILD_DIR[=LABEL]... [--skipped "LABEL: why"]...
@@ -12,7 +13,8 @@ import os
 import re
 import sys
 
-INNER = re.compile(r"(?:\.\.\. skipped '(?P<why>[^']*)'|^(?:skip|SKIP)\b[: ]\s*(?P<line>.*))", re.M)
+INNER = re.compile(r"(?:\.\.\. skipped '(?P<why>[^']*)'|^(?:skip|SKIP)\b[: ]\s*(?P<line>.*)"
+                   r"|^\[ RUN      \] (?P<case>\S+)\n\[  SKIPPED \] )", re.M)
 
 
 def main():
@@ -46,6 +48,9 @@ def main():
                 passed += 1
                 text = (t.get("stdout") or "") + (t.get("stderr") or "")
                 for m in INNER.finditer(text):
+                    if m.group("case"):  # a cmocka case; its reason is a comment at its skip()
+                        inner.append(f"{label}/{name}: cmocka case {m.group('case')} skipped")
+                        continue
                     inner.append(f"{label}/{name}: {(m.group('why') or m.group('line')).strip()}")
             elif result == "SKIP":
                 skipped += 1

@@ -28,6 +28,14 @@
 
 #include <cmocka.h>
 
+/* Under ASan the instrumented code keeps other frames and calls through the sanitizer's own
+ * malloc: the cases that compare with uninstrumented code say so and skip there. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#else
+#define UNDER_SANITIZER 0
+#endif
+
 #include "arch.h"
 #include "cfi.h"
 
@@ -277,6 +285,8 @@ static void test_frame_pointer_prologue(void **state)
 static void test_steps_a_live_frame(void **state)
 {
     (void)state;
+    if (UNDER_SANITIZER)
+        skip(); /* ASan moves locals to fake frames: other prologues */
 #if defined(__x86_64__)
     struct step s;
     memset(&s, 0, sizeof(s));
