@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -31,6 +32,7 @@
 #include "modules.h"
 #include "nursery.h"
 #include "options.h"
+#include "procfs.h"
 #include "stackcache.h"
 #include "stacks.h"
 #include "unwind.h"
@@ -85,11 +87,27 @@ static void release_thread(struct lt_thread *self, struct lt_thread *t)
     lt_stackcache_free(cache);
 }
 
+/* The LEAKTAG_* variables when environ is not set yet: a first allocation from a program's
+ * .preinit_array comes before glibc sets it. /proc/self/environ holds the environment the
+ * process started with, which is what environ would show then. Read once, into static
+ * memory (no malloc here). */
+static char **early_environment(void)
+{
+    static char text[256 * 1024];
+    static char *vars[128];
+    ssize_t n = lt_proc_read("/proc/self/environ", text, sizeof(text));
+    size_t count = 0;
+    for (ssize_t at = 0; at < n && count + 1 < lt_array_size(vars); at += strlen(text + at) + 1)
+        if (!strncmp(text + at, "LEAKTAG_", 8))
+            vars[count++] = text + at;
+    vars[count] = NULL;
+    return vars;
+}
+
 static int start(void)
 {
     lt_clock_init();
-    if (environ)
-        lt_options_load(environ);
+    lt_options_load(environ ? environ : early_environment());
     int err = lt_backend_init();
     if (err) {
         lt_log("no allocator to forward to (statically linked program?); not tracking");
@@ -552,13 +570,15 @@ LT_COLD void *lt_new_fallback(const char *next_name, size_t size, size_t align, 
      * exports every operator new, unversioned) would hand out memory that our delete
      * returns to a different allocator. */
     void *next = lt_backend_next(next_name, align ? "CXXABI_1.3.11" : "GLIBCXX_3.4");
+    /* No C++ runtime after us: still honour the throwing contract, with libstdc++'s thrower
+     * if one is loaded. Looked up here, inside the hook: a failed dlsym allocates dlerror's
+     * message, which must not count as the program's block (nor its free as unknown). */
+    void (*throw_bad_alloc)(
+        void) = next ? NULL : (void (*)(void))lt_backend_next("_ZSt17__throw_bad_allocv", NULL);
     if (tracked)
         lt_hook_end();
     void *p = NULL;
     if (!next) {
-        /* No C++ runtime after us: still honour the throwing contract. */
-        void (*throw_bad_alloc)(void) = (void (*)(void))lt_backend_next("_ZSt17__throw_bad_allocv",
-                                                                        NULL);
         if (!nothrow) {
             if (throw_bad_alloc)
                 throw_bad_alloc();
