@@ -40,6 +40,7 @@ LT_EXPORT int leaktag_snapshot(const char *reason)
     lt_enter();
     int err = lt_composer_write(lt_self(), word, 0, 0);
     lt_leave();
+    lt_worker_answer_pending(); /* a signal that came meanwhile found leaktag busy */
     return err;
 }
 

@@ -425,6 +425,13 @@ void lt_worker_ensure(void)
         start_thread();
 }
 
+void lt_worker_answer_pending(void)
+{
+    if (atomic_load(&requests) && !atomic_load_explicit(&running, memory_order_acquire) &&
+        !lt_inside())
+        start_thread();
+}
+
 static void fork_prepare(void)
 {
     lt_composer_fork_prepare(); /* no snapshot half-written in the child */
@@ -433,6 +440,10 @@ static void fork_prepare(void)
 static void fork_parent(void)
 {
     lt_composer_fork_parent();
+    /* A signal that came during the fork found leaktag busy (its handlers hold the guard):
+     * answered now, not at a next allocation a quiet parent may never make. The tracker's
+     * handler, registered first, has left leaktag by now. */
+    lt_worker_answer_pending();
 }
 
 static void fork_child(void)

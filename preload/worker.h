@@ -18,6 +18,11 @@ int lt_worker_start(void);
 /* Starts the thread if it is not running (the program is starting a thread of its own). */
 void lt_worker_ensure(void);
 
+/* Starts the thread if a snapshot request is waiting for it: a signal that came while the
+ * only thread was inside leaktag (leaktag_snapshot, fork) could not be answered in the
+ * handler. For the end of such long work; outside leaktag only. */
+void lt_worker_answer_pending(void);
+
 /* Has leaktag's thread bring the module registry up to date, waiting at most timeout_ns.
  * False if there is no such thread (the caller may rescan itself: no other thread can hold
  * the loader's lock then). Async-signal-safe. */
