@@ -723,7 +723,9 @@ static int write_locked(struct lt_thread *self, const char *reason, uint32_t req
      * frame that entered leaktag. */
     asking = (struct lt_verdict_caller){
         .tid = me,
-        .sp = me == lt_threads_leaktag_tid() ? 0 : lt_tls.guard_frame,
+        .sp = me == lt_threads_leaktag_tid()
+                  ? 0
+                  : (lt_tls.roots_from ? lt_tls.roots_from : lt_tls.guard_frame),
         .here = (uint64_t)(uintptr_t)__builtin_frame_address(0),
     };
     composing = true;

@@ -12,6 +12,7 @@
 #include "composer.h"
 #include "tracker.h"
 #include "verdict.h"
+#include "arch.h"
 #include "worker.h"
 #include "exits.h"
 
@@ -37,8 +38,15 @@ LT_EXPORT int leaktag_snapshot(const char *reason)
         return -ENODEV;
     char word[64];
     lt_format(word, sizeof(word), "%s", reason && *reason ? reason : "api");
+    /* The caller's callee-saved registers (a pointer an -O2 caller keeps in rbx across this
+     * call) into this frame, below its frame pointer: the verdict's roots start under them. */
+    __builtin_unwind_init();
+    struct lt_regs here;
+    lt_arch_here(&here);
     lt_enter();
+    lt_tls.roots_from = here.sp;
     int err = lt_composer_write(lt_self(), word, 0, 0);
+    lt_tls.roots_from = 0;
     lt_leave();
     lt_worker_answer_pending(); /* a signal that came meanwhile found leaktag busy */
     return err;

@@ -97,6 +97,8 @@ struct lt_tls {
     struct lt_thread *self; /* registry entry, created on the thread's first allocation */
     uint32_t guard;         /* non-zero inside leaktag: nothing is tracked */
     uintptr_t guard_frame;  /* frame of the function that took the guard from 0 */
+    uintptr_t roots_from;   /* leaktag_snapshot: below guard_frame, where it saved its
+                               caller's registers (the verdict's roots start here); 0 */
     int64_t sample_left;    /* sampled mode: bytes to allocate before the next sampled block */
     uint64_t rng;           /* sampled mode: this thread's random state */
     /* Non-zero while a block of this thread is in no table (realloc: from taking the old
