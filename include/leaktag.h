@@ -31,7 +31,8 @@ struct leaktag_stats {
     uint64_t untracked_blocks;  /* not tracked because leaktag's own memory ran out */
     uint64_t threads_seen;      /* threads that ever allocated */
     uint64_t threads_alive;
-    uint64_t stacks;            /* distinct allocation stacks */
+    uint64_t stacks;            /* distinct allocation stacks (a snapshot's COUNTERS
+                                   `stacks` also counts the empty stack, id 0) */
     uint64_t tracker_bytes;     /* memory leaktag itself holds (tables, stacks, registry) */
     uint64_t snapshots;         /* snapshots written by this process */
     uint64_t sample_interval;   /* LEAKTAG_SAMPLE: 0 = every block is recorded; otherwise the
@@ -43,7 +44,7 @@ int leaktag_stats(struct leaktag_stats *out) __attribute__((weak));
 
 /* Writes a snapshot now, while the calling thread waits (leaktag's files thread writes it,
  * where it runs), to the path LEAKTAG_OUTPUT names; reason
- * (NULL: "api") is stored in it. Returns 0, or -errno when the file could not be written
+ * (NULL or "": "api"; its first 63 bytes) is stored in it. Returns 0, or -errno when the file could not be written
  * (the reason was also printed as one "leaktag:" line on stderr). */
 int leaktag_snapshot(const char *reason) __attribute__((weak));
 
