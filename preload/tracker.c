@@ -110,7 +110,8 @@ static int start(void)
     lt_options_load(environ ? environ : early_environment());
     int err = lt_backend_init();
     if (err) {
-        lt_log("no allocator to forward to (statically linked program?); not tracking");
+        lt_log("no malloc after leaktag's to forward to (a static executable, or libc.so "
+               "preloaded ahead of leaktag); not tracking");
         return err;
     }
     char owner[256];
