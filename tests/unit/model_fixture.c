@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "content.h"
 #include "format.h"
 #include "model_fixture.h"
 #include "record.h"
@@ -123,6 +124,22 @@ void fixture_model(struct model *m, const struct spec *specs, size_t n,
     if (model_build(m, snaps, n, opt, warn, &err) != 0)
         fail_msg("model_build: %s", err.message);
     fclose(warn);
+}
+
+struct content_regex *fixture_census_model(struct model *m)
+{
+    struct lts_error err;
+    struct content_regex *re = content_regex_compile(FIXTURE_GREP, &err);
+    assert_non_null(re);
+    struct spec sp = {
+        .time_ns = 1, .leak_blocks = 30, .cache_blocks = CACHE_BLOCKS, .census = true};
+    fixture_model(m, &sp, 1,
+                  &(struct model_options){.group.by = GROUP_BY_STACK,
+                                          .group.grep = re,
+                                          .grep_pattern = FIXTURE_GREP,
+                                          .count_contents = true,
+                                          .keep_samples = 2});
+    return re;
 }
 
 void fixture_release(struct model *m)

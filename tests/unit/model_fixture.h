@@ -41,6 +41,12 @@ struct lts_snapshot *fixture_snapshot(const struct spec *sp);
 void fixture_model(struct model *m, const struct spec *specs, size_t n,
                    const struct model_options *opt);
 
+/* The census case several tests share: one snapshot of 30 leak blocks with their contents
+ * (spec.census) and the cache, grouped by stack, --grep 'channelid=\d+' counted, the first
+ * two samples kept. Returns the compiled pattern, for content_regex_free after release. */
+#define FIXTURE_GREP "channelid=\\d+"
+struct content_regex *fixture_census_model(struct model *m);
+
 /* Frees the model (and its snapshots), and every snapshot image built so far. */
 void fixture_release(struct model *m);
 

@@ -20,17 +20,8 @@
 static void test_census_grep(void **state)
 {
     (void)state;
-    struct lts_error err;
-    struct content_regex *re = content_regex_compile("channelid=\\d+", &err);
-    assert_non_null(re);
-    struct spec sp = {
-        .time_ns = 1, .leak_blocks = 30, .cache_blocks = CACHE_BLOCKS, .census = true};
     struct model m;
-    fixture_model(&m, &sp, 1,
-                &(struct model_options){.group.by = GROUP_BY_STACK,
-                                        .group.grep = re,
-                                        .count_contents = true,
-                                        .keep_samples = 2});
+    struct content_regex *re = fixture_census_model(&m);
     const struct group *leak = fixture_group_of(&m.grouping, 1), *cache = fixture_group_of(&m.grouping, 2);
     assert_int_equal(leak->nsamples, 30);
     assert_int_equal(leak->grep_searched, 30);

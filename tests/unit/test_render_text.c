@@ -157,18 +157,8 @@ static void test_reachability_and_retention(void **state)
 static void test_samples_strings_grep(void **state)
 {
     (void)state;
-    struct lts_error err;
-    struct content_regex *re = content_regex_compile("channelid=\\d+", &err);
-    assert_non_null(re);
-    struct spec sp = {
-        .time_ns = 1, .leak_blocks = 30, .cache_blocks = CACHE_BLOCKS, .census = true};
     struct model m;
-    fixture_model(&m, &sp, 1,
-                  &(struct model_options){.group.by = GROUP_BY_STACK,
-                                          .group.grep = re,
-                                          .grep_pattern = "channelid=\\d+",
-                                          .count_contents = true,
-                                          .keep_samples = 2});
+    struct content_regex *re = fixture_census_model(&m);
     struct capture c;
     const struct render_options o = {.samples_shown = 2, .strings_shown = 10};
     const char *text = report(&c, &m, &o);
