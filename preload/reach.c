@@ -12,6 +12,8 @@
 
 #include <string.h>
 
+#include "sort.h"
+
 #define PAGE_SHIFT 12
 #define WORD 8u
 #define CHUNK 4096u /* bytes read at a time */
@@ -105,7 +107,7 @@ static void refer(struct lt_reach *r, uint64_t value, uint64_t where, uint32_t f
         return;
     uint32_t i = (uint32_t)found;
     if (value != r->start[i] && (from & LT_REACH_VIA_ROOT) && r->ignore_interior &&
-        r->ignore_interior(r->read_ctx, where, value, i))
+        r->ignore_interior(r->ignore_ctx, where, value, i))
         return;
     r->references++;
     uint8_t now = r->state[i];
@@ -207,4 +209,129 @@ void lt_reach_end(struct lt_reach *r)
         push(r, (uint32_t)i);
         drain(r, true, (uint32_t)i);
     }
+}
+
+size_t lt_reach_chain(const struct lt_reach *r, uint32_t i, uint32_t *out, size_t max,
+                      uint32_t *root)
+{
+    /* A block's via was reached before it: following them ends at a root within n steps. */
+    size_t len = 0;
+    uint32_t at = i;
+    while (at < r->n && len <= r->n) {
+        len++;
+        at = r->via[at];
+    }
+    if (at == LT_REACH_VIA_NONE || !(at & LT_REACH_VIA_ROOT) || len > r->n)
+        return 0;
+    *root = at & ~LT_REACH_VIA_ROOT;
+    if (len <= max) {
+        at = i;
+        for (size_t k = len; k-- > 0; at = r->via[at])
+            out[k] = at;
+    }
+    return len;
+}
+
+/* ---- the roots ------------------------------------------------------------------------------ */
+
+#define RED_ZONE 128u
+#define GLIBC_HEAP_MAX (64ull << 20) /* a non-main arena's heaps are aligned to this */
+#define GLIBC_NON_MAIN_ARENA 4u
+#define GLIBC_IS_MMAPPED 2u
+#define PAGE_DOWN(x) ((x) & ~4095ull)
+#define PAGE_UP(x) (((x) + 4095) & ~4095ull)
+
+bool lt_reach_mapping_may_root(const char *perms, const char *path)
+{
+    if (perms[0] != 'r' || perms[1] != 'w')
+        return false;
+    if (path[0] == '[' && strcmp(path, "[stack]") && strncmp(path, "[anon", 5))
+        return false; /* [heap], and the kernel's: [vvar], [vdso], [vsyscall] */
+    if (!strncmp(path, "/dev/", 5) && strcmp(path, "/dev/zero") && strncmp(path, "/dev/shm/", 9))
+        return false; /* a device: reading it may have effects */
+    return true;
+}
+
+static void add_root(struct lt_reach_roots *roots, uint32_t kind, int32_t tid, uint64_t lo,
+                     uint64_t hi)
+{
+    if (hi <= lo || !roots->max_roots)
+        return;
+    uint32_t id = roots->nroots < roots->max_roots ? roots->nroots++ : roots->max_roots - 1;
+    roots->roots[id] = (struct lt_reach_root){kind, tid, lo, hi};
+    if (kind != LT_ROOT_TYPE_REGISTERS)
+        lt_reach_root_range(roots->r, lo, hi, id);
+}
+
+void lt_reach_registers(struct lt_reach_roots *roots, int32_t tid, const uint64_t *words,
+                        size_t n)
+{
+    add_root(roots, LT_ROOT_TYPE_REGISTERS, tid, 0, 1);
+    uint32_t id = roots->nroots - 1;
+    for (size_t k = 0; k < n; k++)
+        lt_reach_root_word(roots->r, words[k], id);
+}
+
+/* [lo, hi) less the skipped memory. */
+static void add_unskipped(struct lt_reach_roots *roots, uint64_t lo, uint64_t hi)
+{
+    for (size_t i = 0; i < roots->nskip && lo < hi; i++) {
+        const struct lt_reach_range *s = &roots->skip[i];
+        if (s->hi <= lo || s->lo >= hi)
+            continue;
+        if (s->lo > lo)
+            add_root(roots, LT_ROOT_TYPE_MAPPING, 0, lo, s->lo);
+        lo = s->hi > lo ? s->hi : lo;
+    }
+    if (lo < hi)
+        add_root(roots, LT_ROOT_TYPE_MAPPING, 0, lo, hi);
+}
+
+/* The allocator's memory around block i: its pages, or for glibc a non-main arena's whole
+ * heap (free chunks there hold stale pointers), told by the chunk's header. */
+static struct lt_reach_range allocator_range(const struct lt_reach_roots *roots, size_t i)
+{
+    const struct lt_reach *r = roots->r;
+    uint64_t addr = r->start[i], size = r->size[i] ? r->size[i] : 1;
+    struct lt_reach_range range = {PAGE_DOWN(addr), PAGE_UP(addr + size)};
+    uint64_t chunk_size;
+    if (roots->glibc && r->read(r->read_ctx, addr - 8, &chunk_size, 8) == 8 &&
+        (chunk_size & GLIBC_NON_MAIN_ARENA) && !(chunk_size & GLIBC_IS_MMAPPED)) {
+        range.lo = addr & ~(GLIBC_HEAP_MAX - 1);
+        range.hi = range.lo + GLIBC_HEAP_MAX;
+    }
+    return range;
+}
+
+void lt_reach_mapping(struct lt_reach_roots *roots, uint64_t lo, uint64_t hi)
+{
+    bool stack = false;
+    for (size_t i = 0; i < roots->nstacks; i++) {
+        const struct lt_reach_stack *s = &roots->stacks[i];
+        if (s->sp < lo || s->sp >= hi)
+            continue;
+        stack = true;
+        uint64_t from = s->sp;
+        if (s->kind == LT_ROOT_TYPE_STACK)
+            from = s->sp - RED_ZONE > lo ? s->sp - RED_ZONE : lo;
+        add_root(roots, s->kind, s->tid, from, hi);
+    }
+    if (stack)
+        return;
+    const struct lt_reach *r = roots->r;
+    size_t i = lt_sorted_lower_bound(r->start, r->n, lo);
+    if (i > 0)
+        i--; /* a block that starts below lo may reach into it */
+    for (; i < r->n && r->start[i] < hi && lo < hi; i++) {
+        struct lt_reach_range a = allocator_range(roots, i);
+        if (a.hi <= lo)
+            continue;
+        if (a.lo > lo)
+            add_unskipped(roots, lo, a.lo < hi ? a.lo : hi);
+        lo = a.hi;
+        if (a.hi - a.lo == GLIBC_HEAP_MAX) /* the arena's other blocks are inside it */
+            i = lt_sorted_lower_bound(r->start, r->n, a.hi) - 1;
+    }
+    if (lo < hi)
+        add_unskipped(roots, lo, hi);
 }

@@ -43,6 +43,7 @@ struct lt_reach {
     lt_reach_read_fn *read;
     void *read_ctx;
     lt_reach_ignore_fn *ignore_interior; /* may be NULL */
+    void *ignore_ctx;
 
     /* results, n entries each */
     uint8_t *state;
@@ -74,5 +75,63 @@ void lt_reach_end(struct lt_reach *r);
 /* The block that contains addr (its start included; a zero-size block only at its start),
  * or -1. */
 long lt_reach_find(const struct lt_reach *r, uint64_t addr);
+
+/* The chain of first references that reached block i: writes the blocks on it into out,
+ * the one the root points at first and i last, when they fit in max; returns how many there
+ * are (0 when i was not reached from a root) and the root in *root. */
+size_t lt_reach_chain(const struct lt_reach *r, uint32_t i, uint32_t *out, size_t max,
+                      uint32_t *root);
+
+/* ---- the roots: which memory of a process is one -------------------------------------------
+ * The same rules for the shim's verdict on itself and for leaktag-scan on a frozen process or
+ * a core: each thread's registers; each thread's stack from its stack pointer (less the red
+ * zone the ABI lets a function use below it) to the end of its mapping, where static TLS and
+ * the thread descriptor lie; every other writable mapping that is not a device, the kernel's
+ * or the allocator's own, less the memory around each block (kernels merge an application's
+ * anonymous mapping with one the allocator made for a big block; a non-main glibc arena's
+ * heap is the allocator's whole, its free chunks hold stale pointers) and less what the
+ * caller says is never a root (leaktag's own memory). */
+
+struct lt_reach_range {
+    uint64_t lo, hi;
+};
+
+/* A root as the snapshot records it (REACH_ROOTS). */
+struct lt_reach_root {
+    uint32_t kind; /* enum lt_root_type (format.h) */
+    int32_t tid;   /* for registers and stacks */
+    uint64_t lo, hi;
+};
+
+/* A stack pointer: a root from there up. */
+struct lt_reach_stack {
+    int32_t tid;
+    uint64_t sp;
+    uint32_t kind; /* LT_ROOT_TYPE_STACK: a stopped thread's, less the red zone below sp;
+                      LT_ROOT_TYPE_CALLER: from sp exactly, where a thread's own frames end */
+};
+
+struct lt_reach_roots {
+    struct lt_reach *r;
+    bool glibc; /* the blocks are glibc's chunks: their headers say which are an arena's */
+    const struct lt_reach_range *skip; /* sorted by lo, disjoint: never a root */
+    size_t nskip;
+    const struct lt_reach_stack *stacks;
+    size_t nstacks;
+    struct lt_reach_root *roots; /* what was scanned, root ids being indices (the last one
+                                    stands for all beyond max_roots) */
+    uint32_t nroots, max_roots;
+};
+
+/* Is a mapping, as /proc/PID/maps shows its permissions and path, one whose memory may be a
+ * root? Not when it is not readable and writable, a device (reading may act), the kernel's
+ * ([vvar], [vdso]), or [heap] (the allocator's: its blocks are followed from references). */
+bool lt_reach_mapping_may_root(const char *perms, const char *path);
+/* A thread's registers, each word a root. */
+void lt_reach_registers(struct lt_reach_roots *roots, int32_t tid, const uint64_t *words,
+                        size_t n);
+/* The mapping [lo, hi), one lt_reach_mapping_may_root admits: the stacks in it from their
+ * stack pointers, or if none is, the mapping less the allocator's and the skipped memory. */
+void lt_reach_mapping(struct lt_reach_roots *roots, uint64_t lo, uint64_t hi);
 
 #endif

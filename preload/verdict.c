@@ -94,7 +94,6 @@
 #define ROOTS_MAX 8192
 #define OWN_RANGES_MAX 16
 #define TRACER_STACK (256 * 1024)
-#define RED_ZONE 128
 #define BUSY_NS 3000000000ull
 #define STOP_NS 3000000000ull /* for every thread to stop */
 
@@ -104,9 +103,6 @@ struct stopped {
     struct user_regs_struct regs;
 };
 
-struct range {
-    uint64_t lo, hi;
-};
 
 /* Everything the three tasks share, at the start of the shared mapping; the arrays follow. */
 struct freeze {
@@ -119,9 +115,9 @@ struct freeze {
                               the caller (leaktag's files thread), or 0 */
     intptr_t moving_offset; /* lt_tls.moving from the thread pointer */
     bool glibc;             /* the next malloc is glibc's: its chunk headers, its arena's bins */
-    struct range own[OWN_RANGES_MAX];
+    struct lt_reach_range own[OWN_RANGES_MAX];
     unsigned nown;
-    struct range libc[OWN_RANGES_MAX];
+    struct lt_reach_range libc[OWN_RANGES_MAX];
     unsigned nlibc;
     uint64_t capacity; /* blocks the arrays hold */
 
@@ -155,7 +151,7 @@ static struct layout layout_for(uint64_t capacity)
     l.via = at;
     at += capacity * 4;
     l.roots = (at + 7) & ~7ull;
-    at = l.roots + ROOTS_MAX * sizeof(struct lt_verdict_root);
+    at = l.roots + ROOTS_MAX * sizeof(struct lt_reach_root);
     l.state = at;
     at += capacity;
     l.total = (at + 4095) & ~4095ull;
@@ -553,11 +549,10 @@ struct copy {
     uint64_t *addr, *size;
     uint64_t n;
     bool overflow;
-    struct lt_verdict_root *roots;
-    uint32_t nroots;
-    struct range *skip; /* leaktag's mappings, sorted */
+    struct lt_reach_range *skip; /* leaktag's mappings, sorted */
     uint64_t nskip;
-    struct lt_reach *r;
+    struct lt_reach_stack *stacks; /* the stopped threads', and the caller's */
+    struct lt_reach_roots roots;
 };
 
 static void collect(const struct lt_block *b, void *ctx)
@@ -630,81 +625,7 @@ static void note_skip(uint64_t lo, uint64_t hi, void *ctx)
 {
     struct copy *c = ctx;
     if (c->nskip < ROOTS_MAX)
-        c->skip[c->nskip++] = (struct range){lo, hi};
-}
-
-static void add_root(struct copy *c, uint32_t kind, int32_t tid, uint64_t lo, uint64_t hi)
-{
-    if (hi <= lo)
-        return;
-    uint32_t id = c->nroots < ROOTS_MAX ? c->nroots++ : ROOTS_MAX - 1;
-    c->roots[id] = (struct lt_verdict_root){kind, tid, lo, hi};
-    if (kind == LT_ROOT_TYPE_REGISTERS)
-        return;
-    lt_reach_root_range(c->r, lo, hi, id);
-}
-
-/* [lo, hi) less leaktag's own memory. */
-static void add_mapping_root(struct copy *c, uint64_t lo, uint64_t hi)
-{
-    for (uint64_t i = 0; i < c->nskip && lo < hi; i++) {
-        const struct range *s = &c->skip[i];
-        if (s->hi <= lo || s->lo >= hi)
-            continue;
-        if (s->lo > lo)
-            add_root(c, LT_ROOT_TYPE_MAPPING, 0, lo, s->lo);
-        lo = s->hi > lo ? s->hi : lo;
-    }
-    if (lo < hi)
-        add_root(c, LT_ROOT_TYPE_MAPPING, 0, lo, hi);
-}
-
-/* The first block whose start is at or after addr. */
-static uint64_t first_block_from(const struct copy *c, uint64_t addr)
-{
-    return lt_sorted_lower_bound(c->addr, (size_t)c->n, addr);
-}
-
-#define PAGE_DOWN(x) ((x) & ~4095ull)
-#define PAGE_UP(x) (((x) + 4095) & ~4095ull)
-#define GLIBC_HEAP_MAX (64ull << 20) /* a non-main arena's heaps are aligned to this */
-#define GLIBC_NON_MAIN_ARENA 4u
-
-/* The allocator's memory around block i: its pages, or for glibc a non-main arena's whole
- * heap (free chunks there hold stale pointers). */
-static struct range allocator_range(const struct copy *c, uint64_t i)
-{
-    uint64_t addr = c->addr[i], size = c->size[i] ? c->size[i] : 1;
-    struct range r = {PAGE_DOWN(addr), PAGE_UP(addr + size)};
-    uint64_t chunk_size;
-    if (c->f->glibc && read_copy(NULL, addr - 8, &chunk_size, 8) == 8 &&
-        (chunk_size & GLIBC_NON_MAIN_ARENA) && !(chunk_size & 2)) {
-        r.lo = addr & ~(GLIBC_HEAP_MAX - 1);
-        r.hi = r.lo + GLIBC_HEAP_MAX;
-    }
-    return r;
-}
-
-/* [lo, hi) of a writable mapping, less the allocator's memory (kernels merge neighbouring
- * anonymous mappings: an application's mmap'd region can share a mapping with a block
- * glibc mapped for itself) and less leaktag's own. */
-static void add_mapping_pieces(struct copy *c, uint64_t lo, uint64_t hi)
-{
-    uint64_t i = first_block_from(c, lo);
-    if (i > 0)
-        i--; /* a block that starts below lo may reach into it */
-    for (; i < c->n && c->addr[i] < hi && lo < hi; i++) {
-        struct range r = allocator_range(c, i);
-        if (r.hi <= lo)
-            continue;
-        if (r.lo > lo)
-            add_mapping_root(c, lo, r.lo < hi ? r.lo : hi);
-        lo = r.hi;
-        if (r.hi - r.lo == GLIBC_HEAP_MAX) /* the arena's other blocks are inside it */
-            i = first_block_from(c, r.hi) - 1;
-    }
-    if (lo < hi)
-        add_mapping_root(c, lo, hi);
+        c->skip[c->nskip++] = (struct lt_reach_range){lo, hi};
 }
 
 static uint64_t thread_sp(const struct stopped *t)
@@ -720,40 +641,17 @@ static uint64_t thread_sp(const struct stopped *t)
 static void visit_map(const struct lt_proc_map *m, void *ctx)
 {
     struct copy *c = ctx;
-    struct freeze *f = c->f;
-    if (m->perms[0] != 'r' || m->perms[1] != 'w')
+    const struct freeze *f = c->f;
+    if (!lt_reach_mapping_may_root(m->perms, m->path))
         return;
-    if (m->path[0] == '[' && strcmp(m->path, "[stack]") && strcmp(m->path, "[heap]") &&
-        strncmp(m->path, "[anon", 5))
-        return; /* [vvar], [vdso], [vsyscall] */
-    if (!strncmp(m->path, "/dev/", 5) && strcmp(m->path, "/dev/zero") &&
-        strncmp(m->path, "/dev/shm/", 9))
-        return; /* a device: reading it may have effects */
-    if (!strcmp(m->path, "[heap]"))
-        return; /* the allocator's memory: blocks are followed from their references */
-    uint64_t caller = f->caller_sp;
     if (f->worker_here && m->start <= f->worker_here && f->worker_here < m->end)
         return; /* leaktag's thread */
     if (f->runner_here && m->start <= f->runner_here && f->runner_here < m->end)
         return; /* leaktag's files thread, which takes it for the caller */
-    if (m->start <= f->caller_here && f->caller_here < m->end) {
-        /* the caller's stack: only the frames above leaktag's */
-        if (caller && m->start <= caller && caller < m->end)
-            add_root(c, LT_ROOT_TYPE_CALLER, f->caller_tid, caller, m->end);
-        return;
-    }
-    bool stack = false;
-    for (uint32_t i = 0; i < f->nthreads; i++) {
-        const struct stopped *t = &f->thread[i];
-        uint64_t sp = thread_sp(t);
-        if (!t->stopped || sp < m->start || sp >= m->end)
-            continue;
-        stack = true;
-        uint64_t lo = sp - RED_ZONE > m->start ? sp - RED_ZONE : m->start;
-        add_root(c, LT_ROOT_TYPE_STACK, t->tid, lo, m->end);
-    }
-    if (!stack)
-        add_mapping_pieces(c, m->start, m->end);
+    if (m->start <= f->caller_here && f->caller_here < m->end &&
+        !(f->caller_sp && m->start <= f->caller_sp && f->caller_sp < m->end))
+        return; /* the caller's stack, when none of it is the application's */
+    lt_reach_mapping(&c->roots, m->start, m->end);
 }
 
 /* glibc's arena (in libc's writable segment) points at free chunks' headers, which are the
@@ -782,9 +680,9 @@ static _Noreturn void copy_main(struct freeze *f)
     char *shared = (char *)f;
     c.addr = (uint64_t *)(shared + c.l.addr);
     c.size = map_private(f->capacity * 8);
-    c.roots = (struct lt_verdict_root *)(shared + c.l.roots);
-    c.skip = map_private(ROOTS_MAX * sizeof(struct range));
-    if (!c.size || !c.skip) {
+    c.skip = map_private(ROOTS_MAX * sizeof(struct lt_reach_range));
+    c.stacks = map_private((THREADS_MAX + 1) * sizeof(struct lt_reach_stack));
+    if (!c.size || !c.skip || !c.stacks) {
         f->scan_status = -ENOMEM;
         f->scan_why = "no memory for the scan";
         syscall(SYS_exit_group, 0);
@@ -808,10 +706,10 @@ static _Noreturn void copy_main(struct freeze *f)
     lt_mem_each_mapping(note_skip, &c);
     for (unsigned i = 0; i < f->nown; i++) /* leaktag's own writable segments */
         note_skip(f->own[i].lo, f->own[i].hi, &c);
-    /* sorted, for add_mapping_root */
+    /* sorted, for lt_reach_mapping */
     for (uint64_t i = 1; i < c.nskip; i++)
         for (uint64_t j = i; j > 0 && c.skip[j - 1].lo > c.skip[j].lo; j--) {
-            struct range t = c.skip[j];
+            struct lt_reach_range t = c.skip[j];
             c.skip[j] = c.skip[j - 1];
             c.skip[j - 1] = t;
         }
@@ -824,6 +722,7 @@ static _Noreturn void copy_main(struct freeze *f)
         .read = read_copy,
         .read_ctx = &c,
         .ignore_interior = ignore_chunk_header,
+        .ignore_ctx = &c,
         .state = (uint8_t *)(shared + c.l.state),
         .via = (uint32_t *)(shared + c.l.via),
         .via_addr = (uint64_t *)(shared + c.l.via_addr),
@@ -837,18 +736,28 @@ static _Noreturn void copy_main(struct freeze *f)
         f->scan_why = "no memory for the scan";
         syscall(SYS_exit_group, 0);
     }
-    c.r = &r;
+    c.roots = (struct lt_reach_roots){
+        .r = &r,
+        .glibc = f->glibc,
+        .skip = c.skip,
+        .nskip = c.nskip,
+        .stacks = c.stacks,
+        .roots = (struct lt_reach_root *)(shared + c.l.roots),
+        .max_roots = ROOTS_MAX,
+    };
     lt_reach_begin(&r);
     for (uint32_t i = 0; i < f->nthreads; i++) {
         const struct stopped *t = &f->thread[i];
         if (!t->stopped)
             continue;
-        add_root(&c, LT_ROOT_TYPE_REGISTERS, t->tid, 0, 1);
-        uint32_t id = c.nroots - 1;
-        const uint64_t *words = (const uint64_t *)&t->regs;
-        for (size_t k = 0; k < sizeof(t->regs) / 8; k++)
-            lt_reach_root_word(&r, words[k], id);
+        lt_reach_registers(&c.roots, t->tid, (const uint64_t *)&t->regs,
+                           sizeof(t->regs) / 8);
+        c.stacks[c.roots.nstacks++] = (struct lt_reach_stack){t->tid, thread_sp(t),
+                                                              LT_ROOT_TYPE_STACK};
     }
+    if (f->caller_sp)
+        c.stacks[c.roots.nstacks++] = (struct lt_reach_stack){f->caller_tid, f->caller_sp,
+                                                              LT_ROOT_TYPE_CALLER};
     static char scratch[64 * 1024]; /* the copy's own: nobody else runs */
     if (lt_proc_maps(visit_map, &c, scratch, sizeof(scratch)) < 0) {
         f->scan_status = -EIO;
@@ -857,7 +766,7 @@ static _Noreturn void copy_main(struct freeze *f)
     }
     lt_reach_end(&r);
     f->n = c.n;
-    f->nroots = c.nroots;
+    f->nroots = c.roots.nroots;
     f->bytes_scanned = r.bytes_scanned;
     f->scan_ns = now_ns() - start;
     f->scan_status = 0;
@@ -874,9 +783,9 @@ static _Noreturn void copy_main(struct freeze *f)
  * loader's lock, which an application thread may hold for good (a thread parked in a
  * dl_iterate_phdr callback hung the exit). */
 static struct {
-    struct range own[OWN_RANGES_MAX];
+    struct lt_reach_range own[OWN_RANGES_MAX];
     unsigned nown;
-    struct range libc[OWN_RANGES_MAX];
+    struct lt_reach_range libc[OWN_RANGES_MAX];
     unsigned nlibc;
     bool glibc;
 } objects;
@@ -903,9 +812,9 @@ static int note_module(struct dl_phdr_info *info, size_t size, void *raw)
         uint64_t lo = (info->dlpi_addr + ph->p_vaddr) & ~4095ull;
         uint64_t hi = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz + 4095) & ~4095ull;
         if (mine && objects.nown < OWN_RANGES_MAX)
-            objects.own[objects.nown++] = (struct range){lo, hi};
+            objects.own[objects.nown++] = (struct lt_reach_range){lo, hi};
         if (libc && objects.nlibc < OWN_RANGES_MAX)
-            objects.libc[objects.nlibc++] = (struct range){lo, hi};
+            objects.libc[objects.nlibc++] = (struct lt_reach_range){lo, hi};
     }
     return 0;
 }
@@ -996,7 +905,7 @@ void lt_verdict_take(struct lt_verdict *v, const struct lt_verdict_caller *calle
     v->state = (uint8_t *)(shared + l.state);
     v->via = (uint32_t *)(shared + l.via);
     v->via_addr = (uint64_t *)(shared + l.via_addr);
-    v->roots = (struct lt_verdict_root *)(shared + l.roots);
+    v->roots = (struct lt_reach_root *)(shared + l.roots);
     v->map = map;
     v->map_bytes = l.total;
     errno = saved_errno;

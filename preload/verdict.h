@@ -14,12 +14,6 @@
 #include "format.h"
 #include "reach.h"
 
-struct lt_verdict_root {
-    uint32_t kind; /* enum lt_root_type (format.h), as the snapshot records it */
-    int32_t tid;   /* for registers and stacks */
-    uint64_t lo, hi;
-};
-
 /* What the scan found, or why there is no verdict. */
 struct lt_verdict {
     int status;        /* 0: the arrays below are valid; else -errno */
@@ -36,7 +30,7 @@ struct lt_verdict {
     uint8_t *state; /* enum lt_reach_verdict */
     uint32_t *via;  /* index into addr, LT_REACH_VIA_ROOT | root, or LT_REACH_VIA_NONE */
     uint64_t *via_addr;
-    struct lt_verdict_root *roots;
+    struct lt_reach_root *roots;
 
     /* the mapping behind it all */
     void *map;
