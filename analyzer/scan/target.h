@@ -35,6 +35,8 @@ struct target_map {
     int tid; /* the stack's thread, 0 if none */
 };
 
+#define TARGET_REGS 32 /* x86-64's user_regs_struct has 27, i386's 17 */
+
 struct target_thread {
     int tid;
     char name[32];           /* "" when unknown (a core keeps only the process's name) */
@@ -44,6 +46,9 @@ struct target_thread {
     uint64_t tcb;            /* its struct pthread (tcb.c), 0 when not found */
     uint64_t start_routine;  /* the function pthread_create ran, 0 when unknown */
     const char *start_name;  /* that function's name (tcb.c), or NULL */
+    uint64_t regs[TARGET_REGS]; /* its general registers (a core's NT_PRSTATUS, or ptrace's
+                                   under --freeze), each widened to 64 bits */
+    unsigned nregs;             /* 0: not known */
 };
 
 struct target {

@@ -72,6 +72,11 @@ static int core_thread(struct target *t, size_t *cap, const uint8_t *desc, size_
     memcpy(&tid, desc + pid_at, 4);
     th->tid = tid;
     th->sp = note_word(desc + regs_at, sp_index, wide);
+    size_t nregs = wide ? 27 : 17;
+    while (nregs && size < regs_at + nregs * word)
+        nregs--;
+    for (size_t i = 0; i < nregs && i < TARGET_REGS; i++)
+        th->regs[th->nregs++] = note_word(desc + regs_at, i, wide);
     return 0;
 }
 

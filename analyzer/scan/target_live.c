@@ -577,6 +577,27 @@ static bool frozen_has(const struct target_private *p, int tid)
     return false;
 }
 
+/* A stopped thread's general registers (PTRACE_GETREGSET gives the target's own layout: a
+ * 32-bit process's are 4 bytes each), and its stack pointer from them. */
+static void live_read_regs(struct target *t, struct target_thread *th)
+{
+    uint64_t raw[TARGET_REGS];
+    struct iovec io = {raw, sizeof(raw)};
+    if (ptrace(PTRACE_GETREGSET, th->tid, (void *)(uintptr_t)NT_PRSTATUS, &io) < 0)
+        return;
+    bool wide = t->pointer_bytes == 8;
+    size_t word = wide ? 8 : 4, n = io.iov_len / word;
+    th->nregs = 0;
+    for (size_t i = 0; i < n && i < TARGET_REGS; i++) {
+        uint64_t v = 0;
+        memcpy(&v, (const char *)raw + i * word, word);
+        th->regs[th->nregs++] = v;
+    }
+    size_t sp_index = wide ? 19 : 15; /* rsp; esp (UESP) */
+    if (th->nregs > sp_index)
+        th->sp = th->regs[sp_index];
+}
+
 int target_freeze(struct target *t, struct lts_error *err)
 {
     if (t->is_core)
@@ -623,10 +644,14 @@ int target_freeze(struct target *t, struct lts_error *err)
     }
     if (p->nfrozen == 0)
         return gone(t, err);
-    /* The mappings as they are now, and every stopped thread's stack pointer. */
-    if (live_read_maps(t, err) < 0)
+    /* The mappings as they are now, and every stopped thread's registers. */
+    if (live_read_maps(t, err) < 0 || live_read_threads(t, err) < 0)
         return -1;
-    return live_read_threads(t, err);
+    for (size_t i = 0; i < t->nthreads; i++)
+        if (frozen_has(p, t->threads[i].tid))
+            live_read_regs(t, &t->threads[i]);
+    target_place_stacks(t);
+    return 0;
 }
 
 void target_thaw(struct target *t)
