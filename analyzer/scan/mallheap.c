@@ -931,6 +931,41 @@ uint64_t heap_each_chunk(struct target *t, const struct heap_census *c, const ui
     return e.visited;
 }
 
+struct each_inuse {
+    const struct heap_walk *w;
+    heap_inuse_fn fn;
+    void *ctx;
+    uint64_t visited;
+};
+
+static int each_inuse_chunk(struct window *win, uint64_t p, uint64_t size, bool in_use,
+                            bool mmapped, void *ctx)
+{
+    (void)win;
+    struct each_inuse *e = ctx;
+    const struct layout *l = e->w->l;
+    if (!in_use || hashmap_find_number(&e->w->cached, p))
+        return 0;
+    e->visited++;
+    e->fn(p + l->header, size - (mmapped ? l->header : l->word), e->ctx);
+    return 0;
+}
+
+uint64_t heap_each_inuse(struct target *t, const struct heap_census *c, heap_inuse_fn fn,
+                         void *ctx)
+{
+    if (!c->glibc || !c->walk)
+        return 0;
+    struct each_inuse e = {c->walk, fn, ctx, 0};
+    struct window win = {.t = t, .buf = malloc(WINDOW)};
+    if (!win.buf)
+        return 0;
+    for (size_t i = 0; i < c->walk->nspans; i++)
+        walk_span(&win, c->walk->l, &c->walk->spans[i], NULL, each_inuse_chunk, &e);
+    free(win.buf);
+    return e.visited;
+}
+
 void heap_census_free(struct heap_census *c)
 {
     if (c->walk) {

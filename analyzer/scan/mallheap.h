@@ -65,6 +65,13 @@ typedef void (*heap_chunk_fn)(uint64_t address, uint64_t usable, const uint8_t *
 uint64_t heap_each_chunk(struct target *t, const struct heap_census *c, const uint64_t *sizes,
                          size_t nsizes, heap_chunk_fn fn, void *ctx);
 
+/* Walks the heap again and calls fn with every chunk in use, not cached (nor a tcache: those
+ * are malloc's own), in address order within each arena heap. Returns the chunks visited,
+ * 0 when out of memory. */
+typedef void (*heap_inuse_fn)(uint64_t address, uint64_t usable, void *ctx);
+uint64_t heap_each_inuse(struct target *t, const struct heap_census *c, heap_inuse_fn fn,
+                         void *ctx);
+
 void heap_census_free(struct heap_census *c);
 
 #endif
