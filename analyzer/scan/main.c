@@ -33,6 +33,12 @@ static void usage(FILE *out)
           "  --count N           looks, --interval apart\n"
           "  --freeze            stop the process for an exact walk (ptrace; it runs on if\n"
           "                      this program dies) and say how long it was stopped\n"
+          "  --reach             the verdict: which chunks nothing points at any more\n"
+          "                      (definitely, indirectly, possibly lost, reachable, as\n"
+          "                      valgrind's), per size class, and who retains the largest\n"
+          "                      reachable classes; a core, or a process with --freeze\n"
+          "  --lost              the content (strings, --grep, fields, hexdumps, --dump) of\n"
+          "                      definitely and indirectly lost chunks only (implies --reach)\n"
           "  --grep REGEX        count the matches (PCRE, as grep -P) in every chunk shown\n"
           "  --top N             size classes shown with their content (default 3)\n"
           "  --size N            show only the chunks of usable size N\n"
@@ -85,12 +91,16 @@ int main(int argc, char **argv)
         OPT_FORMAT,
         OPT_OUTPUT,
         OPT_COLOR,
-        OPT_VERSION
+        OPT_VERSION,
+        OPT_REACH,
+        OPT_LOST
     };
     static const struct option options[] = {
         {"interval", required_argument, NULL, OPT_INTERVAL},
         {"count", required_argument, NULL, OPT_COUNT},
         {"freeze", no_argument, NULL, OPT_FREEZE},
+        {"reach", no_argument, NULL, OPT_REACH},
+        {"lost", no_argument, NULL, OPT_LOST},
         {"grep", required_argument, NULL, OPT_GREP},
         {"top", required_argument, NULL, OPT_TOP},
         {"size", required_argument, NULL, OPT_SIZE},
@@ -123,6 +133,8 @@ int main(int argc, char **argv)
             count_given = true;
             break;
         case OPT_FREEZE: opt.freeze = true; break;
+        case OPT_REACH: opt.reach = true; break;
+        case OPT_LOST: opt.reach = opt.lost = true; break;
         case OPT_GREP: opt.grep_pattern = optarg; break;
         case OPT_TOP: opt.top = (size_t)whole(optarg, "--top", 1000); break;
         case OPT_SIZE:
@@ -158,6 +170,10 @@ int main(int argc, char **argv)
     if (argc - optind > 1)
         die("one pid or core file at a time; %d given (see --help)", argc - optind);
     opt.what = argv[optind];
+    if (opt.reach && !opt.freeze && scan_is_pid(opt.what))
+        die("--%s on a running process needs --freeze: a heap that changes under the mark "
+            "gives wrong categories (see --help)",
+            opt.lost ? "lost" : "reach");
     if (count_given && !opt.interval)
         die("--count goes with --interval SECONDS (see --help)");
     if (opt.interval)

@@ -107,6 +107,16 @@ struct scan_modules *modules_open(struct target *t, FILE *warn)
                 (seg->perms[0] == 'r' ? PF_R : 0) | (seg->perms[1] == 'w' ? PF_W : 0) |
                     (seg->perms[2] == 'x' ? PF_X : 0)};
             mod->nsegments++;
+            /* the .bss past the file's last page: the anonymous mapping right after a
+             * writable one (globals a reachability chain names live there) */
+            const struct target_map *next = k + 1 < t->nmaps ? &t->maps[k + 1] : NULL;
+            if (next && next->kind == TARGET_MAP_ANON && next->start == seg->end &&
+                seg->perms[1] == 'w' && next->perms[1] == 'w') {
+                m->segments[nsegments++] = (struct lts_segment){
+                    next->start, next->end - next->start, 0, PF_R | PF_W};
+                mod->nsegments++;
+                break;
+            }
         }
         nmodules++;
     }
@@ -129,6 +139,12 @@ const char *modules_function(struct scan_modules *m, uint64_t addr)
     /* the symbolizer takes return addresses, and looks one byte before them */
     size_t n = sym_resolve(m->sym, addr + 1, &frames);
     return n ? frames[n - 1].function : NULL;
+}
+
+bool modules_data(struct scan_modules *m, uint64_t addr, const char **module,
+                  const char **symbol, uint64_t *offset)
+{
+    return m && sym_data(m->sym, addr, module, symbol, offset);
 }
 
 void modules_close(struct scan_modules *m)

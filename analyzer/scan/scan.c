@@ -199,7 +199,7 @@ static void read_chunk(uint64_t address, uint64_t usable, const uint8_t *bytes, 
 {
     struct reading *r = ctx;
     struct scan_content *c = content_for(r->s, usable);
-    if (!c)
+    if (!c || (r->s->opt->lost && !reachability_lost(&r->s->reach, address)))
         return;
     c->buffers++;
     c->bytes += n;
@@ -243,6 +243,22 @@ static int choose_classes(struct scan *s)
     const struct scan_look *first = &s->looks[0], *last = &s->looks[s->nlooks - 1];
     if (opt->size) {
         s->contents[s->ncontents++].usable = opt->size;
+    } else if (opt->lost) {
+        /* the classes with most lost bytes, and no other */
+        while (s->ncontents < want) {
+            const struct reach_class *best = NULL;
+            for (size_t i = 0; i < s->reach.nclasses; i++) {
+                const struct reach_class *k = &s->reach.classes[i];
+                uint64_t bytes = reachability_lost_in(k).bytes;
+                if (bytes && !content_for(s, k->usable) &&
+                    (!best || bytes > reachability_lost_in(best).bytes))
+                    best = k;
+            }
+            if (!best)
+                break;
+            s->contents[s->ncontents++].usable = best->usable;
+        }
+        want = s->ncontents;
     } else if (s->nlooks > 1) {
         while (s->ncontents < want) {
             int64_t best = 0;
@@ -428,11 +444,16 @@ static int fold_threads(struct scan *s)
 
 /* `what` is a pid or a core file (exe: the core's executable, NULL to take the path the core
  * names). 0, or -1 with a one-line reason in err. */
+bool scan_is_pid(const char *what)
+{
+    size_t digits = strspn(what, "0123456789");
+    return what[0] && !what[digits] && digits < 10;
+}
+
 static int open_target(const char *what, const char *exe, struct target **out,
                        struct lts_error *err)
 {
-    size_t digits = strspn(what, "0123456789");
-    if (what[0] && !what[digits] && digits < 10)
+    if (scan_is_pid(what))
         return target_live_open((pid_t)atoi(what), out, err);
     return target_core_open(what, exe, out, err);
 }
@@ -475,6 +496,10 @@ int scan_run(struct scan *s, struct scan_options *opt, struct lts_error *err)
             return lts_fail(err, "out of memory");
         if (!last)
             continue;
+        if (opt->reach && reachability_take(t, &s->heap, &s->reach, err) < 0)
+            return -1;
+        if (t->gone)
+            return fail_gone(s, err);
         rc = s->heap.glibc ? choose_classes(s) : read_regions(s, &r);
         if (rc < 0)
             return lts_fail(err, "out of memory");
@@ -518,6 +543,8 @@ int scan_run(struct scan *s, struct scan_options *opt, struct lts_error *err)
     if (rc == 0 && (s->modules = modules_open(t, NULL)))
         for (size_t i = 0; i < t->nthreads; i++)
             t->threads[i].start_name = modules_function(s->modules, t->threads[i].start_routine);
+    if (rc == 0 && s->reach.taken && reachability_describe(&s->reach, t, s->modules) < 0)
+        rc = lts_fail(err, "out of memory");
     if (rc == 0 && fold_threads(s) < 0)
         rc = lts_fail(err, "out of memory");
     s->total_seconds = target_now() - start;
@@ -549,6 +576,7 @@ void scan_free(struct scan *s)
     free(s->families);
     modules_close(s->modules);
     heap_census_free(&s->heap);
+    reachability_free(&s->reach);
     target_close(s->t);
     memset(s, 0, sizeof(*s));
 }

@@ -12,6 +12,7 @@
 #include "content.h"
 #include "error.h"
 #include "mallheap.h"
+#include "reachability.h"
 #include "target.h"
 
 struct scan_options {
@@ -20,6 +21,8 @@ struct scan_options {
     double interval;  /* --interval seconds, 0: one look */
     unsigned count;   /* --count looks */
     bool freeze;
+    bool reach; /* --reach: the verdict */
+    bool lost;  /* --lost: the content of lost chunks only */
     const char *grep_pattern; /* --grep */
     struct content_regex *grep;
     size_t top;            /* --top size classes (and regions) shown with their content */
@@ -97,6 +100,7 @@ struct scan {
     struct scan_options *opt;
     struct target *t;
     struct heap_census heap;
+    struct reachability reach; /* --reach */
     struct scan_look *looks;
     size_t nlooks;
     struct scan_kind_total kinds[TARGET_MAP_SPECIAL + 1];
@@ -113,6 +117,9 @@ struct scan {
     double total_seconds;
     uint64_t dumped_chunks, dumped_bytes;
 };
+
+/* Is `what` a process id (else a core file's path)? */
+bool scan_is_pid(const char *what);
 
 /* Looks at the target (opt->count times, opt->interval apart), walks its heap, reads the
  * content. Returns 0, or -1 with err (the target exited, out of memory, --dump failed...). */

@@ -182,13 +182,88 @@ static void heap(FILE *out, const struct scan *s)
     fputs("</table>\n", out);
 }
 
+/* The verdict: the four categories in all and per class (most lost bytes first), and who
+ * retains the largest reachable classes. */
+static void verdict(FILE *out, const struct scan *s)
+{
+    static const char *const names[LT_VERDICT_COUNT] = {
+        [LT_VERDICT_DEFINITELY_LOST] = "definitely lost",
+        [LT_VERDICT_INDIRECTLY_LOST] = "indirectly lost",
+        [LT_VERDICT_POSSIBLY_LOST] = "possibly lost",
+        [LT_VERDICT_REACHABLE] = "reachable",
+    };
+    const struct reachability *rc = &s->reach;
+    char b1[32], n1[32];
+    fputs("<h2>Reachability</h2>\n", out);
+    if (!rc->taken) {
+        fputs("<p class=why>No verdict: ", out);
+        ctext(out, rc->why);
+        fputs("</p>\n", out);
+        return;
+    }
+    fprintf(out, "<p>valgrind's categories over %s chunks from %s roots, %.3f s</p>\n",
+            units_count(n1, sizeof(n1), rc->blocks),
+            units_count(b1, sizeof(b1), rc->roots), rc->seconds);
+    if (rc->caveat[0]) {
+        fputs("<p class=why>", out);
+        ctext(out, rc->caveat);
+        fputs("</p>\n", out);
+    }
+    fputs("<table id=reachability><tr><th>usable size</th>", out);
+    for (int v = 0; v < LT_VERDICT_COUNT; v++)
+        fprintf(out, "<th>%s</th>", names[v]);
+    fputs("</tr>\n<tr><td>all</td>", out);
+    for (int v = 0; v < LT_VERDICT_COUNT; v++)
+        fprintf(out, "<td class=n>%s in %s</td>",
+                units_bytes(b1, sizeof(b1), (int64_t)rc->total[v].bytes),
+                units_count(n1, sizeof(n1), rc->total[v].chunks));
+    fputs("</tr>\n", out);
+    bool *shown = calloc(rc->nclasses + 1, sizeof(*shown));
+    for (size_t row = 0; shown && row < CLASSES_SHOWN && row < rc->nclasses; row++) {
+        const struct reach_class *best = NULL;
+        for (size_t i = 0; i < rc->nclasses; i++) {
+            const struct reach_class *k = &rc->classes[i];
+            uint64_t kl = reachability_lost_in(k).bytes;
+            if (!shown[i] && (!best || kl > reachability_lost_in(best).bytes ||
+                              (kl == reachability_lost_in(best).bytes &&
+                               k->state[LT_VERDICT_REACHABLE].bytes >
+                                   best->state[LT_VERDICT_REACHABLE].bytes)))
+                best = k;
+        }
+        shown[best - rc->classes] = true;
+        fprintf(out, "<tr><td class=n>%s</td>", units_count(n1, sizeof(n1), best->usable));
+        for (int v = 0; v < LT_VERDICT_COUNT; v++)
+            fprintf(out, "<td class=n>%s</td>",
+                    best->state[v].chunks ? units_count(n1, sizeof(n1), best->state[v].chunks)
+                                          : "");
+        fputs("</tr>\n", out);
+    }
+    free(shown);
+    fputs("</table>\n", out);
+    const struct reach_class *retained[REACH_RETAINED_CLASSES];
+    size_t nretained = reachability_retained(rc, retained);
+    for (size_t i = 0; i < nretained; i++) {
+        const struct reach_class *k = retained[i];
+        fprintf(out, "<h3>Who retains %s B x %s</h3><ol class=chain>",
+                units_count(n1, sizeof(n1), k->usable),
+                units_count(b1, sizeof(b1), k->state[LT_VERDICT_REACHABLE].chunks));
+        for (size_t st = 0; st < k->nsteps; st++) {
+            fputs("<li>", out);
+            ctext(out, k->retained_by[st]);
+            fputs("</li>", out);
+        }
+        fputs("</ol>\n", out);
+    }
+}
+
 static void content(FILE *out, const struct scan *s, size_t index)
 {
     struct scan_content *c = &s->contents[index];
     char n1[32], n2[32], b1[32], id[32];
     if (c->usable)
-        fprintf(out, "<h2>Size class %s B</h2><p>%s chunks read, %s</p>\n",
+        fprintf(out, "<h2>Size class %s B</h2><p>%s %schunks read, %s</p>\n",
                 units_count(n1, sizeof(n1), c->usable), units_count(n2, sizeof(n2), c->buffers),
+                s->opt->lost ? "lost " : "",
                 units_bytes(b1, sizeof(b1), (int64_t)c->bytes));
     else
         fprintf(out, "<h2>Region %#" PRIx64 "-%#" PRIx64 "</h2><p>%s read</p>\n", c->start, c->end,
@@ -281,6 +356,8 @@ void scan_render_html(FILE *out, const struct scan *s)
     fputs("</p>\n", out);
     memory(out, s);
     heap(out, s);
+    if (s->opt->reach)
+        verdict(out, s);
     for (size_t i = 0; i < s->ncontents; i++)
         content(out, s, i);
     threads(out, s);

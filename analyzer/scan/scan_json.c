@@ -26,6 +26,30 @@ static const char *kind_key(enum target_map_kind kind)
     return "unknown";
 }
 
+static void cstr_or_null(FILE *out, const char *text)
+{
+    if (text)
+        json_cstr(out, text);
+    else
+        fputs("null", out);
+}
+
+/* ,"reachability":{"definitely_lost":{"chunks":N,"bytes":N},...} */
+static void reachability(FILE *out, const struct reach_count *state)
+{
+    static const char *const names[LT_VERDICT_COUNT] = {
+        [LT_VERDICT_DEFINITELY_LOST] = "definitely_lost",
+        [LT_VERDICT_INDIRECTLY_LOST] = "indirectly_lost",
+        [LT_VERDICT_POSSIBLY_LOST] = "possibly_lost",
+        [LT_VERDICT_REACHABLE] = "reachable",
+    };
+    fputs(",\"reachability\":{", out);
+    for (int v = 0; v < LT_VERDICT_COUNT; v++)
+        fprintf(out, "%s\"%s\":{\"chunks\":%" PRIu64 ",\"bytes\":%" PRIu64 "}", v ? "," : "",
+                names[v], state[v].chunks, state[v].bytes);
+    fputc('}', out);
+}
+
 /* ,"key":[...],"key_distinct":N */
 static void histogram(FILE *out, const char *key, struct content_histogram *h, size_t max,
                       struct content_histogram *per_buffer)
@@ -133,11 +157,42 @@ void scan_render_json(FILE *out, const struct scan *s)
             if (s->nlooks > 1)
                 fprintf(out, ",\"growth\":%" PRId64,
                         (int64_t)k->chunks - (int64_t)scan_class_chunks(&s->looks[0], k->usable));
+            if (s->reach.taken) {
+                static const struct reach_class none;
+                const struct reach_class *rk = reachability_class(&s->reach, k->usable);
+                reachability(out, (rk ? rk : &none)->state);
+                if (rk && rk->nsteps) {
+                    fputs(",\"retained_by\":[", out);
+                    for (size_t st = 0; st < rk->nsteps; st++) {
+                        fputs(st ? "," : "", out);
+                        json_cstr(out, rk->retained_by[st]);
+                    }
+                    fputc(']', out);
+                }
+            }
             fputc('}', out);
         }
         fputc(']', out);
+        if (s->reach.taken)
+            reachability(out, s->reach.total);
     }
     fputc('}', out);
+
+    fputs(",\"verdict\":", out);
+    if (!s->opt->reach) {
+        fputs("null", out);
+    } else {
+        const struct reachability *rc = &s->reach;
+        fprintf(out, "{\"taken\":%s,\"why\":", rc->taken ? "true" : "false");
+        cstr_or_null(out, rc->taken ? NULL : rc->why);
+        fputs(",\"caveat\":", out);
+        cstr_or_null(out, rc->caveat[0] ? rc->caveat : NULL);
+        fprintf(out,
+                ",\"chunks\":%" PRIu64 ",\"roots\":%" PRIu64 ",\"bytes_scanned\":%" PRIu64
+                ",\"seconds\":%.6f,\"lost_only\":%s}",
+                rc->blocks, rc->roots, rc->bytes_scanned, rc->seconds,
+                s->opt->lost ? "true" : "false");
+    }
 
     fputs(",\"contents\":[", out);
     for (size_t i = 0; i < s->ncontents; i++) {

@@ -207,6 +207,93 @@ static void heap(FILE *out, const struct scan *s)
         fprintf(out, "  ... %zu size classes more\n", h->nclasses - CLASSES_SHOWN);
 }
 
+static const char *const verdict_names[LT_VERDICT_COUNT] = {
+    [LT_VERDICT_DEFINITELY_LOST] = "definitely lost",
+    [LT_VERDICT_INDIRECTLY_LOST] = "indirectly lost",
+    [LT_VERDICT_POSSIBLY_LOST] = "possibly lost",
+    [LT_VERDICT_REACHABLE] = "reachable",
+};
+
+/* Rank for the verdict's table: lost bytes first, then reachable ones. */
+static uint64_t lost_bytes(const struct reach_class *k)
+{
+    return reachability_lost_in(k).bytes + k->state[LT_VERDICT_POSSIBLY_LOST].bytes;
+}
+
+static void verdict(FILE *out, const struct scan *s)
+{
+    const struct reachability *rc = &s->reach;
+    char b1[32], b2[32], n1[32], n2[32];
+    fprintf(out, "\n%sreachability%s", b(s), p(s));
+    if (!rc->taken) {
+        fprintf(out, ": no verdict: %s\n", clean(rc->why));
+        return;
+    }
+    fprintf(out, " (valgrind's categories): %s chunks, %s roots, %s scanned in %.3f s\n",
+            units_count(n1, sizeof(n1), rc->blocks), units_count(n2, sizeof(n2), rc->roots),
+            units_bytes(b1, sizeof(b1), (int64_t)rc->bytes_scanned), rc->seconds);
+    for (int v = 0; v < LT_VERDICT_COUNT; v++)
+        fprintf(out, "  %-16s %10s in %s chunks\n", verdict_names[v],
+                units_bytes(b1, sizeof(b1), (int64_t)rc->total[v].bytes),
+                units_count(n1, sizeof(n1), rc->total[v].chunks));
+    if (rc->caveat[0])
+        fprintf(out, "  (%s)\n", clean(rc->caveat));
+    uint64_t lost = rc->total[LT_VERDICT_DEFINITELY_LOST].bytes +
+                    rc->total[LT_VERDICT_INDIRECTLY_LOST].bytes;
+    if (lost)
+        fprintf(out, "  => %s leaked: nothing the process can reach points at it%s\n",
+                units_bytes(b1, sizeof(b1), (int64_t)lost),
+                s->opt->lost ? "" : " (--lost: the content of those chunks alone)");
+    else
+        fprintf(out, "  => nothing leaked: what grows is held (see who retains it below)\n");
+
+    /* the classes, most lost bytes first, then most reachable */
+    bool *shown = calloc(rc->nclasses + 1, sizeof(*shown));
+    if (!shown)
+        return;
+    fprintf(out, "\n  %11s %18s %18s %18s %18s\n", "usable size", "definitely lost",
+            "indirectly lost", "possibly lost", "reachable");
+    for (size_t row = 0; row < CLASSES_SHOWN && row < rc->nclasses; row++) {
+        const struct reach_class *best = NULL;
+        for (size_t i = 0; i < rc->nclasses; i++) {
+            const struct reach_class *k = &rc->classes[i];
+            if (shown[i])
+                continue;
+            if (!best || lost_bytes(k) > lost_bytes(best) ||
+                (lost_bytes(k) == lost_bytes(best) &&
+                 k->state[LT_VERDICT_REACHABLE].bytes > best->state[LT_VERDICT_REACHABLE].bytes))
+                best = k;
+        }
+        shown[best - rc->classes] = true;
+        fprintf(out, "  %11s", units_count(n1, sizeof(n1), best->usable));
+        for (int v = 0; v < LT_VERDICT_COUNT; v++) {
+            char cell[48];
+            snprintf(cell, sizeof(cell), "%s (%s)",
+                     units_count(n1, sizeof(n1), best->state[v].chunks),
+                     units_bytes(b2, sizeof(b2), (int64_t)best->state[v].bytes));
+            fprintf(out, " %18s", best->state[v].chunks ? cell : "-");
+        }
+        fputc('\n', out);
+    }
+    if (rc->nclasses > CLASSES_SHOWN)
+        fprintf(out, "  ... %zu size classes more\n", rc->nclasses - CLASSES_SHOWN);
+    free(shown);
+
+    const struct reach_class *retained[REACH_RETAINED_CLASSES];
+    size_t nretained = reachability_retained(rc, retained);
+    if (nretained)
+        fprintf(out, "\n  who retains the largest reachable classes (one chain each, root "
+                     "first):\n");
+    for (size_t i = 0; i < nretained; i++) {
+        const struct reach_class *k = retained[i];
+        fprintf(out, "  %s B x %s (%s reachable):\n", units_count(n1, sizeof(n1), k->usable),
+                units_count(n2, sizeof(n2), k->state[LT_VERDICT_REACHABLE].chunks),
+                units_bytes(b1, sizeof(b1), (int64_t)k->state[LT_VERDICT_REACHABLE].bytes));
+        for (size_t st = 0; st < k->nsteps; st++)
+            fprintf(out, "    %s%s\n", st ? "-> " : "", clean(k->retained_by[st]));
+    }
+}
+
 /* The words every chunk of the class has alike: text at a fixed offset ("GET" x6), or the
  * same value (a vtable, a type tag). Text running on from the word before is that text's
  * tail, and words that are zero everywhere are only counted. */
@@ -266,9 +353,9 @@ static void content(FILE *out, const struct scan *s, struct scan_content *c)
     char n1[32], n2[32], b1[32];
     const char *unit = c->usable ? "chunks" : "windows of 1 MiB";
     if (c->usable)
-        fprintf(out, "\n%ssize class %s B%s: %s chunks read, %s", b(s),
+        fprintf(out, "\n%ssize class %s B%s: %s %schunks read, %s", b(s),
                 units_count(n1, sizeof(n1), c->usable), p(s),
-                units_count(n2, sizeof(n2), c->buffers),
+                units_count(n2, sizeof(n2), c->buffers), s->opt->lost ? "lost " : "",
                 units_bytes(b1, sizeof(b1), (int64_t)c->bytes));
     else
         fprintf(out, "\n%sregion %#" PRIx64 "-%#" PRIx64 "%s: %s read", b(s), c->start, c->end,
@@ -363,6 +450,10 @@ void scan_render_text(FILE *out, const struct scan *s)
     header(out, s);
     memory(out, s);
     heap(out, s);
+    if (s->opt->reach && s->heap.glibc)
+        verdict(out, s);
+    else if (s->opt->reach)
+        fprintf(out, "\n%sreachability%s: no verdict: %s\n", b(s), p(s), clean(s->reach.why));
     for (size_t i = 0; i < s->ncontents; i++)
         content(out, s, &s->contents[i]);
     threads(out, s);

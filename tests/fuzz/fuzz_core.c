@@ -16,6 +16,7 @@
 
 #include "mallheap.h"
 #include "modules.h"
+#include "reachability.h"
 #include "symbolize.h"
 #include "target.h"
 #include "target_core.h"
@@ -32,6 +33,13 @@ int sym_open(const struct lts_snapshot *s, FILE *warn, struct symbolizer **out,
 size_t sym_resolve(struct symbolizer *sym, uint64_t address, const struct sym_frame **frames)
 {
     (void)sym, (void)address, (void)frames;
+    return 0;
+}
+
+int sym_data(struct symbolizer *sym, uint64_t address, const char **module, const char **symbol,
+             uint64_t *offset)
+{
+    (void)sym, (void)address, (void)module, (void)symbol, (void)offset;
     return 0;
 }
 
@@ -67,13 +75,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     tcb_read(t);
     struct scan_modules *modules = modules_open(t, NULL);
-    modules_close(modules);
     struct heap_census c;
     uint64_t sum = 0;
     if (heap_census(t, &c, &err) == 0 && c.glibc && c.nclasses) {
         uint64_t sizes[2] = {c.classes[0].usable, c.classes[c.nclasses - 1].usable};
         heap_each_chunk(t, &c, sizes, 2, visit, &sum);
+        /* the verdict over what the core holds: its registers, stacks and chunks */
+        struct reachability rc;
+        if (reachability_take(t, &c, &rc, &err) == 0 && rc.taken)
+            reachability_describe(&rc, t, modules);
+        reachability_free(&rc);
     }
+    modules_close(modules);
     heap_census_free(&c);
     target_close(t);
     return (int)(sum & 0);
