@@ -3,11 +3,13 @@
 // channel that is not configured, logs "invalid channelid in req." and returns -1 without
 // deleting it. One request in 8 carries the unconfigured channelid=4099, so the heap fills
 // with ~1.5 KB objects holding request text — what the article found with gcore and Vim.
-//   spp_worker [--rate N] [--requests N] [--hold]
+//   spp_worker [--rate N] [--requests N] [--hold] [--keep N]
 //     --rate: N requests/s (0: no pacing; default 2000); --requests: stop after N (default:
 //     at SIGTERM/SIGINT); --hold: then print the counts and wait for SIGTERM/SIGINT, as a
-//     server that stopped receiving traffic (for leaktag-scan to look at). SIGUSR1 prints the
-//     requests handled so far (bench/run.py measures throughput with it).
+//     server that stopped receiving traffic (for leaktag-scan to look at); --keep: keep the
+//     last N answered requests (a recent-requests log for a status page: objects of the
+//     leaking class that are held, not leaked). SIGUSR1 prints the requests handled so far
+//     (bench/run.py measures throughput with it).
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -109,6 +111,10 @@ struct blob_type {
 };
 
 // What SPP passes in arg2 (the server base): configuration and counters.
+// The last answered requests, when --keep asks for them: held through this global.
+static itop_common::CommItopReq **g_recent_requests;
+static unsigned long g_recent_size, g_recent_next;
+
 struct Worker {
     static constexpr int kChannels[] = {1001, 1002, 1003, 2001, 2002, 3001, 3002};
     unsigned long handled = 0, answered = 0, invalid = 0, invalid_empty = 0;
@@ -173,6 +179,12 @@ extern "C" int spp_handle_process(unsigned flow, void *arg1, void *arg2)
     }
 
     respond(worker, flow, *common_itop_req_ptr);
+    if (g_recent_size) { // kept for the status page; the one it replaces goes
+        itop_common::CommItopReq *&slot = g_recent_requests[g_recent_next++ % g_recent_size];
+        delete slot;
+        slot = common_itop_req_ptr;
+        return 0;
+    }
     delete common_itop_req_ptr;
     return 0;
 }
@@ -288,10 +300,19 @@ int main(int argc, char **argv)
             i++;
         } else if (!strcmp(argv[i], "--hold")) {
             hold = true;
+        } else if (!strcmp(argv[i], "--keep")) {
+            g_recent_size = parse_count(argv[i], argv[i + 1]);
+            i++;
         } else {
-            fprintf(stderr, "usage: spp_worker [--rate N] [--requests N] [--hold]\n");
+            fprintf(stderr, "usage: spp_worker [--rate N] [--requests N] [--hold] [--keep N]\n");
             return 2;
         }
+    }
+    if (g_recent_size &&
+        !(g_recent_requests = static_cast<itop_common::CommItopReq **>(
+              calloc(g_recent_size, sizeof(*g_recent_requests))))) {
+        fprintf(stderr, "spp_worker: no memory for --keep %lu\n", g_recent_size);
+        return 2;
     }
 
     struct sigaction sa = {};
