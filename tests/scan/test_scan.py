@@ -89,10 +89,11 @@ class Program:
         self.proc.stdout.close()
 
 
-def spp_worker(requests):
-    """spp_worker holding after `requests`: (program, leaked, of them with an empty channelid)."""
-    p = Program([SPP, "--rate", "0", "--requests",
-                 str(requests), "--hold"], ready="spp_worker:")
+def spp_worker(requests, keep=0):
+    """spp_worker holding after `requests` (keeping the last `keep` answered ones): (program,
+    leaked, of them with an empty channelid)."""
+    p = Program([SPP, "--rate", "0", "--requests", str(requests), "--hold", "--keep", str(keep)],
+                ready="spp_worker:")
     m = re.search(r"(\d+) rejected \(invalid channelid, (\d+) of them empty\)", p.line)
     return p, int(m.group(1)), int(m.group(2))
 
@@ -224,6 +225,72 @@ class FirstCase(unittest.TestCase):
         res = scan(cut, check=False)
         self.assertEqual(res.returncode, 2)
         self.assertRegex(res.stderr, r"^leaktag-scan: .*cut.core: truncated core file: .*\n$")
+
+
+@unittest.skipUnless(BITS == 64, "the verdict reads 8-byte words: not on a 32-bit process")
+class LostRequests(unittest.TestCase):
+    """The verdict without the shim on the first case, with the worker keeping its last 100
+    answered requests (objects of the leaking class that are held): every leaked request is
+    definitely lost, the kept ones reachable through the global that keeps them, and --lost
+    --grep counts the leaked requests' channelids exactly, none of the kept ones'."""
+    KEEP = 100
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="leaktag-scan.")
+        cls.worker, cls.leaked, cls.empty = spp_worker(20000, keep=cls.KEEP)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.worker.stop()
+        shutil.rmtree(cls.dir, True)
+
+    def check_verdict(self, d):
+        self.assertTrue(d["verdict"]["taken"], d["verdict"])
+        self.assertTrue(d["verdict"]["lost_only"])
+        requests = d["contents"][0]
+        self.assertEqual(requests["chunks"], self.leaked)
+        self.assertEqual(matches_of(requests), {"channelid=4099": self.leaked - self.empty,
+                                                "channelid=": self.empty})
+        k = next(k for k in d["heap"]["classes"] if k["usable"] == requests["usable"])
+        self.assertEqual(k["chunks"], self.leaked + self.KEEP)
+        r = k["reachability"]
+        self.assertEqual(r["definitely_lost"]["chunks"], self.leaked)
+        self.assertEqual(r["definitely_lost"]["bytes"], self.leaked * k["usable"])
+        self.assertEqual(r["reachable"]["chunks"], self.KEEP)
+        self.assertEqual(r["indirectly_lost"]["chunks"] + r["possibly_lost"]["chunks"], 0)
+        self.assertRegex(k["retained_by"][0], r"^global g_recent_requests\+0x0 \(spp_worker\)$")
+        self.assertRegex(k["retained_by"][-1], r"of this class$")
+        total = d["heap"]["reachability"]
+        self.assertEqual(sum(v["chunks"] for v in total.values()), d["heap"]["inuse_chunks"])
+
+    def test_frozen(self):
+        d = scan_json(self.worker.pid, "--lost", "--freeze", "--grep", r"channelid=\d*", "--top", "1")
+        self.check_verdict(d)
+        self.assertEqual(tracer_of(self.worker.pid), 0)
+        self.assertEqual(state_of(self.worker.pid), "S")
+        # without --lost, the kept requests' channels are counted too
+        d = scan_json(self.worker.pid, "--freeze", "--grep", r"channelid=\d*", "--size",
+                      d["contents"][0]["usable"])
+        counts = matches_of(d["contents"][0])
+        self.assertEqual(sum(counts.values()), self.leaked + self.KEEP)
+        text = scan(self.worker.pid, "--lost", "--freeze", "--grep", r"channelid=\d*").stdout
+        self.assertRegex(text, rf"definitely lost .* in {self.leaked:,} chunks")
+        self.assertIn("global g_recent_requests+0x0 (spp_worker)", text)
+        self.assertRegex(text, rf"{self.leaked:,} lost chunks read")
+
+    @needs_gcore
+    def test_core(self):
+        core = gcore(self.worker.pid, self.dir)
+        self.check_verdict(scan_json(core, "--lost", "--grep", r"channelid=\d*", "--top", "1"))
+
+    def test_needs_freeze(self):
+        for option in ("--reach", "--lost"):
+            res = scan(self.worker.pid, option, check=False)
+            self.assertEqual(res.returncode, 2)
+            self.assertEqual(res.stdout, "")
+            self.assertRegex(res.stderr, rf"^leaktag-scan: {option} on a running process needs "
+                             r"--freeze: [^\n]*\n$")
 
 
 class KilledWhileFrozen(unittest.TestCase):
