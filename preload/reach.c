@@ -266,6 +266,8 @@ static void add_root(struct lt_reach_roots *roots, uint32_t kind, int32_t tid, u
 void lt_reach_registers(struct lt_reach_roots *roots, int32_t tid, const uint64_t *words,
                         size_t n)
 {
+    if (!roots->max_roots)
+        return;
     add_root(roots, LT_ROOT_TYPE_REGISTERS, tid, 0, 1);
     uint32_t id = roots->nroots - 1;
     for (size_t k = 0; k < n; k++)

@@ -186,7 +186,7 @@ size_t reachability_retained(const struct reachability *rc, const struct reach_c
     size_t n = 0;
     for (size_t i = 0; i < rc->nclasses; i++) {
         const struct reach_class *k = &rc->classes[i];
-        if (!k->nsteps || n == REACH_RETAINED_CLASSES)
+        if (!k->chain || n == REACH_RETAINED_CLASSES)
             continue;
         size_t at = n++;
         for (; at > 0 && out[at - 1]->state[LT_VERDICT_REACHABLE].bytes <
@@ -507,10 +507,13 @@ static void root_words(char *buf, size_t size, struct target *t, struct scan_mod
         return;
     case LT_ROOT_TYPE_STACK: {
         const char *frame = modules_function(m, ch->frame_pc);
-        snprintf(buf, size, "the stack of thread %s (tid %d), %" PRIu64
-                 " bytes above its stack pointer%s%s",
-                 name, root->tid, th && ch->root_word > th->sp ? ch->root_word - th->sp : 0,
-                 frame ? ", in the frame of " : "", frame ? frame : "");
+        uint64_t sp = th ? th->sp : root->lo;
+        bool below = ch->root_word < sp; /* in the red zone the ABI leaves below it */
+        snprintf(buf, size, "the stack of thread %s (tid %d), %" PRIu64 " bytes %s its stack "
+                 "pointer%s%s",
+                 name, root->tid, below ? sp - ch->root_word : ch->root_word - sp,
+                 below ? "below" : "above", frame ? ", in the frame of " : "",
+                 frame ? frame : "");
         return;
     }
     default: {
