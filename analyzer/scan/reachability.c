@@ -198,6 +198,34 @@ size_t reachability_retained(const struct reachability *rc, const struct reach_c
     return n;
 }
 
+static bool ranks_before(const struct reach_class *a, const struct reach_class *b)
+{
+    uint64_t la = reachability_lost_in(a).bytes, lb = reachability_lost_in(b).bytes;
+    if (la != lb)
+        return la > lb;
+    uint64_t pa = a->state[LT_VERDICT_POSSIBLY_LOST].bytes,
+             pb = b->state[LT_VERDICT_POSSIBLY_LOST].bytes;
+    if (pa != pb)
+        return pa > pb;
+    return a->state[LT_VERDICT_REACHABLE].bytes > b->state[LT_VERDICT_REACHABLE].bytes;
+}
+
+size_t reachability_ranked(const struct reachability *rc, const struct reach_class **out,
+                           size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rc->nclasses; i++) {
+        const struct reach_class *k = &rc->classes[i];
+        if (n == max && (!n || !ranks_before(k, out[n - 1])))
+            continue;
+        size_t at = n < max ? n++ : n - 1;
+        for (; at > 0 && ranks_before(k, out[at - 1]); at--)
+            out[at] = out[at - 1];
+        out[at] = k;
+    }
+    return n;
+}
+
 struct reach_count reachability_lost_in(const struct reach_class *k)
 {
     const struct reach_count *d = &k->state[LT_VERDICT_DEFINITELY_LOST],

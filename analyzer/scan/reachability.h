@@ -72,6 +72,10 @@ const struct reach_class *reachability_class(const struct reachability *rc, uint
 /* The classes with a chain, most reachable bytes first, into out (REACH_RETAINED_CLASSES
  * entries); how many. */
 size_t reachability_retained(const struct reachability *rc, const struct reach_class **out);
+/* Up to max classes, most lost bytes (definitely and indirectly) first, then most possibly
+ * lost, then most reachable: the order a verdict's table is read in. How many. */
+size_t reachability_ranked(const struct reachability *rc, const struct reach_class **out,
+                           size_t max);
 /* The chunk at addr was definitely or indirectly lost. */
 bool reachability_lost(const struct reachability *rc, uint64_t addr);
 /* The class's lost (definitely and indirectly) chunks and bytes. */

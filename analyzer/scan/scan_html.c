@@ -218,27 +218,20 @@ static void verdict(FILE *out, const struct scan *s)
                 units_bytes(b1, sizeof(b1), (int64_t)rc->total[v].bytes),
                 units_count(n1, sizeof(n1), rc->total[v].chunks));
     fputs("</tr>\n", out);
-    bool *shown = calloc(rc->nclasses + 1, sizeof(*shown));
-    for (size_t row = 0; shown && row < CLASSES_SHOWN && row < rc->nclasses; row++) {
-        const struct reach_class *best = NULL;
-        for (size_t i = 0; i < rc->nclasses; i++) {
-            const struct reach_class *k = &rc->classes[i];
-            uint64_t kl = reachability_lost_in(k).bytes;
-            if (!shown[i] && (!best || kl > reachability_lost_in(best).bytes ||
-                              (kl == reachability_lost_in(best).bytes &&
-                               k->state[LT_VERDICT_REACHABLE].bytes >
-                                   best->state[LT_VERDICT_REACHABLE].bytes)))
-                best = k;
-        }
-        shown[best - rc->classes] = true;
-        fprintf(out, "<tr><td class=n>%s</td>", units_count(n1, sizeof(n1), best->usable));
+    const struct reach_class *ranked[CLASSES_SHOWN];
+    size_t nranked = reachability_ranked(rc, ranked, CLASSES_SHOWN);
+    for (size_t row = 0; row < nranked; row++) {
+        const struct reach_class *k = ranked[row];
+        fprintf(out, "<tr><td class=n>%s</td>", units_count(n1, sizeof(n1), k->usable));
         for (int v = 0; v < LT_VERDICT_COUNT; v++)
-            fprintf(out, "<td class=n>%s</td>",
-                    best->state[v].chunks ? units_count(n1, sizeof(n1), best->state[v].chunks)
-                                          : "");
+            if (k->state[v].chunks)
+                fprintf(out, "<td class=n>%s in %s</td>",
+                        units_bytes(b1, sizeof(b1), (int64_t)k->state[v].bytes),
+                        units_count(n1, sizeof(n1), k->state[v].chunks));
+            else
+                fputs("<td class=n></td>", out);
         fputs("</tr>\n", out);
     }
-    free(shown);
     fputs("</table>\n", out);
     const struct reach_class *retained[REACH_RETAINED_CLASSES];
     size_t nretained = reachability_retained(rc, retained);

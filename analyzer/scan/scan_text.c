@@ -214,12 +214,6 @@ static const char *const verdict_names[LT_VERDICT_COUNT] = {
     [LT_VERDICT_REACHABLE] = "reachable",
 };
 
-/* Rank for the verdict's table: lost bytes first, then reachable ones. */
-static uint64_t lost_bytes(const struct reach_class *k)
-{
-    return reachability_lost_in(k).bytes + k->state[LT_VERDICT_POSSIBLY_LOST].bytes;
-}
-
 static void verdict(FILE *out, const struct scan *s)
 {
     const struct reachability *rc = &s->reach;
@@ -248,36 +242,23 @@ static void verdict(FILE *out, const struct scan *s)
         fprintf(out, "  => nothing leaked: what grows is held (see who retains it below)\n");
 
     /* the classes, most lost bytes first, then most reachable */
-    bool *shown = calloc(rc->nclasses + 1, sizeof(*shown));
-    if (!shown)
-        return;
+    const struct reach_class *ranked[CLASSES_SHOWN];
+    size_t nranked = reachability_ranked(rc, ranked, CLASSES_SHOWN);
     fprintf(out, "\n  %11s %18s %18s %18s %18s\n", "usable size", "definitely lost",
             "indirectly lost", "possibly lost", "reachable");
-    for (size_t row = 0; row < CLASSES_SHOWN && row < rc->nclasses; row++) {
-        const struct reach_class *best = NULL;
-        for (size_t i = 0; i < rc->nclasses; i++) {
-            const struct reach_class *k = &rc->classes[i];
-            if (shown[i])
-                continue;
-            if (!best || lost_bytes(k) > lost_bytes(best) ||
-                (lost_bytes(k) == lost_bytes(best) &&
-                 k->state[LT_VERDICT_REACHABLE].bytes > best->state[LT_VERDICT_REACHABLE].bytes))
-                best = k;
-        }
-        shown[best - rc->classes] = true;
-        fprintf(out, "  %11s", units_count(n1, sizeof(n1), best->usable));
+    for (size_t row = 0; row < nranked; row++) {
+        const struct reach_class *k = ranked[row];
+        fprintf(out, "  %11s", units_count(n1, sizeof(n1), k->usable));
         for (int v = 0; v < LT_VERDICT_COUNT; v++) {
             char cell[48];
-            snprintf(cell, sizeof(cell), "%s (%s)",
-                     units_count(n1, sizeof(n1), best->state[v].chunks),
-                     units_bytes(b2, sizeof(b2), (int64_t)best->state[v].bytes));
-            fprintf(out, " %18s", best->state[v].chunks ? cell : "-");
+            snprintf(cell, sizeof(cell), "%s (%s)", units_count(n1, sizeof(n1), k->state[v].chunks),
+                     units_bytes(b2, sizeof(b2), (int64_t)k->state[v].bytes));
+            fprintf(out, " %18s", k->state[v].chunks ? cell : "-");
         }
         fputc('\n', out);
     }
     if (rc->nclasses > CLASSES_SHOWN)
         fprintf(out, "  ... %zu size classes more\n", rc->nclasses - CLASSES_SHOWN);
-    free(shown);
 
     const struct reach_class *retained[REACH_RETAINED_CLASSES];
     size_t nretained = reachability_retained(rc, retained);

@@ -553,12 +553,39 @@ static void test_long_chain(void **state)
     finish(&c, &rc);
 }
 
+/* ---- the order a verdict's table is read in -------------------------------------------------- */
+
+static void test_ranked(void **state)
+{
+    (void)state;
+    struct reach_class k[5] = {{.usable = 24}, {.usable = 40}, {.usable = 56}, {.usable = 72},
+                               {.usable = 88}};
+    k[0].state[LT_VERDICT_REACHABLE].bytes = 9000;       /* reachable only, the most */
+    k[1].state[LT_VERDICT_POSSIBLY_LOST].bytes = 10;     /* possibly lost, a little */
+    k[2].state[LT_VERDICT_INDIRECTLY_LOST].bytes = 100;  /* lost: indirectly ... */
+    k[3].state[LT_VERDICT_DEFINITELY_LOST].bytes = 60;   /* ... and definitely, together */
+    k[3].state[LT_VERDICT_INDIRECTLY_LOST].bytes = 60;
+    k[4].state[LT_VERDICT_REACHABLE].bytes = 50;
+    struct reachability rc = {.taken = true, .classes = k, .nclasses = 5};
+    const struct reach_class *out[5];
+    assert_int_equal(reachability_ranked(&rc, out, 5), 5);
+    const uint64_t order[5] = {72, 56, 40, 24, 88};
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(out[i]->usable, order[i]);
+    /* fewer places than classes: the first ones of the same order */
+    assert_int_equal(reachability_ranked(&rc, out, 2), 2);
+    assert_int_equal(out[0]->usable, 72);
+    assert_int_equal(out[1]->usable, 56);
+    assert_int_equal(reachability_ranked(&rc, out, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_categories), cmocka_unit_test(test_chains),
         cmocka_unit_test(test_caveat),     cmocka_unit_test(test_no_verdict),
         cmocka_unit_test(test_describe),   cmocka_unit_test(test_long_chain),
+        cmocka_unit_test(test_ranked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
