@@ -200,3 +200,102 @@ void scan_fixture_build(struct scan_fixture *f, unsigned looks, bool glibc)
     s->dumped_chunks = FIXTURE_CHUNKS;
     s->dumped_bytes = (uint64_t)FIXTURE_CLASS * FIXTURE_CHUNKS;
 }
+
+/* ---- the verdict (--reach) ------------------------------------------------------------------ */
+
+/* A class of the verdict: its chunks by enum lt_reach_verdict and one chain, in words as
+ * reachability_describe puts them (the chain itself only says where its root is: the
+ * renderers show the words). */
+struct verdict_spec {
+    uint64_t usable;
+    uint64_t chunks[LT_VERDICT_COUNT];
+    uint32_t root_kind;
+    int tid;
+    const char *steps[4]; /* NULL-terminated */
+};
+
+/* By usable size, as reachability_class looks them up; most reachable bytes: FIXTURE_CLASS
+ * (374,000), then 139,248 (278,496), then 24 (1,200). */
+static const struct verdict_spec verdict_classes[] = {
+    {24,
+     {0, 0, 0, 50},
+     LT_ROOT_TYPE_REGISTERS,
+     4243,
+     {"a register of thread io-1 (tid 4243)", "chunk 0x5555555d0010 (usable 24) of this class"}},
+    {FIXTURE_CLASS,
+     {FIXTURE_DEFINITELY, FIXTURE_INDIRECTLY, FIXTURE_POSSIBLY, FIXTURE_REACHABLE},
+     LT_ROOT_TYPE_MAPPING,
+     0,
+     {FIXTURE_ROOT, "chunk 0x55555555a5e0 (usable 1496), at +0x10",
+      "chunk 0x55555555abc0 (usable 1496) of this class"}},
+    {139248,
+     {0, 0, 0, 2},
+     LT_ROOT_TYPE_STACK,
+     4244,
+     {"the stack of thread io-2 (tid 4244), 112 bytes above its stack pointer, in the frame "
+      "of worker_main",
+      "chunk 0x7ffff7a00010 (usable 139248) of this class"}},
+};
+#define NVERDICT_CLASSES (sizeof(verdict_classes) / sizeof(verdict_classes[0]))
+
+void scan_fixture_verdict(struct scan_fixture *f, enum scan_fixture_verdict v)
+{
+    struct scan *s = &f->s;
+    struct reachability *rc = &s->reach;
+    f->opt.reach = true;
+    if (v == SCAN_FIXTURE_NO_VERDICT) {
+        if (!s->heap.glibc)
+            snprintf(rc->why, sizeof(rc->why),
+                     "the heap is not glibc's, whose chunks the verdict reads: %.250s",
+                     s->heap.why);
+        else
+            snprintf(rc->why, sizeof(rc->why),
+                     "a running process's heap changes under the mark (--freeze stops it)");
+        return;
+    }
+    if (!s->heap.glibc)
+        abort(); /* reachability_take gives none on another heap */
+    rc->taken = true;
+    rc->blocks = s->heap.inuse_chunks;
+    rc->roots = 37;
+    rc->bytes_scanned = 2 << 20;
+    rc->seconds = 0.125;
+    snprintf(rc->caveat, sizeof(rc->caveat),
+             "%u chunks failed the walk's checks and were skipped: what only they point at is "
+             "counted lost",
+             (unsigned)s->heap.invalid_chunks);
+    rc->classes = must(calloc(NVERDICT_CLASSES, sizeof(*rc->classes)));
+    rc->nclasses = NVERDICT_CLASSES;
+    for (size_t i = 0; i < NVERDICT_CLASSES; i++) {
+        const struct verdict_spec *spec = &verdict_classes[i];
+        struct reach_class *k = &rc->classes[i];
+        k->usable = spec->usable;
+        for (int st = 0; st < LT_VERDICT_COUNT; st++) {
+            k->state[st] = (struct reach_count){spec->chunks[st], spec->chunks[st] * spec->usable};
+            rc->total[st].chunks += k->state[st].chunks;
+            rc->total[st].bytes += k->state[st].bytes;
+        }
+        size_t n = 0;
+        while (spec->steps[n])
+            n++;
+        k->chain = must(calloc(1, sizeof(*k->chain)));
+        k->chain->root = (struct lt_reach_root){spec->root_kind, spec->tid, 0, 0};
+        k->chain->nkept = k->chain->hops = n - 1;
+        k->retained_by = must(calloc(n, sizeof(*k->retained_by)));
+        for (; k->nsteps < n; k->nsteps++)
+            k->retained_by[k->nsteps] = must(strdup(spec->steps[k->nsteps]));
+    }
+    /* the lost chunks, FIXTURE_CLASS's, the sample's among them */
+    rc->nlost = FIXTURE_DEFINITELY + FIXTURE_INDIRECTLY;
+    rc->lost = must(calloc(rc->nlost, sizeof(*rc->lost)));
+    for (size_t i = 0; i < rc->nlost; i++)
+        rc->lost[i] = FIXTURE_HEAP_START + 0x1010 + i * (FIXTURE_CLASS + 8);
+
+    if (v == SCAN_FIXTURE_VERDICT_LOST) { /* the content part reads the lost chunks alone */
+        f->opt.lost = true;
+        s->contents[0].buffers = rc->nlost;
+        s->contents[0].bytes = (uint64_t)FIXTURE_CLASS * rc->nlost;
+        s->dumped_chunks = rc->nlost;
+        s->dumped_bytes = (uint64_t)FIXTURE_CLASS * rc->nlost;
+    }
+}

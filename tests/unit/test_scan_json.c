@@ -6,7 +6,9 @@
  * classes, no growth, and stack_rlimit as "unlimited" or null; target text — every string
  * that came from the target holding '<', '"', a newline, an escape and bytes that are not
  * UTF-8 comes out as JSON that decodes to those very bytes, the output itself being
- * printable ASCII with no '<'. */
+ * printable ASCII with no '<'. And the verdict (--reach): heap.reachability and each class's
+ * reachability in chunks and bytes, retained_by (a chain's root naming a symbol of the
+ * target's), the verdict object with --reach, --lost, and no verdict and why. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -256,12 +258,20 @@ static const char *render(struct scan_fixture *f, struct jv *root)
     return output;
 }
 
+/* Printable ASCII but the final newline, and no '<' (the JSON may sit in an HTML page). */
+static void ascii_without_lt(const char *text)
+{
+    for (const char *p = text; *p; p++)
+        if (!(*p >= 0x20 && *p < 0x7f && *p != '<') && p[1])
+            fail_msg("byte %#x at %zu left as is", (unsigned char)*p, (size_t)(p - text));
+}
+
 #define TARGET_KEYS                                                            \
     "source core pid name executable pointer_bits address_space stack_rlimit " \
     "unmeasured_mappings"
 #define TOP_KEYS                                                                        \
     "leaktag_scan target frozen stopped_seconds walk_seconds total_seconds looks heap " \
-    "contents threads families stacks_reserved dump"
+    "verdict contents threads families stacks_reserved dump"
 #define HEAP_KEYS                                                                           \
     "glibc arenas heap_bytes inuse_chunks inuse_bytes free_chunks free_bytes largest_free " \
     "tcaches tcache_chunks fastbin_chunks fastbins_read unchecked_small top_bytes "         \
@@ -301,6 +311,7 @@ static void test_glibc_two_looks(void **state)
     assert_int_equal(num(&root, "target.pointer_bits"), 64);
     assert_int_equal(num(&root, "target.stack_rlimit"), 8 << 20);
     assert_int_equal(jget(&root, "frozen")->b, false);
+    assert_int_equal(jget(&root, "verdict")->type, 'n'); /* no --reach */
     assert_int_equal(jget(&root, "looks")->n, 2);
     assert_true(num(&root, "looks.1.at") == 10.0);
     /* classes of a look as [usable, chunks] */
@@ -352,7 +363,7 @@ static void test_not_glibc_one_look(void **state)
     render(&f, &root);
     keys_are(&root, "",
              "leaktag_scan target frozen stopped_seconds walk_seconds total_seconds "
-             "looks heap contents threads families stacks_reserved");
+             "looks heap verdict contents threads families stacks_reserved");
     keys_are(&root, "heap", "glibc why");
     assert_int_equal(jget(&root, "heap.glibc")->b, false);
     assert_non_null(strstr(str(&root, "heap.why"), "libjemalloc.so.2"));
@@ -390,9 +401,7 @@ static void test_target_text(void **state)
         scan_fixture_build(&f, 2, glibc);
         struct jv root;
         const char *text = render(&f, &root);
-        for (const char *p = text; *p; p++)
-            if (!(*p >= 0x20 && *p < 0x7f && *p != '<') && p[1])
-                fail_msg("byte %#x at %zu left as is", (unsigned char)*p, (size_t)(p - text));
+        ascii_without_lt(text);
         assert_non_null(strstr(text, "\"\\u003ci>\\\"q\\\"\\n\\u001b[2J\\u00ff\\u00fe&'\""));
         for (size_t i = 0; i < sizeof(from_target) / sizeof(from_target[0]); i++) {
             const struct jv *v = jget(&root, from_target[i][0]);
@@ -416,12 +425,167 @@ static void test_target_text(void **state)
     }
 }
 
+/* ---- the verdict (--reach) ---------------------------------------------------------------- */
+
+#define VERDICT_KEYS "taken why caveat chunks roots bytes_scanned seconds lost_only"
+#define CATEGORIES "definitely_lost indirectly_lost possibly_lost reachable"
+
+/* One category's {"chunks","bytes"} at path. */
+static void count_is(const struct jv *root, const char *path, uint64_t chunks, uint64_t bytes)
+{
+    char key[200];
+    keys_are(root, path, "chunks bytes");
+    snprintf(key, sizeof(key), "%s.chunks", path);
+    assert_int_equal(num(root, key), chunks);
+    snprintf(key, sizeof(key), "%s.bytes", path);
+    assert_int_equal(num(root, key), bytes);
+}
+
+/* heap.reachability in all and heap.classes[].reachability per class, in chunks and usable
+ * bytes; the verdict object. */
+static void test_verdict_numbers(void **state)
+{
+    (void)state;
+    struct scan_fixture f;
+    scan_fixture_build(&f, 2, true);
+    scan_fixture_verdict(&f, SCAN_FIXTURE_VERDICT);
+    struct jv root;
+    render(&f, &root);
+    keys_are(&root, "", TOP_KEYS);
+    keys_are(&root, "heap", HEAP_KEYS " reachability");
+    keys_are(&root, "heap.reachability", CATEGORIES);
+    count_is(&root, "heap.reachability.definitely_lost", 600, 600 * FIXTURE_CLASS);
+    count_is(&root, "heap.reachability.indirectly_lost", 100, 100 * FIXTURE_CLASS);
+    count_is(&root, "heap.reachability.possibly_lost", 50, 50 * FIXTURE_CLASS);
+    count_is(&root, "heap.reachability.reachable", 302, 250 * FIXTURE_CLASS + 2 * 139248 + 50 * 24);
+
+    /* the census's order: FIXTURE_CLASS, 139,248, 24 */
+    keys_are(&root, "heap.classes.0",
+             "usable chunks bytes mmapped cached growth reachability retained_by");
+    keys_are(&root, "heap.classes.0.reachability", CATEGORIES);
+    count_is(&root, "heap.classes.0.reachability.definitely_lost", FIXTURE_DEFINITELY,
+             FIXTURE_DEFINITELY * FIXTURE_CLASS);
+    count_is(&root, "heap.classes.0.reachability.indirectly_lost", FIXTURE_INDIRECTLY,
+             FIXTURE_INDIRECTLY * FIXTURE_CLASS);
+    count_is(&root, "heap.classes.0.reachability.possibly_lost", FIXTURE_POSSIBLY,
+             FIXTURE_POSSIBLY * FIXTURE_CLASS);
+    count_is(&root, "heap.classes.0.reachability.reachable", FIXTURE_REACHABLE,
+             FIXTURE_REACHABLE * FIXTURE_CLASS);
+    assert_int_equal(num(&root, "heap.classes.1.usable"), 139248);
+    count_is(&root, "heap.classes.1.reachability.definitely_lost", 0, 0);
+    count_is(&root, "heap.classes.1.reachability.reachable", 2, 2 * 139248);
+    assert_int_equal(num(&root, "heap.classes.2.usable"), 24);
+    count_is(&root, "heap.classes.2.reachability.reachable", 50, 50 * 24);
+
+    keys_are(&root, "verdict", VERDICT_KEYS);
+    assert_int_equal(jget(&root, "verdict.taken")->b, true);
+    assert_int_equal(jget(&root, "verdict.why")->type, 'n');
+    assert_string_equal(str(&root, "verdict.caveat"),
+                        "2 chunks failed the walk's checks and were skipped: what only they "
+                        "point at is counted lost");
+    assert_int_equal(num(&root, "verdict.chunks"), 1052);
+    assert_int_equal(num(&root, "verdict.roots"), 37);
+    assert_int_equal(num(&root, "verdict.bytes_scanned"), 2 << 20);
+    assert_true(num(&root, "verdict.seconds") == 0.125);
+    assert_int_equal(jget(&root, "verdict.lost_only")->b, false);
+    jfree(&root);
+    scan_free(&f.s);
+}
+
+/* Each class's chain, root first, as strings: the root's name, a symbol of the target's,
+ * decodes to its very bytes, escaped in printable ASCII without '<'. */
+static void test_verdict_retained_by(void **state)
+{
+    (void)state;
+    struct scan_fixture f;
+    scan_fixture_build(&f, 1, true);
+    scan_fixture_verdict(&f, SCAN_FIXTURE_VERDICT);
+    struct jv root;
+    const char *text = render(&f, &root);
+    ascii_without_lt(text);
+    assert_non_null(strstr(text, "\"retained_by\":[\"global \\u003ci>\\\"q\\\"\\n\\u001b[2J"
+                                 "\\u00ff\\u00fe&'+0x8 (server)\","));
+    const struct jv *chain = jget(&root, "heap.classes.0.retained_by");
+    assert_non_null(chain);
+    assert_int_equal(chain->type, 'a');
+    assert_int_equal(chain->n, 3);
+    assert_int_equal(chain->items[0].type, 's');
+    assert_int_equal(chain->items[0].len, strlen(FIXTURE_ROOT));
+    assert_memory_equal(chain->items[0].s, FIXTURE_ROOT, chain->items[0].len);
+    assert_string_equal(str(&root, "heap.classes.0.retained_by.1"),
+                        "chunk 0x55555555a5e0 (usable 1496), at +0x10");
+    assert_string_equal(str(&root, "heap.classes.0.retained_by.2"),
+                        "chunk 0x55555555abc0 (usable 1496) of this class");
+    assert_int_equal(jget(&root, "heap.classes.1.retained_by")->n, 2);
+    assert_string_equal(str(&root, "heap.classes.2.retained_by.0"),
+                        "a register of thread io-1 (tid 4243)");
+    jfree(&root);
+    scan_free(&f.s);
+}
+
+/* --lost: the verdict says the contents count lost chunks only. */
+static void test_verdict_lost_only(void **state)
+{
+    (void)state;
+    struct scan_fixture f;
+    scan_fixture_build(&f, 1, true);
+    scan_fixture_verdict(&f, SCAN_FIXTURE_VERDICT_LOST);
+    struct jv root;
+    render(&f, &root);
+    assert_int_equal(jget(&root, "verdict.lost_only")->b, true);
+    assert_int_equal(num(&root, "contents.0.chunks"), FIXTURE_DEFINITELY + FIXTURE_INDIRECTLY);
+    jfree(&root);
+    scan_free(&f.s);
+}
+
+/* --reach and no verdict: taken false and why (naming the target's text when the heap is
+ * not glibc's); no category anywhere. */
+static void test_no_verdict(void **state)
+{
+    (void)state;
+    for (int glibc = 0; glibc < 2; glibc++) {
+        struct scan_fixture f;
+        scan_fixture_build(&f, 1, glibc);
+        scan_fixture_verdict(&f, SCAN_FIXTURE_NO_VERDICT);
+        struct jv root;
+        const char *text = render(&f, &root);
+        ascii_without_lt(text);
+        keys_are(&root, "verdict", VERDICT_KEYS);
+        assert_int_equal(jget(&root, "verdict.taken")->b, false);
+        assert_int_equal(jget(&root, "verdict.caveat")->type, 'n');
+        assert_int_equal(jget(&root, "verdict.lost_only")->b, false);
+        assert_int_equal(num(&root, "verdict.chunks"), 0);
+        const struct jv *why = jget(&root, "verdict.why");
+        assert_non_null(why);
+        assert_int_equal(why->type, 's');
+        assert_int_equal(why->len, strlen(f.s.reach.why));
+        assert_memory_equal(why->s, f.s.reach.why, why->len);
+        if (glibc) {
+            assert_string_equal(why->s, "a running process's heap changes under the mark "
+                                        "(--freeze stops it)");
+            keys_are(&root, "heap", HEAP_KEYS);
+            keys_are(&root, "heap.classes.0", "usable chunks bytes mmapped cached");
+        } else {
+            char want[200];
+            snprintf(want, sizeof(want),
+                     "the heap is not glibc's, whose chunks the verdict reads: not glibc's "
+                     "heap: /usr/lib/%s/libjemalloc.so.2 is mapped",
+                     SCAN_FIXTURE_EVIL);
+            assert_memory_equal(why->s, want, strlen(want));
+            keys_are(&root, "heap", "glibc why");
+        }
+        jfree(&root);
+        scan_free(&f.s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_glibc_two_looks),
-        cmocka_unit_test(test_not_glibc_one_look),
-        cmocka_unit_test(test_target_text),
+        cmocka_unit_test(test_glibc_two_looks),     cmocka_unit_test(test_not_glibc_one_look),
+        cmocka_unit_test(test_target_text),         cmocka_unit_test(test_verdict_numbers),
+        cmocka_unit_test(test_verdict_retained_by), cmocka_unit_test(test_verdict_lost_only),
+        cmocka_unit_test(test_no_verdict),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     free(output);
