@@ -33,6 +33,27 @@ static inline uint64_t lt_arch_pc(const ucontext_t *uc)
 #endif
 }
 
+/* The interrupted stack pointer in a signal handler's ucontext (0 if unknown), and the red
+ * zone below it that the interrupted code may still use. */
+static inline uint64_t lt_arch_sp(const ucontext_t *uc)
+{
+#if defined(__x86_64__)
+    return (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__i386__)
+    return (uintptr_t)uc->uc_mcontext.gregs[REG_ESP];
+#elif defined(__aarch64__)
+    return (uintptr_t)uc->uc_mcontext.sp;
+#else
+    (void)uc;
+    return 0;
+#endif
+}
+#if defined(__x86_64__)
+#define LT_ARCH_RED_ZONE 128
+#else
+#define LT_ARCH_RED_ZONE 0
+#endif
+
 /* The registers an unwinder steps with, and their DWARF numbers (x86 family: the CFA is SP
  * or FP plus an offset, the return address is saved just below it). */
 struct lt_regs {

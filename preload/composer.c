@@ -721,12 +721,15 @@ static int write_locked(struct lt_thread *self, const char *reason, uint32_t req
     pid_t me = (pid_t)syscall(SYS_gettid);
     /* Leaktag's own thread has no application frames; another caller's begin above the
      * frame that entered leaktag. */
+    uint64_t app_sp = me == lt_threads_leaktag_tid()
+                          ? 0
+                          : (lt_tls.roots_from ? lt_tls.roots_from : lt_tls.guard_frame);
     asking = (struct lt_verdict_caller){
         .tid = me,
-        .sp = me == lt_threads_leaktag_tid()
-                  ? 0
-                  : (lt_tls.roots_from ? lt_tls.roots_from : lt_tls.guard_frame),
-        .here = (uint64_t)(uintptr_t)__builtin_frame_address(0),
+        .sp = app_sp,
+        /* the stack the application's frames are on: a fatal signal's final snapshot is
+         * written on leaktag's own stack */
+        .here = app_sp ? app_sp : (uint64_t)(uintptr_t)__builtin_frame_address(0),
     };
     composing = true;
     if (!lt_fdtable_run(compose_job, &job, 0))

@@ -15,7 +15,9 @@
  * child. The snapshot's reason says how the process ended. */
 #include "exits.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -62,10 +64,13 @@ static void *final_stack;
 
 #define FINAL_WAIT_S 60 /* for another thread's final snapshot (a census, a verdict: seconds) */
 
-static void write_final(void *reason)
+/* app_sp: where the application's frames begin in this thread (the verdict's roots). */
+static void write_final(const char *reason, uintptr_t app_sp)
 {
     lt_enter();
+    lt_tls.roots_from = app_sp;
     lt_composer_write_final(lt_self(), reason);
+    lt_tls.roots_from = 0;
     lt_leave();
 }
 
@@ -108,7 +113,7 @@ static bool take_final(pid_t me)
 }
 
 /* in_loader: a signal interrupted the dynamic loader (its module list may be half changed). */
-static void write_final_now(const char *reason, bool in_loader)
+static void write_final_now(const char *reason, bool in_loader, uintptr_t app_sp)
 {
     int saved_errno = errno;
     /* The modules loaded since the last rescan (dlopen cannot rescan after it: it must be a
@@ -117,7 +122,7 @@ static void write_final_now(const char *reason, bool in_loader)
  * child with nothing loaded since (its registry is current; the lock may be the parent's). */
     if (!lt_worker_rescan_modules(1000000000) && !in_loader && !lt_modules_as_forked())
         lt_modules_rescan();
-    write_final((void *)reason);
+    write_final(reason, app_sp);
     atomic_store(&final_done, 1);
     syscall(SYS_futex, &final_done, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
     errno = saved_errno;
@@ -125,13 +130,13 @@ static void write_final_now(const char *reason, bool in_loader)
 
 static void be_second(void);
 
-void lt_exits_final(const char *reason)
+void lt_exits_final(const char *reason, uintptr_t app_sp)
 {
     pid_t me = (pid_t)syscall(SYS_gettid);
     if (!wanted(false))
         return;
     if (take_final(me))
-        write_final_now(reason, false);
+        write_final_now(reason, false, app_sp);
     else if (atomic_load(&final_writer) != me)
         be_second();
 }
@@ -139,22 +144,68 @@ void lt_exits_final(const char *reason)
 struct fatal {
     const char *reason;
     bool in_loader;
+    uintptr_t app_sp;
 };
 
 static void final_on_stack(void *raw)
 {
     const struct fatal *f = raw;
-    write_final_now(f->reason, f->in_loader);
+    write_final_now(f->reason, f->in_loader, f->app_sp);
+}
+
+/* glibc's exit and quick_exit, found at start-up: each calls __run_exit_handlers, which runs
+ * the handlers (leaktag's from libleaktag's destructors, through _dl_fini and __cxa_finalize)
+ * and then _exit. */
+static struct {
+    uint64_t lo, hi;
+} runners[2];
+
+static void note_runner(unsigned i, void *fn)
+{
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    if (dladdr1(fn, &info, (void **)&sym, RTLD_DL_SYMENT) && sym && sym->st_size)
+        runners[i].hi = (runners[i].lo = (uintptr_t)info.dli_saddr) + sym->st_size;
+}
+
+/* Where the application's frames begin at the exit system call, as valgrind scans them: the
+ * frame of __run_exit_handlers, which calls _exit once the handlers are through; what the
+ * frames between it and leaktag's handler (_dl_fini's, __cxa_finalize's) hold is gone by then.
+ * Found on the stack (crtstuff's __do_global_dtors_aux, on the way, has no call-frame
+ * information to walk through): the slot of the return address into exit or quick_exit is
+ * __run_exit_handlers' top; the return address into it, below, is the word whose frame size
+ * reaches that top. entry_sp (the handler's caller's sp) if either is not found. */
+static LT_NOINLINE uintptr_t exit_roots_from(uintptr_t entry_sp)
+{
+    struct lt_thread *self = lt_tls.self;
+    if (!lt_opt.reach || !self || !self->stack_size || !runners[0].lo)
+        return entry_sp;
+    const uint64_t *lo = (const uint64_t *)entry_sp;
+    const uint64_t *hi = (const uint64_t *)(uintptr_t)(self->stack_addr + self->stack_size);
+    const uint64_t *top = NULL;
+    for (const uint64_t *at = lo; at < hi && at < lo + 4096 && !top; at++)
+        for (unsigned r = 0; r < 2; r++)
+            if (runners[r].lo < *at && *at <= runners[r].hi) /* returns into it */
+                top = at;
+    uintptr_t from = entry_sp;
+    lt_enter(); /* (the call-frame information may be read in for the first time) */
+    for (const uint64_t *at = top ? top - 1 : NULL; at && at >= lo; at--)
+        if ((uintptr_t)at + lt_unwind_frame_size(*at) == (uintptr_t)top) {
+            from = (uintptr_t)(at + 1);
+            break;
+        }
+    lt_leave();
+    return from;
 }
 
 static void on_exit_call(void)
 {
-    lt_exits_final("exit");
+    lt_exits_final("exit", exit_roots_from(LT_ENTRY_SP()));
 }
 
 static void on_quick_exit(void)
 {
-    lt_exits_final("quick_exit");
+    lt_exits_final("quick_exit", exit_roots_from(LT_ENTRY_SP()));
 }
 
 /* Another way out came first and its snapshot is written: the process ends the way that one
@@ -192,7 +243,10 @@ static void on_fatal(int sig, siginfo_t *info, void *uctx)
         if (take_final(me)) {
             /* A crash may come from a small or an exhausted stack: ours (one writer only:
              * take_final holds the others back, so only this thread is on it). */
-            struct fatal f = {reason, lt_modules_in_loader(lt_arch_pc(uctx))};
+            /* The roots in this thread: its stack from the interrupted stack pointer, less
+             * the red zone (the signal frame and this handler lie below it). */
+            struct fatal f = {reason, lt_modules_in_loader(lt_arch_pc(uctx)),
+                              lt_arch_sp(uctx) ? lt_arch_sp(uctx) - LT_ARCH_RED_ZONE : 0};
             lt_arch_call_on_stack(final_on_stack, &f, final_stack);
         } else if (atomic_load(&final_writer) != me) {
             be_second();
@@ -241,6 +295,8 @@ void lt_exits_init(void)
     if (!lt_opt.at_exit)
         return;
     lt_atfork(NULL, NULL, fork_child);
+    note_runner(0, (void *)exit);
+    note_runner(1, (void *)quick_exit);
     atexit(on_exit_call);
     at_quick_exit(on_quick_exit);
     final_stack = lt_mem_map_stack(FINAL_STACK_BYTES);

@@ -5,6 +5,8 @@
 #ifndef LT_EXITS_H
 #define LT_EXITS_H
 
+#include <stdint.h>
+
 /* Registers the handlers (from the library constructor). */
 void lt_exits_init(void);
 
@@ -13,6 +15,11 @@ void lt_exits_init(void);
  * shares its parent's memory) or leaktag itself was interrupted. Async-signal-safe: it
  * allocates nothing, waits a bounded time for a snapshot under way, and reads the
  * application's memory only through process_vm_readv. */
-void lt_exits_final(const char *reason);
+void lt_exits_final(const char *reason, uintptr_t app_sp);
+
+/* In an entry point into leaktag (always inlined into it): its caller's stack pointer at the
+ * call, where the application's frames begin. The verdict's roots in this thread start there:
+ * nothing of leaktag's own frames, and nothing below them. */
+#define LT_ENTRY_SP() ((uintptr_t)__builtin_frame_address(0) + 2 * sizeof(void *))
 
 #endif

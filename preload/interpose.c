@@ -351,13 +351,13 @@ LT_EXPORT int dlclose(void *handle)
 
 LT_EXPORT void _exit(int status)
 {
-    lt_exits_final("_exit");
+    lt_exits_final("_exit", LT_ENTRY_SP());
     lt_real_system()->_exit(status);
 }
 
 LT_EXPORT void _Exit(int status)
 {
-    lt_exits_final("_Exit");
+    lt_exits_final("_Exit", LT_ENTRY_SP());
     lt_real_system()->_Exit(status);
 }
 

@@ -182,6 +182,10 @@ void lt_thread_exiting(void)
 {
     struct lt_thread *self = lt_tls.self;
     if (self) {
+        uint64_t sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
+        if (self != &overflow_entry && self->stack_addr < sp &&
+            sp - self->stack_addr < self->stack_size && sp - self->stack_addr <= UINT32_MAX)
+            self->exit_sp_offset = (uint32_t)(sp - self->stack_addr);
         lt_enter();
         ended(self, true);
         lt_leave();
@@ -229,7 +233,7 @@ void lt_thread_note_stack(struct lt_thread *t)
         t->stack_size = size;
     }
     if (!pthread_attr_getguardsize(&attr, &guard))
-        t->guard_size = guard;
+        t->guard_size = guard <= UINT32_MAX ? (uint32_t)guard : UINT32_MAX;
     pthread_attr_destroy(&attr);
 }
 

@@ -70,7 +70,11 @@ struct lt_thread {
     uint32_t start_cs, exit_cs;
     uint64_t handle;        /* pthread_t */
     uint64_t start_routine; /* function the thread was started with */
-    uint64_t stack_addr, stack_size, guard_size;
+    uint64_t stack_addr, stack_size;
+    uint32_t guard_size;
+    uint32_t exit_sp_offset; /* its stack pointer on its way out, from stack_addr (0: not
+                                seen): glibc keeps the stack for a next thread, and what
+                                lies below is dead, no verdict's root */
     bool exit_seen; /* started by leaktag: its end is seen, not polled for */
     char name[16];
 } __attribute__((aligned(64)));
@@ -97,8 +101,10 @@ struct lt_tls {
     struct lt_thread *self; /* registry entry, created on the thread's first allocation */
     uint32_t guard;         /* non-zero inside leaktag: nothing is tracked */
     uintptr_t guard_frame;  /* frame of the function that took the guard from 0 */
-    uintptr_t roots_from;   /* leaktag_snapshot: below guard_frame, where it saved its
-                               caller's registers (the verdict's roots start here); 0 */
+    uintptr_t roots_from;   /* where the verdict's roots in this thread start: leaktag_snapshot
+                               below guard_frame, where it saved its caller's registers; a
+                               final snapshot where the way out entered leaktag, or the
+                               interrupted stack pointer less the red zone; 0 */
     int64_t sample_left;    /* sampled mode: bytes to allocate before the next sampled block */
     uint64_t rng;           /* sampled mode: this thread's random state */
     /* Non-zero while a block of this thread is in no table (realloc: from taking the old

@@ -706,6 +706,16 @@ static _Noreturn void copy_main(struct freeze *f)
     lt_mem_each_mapping(note_skip, &c);
     for (unsigned i = 0; i < f->nown; i++) /* leaktag's own writable segments */
         note_skip(f->own[i].lo, f->own[i].hi, &c);
+    /* An ended thread's stack, which glibc keeps for the next thread, below the stack pointer
+     * it left with: dead frames, no roots (valgrind's are none below a thread's last stack
+     * pointer either). A thread that runs on it now is stopped: its stack is taken from its
+     * own stack pointer, whatever is skipped. */
+    for (uint32_t i = 0, nt = lt_threads_count(); i < nt; i++) {
+        const struct lt_thread *t = lt_thread_get(i);
+        if (t && (atomic_load_explicit(&t->state, memory_order_relaxed) & LT_THREAD_EXITED) &&
+            t->exit_sp_offset && t->stack_size)
+            note_skip(t->stack_addr, t->stack_addr + t->exit_sp_offset, &c);
+    }
     /* sorted, for lt_reach_mapping */
     for (uint64_t i = 1; i < c.nskip; i++)
         for (uint64_t j = i; j > 0 && c.skip[j - 1].lo > c.skip[j].lo; j--) {
