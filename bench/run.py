@@ -393,8 +393,10 @@ def run_scan(args, lib):
                                       (worker.pid, ["--top", "1"] + grep),
                                       (worker.pid, ["--freeze", "--top", "0"]),
                                       (worker.pid, ["--freeze", "--top", "1"] + grep),
+                                      (worker.pid, ["--freeze", "--reach", "--top", "0"]),
                                       (core, ["--top", "0"]),
-                                      (core, ["--top", "1"] + grep)):
+                                      (core, ["--top", "1"] + grep),
+                                      (core, ["--reach", "--top", "0"])):
                     runs = [scan_usage(scan, [str(source), *extra]) for _ in range(args.runs)]
                     med = lambda i: statistics.median(r[i] for r in runs)
                     j = runs[-1][3]
@@ -417,30 +419,34 @@ def run_scan(args, lib):
 
 def scan_growth(args, scan):
     """How the scanner's time and memory grow with the heap: 1, 4 and 16 GiB of 256-byte
-    chunks (bench/heap_fill, no shim), as far as the machine's memory allows."""
+    chunks (bench/heap_fill, no shim), as far as the machine's memory allows; and the stop of
+    the verdict without the shim (--freeze --reach) on each."""
     fill = os.path.join(args.build, "bench", "heap_fill")
     with open("/proc/meminfo") as f:
         avail = int(re.search(r"MemAvailable:\s+(\d+)", f.read()).group(1)) << 10
     print(f"\nleaktag-scan by heap size: `bench/heap_fill MIB 256` (one chunk in ten freed again), "
           f"median of {args.runs} runs; peak memory through bench/peak_rss\n")
-    print("| heap | chunks in use | command | wall | CPU | peak memory |")
-    print("|---|---|---|---|---|---|")
+    print("| heap | chunks in use | command | wall | CPU | peak memory | target stopped |")
+    print("|---|---|---|---|---|---|---|")
     for gib in (1, 4, 16):
         if gib * (1 << 30) * 1.2 > avail:
-            print(f"| {gib} GiB | | not run: {avail / 2**30:.1f} GiB available | | | |")
+            print(f"| {gib} GiB | | not run: {avail / 2**30:.1f} GiB available | | | | |")
             continue
         proc = subprocess.Popen([fill, str(gib << 10), "256"], stdout=subprocess.PIPE, text=True)
         try:
             line = proc.stdout.readline()
             if not line.startswith("ready"):
                 sys.exit("heap_fill did not fill")
-            for extra in (["--top", "0"], ["--top", "1", "--grep", "[a-z]{4}"]):
+            for extra in (["--top", "0"], ["--top", "1", "--grep", "[a-z]{4}"],
+                          ["--freeze", "--reach", "--top", "0"]):
                 runs = [scan_usage(scan, [str(proc.pid), *extra]) for _ in range(args.runs)]
                 med = lambda i: statistics.median(r[i] for r in runs)
                 shown = " ".join(extra)
+                stopped = (f"{statistics.median(r[3]['stopped_seconds'] for r in runs):.2f} s"
+                           if "--freeze" in extra else "no")
                 print(f"| {gib} GiB | {runs[-1][3]['heap']['inuse_chunks']:,} | "
                       f"`leaktag-scan PID {shown}` | {med(0):.2f} s | {med(1):.2f} s | "
-                      f"{max(r[2] for r in runs):.1f} MB |")
+                      f"{max(r[2] for r in runs):.1f} MB | {stopped} |")
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait()
