@@ -598,6 +598,27 @@ static void live_read_regs(struct target *t, struct target_thread *th)
         th->sp = th->regs[sp_index];
 }
 
+/* Until tid stops for our interrupt. A signal that reaches it first stops it too (a
+ * signal-delivery stop): handed back with PTRACE_CONT, else detaching would drop it and the
+ * target would never see a signal sent to it during the scan. */
+static void wait_interrupted(int tid)
+{
+    for (;;) {
+        int status;
+        if (waitpid(tid, &status, __WALL) < 0) {
+            if (errno == EINTR)
+                continue;
+            return; /* it ended */
+        }
+        if (!WIFSTOPPED(status))
+            return;
+        if ((status >> 16) == PTRACE_EVENT_STOP)
+            return;
+        if (ptrace(PTRACE_CONT, tid, 0, (void *)(uintptr_t)WSTOPSIG(status)) < 0)
+            return;
+    }
+}
+
 int target_freeze(struct target *t, struct lts_error *err)
 {
     if (t->is_core)
@@ -632,11 +653,8 @@ int target_freeze(struct target *t, struct lts_error *err)
             }
             p->frozen[p->nfrozen++] = tid;
             fresh++;
-            if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0) {
-                int status;
-                while (waitpid(tid, &status, __WALL) < 0 && errno == EINTR) {
-                }
-            }
+            if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0)
+                wait_interrupted(tid);
         }
         closedir(d);
         if (fresh == 0)
