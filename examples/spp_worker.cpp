@@ -359,8 +359,16 @@ int main(int argc, char **argv)
            worker.handled, worker.answered, worker.invalid, worker.invalid_empty);
     if (hold) {
         fflush(stdout);
+        // The stop signals blocked but inside sigsuspend: one that comes between the test
+        // and the wait (a debugger or leaktag-scan --freeze letting the process go restarts
+        // the wait) would leave a pause() waiting for good.
+        sigset_t stops, others;
+        sigemptyset(&stops);
+        sigaddset(&stops, SIGTERM);
+        sigaddset(&stops, SIGINT);
+        sigprocmask(SIG_BLOCK, &stops, &others);
         while (!stop_requested)
-            pause();
+            sigsuspend(&others);
     }
     return 0;
 }
