@@ -12,12 +12,15 @@
  * their locks, reads its memory behind a fault handler, calls no malloc, writes the states
  * into the shared mapping and exits.
  *
- * Roots: each stopped thread's registers and its stack from the stack pointer (less the
- * red zone) to the end of that mapping (static TLS and the thread descriptor lie there), the
- * caller's stack above caller_sp, and every other readable, writable mapping except those
- * holding a block (heaps), leaktag's own memory and writable segments, devices and the
- * kernel's pages. A thread whose registers could not be read means no verdict, never a
- * verdict that missed roots.
+ * Roots, by reach.h's rules (the same as leaktag-scan's): each stopped thread's registers
+ * and its stack from the stack pointer (less the red zone) to the end of that mapping (static
+ * TLS and the thread descriptor lie there), the caller's stack above caller_sp (where the
+ * application entered leaktag: at exit, where the exit handlers began; after a crash, the
+ * interrupted stack pointer), and every other readable, writable mapping except those
+ * holding a block (heaps), leaktag's own memory and writable segments, an ended thread's
+ * cached stack below the stack pointer it left with, devices and the kernel's pages. A
+ * thread whose registers could not be read means no verdict, never a verdict that missed
+ * roots.
  *
  * Details. The verdict is taken by the thread that composes the snapshot: leaktag's files
  * thread on behalf of the thread that asked and waits (that one is not stopped, and its stack
