@@ -110,10 +110,15 @@ int main(int argc, char **argv)
         return 7 / zero; /* (1 / x is compiled into a comparison, no division) */
     if (!strcmp(how, "ill"))
         __builtin_trap();
-    static const struct { const char *name; int sig; } sent[] = {
-        {"term", SIGTERM}, {"int", SIGINT}, {"quit", SIGQUIT}, {"hup", SIGHUP}};
+    static const struct {
+        const char *name;
+        int sig;
+    } sent[] = {{"term", SIGTERM}, {"int", SIGINT}, {"quit", SIGQUIT}, {"hup", SIGHUP}};
     for (size_t i = 0; i < sizeof(sent) / sizeof(sent[0]); i++)
         if (!strcmp(how, sent[i].name)) {
+            /* its default action, whatever was inherited (a shell's background job ignores
+             * SIGQUIT, nohup SIGHUP: the program would wait here for good) */
+            signal(sent[i].sig, SIG_DFL);
             kill(getpid(), sent[i].sig);
             pause();
         }
