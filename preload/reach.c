@@ -263,8 +263,7 @@ static void add_root(struct lt_reach_roots *roots, uint32_t kind, int32_t tid, u
         lt_reach_root_range(roots->r, lo, hi, id);
 }
 
-void lt_reach_registers(struct lt_reach_roots *roots, int32_t tid, const uint64_t *words,
-                        size_t n)
+void lt_reach_registers(struct lt_reach_roots *roots, int32_t tid, const uint64_t *words, size_t n)
 {
     if (!roots->max_roots)
         return;

@@ -128,8 +128,7 @@ struct lt_reach_roots {
  * ([vvar], [vdso]), or [heap] (the allocator's: its blocks are followed from references). */
 bool lt_reach_mapping_may_root(const char *perms, const char *path);
 /* A thread's registers, each word a root. */
-void lt_reach_registers(struct lt_reach_roots *roots, int32_t tid, const uint64_t *words,
-                        size_t n);
+void lt_reach_registers(struct lt_reach_roots *roots, int32_t tid, const uint64_t *words, size_t n);
 /* The mapping [lo, hi), one lt_reach_mapping_may_root admits: the stacks in it from their
  * stack pointers, or if none is, the mapping less the allocator's and the skipped memory. */
 void lt_reach_mapping(struct lt_reach_roots *roots, uint64_t lo, uint64_t hi);

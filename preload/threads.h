@@ -75,7 +75,7 @@ struct lt_thread {
     uint32_t exit_sp_offset; /* its stack pointer on its way out, from stack_addr (0: not
                                 seen): glibc keeps the stack for a next thread, and what
                                 lies below is dead, no verdict's root */
-    bool exit_seen; /* started by leaktag: its end is seen, not polled for */
+    bool exit_seen;          /* started by leaktag: its end is seen, not polled for */
     char name[16];
 } __attribute__((aligned(64)));
 

@@ -106,7 +106,6 @@ struct stopped {
     struct user_regs_struct regs;
 };
 
-
 /* Everything the three tasks share, at the start of the shared mapping; the arrays follow. */
 struct freeze {
     /* set by the caller */
@@ -763,8 +762,7 @@ static _Noreturn void copy_main(struct freeze *f)
         const struct stopped *t = &f->thread[i];
         if (!t->stopped)
             continue;
-        lt_reach_registers(&c.roots, t->tid, (const uint64_t *)&t->regs,
-                           sizeof(t->regs) / 8);
+        lt_reach_registers(&c.roots, t->tid, (const uint64_t *)&t->regs, sizeof(t->regs) / 8);
         c.stacks[c.roots.nstacks++] = (struct lt_reach_stack){t->tid, thread_sp(t),
                                                               LT_ROOT_TYPE_STACK};
     }

@@ -951,8 +951,7 @@ static int each_inuse_chunk(struct window *win, uint64_t p, uint64_t size, bool 
     return 0;
 }
 
-uint64_t heap_each_inuse(struct target *t, const struct heap_census *c, heap_inuse_fn fn,
-                         void *ctx)
+uint64_t heap_each_inuse(struct target *t, const struct heap_census *c, heap_inuse_fn fn, void *ctx)
 {
     if (!c->glibc || !c->walk)
         return 0;

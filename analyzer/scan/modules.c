@@ -141,8 +141,8 @@ const char *modules_function(struct scan_modules *m, uint64_t addr)
     return n ? frames[n - 1].function : NULL;
 }
 
-bool modules_data(struct scan_modules *m, uint64_t addr, const char **module,
-                  const char **symbol, uint64_t *offset)
+bool modules_data(struct scan_modules *m, uint64_t addr, const char **module, const char **symbol,
+                  uint64_t *offset)
 {
     return m && sym_data(m->sym, addr, module, symbol, offset);
 }

@@ -19,8 +19,8 @@ struct scan_modules *modules_open(struct target *t, FILE *warn);
 const char *modules_function(struct scan_modules *m, uint64_t addr);
 /* The data addr is in: its module, and the global (*symbol, NULL when the symbol table does
  * not say) and the offset into it. False when no module holds addr. */
-bool modules_data(struct scan_modules *m, uint64_t addr, const char **module,
-                  const char **symbol, uint64_t *offset);
+bool modules_data(struct scan_modules *m, uint64_t addr, const char **module, const char **symbol,
+                  uint64_t *offset);
 void modules_close(struct scan_modules *m);
 
 #endif

@@ -115,8 +115,7 @@ static bool arena_pointer(void *ctx, uint64_t where, uint64_t value, size_t bloc
     bool in_libc = false;
     for (size_t i = 0; i < mk->nlibc && !in_libc; i++)
         in_libc = mk->libc[i].lo <= where && where < mk->libc[i].hi;
-    return in_libc && mk->r.size[block] >= 8 &&
-           value == mk->r.start[block] + mk->r.size[block] - 8;
+    return in_libc && mk->r.size[block] >= 8 && value == mk->r.start[block] + mk->r.size[block] - 8;
 }
 
 /* What reach.h's rules read of a mapping: its permissions, and a path as /proc/PID/maps
@@ -141,7 +140,7 @@ static void mark_roots(struct marking *mk, struct lt_reach_stack *stacks)
             lt_reach_registers(&mk->roots, th->tid, th->regs, th->nregs);
         if (th->sp)
             stacks[mk->roots.nstacks++] = (struct lt_reach_stack){th->tid, th->sp,
-                                                                   LT_ROOT_TYPE_STACK};
+                                                                  LT_ROOT_TYPE_STACK};
     }
     for (size_t i = 0; i < t->nmaps; i++) {
         const struct target_map *m = &t->maps[i];
@@ -308,8 +307,8 @@ static uint64_t frame_pc(struct target *t, int tid, uint64_t where)
     return th->nregs > 16 ? th->regs[16] : 0; /* rip */
 }
 
-#define FS_BASE 21           /* in x86-64's user_regs_struct */
-#define DESCRIPTOR 2304      /* glibc's struct pthread, about */
+#define FS_BASE 21            /* in x86-64's user_regs_struct */
+#define DESCRIPTOR 2304       /* glibc's struct pthread, about */
 #define STATIC_TLS (64 << 10) /* below the thread pointer, at most */
 
 /* Is the root word in a thread's static TLS (below its thread pointer, with no return
@@ -350,8 +349,7 @@ static int keep_chains(struct reachability *rc, struct target *t, const struct l
         for (size_t i = 0; i < rc->nclasses; i++) {
             struct reach_class *k = &rc->classes[i];
             uint64_t bytes = k->state[LT_VERDICT_REACHABLE].bytes;
-            if (!k->chain && bytes &&
-                (!best || bytes > best->state[LT_VERDICT_REACHABLE].bytes))
+            if (!k->chain && bytes && (!best || bytes > best->state[LT_VERDICT_REACHABLE].bytes))
                 best = k;
         }
         if (!best)
@@ -375,11 +373,12 @@ static int keep_chains(struct reachability *rc, struct target *t, const struct l
             ch->hops = len;
             for (size_t k = 0; k < len; k++) {
                 /* the first half, then the end: where it is held, and what it holds */
-                size_t keep = REACH_CHAIN_KEPT / 2;
-                size_t slot = len <= REACH_CHAIN_KEPT ? k
-                              : k < keep                ? k
-                              : k >= len - (REACH_CHAIN_KEPT - keep) ? keep + k - (len - (REACH_CHAIN_KEPT - keep))
-                                                                      : SIZE_MAX;
+                size_t head = REACH_CHAIN_KEPT / 2, tail = REACH_CHAIN_KEPT - head;
+                size_t slot = SIZE_MAX;
+                if (len <= REACH_CHAIN_KEPT || k < head)
+                    slot = k;
+                else if (k >= len - tail)
+                    slot = head + k - (len - tail);
                 if (slot == SIZE_MAX)
                     continue;
                 ch->chunk[slot] = r->start[path[k]];
@@ -400,18 +399,19 @@ int reachability_take(struct target *t, const struct heap_census *c, struct reac
     memset(out, 0, sizeof(*out));
     double start = target_now();
     if (!c->glibc) {
-        snprintf(out->why, sizeof(out->why), "the heap is not glibc's, whose chunks the verdict "
-                                             "reads: %.250s", c->why);
+        snprintf(out->why, sizeof(out->why),
+                 "the heap is not glibc's, whose chunks the verdict reads: %.250s", c->why);
         return 0;
     }
     if (t->pointer_bytes != 8) {
-        snprintf(out->why, sizeof(out->why), "the verdict reads 8-byte words: %s is a 32-bit "
-                                             "process", t->source);
+        snprintf(out->why, sizeof(out->why),
+                 "the verdict reads 8-byte words: %s is a 32-bit process", t->source);
         return 0;
     }
     if (!t->is_core && !t->priv->nfrozen) {
-        snprintf(out->why, sizeof(out->why), "a running process's heap changes under the mark "
-                                             "(--freeze stops it)");
+        snprintf(out->why, sizeof(out->why),
+                 "a running process's heap changes under the mark "
+                 "(--freeze stops it)");
         return 0;
     }
     struct blocks b = {.cap = c->inuse_chunks + c->mmapped_chunks + 1024};
@@ -522,11 +522,13 @@ static void root_words(char *buf, size_t size, struct target *t, struct scan_mod
     const char *name = th && th->name[0] ? th->name : "?";
     if (ch->tls_tid) {
         if (ch->from_tp >= 0)
-            snprintf(buf, size, "the thread descriptor of thread %s (tid %d), +0x%" PRIx64,
-                     name, ch->tls_tid, (uint64_t)ch->from_tp);
+            snprintf(buf, size, "the thread descriptor of thread %s (tid %d), +0x%" PRIx64, name,
+                     ch->tls_tid, (uint64_t)ch->from_tp);
         else
-            snprintf(buf, size, "the thread-local storage of thread %s (tid %d), %" PRId64
-                     " bytes below its thread pointer", name, ch->tls_tid, -ch->from_tp);
+            snprintf(buf, size,
+                     "the thread-local storage of thread %s (tid %d), %" PRId64
+                     " bytes below its thread pointer",
+                     name, ch->tls_tid, -ch->from_tp);
         return;
     }
     switch (root->kind) {
@@ -537,11 +539,11 @@ static void root_words(char *buf, size_t size, struct target *t, struct scan_mod
         const char *frame = modules_function(m, ch->frame_pc);
         uint64_t sp = th ? th->sp : root->lo;
         bool below = ch->root_word < sp; /* in the red zone the ABI leaves below it */
-        snprintf(buf, size, "the stack of thread %s (tid %d), %" PRIu64 " bytes %s its stack "
+        snprintf(buf, size,
+                 "the stack of thread %s (tid %d), %" PRIu64 " bytes %s its stack "
                  "pointer%s%s",
                  name, root->tid, below ? sp - ch->root_word : ch->root_word - sp,
-                 below ? "below" : "above", frame ? ", in the frame of " : "",
-                 frame ? frame : "");
+                 below ? "below" : "above", frame ? ", in the frame of " : "", frame ? frame : "");
         return;
     }
     default: {
@@ -592,8 +594,9 @@ int reachability_describe(struct reachability *rc, struct target *t, struct scan
                 snprintf(buf, sizeof(buf), "chunk 0x%" PRIx64 " (usable %" PRIu64 ") of this class",
                          ch->chunk[s], ch->usable[s]);
             else
-                snprintf(buf, sizeof(buf), "chunk 0x%" PRIx64 " (usable %" PRIu64 "), at +0x%" PRIx64,
-                         ch->chunk[s], ch->usable[s], ch->word[s] - ch->chunk[s]);
+                snprintf(buf, sizeof(buf),
+                         "chunk 0x%" PRIx64 " (usable %" PRIu64 "), at +0x%" PRIx64, ch->chunk[s],
+                         ch->usable[s], ch->word[s] - ch->chunk[s]);
             if (!(k->retained_by[k->nsteps++] = strdup(buf)))
                 return -1;
         }

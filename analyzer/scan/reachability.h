@@ -28,14 +28,14 @@ struct reach_count {
 /* One chain, as found while the target was still: the root and the chunks on the way. */
 struct reach_chain {
     struct lt_reach_root root;
-    uint64_t root_word;                  /* where the root's reference lies (0: a register) */
-    uint64_t frame_pc; /* a stack root: a code address in the frame holding it, or 0 */
-    int tls_tid;       /* the root word is in that thread's TLS or descriptor (0: not) */
-    int64_t from_tp;   /* and this far from its thread pointer */
-    uint64_t chunk[REACH_CHAIN_KEPT];    /* the first half and the last of them */
+    uint64_t root_word; /* where the root's reference lies (0: a register) */
+    uint64_t frame_pc;  /* a stack root: a code address in the frame holding it, or 0 */
+    int tls_tid;        /* the root word is in that thread's TLS or descriptor (0: not) */
+    int64_t from_tp;    /* and this far from its thread pointer */
+    uint64_t chunk[REACH_CHAIN_KEPT]; /* the first half and the last of them */
     uint64_t usable[REACH_CHAIN_KEPT];
-    uint64_t word[REACH_CHAIN_KEPT];     /* where in chunk[k] the reference to the next lies */
-    size_t nkept, hops;                  /* hops > nkept: links left out after nkept / 2 */
+    uint64_t word[REACH_CHAIN_KEPT]; /* where in chunk[k] the reference to the next lies */
+    size_t nkept, hops;              /* hops > nkept: links left out after nkept / 2 */
 };
 
 struct reach_class {
@@ -47,7 +47,7 @@ struct reach_class {
 };
 
 struct reachability {
-    bool taken;     /* false: `why` says why there is no verdict */
+    bool taken; /* false: `why` says why there is no verdict */
     char why[320];
     char caveat[320]; /* a verdict given, and what may make some of it wrong ("" none) */
     uint64_t blocks, roots, bytes_scanned;

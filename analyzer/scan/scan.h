@@ -21,8 +21,8 @@ struct scan_options {
     double interval;  /* --interval seconds, 0: one look */
     unsigned count;   /* --count looks */
     bool freeze;
-    bool reach; /* --reach: the verdict */
-    bool lost;  /* --lost: the content of lost chunks only */
+    bool reach;               /* --reach: the verdict */
+    bool lost;                /* --lost: the content of lost chunks only */
     const char *grep_pattern; /* --grep */
     struct content_regex *grep;
     size_t top;            /* --top size classes (and regions) shown with their content */

@@ -202,8 +202,8 @@ static void verdict(FILE *out, const struct scan *s)
         return;
     }
     fprintf(out, "<p>valgrind's categories over %s chunks from %s roots, %.3f s</p>\n",
-            units_count(n1, sizeof(n1), rc->blocks),
-            units_count(b1, sizeof(b1), rc->roots), rc->seconds);
+            units_count(n1, sizeof(n1), rc->blocks), units_count(b1, sizeof(b1), rc->roots),
+            rc->seconds);
     if (rc->caveat[0]) {
         fputs("<p class=why>", out);
         ctext(out, rc->caveat);
@@ -256,8 +256,7 @@ static void content(FILE *out, const struct scan *s, size_t index)
     if (c->usable)
         fprintf(out, "<h2>Size class %s B</h2><p>%s %schunks read, %s</p>\n",
                 units_count(n1, sizeof(n1), c->usable), units_count(n2, sizeof(n2), c->buffers),
-                s->opt->lost ? "lost " : "",
-                units_bytes(b1, sizeof(b1), (int64_t)c->bytes));
+                s->opt->lost ? "lost " : "", units_bytes(b1, sizeof(b1), (int64_t)c->bytes));
     else
         fprintf(out, "<h2>Region %#" PRIx64 "-%#" PRIx64 "</h2><p>%s read</p>\n", c->start, c->end,
                 units_bytes(b1, sizeof(b1), (int64_t)c->bytes));

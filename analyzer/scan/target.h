@@ -39,13 +39,13 @@ struct target_map {
 
 struct target_thread {
     int tid;
-    char name[32];           /* "" when unknown (a core keeps only the process's name) */
-    uint64_t sp;             /* its stack pointer, 0 when unknown (running at the moment) */
-    size_t map;              /* its stack's mapping, SIZE_MAX when not found */
-    uint64_t stack_reserved; /* that mapping and the guard below it */
-    uint64_t tcb;            /* its struct pthread (tcb.c), 0 when not found */
-    uint64_t start_routine;  /* the function pthread_create ran, 0 when unknown */
-    const char *start_name;  /* that function's name (tcb.c), or NULL */
+    char name[32];              /* "" when unknown (a core keeps only the process's name) */
+    uint64_t sp;                /* its stack pointer, 0 when unknown (running at the moment) */
+    size_t map;                 /* its stack's mapping, SIZE_MAX when not found */
+    uint64_t stack_reserved;    /* that mapping and the guard below it */
+    uint64_t tcb;               /* its struct pthread (tcb.c), 0 when not found */
+    uint64_t start_routine;     /* the function pthread_create ran, 0 when unknown */
+    const char *start_name;     /* that function's name (tcb.c), or NULL */
     uint64_t regs[TARGET_REGS]; /* its general registers (a core's NT_PRSTATUS, or ptrace's
                                    under --freeze), each widened to 64 bits */
     unsigned nregs;             /* 0: not known */

@@ -26,12 +26,30 @@
 
 #define NOIPA static __attribute__((noipa))
 
-NOIPA void *site_far(size_t n) { return malloc(n); }
-NOIPA void *site_dropped(size_t n) { return malloc(n); }
-NOIPA void *site_exited_local(size_t n) { return malloc(n); }
-NOIPA void *site_exited_alloca(size_t n) { return malloc(n); }
-NOIPA void *site_exited_tls(size_t n) { return malloc(n); }
-NOIPA void *site_named(size_t n) { return malloc(n); }
+NOIPA void *site_far(size_t n)
+{
+    return malloc(n);
+}
+NOIPA void *site_dropped(size_t n)
+{
+    return malloc(n);
+}
+NOIPA void *site_exited_local(size_t n)
+{
+    return malloc(n);
+}
+NOIPA void *site_exited_alloca(size_t n)
+{
+    return malloc(n);
+}
+NOIPA void *site_exited_tls(size_t n)
+{
+    return malloc(n);
+}
+NOIPA void *site_named(size_t n)
+{
+    return malloc(n);
+}
 
 /* where bury left it: the address of a stack slot, not of the block */
 static void *volatile *volatile far_slot;
@@ -40,7 +58,10 @@ static void *volatile *volatile far_slot;
 static __thread void *volatile tls_ptr;
 
 /* a use of the slot, so that the store to it is kept */
-NOIPA void keep(void *volatile *slot) { (void)slot; }
+NOIPA void keep(void *volatile *slot)
+{
+    (void)slot;
+}
 
 NOIPA void bury(size_t words)
 {

@@ -46,9 +46,27 @@
  * big ones: a whole number of pages less 24 (glibc maps size + 8 rounded up to a page and
  * keeps 16 of it), above the 128 KiB mmap threshold. Counts differ from case to case. */
 enum {
-    CACHE, KEPT_HEAD, KEPT_CHILD, THREAD_STACK, TLS, MAPPED, INTERIOR, BEHIND_INTERIOR, LOST,
-    LOST_HEAD, LOST_CHILD, CYCLE, LOST_POINTS_INSIDE, POINTED_INSIDE, FREED, BIG_KEPT,
-    BIG_KEPT_CHILD, BIG_LOST, BIG_LOST_CHILD, ARENA_LOST, NCASES
+    CACHE,
+    KEPT_HEAD,
+    KEPT_CHILD,
+    THREAD_STACK,
+    TLS,
+    MAPPED,
+    INTERIOR,
+    BEHIND_INTERIOR,
+    LOST,
+    LOST_HEAD,
+    LOST_CHILD,
+    CYCLE,
+    LOST_POINTS_INSIDE,
+    POINTED_INSIDE,
+    FREED,
+    BIG_KEPT,
+    BIG_KEPT_CHILD,
+    BIG_LOST,
+    BIG_LOST_CHILD,
+    ARENA_LOST,
+    NCASES
 };
 
 #define CYCLES 2
@@ -70,14 +88,14 @@ static struct design {
     [MAPPED] = {"mapped", "reachable", 2184, 11},            /* an anonymous mmap */
     [INTERIOR] = {"interior", "possibly_lost", 2456, 4},     /* g_interior[]: +40 only */
     [BEHIND_INTERIOR] = {"behind_interior", "possibly_lost", 2520, 8}, /* 2 per interior */
-    [LOST] = {"lost", "definitely_lost", 2696, 6},           /* nothing points at them */
-    [LOST_HEAD] = {"lost_head", "definitely_lost", 2904, 3}, /* lists no one points to */
-    [LOST_CHILD] = {"lost_child", "indirectly_lost", 1208, 15}, /* 5 behind each */
-    [CYCLE] = {"cycle", "definitely_lost+indirectly_lost", 2968, CYCLES * CYCLE_LEN},
+    [LOST] = {"lost", "definitely_lost", 2696, 6},                     /* nothing points at them */
+    [LOST_HEAD] = {"lost_head", "definitely_lost", 2904, 3},           /* lists no one points to */
+    [LOST_CHILD] = {"lost_child", "indirectly_lost", 1208, 15},        /* 5 behind each */
+    [CYCLE] = {"cycle", "definitely_lost+indirectly_lost", 2968, CYCLES *CYCLE_LEN},
     [LOST_POINTS_INSIDE] = {"lost_points_inside", "definitely_lost", 2776, 7},
     [POINTED_INSIDE] = {"pointed_inside", "indirectly_lost", 2840, 7}, /* +40 from a lost */
-    [FREED] = {"freed", "freed", 120, 9},                    /* 7 to the tcache, 2 fastbin */
-    [BIG_KEPT] = {"big_kept", "reachable", 53 * 4096 - 24, 2},   /* g_big[] */
+    [FREED] = {"freed", "freed", 120, 9},                      /* 7 to the tcache, 2 fastbin */
+    [BIG_KEPT] = {"big_kept", "reachable", 53 * 4096 - 24, 2}, /* g_big[] */
     [BIG_KEPT_CHILD] = {"big_kept_child", "reachable", 1928, 2 * BIG_CHILDREN},
     [BIG_LOST] = {"big_lost", "definitely_lost", 57 * 4096 - 24, 3},
     [BIG_LOST_CHILD] = {"big_lost_child", "indirectly_lost", 2056, 3 * BIG_CHILDREN},
@@ -116,7 +134,11 @@ static NOINLINE void *block(int c)
 }
 
 /* One call site per case, so that each of valgrind's loss records is one case (one size). */
-#define SITE(fn, c) static NOINLINE void *fn(void) { return block(c); }
+#define SITE(fn, c)                \
+    static NOINLINE void *fn(void) \
+    {                              \
+        return block(c);           \
+    }
 SITE(site_cache, CACHE)
 SITE(site_kept_head, KEPT_HEAD)
 SITE(site_kept_child, KEPT_CHILD)
@@ -149,9 +171,9 @@ static NOINLINE void scrub(void)
                      "xor %%esi, %%esi\n\txor %%edi, %%edi\n\txor %%r8d, %%r8d\n\t"
                      "xor %%r9d, %%r9d\n\txor %%r10d, %%r10d\n\txor %%r11d, %%r11d\n\t"
                      "pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\tpxor %%xmm2, %%xmm2\n\t"
-                     "pxor %%xmm3, %%xmm3\n\tpxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5"
-                     ::: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "xmm0",
-                     "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "memory");
+                     "pxor %%xmm3, %%xmm3\n\tpxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5" ::
+                         : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "xmm0",
+                           "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "memory");
 #endif
 }
 
@@ -236,8 +258,7 @@ static NOINLINE void run(void)
     for (int i = 0; i < 2; i++)
         g_lists[i] = list(site_kept_head, site_kept_child, 5);
 
-    mapped_roots = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                        -1, 0);
+    mapped_roots = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mapped_roots == MAP_FAILED)
         _exit(1);
     for (int i = 0; i < 11; i++)
@@ -293,8 +314,8 @@ static NOINLINE void print_design(void)
         n += snprintf(design_line + n, sizeof(design_line) - n,
                       "%s{\"case\":\"%s\",\"size\":%zu,\"usable\":%zu,\"count\":%d,"
                       "\"mmapped\":%d,\"kind\":\"%s\"}",
-                      c ? "," : "", cases[c].name, cases[c].size, cases[c].usable,
-                      cases[c].count, cases[c].mmapped, cases[c].kind);
+                      c ? "," : "", cases[c].name, cases[c].size, cases[c].usable, cases[c].count,
+                      cases[c].mmapped, cases[c].kind);
     n += snprintf(design_line + n, sizeof(design_line) - n, "]\nready\n");
     if (n >= sizeof(design_line) || write(1, design_line, n) != (ssize_t)n)
         _exit(1);

@@ -61,9 +61,16 @@ static void make_blocks(size_t n, const size_t *words)
 static struct lt_reach mark(lt_reach_read_fn *read)
 {
     struct lt_reach r = {
-        .n = count, .start = starts, .size = sizes, .read = read ? read : read_self,
-        .state = state, .via = via, .via_addr = via_addr,
-        .index_page = index_page, .index_first = index_first, .stack = stack,
+        .n = count,
+        .start = starts,
+        .size = sizes,
+        .read = read ? read : read_self,
+        .state = state,
+        .via = via,
+        .via_addr = via_addr,
+        .index_page = index_page,
+        .index_first = index_first,
+        .stack = stack,
     };
     size_t slots = lt_reach_index_slots(starts, sizes, count);
     assert_true(slots <= sizeof(index_page) / sizeof(index_page[0]));
@@ -74,26 +81,31 @@ static struct lt_reach mark(lt_reach_read_fn *read)
     return r;
 }
 
-enum { L = LT_VERDICT_DEFINITELY_LOST, I = LT_VERDICT_INDIRECTLY_LOST, P = LT_VERDICT_POSSIBLY_LOST, R = LT_VERDICT_REACHABLE };
+enum {
+    L = LT_VERDICT_DEFINITELY_LOST,
+    I = LT_VERDICT_INDIRECTLY_LOST,
+    P = LT_VERDICT_POSSIBLY_LOST,
+    R = LT_VERDICT_REACHABLE
+};
 
 static void categories(void **unused)
 {
     (void)unused;
     make_blocks(16, NULL);
-    roots[0] = (uint64_t)block(0);         /* 0 -> 1 -> 2: reachable */
+    roots[0] = (uint64_t)block(0); /* 0 -> 1 -> 2: reachable */
     block(0)[3] = (uint64_t)block(1);
     block(1)[0] = (uint64_t)block(2);
-    roots[1] = (uint64_t)block(3) + 16;    /* interior: 3 possible, and 4 through it */
+    roots[1] = (uint64_t)block(3) + 16; /* interior: 3 possible, and 4 through it */
     block(3)[5] = (uint64_t)block(4);
-    block(5)[0] = (uint64_t)block(6);      /* 5 -> 6 -> 7 unreached: 5 lost, 6, 7 indirect */
+    block(5)[0] = (uint64_t)block(6); /* 5 -> 6 -> 7 unreached: 5 lost, 6, 7 indirect */
     block(6)[7] = (uint64_t)block(7) + 40;
-    block(8)[1] = (uint64_t)block(9);      /* cycle 8 <-> 9: 8 (lower) lost, 9 indirect */
+    block(8)[1] = (uint64_t)block(9); /* cycle 8 <-> 9: 8 (lower) lost, 9 indirect */
     block(9)[1] = (uint64_t)block(8);
     roots[2] = (uint64_t)block(10) ^ (1ull << 40); /* hidden: 10 lost */
-    roots[3] = (uint64_t)block(11) + 64;   /* one past the end: 11 lost */
-    block(12)[2] = (uint64_t)block(13);    /* 12 heads 13, then 14 claims 12: 14 lost */
+    roots[3] = (uint64_t)block(11) + 64;           /* one past the end: 11 lost */
+    block(12)[2] = (uint64_t)block(13);            /* 12 heads 13, then 14 claims 12: 14 lost */
     block(14)[0] = (uint64_t)block(12);
-    roots[4] = (uint64_t)block(15) + 8;    /* interior, then a definite start pointer */
+    roots[4] = (uint64_t)block(15) + 8; /* interior, then a definite start pointer */
     block(2)[4] = (uint64_t)block(15);
     struct lt_reach r = mark(NULL);
     const uint8_t want[16] = {R, R, R, P, P, L, I, I, L, I, L, L, I, I, L, R};
@@ -169,9 +181,7 @@ static uint8_t edges[MAX + 1][MAX];
 static uint64_t random_reference(size_t to, uint8_t *kind)
 {
     switch (next_random() % 5) {
-    case 0:
-        *kind = 0;
-        return (uint64_t)block(to) ^ (1ull << 40); /* hidden */
+    case 0: *kind = 0; return (uint64_t)block(to) ^ (1ull << 40); /* hidden */
     case 1:
     case 2:
         if (sizes[to] > 8) {
@@ -179,9 +189,7 @@ static uint64_t random_reference(size_t to, uint8_t *kind)
             return starts[to] + 8 * (1 + next_random() % (sizes[to] / 8 - 1));
         }
         /* fallthrough */
-    default:
-        *kind = 1;
-        return starts[to];
+    default: *kind = 1; return starts[to];
     }
 }
 
@@ -272,8 +280,8 @@ static void random_graphs_match_the_definition(void **unused)
         expected(n, want);
         for (size_t i = 0; i < n; i++) {
             if (state[i] != want[i])
-                fail_msg("round %d, block %zu of %zu: state %u, want %u", round, i, n,
-                         state[i], want[i]);
+                fail_msg("round %d, block %zu of %zu: state %u, want %u", round, i, n, state[i],
+                         want[i]);
             tally[state[i]]++;
             /* via leads back to a root (reached) or to a head (lost) without a cycle */
             uint32_t at = (uint32_t)i;
@@ -382,26 +390,33 @@ static void fake_begin(size_t n, const uint64_t *extra_start, const uint64_t *ex
         sizes[n + i] = extra_size[i];
     }
     fr = (struct lt_reach){
-        .n = count, .start = starts, .size = sizes, .read = read_fake,
-        .state = state, .via = via, .via_addr = via_addr,
-        .index_page = index_page, .index_first = index_first, .stack = stack,
+        .n = count,
+        .start = starts,
+        .size = sizes,
+        .read = read_fake,
+        .state = state,
+        .via = via,
+        .via_addr = via_addr,
+        .index_page = index_page,
+        .index_first = index_first,
+        .stack = stack,
     };
     size_t slots = lt_reach_index_slots(starts, sizes, count);
     assert_true(slots <= sizeof(index_page) / sizeof(index_page[0]));
     fr.index_mask = slots - 1;
     lt_reach_begin(&fr);
     memset(root_list, 0xee, sizeof(root_list));
-    rs = (struct lt_reach_roots){.r = &fr, .glibc = glibc, .roots = root_list,
-                                 .max_roots = max_roots};
+    rs = (struct lt_reach_roots){
+        .r = &fr, .glibc = glibc, .roots = root_list, .max_roots = max_roots};
 }
 
 static void assert_root(uint32_t id, uint32_t kind, int32_t tid, uint64_t lo, uint64_t hi)
 {
     const struct lt_reach_root *r = &root_list[id];
     if (r->kind != kind || r->tid != tid || r->lo != lo || r->hi != hi)
-        fail_msg("root %u: kind %u tid %d [%#llx, %#llx), want kind %u tid %d [%#llx, %#llx)",
-                 id, r->kind, r->tid, (unsigned long long)r->lo, (unsigned long long)r->hi,
-                 kind, tid, (unsigned long long)lo, (unsigned long long)hi);
+        fail_msg("root %u: kind %u tid %d [%#llx, %#llx), want kind %u tid %d [%#llx, %#llx)", id,
+                 r->kind, r->tid, (unsigned long long)r->lo, (unsigned long long)r->hi, kind, tid,
+                 (unsigned long long)lo, (unsigned long long)hi);
 }
 
 static void assert_states(const uint8_t *want, size_t n)
@@ -495,11 +510,11 @@ static void mapping_blocks(void **unused)
     /* blocks 0..4 at FB; 5: in d's second page; 6: across d2's start */
     const uint64_t xs[2] = {d + 0x1100, d2 - 0x10}, xz[2] = {0x100, 0x20};
     fake_begin(5, xs, xz, 2, false, 8);
-    fake_put(d + 0x1800, FB(0));  /* the block's page, outside the block: not a root */
-    fake_put(d + 0x2008, FB(1));  /* the next page: a root */
-    fake_put(d + 0x0ff8, FB(2));  /* the page before: a root */
-    fake_put(d + 0x1100, FB(3));  /* inside block 5, which nothing reaches */
-    fake_put(d2 + 0x0ff8, FB(4)); /* the page block 6 ends in: not a root */
+    fake_put(d + 0x1800, FB(0));      /* the block's page, outside the block: not a root */
+    fake_put(d + 0x2008, FB(1));      /* the next page: a root */
+    fake_put(d + 0x0ff8, FB(2));      /* the page before: a root */
+    fake_put(d + 0x1100, FB(3));      /* inside block 5, which nothing reaches */
+    fake_put(d2 + 0x0ff8, FB(4));     /* the page block 6 ends in: not a root */
     fake_put(d2 + 0x1000, FB(4) + 8); /* past it: an interior pointer from a root */
     lt_reach_mapping(&rs, d, d + 0x4000);
     lt_reach_mapping(&rs, d2, d2 + 0x2000);
@@ -555,7 +570,7 @@ static void glibc_heap(uint64_t header, bool glibc, bool whole_heap)
     /* two chunks of the heap, on its third and fourth pages */
     const uint64_t xs[2] = {h + 0x2010, h + 0x3010}, xz[2] = {0x28, 0x28};
     fake_begin(3, xs, xz, 2, glibc, 8);
-    fake_put(h + 0x2008, header);           /* the chunks' size words */
+    fake_put(h + 0x2008, header); /* the chunks' size words */
     fake_put(h + 0x3008, header);
     fake_put(h + 0x5000, FB(0));            /* the heap, past both chunks' pages */
     fake_put(h - 0x1000 + 8, FB(1));        /* before the heap */
@@ -578,9 +593,9 @@ static void glibc_heap(uint64_t header, bool glibc, bool whole_heap)
 static void mapping_glibc_heap(void **unused)
 {
     (void)unused;
-    glibc_heap(0x30 | 4 | 1, true, true);  /* NON_MAIN_ARENA | PREV_INUSE: the whole heap */
-    glibc_heap(0x30 | 4 | 2, true, false); /* and IS_MMAPPED: its pages only */
-    glibc_heap(0x30 | 1, true, false);     /* the main arena's: its pages only */
+    glibc_heap(0x30 | 4 | 1, true, true);   /* NON_MAIN_ARENA | PREV_INUSE: the whole heap */
+    glibc_heap(0x30 | 4 | 2, true, false);  /* and IS_MMAPPED: its pages only */
+    glibc_heap(0x30 | 1, true, false);      /* the main arena's: its pages only */
     glibc_heap(0x30 | 4 | 1, false, false); /* blocks not glibc's: headers not read */
 }
 
@@ -644,10 +659,10 @@ static void chain(void **unused)
     fake_put(g + 0x10, FB(0));
     fake_put(FB(0) + 8, FB(1));
     fake_put(FB(1) + 16, FB(2));
-    fake_put(FB(2), FB(0)); /* back to the first: no loop in the chain */
-    fake_put(g + 0x18, FB(3) + 8); /* 3: possibly lost, reached all the same */
-    fake_put(FB(4), FB(5));        /* 4 lost, 5 indirectly */
-    lt_reach_root_range(&fr, g, g + 0x100, 0); /* root 0 ... */
+    fake_put(FB(2), FB(0));                            /* back to the first: no loop in the chain */
+    fake_put(g + 0x18, FB(3) + 8);                     /* 3: possibly lost, reached all the same */
+    fake_put(FB(4), FB(5));                            /* 4 lost, 5 indirectly */
+    lt_reach_root_range(&fr, g, g + 0x100, 0);         /* root 0 ... */
     lt_reach_root_range(&fr, g + 0x100, g + 0x200, 5); /* ... and 5, both of g */
     lt_reach_end(&fr);
     assert_states((const uint8_t[]){R, R, R, P, L, I}, 6);
@@ -694,18 +709,12 @@ static void chain(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(categories),
-        cmocka_unit_test(zero_size_blocks),
-        cmocka_unit_test(unreadable_memory),
-        cmocka_unit_test(random_graphs_match_the_definition),
-        cmocka_unit_test(mapping_may_root),
-        cmocka_unit_test(mapping_stack),
-        cmocka_unit_test(mapping_blocks),
-        cmocka_unit_test(mapping_skip),
-        cmocka_unit_test(mapping_glibc_heap),
-        cmocka_unit_test(roots_clamped),
-        cmocka_unit_test(registers),
-        cmocka_unit_test(chain),
+        cmocka_unit_test(categories),         cmocka_unit_test(zero_size_blocks),
+        cmocka_unit_test(unreadable_memory),  cmocka_unit_test(random_graphs_match_the_definition),
+        cmocka_unit_test(mapping_may_root),   cmocka_unit_test(mapping_stack),
+        cmocka_unit_test(mapping_blocks),     cmocka_unit_test(mapping_skip),
+        cmocka_unit_test(mapping_glibc_heap), cmocka_unit_test(roots_clamped),
+        cmocka_unit_test(registers),          cmocka_unit_test(chain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

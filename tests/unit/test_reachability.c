@@ -558,12 +558,12 @@ static void test_long_chain(void **state)
 static void test_ranked(void **state)
 {
     (void)state;
-    struct reach_class k[5] = {{.usable = 24}, {.usable = 40}, {.usable = 56}, {.usable = 72},
-                               {.usable = 88}};
-    k[0].state[LT_VERDICT_REACHABLE].bytes = 9000;       /* reachable only, the most */
-    k[1].state[LT_VERDICT_POSSIBLY_LOST].bytes = 10;     /* possibly lost, a little */
-    k[2].state[LT_VERDICT_INDIRECTLY_LOST].bytes = 100;  /* lost: indirectly ... */
-    k[3].state[LT_VERDICT_DEFINITELY_LOST].bytes = 60;   /* ... and definitely, together */
+    struct reach_class k[5] = {
+        {.usable = 24}, {.usable = 40}, {.usable = 56}, {.usable = 72}, {.usable = 88}};
+    k[0].state[LT_VERDICT_REACHABLE].bytes = 9000;      /* reachable only, the most */
+    k[1].state[LT_VERDICT_POSSIBLY_LOST].bytes = 10;    /* possibly lost, a little */
+    k[2].state[LT_VERDICT_INDIRECTLY_LOST].bytes = 100; /* lost: indirectly ... */
+    k[3].state[LT_VERDICT_DEFINITELY_LOST].bytes = 60;  /* ... and definitely, together */
     k[3].state[LT_VERDICT_INDIRECTLY_LOST].bytes = 60;
     k[4].state[LT_VERDICT_REACHABLE].bytes = 50;
     struct reachability rc = {.taken = true, .classes = k, .nclasses = 5};
