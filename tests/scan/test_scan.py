@@ -284,6 +284,25 @@ class LostRequests(unittest.TestCase):
         core = gcore(self.worker.pid, self.dir)
         self.check_verdict(scan_json(core, "--lost", "--grep", r"channelid=\d*", "--top", "1"))
 
+    @unittest.skipUnless(CHROMIUM, "chromium is not installed: tests/run.sh installs it")
+    def test_html(self):
+        page = os.path.join(self.dir, "verdict.html")
+        scan(self.worker.pid, "--lost", "--freeze", "--top", "1", "--format", "html", "--output",
+             page)
+        res = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                              "--dump-dom", "file://" + page], capture_output=True, text=True,
+                             timeout=120)
+        body = re.search(r'<table id="?reachability"?>(.*?)</table>', res.stdout, re.S).group(1)
+        rows = [[c.strip() for c in re.sub(r"<[^>]+>", "|", r).split("|") if c.strip()]
+                for r in re.findall(r"<tr>(.*?)</tr>", body, re.S)][1:]
+        # "all", then the class with most lost bytes: the requests, leaked and kept
+        self.assertEqual(rows[0][0], "all")
+        self.assertEqual(len(rows[1]), 3, rows[1])  # no indirectly or possibly lost
+        self.assertRegex(rows[1][1], rf" in {self.leaked:,}$")
+        self.assertRegex(rows[1][2], rf" in {self.KEEP}$")
+        chain = re.findall(r"<li>(.*?)</li>", res.stdout)
+        self.assertIn("global g_recent_requests+0x0 (spp_worker)", chain)
+
     def test_needs_freeze(self):
         for option in ("--reach", "--lost"):
             res = scan(self.worker.pid, option, check=False)
