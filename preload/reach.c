@@ -37,11 +37,13 @@ size_t lt_reach_index_slots(const uint64_t *start, const uint64_t *size, size_t 
     for (size_t i = 0; i < n; i++) {
         uint64_t first = start[i] >> PAGE_SHIFT;
         uint64_t end = (start[i] + (size[i] ? size[i] : 1) - 1) >> PAGE_SHIFT;
+        if (end < first) /* a block past the end of the space (a damaged core) */
+            end = first;
         pages += end - first + 1 - (first == last);
         last = end;
     }
     size_t slots = 16;
-    while (slots < 2 * pages)
+    while (slots < 2 * pages && slots < ((size_t)1 << 40)) /* (a count no caller can have) */
         slots <<= 1;
     return slots;
 }
@@ -59,6 +61,8 @@ static void build_index(struct lt_reach *r)
     for (size_t i = 0; i < r->n; i++) {
         uint64_t first = r->start[i] >> PAGE_SHIFT;
         uint64_t last = (block_end(r, i) - 1) >> PAGE_SHIFT;
+        if (last < first) /* as lt_reach_index_slots counts it */
+            last = first;
         for (uint64_t page = first; page <= last; page++) {
             size_t slot = page_hash(page) & r->index_mask;
             while (r->index_page[slot] && r->index_page[slot] != page + 1)
@@ -146,7 +150,8 @@ static void scan(struct lt_reach *r, uint64_t lo, uint64_t hi, uint32_t from, bo
 {
     uint64_t buf[CHUNK / WORD];
     uint64_t at = (lo + WORD - 1) & ~(uint64_t)(WORD - 1);
-    while (at + WORD <= hi) {
+    /* (written so that nothing wraps: a core may hold a range at the top of the space) */
+    while (at >= lo && at < hi && hi - at >= WORD) {
         size_t want = hi - at < CHUNK ? (size_t)((hi - at) & ~(uint64_t)(WORD - 1)) : CHUNK;
         size_t got = r->read(r->read_ctx, at, buf, want) & ~(size_t)(WORD - 1);
         r->bytes_scanned += got;
@@ -160,8 +165,11 @@ static void scan(struct lt_reach *r, uint64_t lo, uint64_t hi, uint32_t from, bo
                 refer(r, buf[k], at + k * WORD, from, definite);
         }
         if (got < want) {
-            /* unreadable from here: skip to the next page */
-            at = ((at + got) | ((1u << PAGE_SHIFT) - 1)) + 1;
+            /* unreadable from here: skip to the next page (none past the last) */
+            uint64_t next = ((at + got) | ((1u << PAGE_SHIFT) - 1)) + 1;
+            if (next <= at)
+                break;
+            at = next;
             continue;
         }
         at += got;
@@ -314,7 +322,7 @@ void lt_reach_mapping(struct lt_reach_roots *roots, uint64_t lo, uint64_t hi)
         stack = true;
         uint64_t from = s->sp;
         if (s->kind == LT_ROOT_TYPE_STACK)
-            from = s->sp - RED_ZONE > lo ? s->sp - RED_ZONE : lo;
+            from = s->sp - lo > RED_ZONE ? s->sp - RED_ZONE : lo;
         add_root(roots, s->kind, s->tid, from, hi);
     }
     if (stack)

@@ -181,6 +181,13 @@ static int fill(struct target *t, const char *path, const char *exe, struct lts_
         const struct elfhdr_segment *seg = &h.segments[i];
         uint64_t type = seg->type, flags = seg->flags, offset = seg->offset, vaddr = seg->vaddr;
         uint64_t filesz = seg->filesz, memsz = seg->memsz;
+        if (type == PT_LOAD && vaddr + memsz < vaddr) {
+            lts_fail(err,
+                     "%s: damaged core file: the memory at 0x%" PRIx64 " runs past the end "
+                     "of the address space",
+                     path, vaddr);
+            goto out;
+        }
         if ((type == PT_LOAD || type == PT_NOTE) && offset + filesz > (uint64_t)st.st_size) {
             if (type == PT_LOAD)
                 lts_fail(err,

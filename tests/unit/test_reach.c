@@ -706,6 +706,40 @@ static void chain(void **unused)
     fake_reset();
 }
 
+/* ---- a damaged core's ranges at the top of the address space ---------------------------- */
+
+static size_t read_zeros(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+    (void)ctx, (void)addr;
+    memset(buf, 0, len);
+    return len;
+}
+
+static size_t read_none(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+    (void)ctx, (void)addr, (void)buf, (void)len;
+    return 0;
+}
+
+/* A range that ends in the last word of the space, readable or not, is scanned to its end
+ * and no further (the loop's end once wrapped to 0 and never came); a block there is
+ * counted on its first page. */
+static void top_of_the_space(void **unused)
+{
+    (void)unused;
+    make_blocks(1, NULL);
+    struct lt_reach r = mark(read_zeros);
+    r.bytes_scanned = 0;
+    lt_reach_root_range(&r, 0xffffffffffffe000ull, 0xfffffffffffffffcull, 0);
+    assert_int_equal(r.bytes_scanned, 0x1ff8);
+    r.read = read_none;
+    lt_reach_root_range(&r, 0xffffffffffffe000ull, 0xffffffffffffffffull, 0);
+    assert_int_equal(r.bytes_scanned, 0x1ff8);
+
+    uint64_t start = 0xfffffffffffff000ull, size = 0x2000; /* past the end */
+    assert_int_equal(lt_reach_index_slots(&start, &size, 1), 16);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -715,6 +749,7 @@ int main(void)
         cmocka_unit_test(mapping_blocks),     cmocka_unit_test(mapping_skip),
         cmocka_unit_test(mapping_glibc_heap), cmocka_unit_test(roots_clamped),
         cmocka_unit_test(registers),          cmocka_unit_test(chain),
+        cmocka_unit_test(top_of_the_space),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
