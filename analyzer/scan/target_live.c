@@ -598,25 +598,46 @@ static void live_read_regs(struct target *t, struct target_thread *th)
         th->sp = th->regs[sp_index];
 }
 
-/* Until tid stops for our interrupt. A signal that reaches it first stops it too (a
- * signal-delivery stop): handed back with PTRACE_CONT, else detaching would drop it and the
- * target would never see a signal sent to it during the scan. */
-static void wait_interrupted(int tid)
+/* Until tid stops for our interrupt, 3 s at most (a thread in an uninterruptible sleep stops
+ * only when it leaves it: the scan gives up rather than hold the process). A signal that
+ * reaches it first stops it too (a signal-delivery stop): handed back with PTRACE_CONT, else
+ * detaching would drop it and the target never see a signal sent to it during the scan.
+ * False only on the timeout. */
+static bool wait_interrupted(int tid)
 {
+    double deadline = target_now() + 3;
     for (;;) {
         int status;
-        if (waitpid(tid, &status, __WALL) < 0) {
+        pid_t got = waitpid(tid, &status, __WALL | WNOHANG);
+        if (got < 0) {
             if (errno == EINTR)
                 continue;
-            return; /* it ended */
+            return true; /* it ended */
         }
-        if (!WIFSTOPPED(status))
-            return;
-        if ((status >> 16) == PTRACE_EVENT_STOP)
-            return;
+        if (got == 0) {
+            if (target_now() > deadline)
+                return false;
+            struct timespec nap = {0, 200000};
+            nanosleep(&nap, NULL);
+            continue;
+        }
+        if (!WIFSTOPPED(status) || (status >> 16) == PTRACE_EVENT_STOP)
+            return true;
         if (ptrace(PTRACE_CONT, tid, 0, (void *)(uintptr_t)WSTOPSIG(status)) < 0)
-            return;
+            return true;
     }
+}
+
+/* A thread that has ended but is not reaped yet (a group leader that called pthread_exit
+ * stays a zombie until the last thread): ptrace refuses it with EPERM. */
+static bool zombie(pid_t pid, int tid)
+{
+    char path[96], stat[512];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, tid);
+    if (read_small(path, stat, sizeof(stat)) <= 0)
+        return true; /* gone */
+    const char *paren = strrchr(stat, ')');
+    return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
 }
 
 int target_freeze(struct target *t, struct lts_error *err)
@@ -644,8 +665,8 @@ int target_freeze(struct target *t, struct lts_error *err)
             }
             p->frozen = n;
             if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
-                if (errno == ESRCH) /* it ended meanwhile */
-                    continue;
+                if (errno == ESRCH || (errno == EPERM && zombie(t->pid, tid)))
+                    continue; /* it ended, meanwhile or before */
                 int e2 = errno;
                 closedir(d);
                 return lts_fail(err, "%s: --freeze: cannot seize thread %d: %s", t->source, tid,
@@ -653,8 +674,13 @@ int target_freeze(struct target *t, struct lts_error *err)
             }
             p->frozen[p->nfrozen++] = tid;
             fresh++;
-            if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0)
-                wait_interrupted(tid);
+            if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0 && !wait_interrupted(tid)) {
+                closedir(d);
+                return lts_fail(err,
+                                "%s: --freeze: thread %d did not stop within 3 s (in an "
+                                "uninterruptible sleep?); the process runs on",
+                                t->source, tid);
+            }
         }
         closedir(d);
         if (fresh == 0)
