@@ -128,19 +128,6 @@ static void write_final_now(const char *reason, bool in_loader, uintptr_t app_sp
     errno = saved_errno;
 }
 
-static void be_second(void);
-
-void lt_exits_final(const char *reason, uintptr_t app_sp)
-{
-    pid_t me = (pid_t)syscall(SYS_gettid);
-    if (!wanted(false))
-        return;
-    if (take_final(me))
-        write_final_now(reason, false, app_sp);
-    else if (atomic_load(&final_writer) != me)
-        be_second();
-}
-
 struct fatal {
     const char *reason;
     bool in_loader;
@@ -151,6 +138,26 @@ static void final_on_stack(void *raw)
 {
     const struct fatal *f = raw;
     write_final_now(f->reason, f->in_loader, f->app_sp);
+}
+
+static void be_second(void);
+
+void lt_exits_final(const char *reason, uintptr_t app_sp)
+{
+    pid_t me = (pid_t)syscall(SYS_gettid);
+    if (!wanted(false))
+        return;
+    if (take_final(me)) {
+        /* On leaktag's own stack, as after a crash: exit() may be called from a handler on
+         * a small alternate signal stack (16 KiB overflowed into its guard) */
+        struct fatal f = {reason, false, app_sp};
+        if (final_stack)
+            lt_arch_call_on_stack(final_on_stack, &f, final_stack);
+        else
+            write_final_now(reason, false, app_sp);
+    } else if (atomic_load(&final_writer) != me) {
+        be_second();
+    }
 }
 
 /* glibc's exit and quick_exit, found at start-up: each calls __run_exit_handlers, which runs
@@ -179,6 +186,10 @@ static LT_NOINLINE uintptr_t exit_roots_from(uintptr_t entry_sp)
 {
     struct lt_thread *self = lt_tls.self;
     if (!lt_opt.reach || !self || !self->stack_size || !runners[0].lo)
+        return entry_sp;
+    /* exit() from a handler on a sigaltstack, or from a coroutine's stack: not the thread's
+     * stack, whose end would be no end of this one */
+    if (entry_sp < self->stack_addr || entry_sp >= self->stack_addr + self->stack_size)
         return entry_sp;
     const uint64_t *lo = (const uint64_t *)entry_sp;
     const uint64_t *hi = (const uint64_t *)(uintptr_t)(self->stack_addr + self->stack_size);

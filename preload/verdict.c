@@ -714,9 +714,17 @@ static _Noreturn void copy_main(struct freeze *f)
      * own stack pointer, whatever is skipped. */
     for (uint32_t i = 0, nt = lt_threads_count(); i < nt; i++) {
         const struct lt_thread *t = lt_thread_get(i);
-        if (t && (atomic_load_explicit(&t->state, memory_order_relaxed) & LT_THREAD_EXITED) &&
-            t->exit_sp_offset && t->stack_size)
-            note_skip(t->stack_addr, t->stack_addr + t->exit_sp_offset, &c);
+        if (!t || !(atomic_load_explicit(&t->state, memory_order_relaxed) & LT_THREAD_EXITED) ||
+            !t->exit_sp_offset || !t->stack_size)
+            continue;
+        /* still that thread's stack, kept: its descriptor (the pthread_t, at the top) still
+         * points at itself, as glibc's thread control block does; unmapped since, the range
+         * may hold anything now */
+        uint64_t self_word = 0;
+        if (t->handle < t->stack_addr || t->handle >= t->stack_addr + t->stack_size ||
+            read_copy(NULL, t->handle, &self_word, 8) != 8 || self_word != t->handle)
+            continue;
+        note_skip(t->stack_addr, t->stack_addr + t->exit_sp_offset, &c);
     }
     /* sorted, for lt_reach_mapping */
     for (uint64_t i = 1; i < c.nskip; i++)

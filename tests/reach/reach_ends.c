@@ -5,6 +5,10 @@
  *   reach_ends far WORDS abort|exit   site_far's block: its only pointer is left WORDS words
  *                                     deep in a frame that has returned (far below main's
  *                                     stack pointer), then abort() or exit(0)
+ *   reach_ends altstack               site_far's block buried 512 words deep, then exit(0)
+ *                                     from a signal handler on a 16 KiB sigaltstack with an
+ *                                     inaccessible page above it (leaktag's search for where
+ *                                     the exit handlers began must stay on the thread's stack)
  *   reach_ends drop PAD               site_dropped's block: p = malloc(100); p = NULL; below
  *                                     PAD words of alloca, then main returns (stale copies
  *                                     in the allocator's frames land where the exit handlers'
@@ -22,7 +26,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define NOIPA static __attribute__((noipa))
 
@@ -134,6 +140,30 @@ NOIPA int threads(void)
     return 0;
 }
 
+static void exit_here(int sig)
+{
+    (void)sig;
+    exit(0);
+}
+
+NOIPA int on_altstack(void)
+{
+    enum { ALT = 16 << 10 };
+    char *alt = mmap(NULL, ALT + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (alt == MAP_FAILED || mprotect(alt + ALT, 4096, PROT_NONE))
+        return 1;
+    stack_t ss = {.ss_sp = alt, .ss_size = ALT};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = exit_here;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    if (sigaltstack(&ss, NULL) || sigaction(SIGUSR1, &sa, NULL))
+        return 1;
+    raise(SIGUSR1);
+    return 1; /* not reached */
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[1], "far")) {
@@ -142,12 +172,15 @@ int main(int argc, char **argv)
             abort();
         if (!strcmp(argv[3], "exit"))
             exit(0);
+    } else if (argc == 2 && !strcmp(argv[1], "altstack")) {
+        bury(512);
+        return on_altstack();
     } else if (argc == 3 && !strcmp(argv[1], "drop")) {
         drop(strtoul(argv[2], NULL, 0));
         return 0;
     } else if (argc == 2 && !strcmp(argv[1], "threads")) {
         return threads();
     }
-    fprintf(stderr, "usage: reach_ends far WORDS abort|exit | drop PAD | threads\n");
+    fprintf(stderr, "usage: reach_ends far WORDS abort|exit | altstack | drop PAD | threads\n");
     return 2;
 }
