@@ -43,7 +43,7 @@ size_t lt_reach_index_slots(const uint64_t *start, const uint64_t *size, size_t 
         last = end;
     }
     size_t slots = 16;
-    while (slots < 2 * pages && slots < ((size_t)1 << 40)) /* (a count no caller can have) */
+    while (slots < 2 * pages && slots <= SIZE_MAX / 4) /* (no caller has so many) */
         slots <<= 1;
     return slots;
 }
