@@ -182,6 +182,7 @@ static void note_runner(unsigned i, void *fn)
  * information to walk through): the slot of the return address into exit or quick_exit is
  * __run_exit_handlers' top; the return address into it, below, is the word whose frame size
  * reaches that top. entry_sp (the handler's caller's sp) if either is not found. */
+#define NEAR_EXIT (64u << 10)
 static LT_NOINLINE uintptr_t exit_roots_from(uintptr_t entry_sp)
 {
     struct lt_thread *self = lt_tls.self;
@@ -201,7 +202,11 @@ static LT_NOINLINE uintptr_t exit_roots_from(uintptr_t entry_sp)
     uintptr_t from = entry_sp;
     lt_enter(); /* (the call-frame information may be read in for the first time) */
     for (const uint64_t *at = top ? top - 1 : NULL; at && at >= lo; at--)
-        if ((uintptr_t)at + lt_unwind_frame_size(*at) == (uintptr_t)top) {
+        /* (only words that may return into __run_exit_handlers, next to exit in libc: the
+         * unwind tables of another module may not be read now — a thread can hold the
+         * loader's lock for good, and looking one up waited for it) */
+        if (*at - (runners[0].lo - NEAR_EXIT) < 2 * NEAR_EXIT &&
+            (uintptr_t)at + lt_unwind_frame_size(*at) == (uintptr_t)top) {
             from = (uintptr_t)(at + 1);
             break;
         }
