@@ -230,7 +230,7 @@ static size_t arena_ring(struct target *t, const struct layout *l, uint64_t a, u
     return 0;
 }
 
-static bool is_libc(const char *path)
+bool heap_libc_path(const char *path)
 {
     const char *base = path ? strrchr(path, '/') : NULL;
     base = base ? base + 1 : path;
@@ -243,7 +243,7 @@ static uint64_t find_main_arena(struct target *t, const struct layout *l, uint64
 {
     for (size_t i = 0; i < t->nmaps; i++) {
         struct target_map *m = &t->maps[i];
-        if (!is_libc(m->path) || m->perms[1] != 'w')
+        if (!heap_libc_path(m->path) || m->perms[1] != 'w')
             continue;
         /* libc's writable data, and its .bss in the anonymous mapping after it */
         uint64_t start = m->start, end = m->end;

@@ -72,6 +72,9 @@ typedef void (*heap_inuse_fn)(uint64_t address, uint64_t usable, void *ctx);
 uint64_t heap_each_inuse(struct target *t, const struct heap_census *c, heap_inuse_fn fn,
                          void *ctx);
 
+/* Is path glibc's libc (libc.so.6, libc-2.NN.so), whose data holds the main arena? */
+bool heap_libc_path(const char *path);
+
 void heap_census_free(struct heap_census *c);
 
 #endif

@@ -100,13 +100,6 @@ struct marking {
     size_t nlibc;
 };
 
-static bool is_libc(const char *path)
-{
-    const char *base = path ? strrchr(path, '/') : NULL;
-    base = base ? base + 1 : path;
-    return base && (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5));
-}
-
 /* A root's interior pointer at the last word of a chunk, from libc's writable segment: the
  * arena's pointer to the free chunk that follows (its header), not a reference. */
 static bool arena_pointer(void *ctx, uint64_t where, uint64_t value, size_t block)
@@ -178,6 +171,17 @@ bool reachability_lost(const struct reachability *rc, uint64_t addr)
             b = m;
     }
     return a < rc->nlost && rc->lost[a] == addr;
+}
+
+const char *reachability_category(enum lt_reach_verdict v)
+{
+    static const char *const names[LT_VERDICT_COUNT] = {
+        [LT_VERDICT_DEFINITELY_LOST] = "definitely lost",
+        [LT_VERDICT_INDIRECTLY_LOST] = "indirectly lost",
+        [LT_VERDICT_POSSIBLY_LOST] = "possibly lost",
+        [LT_VERDICT_REACHABLE] = "reachable",
+    };
+    return v < LT_VERDICT_COUNT ? names[v] : "?";
 }
 
 size_t reachability_retained(const struct reachability *rc, const struct reach_class **out)
@@ -283,6 +287,14 @@ static int tally(struct reachability *rc, const struct lt_reach *r)
     return 0;
 }
 
+static const struct target_thread *thread_of(const struct target *t, int tid)
+{
+    for (size_t i = 0; i < t->nthreads; i++)
+        if (t->threads[i].tid == tid)
+            return &t->threads[i];
+    return NULL;
+}
+
 /* For a root word at `where` in a thread's stack: a code address in the frame that holds
  * it — the nearest return address below it (a word pointing into code, as the call that
  * made the next frame left it), or the thread's instruction pointer when none is below. A
@@ -290,10 +302,7 @@ static int tally(struct reachability *rc, const struct lt_reach *r)
  * still, named later. */
 static uint64_t frame_pc(struct target *t, int tid, uint64_t where)
 {
-    const struct target_thread *th = NULL;
-    for (size_t i = 0; i < t->nthreads && !th; i++)
-        if (t->threads[i].tid == tid)
-            th = &t->threads[i];
+    const struct target_thread *th = thread_of(t, tid);
     if (!th || !th->sp)
         return 0;
     for (uint64_t at = where - 8; at >= th->sp && at < where && where - at <= 65536; at -= 8) {
@@ -462,7 +471,7 @@ int reachability_take(struct target *t, const struct heap_census *c, struct reac
         !mk.r.stack)
         goto done;
     for (size_t i = 0; i < t->nmaps && mk.nlibc < 16; i++)
-        if (is_libc(t->maps[i].path) && t->maps[i].perms[1] == 'w')
+        if (heap_libc_path(t->maps[i].path) && t->maps[i].perms[1] == 'w')
             mk.libc[mk.nlibc++] = (struct lt_reach_range){t->maps[i].start, t->maps[i].end};
     mk.roots = (struct lt_reach_roots){
         .r = &mk.r, .glibc = true, .stacks = stacks, .roots = roots, .max_roots = MAX_ROOTS};
@@ -505,14 +514,6 @@ done:
 }
 
 /* ---- in words ------------------------------------------------------------------------------- */
-
-static const struct target_thread *thread_of(const struct target *t, int tid)
-{
-    for (size_t i = 0; i < t->nthreads; i++)
-        if (t->threads[i].tid == tid)
-            return &t->threads[i];
-    return NULL;
-}
 
 static void root_words(char *buf, size_t size, struct target *t, struct scan_modules *m,
                        const struct reach_chain *ch)

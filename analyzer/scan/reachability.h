@@ -69,6 +69,8 @@ int reachability_describe(struct reachability *rc, struct target *t, struct scan
 
 /* The class of that usable size, or NULL. */
 const struct reach_class *reachability_class(const struct reachability *rc, uint64_t usable);
+/* A category in words: "definitely lost", ... */
+const char *reachability_category(enum lt_reach_verdict v);
 /* The classes with a chain, most reachable bytes first, into out (REACH_RETAINED_CLASSES
  * entries); how many. */
 size_t reachability_retained(const struct reachability *rc, const struct reach_class **out);

@@ -186,12 +186,6 @@ static void heap(FILE *out, const struct scan *s)
  * retains the largest reachable classes. */
 static void verdict(FILE *out, const struct scan *s)
 {
-    static const char *const names[LT_VERDICT_COUNT] = {
-        [LT_VERDICT_DEFINITELY_LOST] = "definitely lost",
-        [LT_VERDICT_INDIRECTLY_LOST] = "indirectly lost",
-        [LT_VERDICT_POSSIBLY_LOST] = "possibly lost",
-        [LT_VERDICT_REACHABLE] = "reachable",
-    };
     const struct reachability *rc = &s->reach;
     char b1[32], n1[32];
     fputs("<h2>Reachability</h2>\n", out);
@@ -211,7 +205,7 @@ static void verdict(FILE *out, const struct scan *s)
     }
     fputs("<table id=reachability><tr><th>usable size</th>", out);
     for (int v = 0; v < LT_VERDICT_COUNT; v++)
-        fprintf(out, "<th>%s</th>", names[v]);
+        fprintf(out, "<th>%s</th>", reachability_category(v));
     fputs("</tr>\n<tr><td>all</td>", out);
     for (int v = 0; v < LT_VERDICT_COUNT; v++)
         fprintf(out, "<td class=n>%s in %s</td>",

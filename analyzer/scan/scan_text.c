@@ -207,13 +207,6 @@ static void heap(FILE *out, const struct scan *s)
         fprintf(out, "  ... %zu size classes more\n", h->nclasses - CLASSES_SHOWN);
 }
 
-static const char *const verdict_names[LT_VERDICT_COUNT] = {
-    [LT_VERDICT_DEFINITELY_LOST] = "definitely lost",
-    [LT_VERDICT_INDIRECTLY_LOST] = "indirectly lost",
-    [LT_VERDICT_POSSIBLY_LOST] = "possibly lost",
-    [LT_VERDICT_REACHABLE] = "reachable",
-};
-
 static void verdict(FILE *out, const struct scan *s)
 {
     const struct reachability *rc = &s->reach;
@@ -227,7 +220,7 @@ static void verdict(FILE *out, const struct scan *s)
             units_count(n1, sizeof(n1), rc->blocks), units_count(n2, sizeof(n2), rc->roots),
             units_bytes(b1, sizeof(b1), (int64_t)rc->bytes_scanned), rc->seconds);
     for (int v = 0; v < LT_VERDICT_COUNT; v++)
-        fprintf(out, "  %-16s %10s in %s chunks\n", verdict_names[v],
+        fprintf(out, "  %-16s %10s in %s chunks\n", reachability_category(v),
                 units_bytes(b1, sizeof(b1), (int64_t)rc->total[v].bytes),
                 units_count(n1, sizeof(n1), rc->total[v].chunks));
     if (rc->caveat[0])
