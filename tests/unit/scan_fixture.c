@@ -145,3 +145,26 @@ size_t fixture_reads(const struct target *t)
 {
     return fixture_of(t)->reads;
 }
+
+uint64_t fixture_chunk(struct target *t, uint64_t *p, uint64_t size, unsigned flags, uint8_t fill)
+{
+    uint64_t at = *p;
+    fixture_put(t, at + 8, size | flags);
+    memset(fixture_at(t, at + 16), fill, size - 8);
+    *p += size;
+    return at;
+}
+
+void fixture_arena(struct target *t, uint64_t a, uint64_t next, uint64_t top, uint64_t system_mem)
+{
+    for (unsigned i = 1; i < 128; i++) {
+        uint64_t bin = a + GLIBC_ST(bins) + (uint64_t)(i - 1) * 16 - 16; /* bin_at(a, i) */
+        fixture_put(t, bin + 16, bin);
+        fixture_put(t, bin + 24, bin);
+    }
+    fixture_put(t, a + GLIBC_ST(top), top);
+    fixture_put(t, a + GLIBC_ST(next), next);
+    fixture_put(t, a + GLIBC_ST(attached_threads), 1);
+    fixture_put(t, a + GLIBC_ST(system_mem), system_mem);
+    fixture_put(t, a + GLIBC_ST(max_system_mem), system_mem);
+}

@@ -34,4 +34,27 @@ struct target_thread *fixture_thread(struct target *t, int tid, uint64_t sp);
 /* How many reads the back end served so far. */
 size_t fixture_reads(const struct target *t);
 
+/* ---- glibc's heap, laid out in such a target (test_mallheap.c, test_reachability.c) ------- */
+
+/* glibc 2.36's malloc_state, x86-64, as malloc/malloc.c declares it: the tests' offsets come
+ * from this declaration, never from mallheap.c's own table. */
+struct glibc_malloc_state {
+    int mutex, flags, have_fastchunks;
+    uint64_t fastbins[10]; /* NFASTBINS: fastbin_index(request2size(80 * 8 / 4)) + 1 */
+    uint64_t top, last_remainder;
+    uint64_t bins[128 * 2 - 2];
+    unsigned binmap[4];
+    uint64_t next, next_free, attached_threads, system_mem, max_system_mem;
+};
+_Static_assert(sizeof(struct glibc_malloc_state) == 2200, "malloc_state of glibc 2.36");
+#define GLIBC_ST(field) offsetof(struct glibc_malloc_state, field)
+
+/* Lays a chunk of size bytes (flags or'ed in) at *p, and moves *p past it; its usable bytes
+ * filled with `fill`: size - 8 of them, the next chunk's prev_size word being the last (in
+ * use, it is ours). Returns the chunk's address. */
+uint64_t fixture_chunk(struct target *t, uint64_t *p, uint64_t size, unsigned flags, uint8_t fill);
+/* A malloc_state at a as malloc_init_state leaves it (each bin empty, pointing at itself),
+ * with its top chunk, next arena and system memory. */
+void fixture_arena(struct target *t, uint64_t a, uint64_t next, uint64_t top, uint64_t system_mem);
+
 #endif

@@ -26,15 +26,8 @@
 
 /* ---- glibc 2.36's structures, x86-64, as malloc/malloc.c and arena.c declare them --------- */
 
-/* The offsets below come from these declarations, not from mallheap.c's own table. */
-struct glibc_malloc_state {
-    int mutex, flags, have_fastchunks;
-    uint64_t fastbins[10]; /* NFASTBINS: fastbin_index(request2size(80 * 8 / 4)) + 1 */
-    uint64_t top, last_remainder;
-    uint64_t bins[128 * 2 - 2];
-    unsigned binmap[4];
-    uint64_t next, next_free, attached_threads, system_mem, max_system_mem;
-};
+/* The offsets below come from these declarations (and scan_fixture.h's malloc_state), not from
+ * mallheap.c's own table. */
 struct glibc_heap_info {
     uint64_t ar_ptr, prev, size, mprotect_size, pagesize;
     char pad[-3 * 8 & 15];
@@ -43,11 +36,9 @@ struct glibc_tcache {
     uint16_t counts[64];
     uint64_t entries[64];
 };
-_Static_assert(sizeof(struct glibc_malloc_state) == 2200, "malloc_state of glibc 2.36");
 _Static_assert(sizeof(struct glibc_heap_info) == 48, "heap_info of glibc 2.35 on");
 _Static_assert(sizeof(struct glibc_tcache) == 640, "tcache_perthread_struct of 2.30 on");
 
-#define ST(field) offsetof(struct glibc_malloc_state, field)
 #define HI(field) offsetof(struct glibc_heap_info, field)
 
 #define PREV_INUSE 1u
@@ -83,32 +74,6 @@ static uint64_t protect(uint64_t pos, uint64_t ptr)
     return safe_linking ? (pos >> 12) ^ ptr : ptr;
 }
 
-/* Lays a chunk of size bytes (flags or'ed in) at *p, its usable bytes filled with `fill`:
- * size - 8 of them, the next chunk's prev_size word being the last (in use, it is ours). */
-static uint64_t lay(uint64_t *p, uint64_t size, unsigned flags, uint8_t fill)
-{
-    uint64_t at = *p;
-    fixture_put(t, at + 8, size | flags);
-    memset(fixture_at(t, at + 16), fill, size - 8);
-    *p += size;
-    return at;
-}
-
-/* A malloc_state as malloc_init_state leaves it: each bin empty, pointing at itself. */
-static void arena_init(uint64_t a, uint64_t next, uint64_t top, uint64_t system_mem)
-{
-    for (unsigned i = 1; i < 128; i++) {
-        uint64_t bin = a + ST(bins) + (uint64_t)(i - 1) * 16 - 16; /* bin_at(a, i) */
-        fixture_put(t, bin + 16, bin);
-        fixture_put(t, bin + 24, bin);
-    }
-    fixture_put(t, a + ST(top), top);
-    fixture_put(t, a + ST(next), next);
-    fixture_put(t, a + ST(attached_threads), 1);
-    fixture_put(t, a + ST(system_mem), system_mem);
-    fixture_put(t, a + ST(max_system_mem), system_mem);
-}
-
 /* A tcache bin: count chunks linked in that order (user pointers, safe-linked). */
 static void tcache_bin(uint64_t tcache, unsigned bin, const uint64_t *chunks, unsigned count)
 {
@@ -129,7 +94,7 @@ static void map_libc(void)
     fixture_map(t, LIBC_TEXT, 0x1d0000, "r-xp", LIBC_PATH, TARGET_MAP_FILE, false);
     fixture_map(t, LIBC_DATA, 0x4000, "rw-p", LIBC_PATH, TARGET_MAP_FILE, true);
     fixture_map(t, LIBC_BSS, 0xd000, "rw-p", NULL, TARGET_MAP_ANON, true);
-    arena_init(MAIN_ARENA, MAIN_ARENA, MAIN_ARENA + ST(top), 0);
+    fixture_arena(t, MAIN_ARENA, MAIN_ARENA, MAIN_ARENA + GLIBC_ST(top), 0);
 }
 
 /* The main arena's heap of the first cases. */
@@ -144,27 +109,27 @@ static void build_main(struct main_image *im)
     map_libc();
     fixture_map(t, HEAP, HEAP_SIZE, "rw-p", "[heap]", TARGET_MAP_HEAP, true);
     uint64_t p = HEAP;
-    im->tcache = lay(&p, TCACHE_CHUNK, PREV_INUSE, 0);
+    im->tcache = fixture_chunk(t, &p, TCACHE_CHUNK, PREV_INUSE, 0);
     for (int i = 0; i < 3; i++)
-        im->small[i] = lay(&p, 0x20, PREV_INUSE, 0x11);
+        im->small[i] = fixture_chunk(t, &p, 0x20, PREV_INUSE, 0x11);
     for (int i = 0; i < 2; i++)
-        im->cached[i] = lay(&p, 0x20, PREV_INUSE, 0xcc); /* free, in the tcache */
+        im->cached[i] = fixture_chunk(t, &p, 0x20, PREV_INUSE, 0xcc); /* free, in the tcache */
     for (int i = 0; i < 4; i++)
-        im->medium[i] = lay(&p, 0x50, PREV_INUSE, 0x22);
-    im->fast = lay(&p, 0x50, PREV_INUSE, 0xfa);                /* free, in fastbin 3 */
-    im->free_chunk = lay(&p, 0x500, PREV_INUSE, 0);            /* free: the next one says so */
-    fixture_put(t, im->free_chunk + 16, MAIN_ARENA + ST(top)); /* in the unsorted bin */
-    fixture_put(t, im->free_chunk + 24, MAIN_ARENA + ST(top));
-    im->big = lay(&p, 0x410, 0, 0x33);
+        im->medium[i] = fixture_chunk(t, &p, 0x50, PREV_INUSE, 0x22);
+    im->fast = fixture_chunk(t, &p, 0x50, PREV_INUSE, 0xfa);     /* free, in fastbin 3 */
+    im->free_chunk = fixture_chunk(t, &p, 0x500, PREV_INUSE, 0); /* free: the next one says so */
+    fixture_put(t, im->free_chunk + 16, MAIN_ARENA + GLIBC_ST(top)); /* in the unsorted bin */
+    fixture_put(t, im->free_chunk + 24, MAIN_ARENA + GLIBC_ST(top));
+    im->big = fixture_chunk(t, &p, 0x410, 0, 0x33);
     fixture_put(t, im->big, 0x500); /* prev_size */
     im->top = p;
     fixture_put(t, im->top + 8, (HEAP + HEAP_SIZE - im->top) | PREV_INUSE);
 
     tcache_bin(im->tcache, 0, im->cached, 2);
-    fixture_put(t, MAIN_ARENA + ST(fastbins) + 3 * 8, im->fast);
+    fixture_put(t, MAIN_ARENA + GLIBC_ST(fastbins) + 3 * 8, im->fast);
     fixture_put(t, im->fast + 16, protect(im->fast + 16, 0));
-    fixture_put(t, MAIN_ARENA + ST(top), im->top);
-    fixture_put(t, MAIN_ARENA + ST(system_mem), HEAP_SIZE);
+    fixture_put(t, MAIN_ARENA + GLIBC_ST(top), im->top);
+    fixture_put(t, MAIN_ARENA + GLIBC_ST(system_mem), HEAP_SIZE);
 
     /* one mmapped chunk: prev_size 0, size with IS_MMAPPED, the whole mapping */
     fixture_map(t, MMAPPED, MMAPPED_SIZE, "rw-p", NULL, TARGET_MAP_ANON, true);
@@ -307,16 +272,17 @@ static void test_empty_tcaches(void **state)
     map_libc();
     fixture_map(t, HEAP, HEAP_SIZE, "rw-p", "[heap]", TARGET_MAP_HEAP, true);
     uint64_t p = HEAP;
-    uint64_t tcache0 = lay(&p, TCACHE_CHUNK, PREV_INUSE, 0);
-    lay(&p, TCACHE_CHUNK, PREV_INUSE, 0); /* a user's, all zeros: reads as an empty tcache */
-    uint64_t tcache1 = lay(&p, TCACHE_CHUNK, PREV_INUSE, 0);
-    uint64_t fast = lay(&p, 0x30, PREV_INUSE, 0);
-    lay(&p, 0x30, PREV_INUSE, 0x55);
+    uint64_t tcache0 = fixture_chunk(t, &p, TCACHE_CHUNK, PREV_INUSE, 0);
+    fixture_chunk(t, &p, TCACHE_CHUNK, PREV_INUSE,
+                  0); /* a user's, all zeros: reads as an empty tcache */
+    uint64_t tcache1 = fixture_chunk(t, &p, TCACHE_CHUNK, PREV_INUSE, 0);
+    uint64_t fast = fixture_chunk(t, &p, 0x30, PREV_INUSE, 0);
+    fixture_chunk(t, &p, 0x30, PREV_INUSE, 0x55);
     uint64_t top = p;
     fixture_put(t, top + 8, (HEAP + HEAP_SIZE - top) | PREV_INUSE);
-    fixture_put(t, MAIN_ARENA + ST(top), top);
-    fixture_put(t, MAIN_ARENA + ST(system_mem), HEAP_SIZE);
-    fixture_put(t, MAIN_ARENA + ST(fastbins) + 1 * 8, fast);
+    fixture_put(t, MAIN_ARENA + GLIBC_ST(top), top);
+    fixture_put(t, MAIN_ARENA + GLIBC_ST(system_mem), HEAP_SIZE);
+    fixture_put(t, MAIN_ARENA + GLIBC_ST(fastbins) + 1 * 8, fast);
     fixture_put(t, fast + 16, protect(fast + 16, 0));
     /* two threads, each with its tcache pointer at the same offset below its thread
      * pointer (glibc's `tcache`, an initial-exec TLS variable of libc) */
@@ -360,13 +326,13 @@ static void build_arenas(struct arena_image *im, uint64_t heap1_prev)
     map_libc();
     fixture_map(t, HEAP, HEAP_SIZE, "rw-p", "[heap]", TARGET_MAP_HEAP, true);
     uint64_t p = HEAP;
-    lay(&p, TCACHE_CHUNK, PREV_INUSE, 0);
-    lay(&p, 0x20, PREV_INUSE, 0x11);
+    fixture_chunk(t, &p, TCACHE_CHUNK, PREV_INUSE, 0);
+    fixture_chunk(t, &p, 0x20, PREV_INUSE, 0x11);
     im->main_top = p;
     fixture_put(t, p + 8, (HEAP + HEAP_SIZE - p) | PREV_INUSE);
-    fixture_put(t, MAIN_ARENA + ST(top), p);
-    fixture_put(t, MAIN_ARENA + ST(system_mem), HEAP_SIZE);
-    fixture_put(t, MAIN_ARENA + ST(next), ARENA2);
+    fixture_put(t, MAIN_ARENA + GLIBC_ST(top), p);
+    fixture_put(t, MAIN_ARENA + GLIBC_ST(system_mem), HEAP_SIZE);
+    fixture_put(t, MAIN_ARENA + GLIBC_ST(next), ARENA2);
 
     const uint64_t heaps[2] = {HEAP1, HEAP2};
     for (int i = 0; i < 2; i++) {
@@ -386,13 +352,13 @@ static void build_arenas(struct arena_image *im, uint64_t heap1_prev)
     p = ARENA2 + sizeof(struct glibc_malloc_state);
     p = ((p + 16 + 15) & ~15ull) - 16;
     unsigned nm = PREV_INUSE | NON_MAIN_ARENA;
-    im->tcache = lay(&p, TCACHE_CHUNK, nm, 0);
+    im->tcache = fixture_chunk(t, &p, TCACHE_CHUNK, nm, 0);
     for (int i = 0; i < 3; i++)
-        im->a56[i] = lay(&p, 0x40, nm, 0x66);
+        im->a56[i] = fixture_chunk(t, &p, 0x40, nm, 0x66);
     tcache_bin(im->tcache, 2, &im->a56[2], 1);
     /* sysmalloc's fenceposts: 16 | P, then 0 | P; the old top before them, freed */
     uint64_t end = HEAP1 + HEAP_SIZE;
-    im->old_top = lay(&p, end - 32 - p, nm, 0);
+    im->old_top = fixture_chunk(t, &p, end - 32 - p, nm, 0);
     fixture_put(t, end - 32, end - 32 - im->old_top); /* the free chunk's foot */
     fixture_put(t, end - 32 + 8, 16);
     fixture_put(t, end - 16, 16);
@@ -400,14 +366,14 @@ static void build_arenas(struct arena_image *im, uint64_t heap1_prev)
 
     /* the second heap: chunks right after heap_info */
     p = HEAP2 + heap_info_size;
-    im->fast = lay(&p, 0x20, nm, 0);
+    im->fast = fixture_chunk(t, &p, 0x20, nm, 0);
     fixture_put(t, im->fast + 16, protect(im->fast + 16, 0));
-    im->big = lay(&p, 0x1010, nm, 0x77);
+    im->big = fixture_chunk(t, &p, 0x1010, nm, 0x77);
     im->top = p;
     fixture_put(t, p + 8, (HEAP2 + HEAP_SIZE - p) | PREV_INUSE);
 
-    arena_init(ARENA2, MAIN_ARENA, im->top, 2 * HEAP_SIZE);
-    fixture_put(t, ARENA2 + ST(fastbins), im->fast);
+    fixture_arena(t, ARENA2, MAIN_ARENA, im->top, 2 * HEAP_SIZE);
+    fixture_put(t, ARENA2 + GLIBC_ST(fastbins), im->fast);
     fixture_sort(t);
 }
 
@@ -561,10 +527,10 @@ static void test_heap_list_loop(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_main_arena),   cmocka_unit_test(test_empty_tcaches),
-        cmocka_unit_test(test_other_arena),
-        cmocka_unit_test(test_glibc_2_29),  cmocka_unit_test(test_corrupt_size),
-        cmocka_unit_test(test_fastbin_loop), cmocka_unit_test(test_heap_list_loop),
+        cmocka_unit_test(test_main_arena),     cmocka_unit_test(test_empty_tcaches),
+        cmocka_unit_test(test_other_arena),    cmocka_unit_test(test_glibc_2_29),
+        cmocka_unit_test(test_corrupt_size),   cmocka_unit_test(test_fastbin_loop),
+        cmocka_unit_test(test_heap_list_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,18 +22,7 @@
 #include "reachability.h"
 #include "scan_fixture.h"
 
-/* ---- glibc 2.36's structures, x86-64 (as in test_mallheap.c) ------------------------------- */
-
-struct glibc_malloc_state {
-    int mutex, flags, have_fastchunks;
-    uint64_t fastbins[10];
-    uint64_t top, last_remainder;
-    uint64_t bins[128 * 2 - 2];
-    unsigned binmap[4];
-    uint64_t next, next_free, attached_threads, system_mem, max_system_mem;
-};
-_Static_assert(sizeof(struct glibc_malloc_state) == 2200, "malloc_state of glibc 2.36");
-#define ST(field) offsetof(struct glibc_malloc_state, field)
+/* ---- the image: glibc 2.36's heap, x86-64 (malloc_state: scan_fixture.h) -------------------- */
 
 #define PREV_INUSE 1u
 #define TCACHE_CHUNK 0x290u
@@ -60,30 +49,6 @@ static struct target *t;
 static uint64_t protect(uint64_t pos, uint64_t ptr)
 {
     return (pos >> 12) ^ ptr;
-}
-
-/* A chunk of size bytes (flags or'ed in) at *p, its usable bytes filled with `fill`. */
-static uint64_t lay(uint64_t *p, uint64_t size, unsigned flags, uint8_t fill)
-{
-    uint64_t at = *p;
-    fixture_put(t, at + 8, size | flags);
-    memset(fixture_at(t, at + 16), fill, size - 8);
-    *p += size;
-    return at;
-}
-
-static void arena_init(uint64_t a, uint64_t next, uint64_t top, uint64_t system_mem)
-{
-    for (unsigned i = 1; i < 128; i++) {
-        uint64_t bin = a + ST(bins) + (uint64_t)(i - 1) * 16 - 16; /* bin_at(a, i) */
-        fixture_put(t, bin + 16, bin);
-        fixture_put(t, bin + 24, bin);
-    }
-    fixture_put(t, a + ST(top), top);
-    fixture_put(t, a + ST(next), next);
-    fixture_put(t, a + ST(attached_threads), 1);
-    fixture_put(t, a + ST(system_mem), system_mem);
-    fixture_put(t, a + ST(max_system_mem), system_mem);
 }
 
 /* The chunks (chunk addresses; a chunk's block, its user pointer, is 16 bytes on), by what
@@ -121,26 +86,26 @@ static void build(struct image *im)
     fixture_map(t, TLS_MAP, 0x2000, "rw-p", NULL, TARGET_MAP_ANON, true);
     fixture_map(t, STACK, STACK_SIZE, "rw-p", "[stack]", TARGET_MAP_STACK, true);
     fixture_map(t, HEAP, HEAP_SIZE, "rw-p", "[heap]", TARGET_MAP_HEAP, true);
-    arena_init(MAIN_ARENA, MAIN_ARENA, MAIN_ARENA + ST(top), 0);
+    fixture_arena(t, MAIN_ARENA, MAIN_ARENA, MAIN_ARENA + GLIBC_ST(top), 0);
 
     uint64_t p = HEAP;
-    im->tcache = lay(&p, TCACHE_CHUNK, PREV_INUSE, 0);
+    im->tcache = fixture_chunk(t, &p, TCACHE_CHUNK, PREV_INUSE, 0);
     for (int i = 0; i < 2; i++)
-        im->cached[i] = lay(&p, 0x20, PREV_INUSE, 0xcc);
-    im->global_to = lay(&p, 0x40, PREV_INUSE, 0);
-    im->second = lay(&p, 0x50, PREV_INUSE, 0);
-    im->in_register = lay(&p, 0x60, PREV_INUSE, 0);
+        im->cached[i] = fixture_chunk(t, &p, 0x20, PREV_INUSE, 0xcc);
+    im->global_to = fixture_chunk(t, &p, 0x40, PREV_INUSE, 0);
+    im->second = fixture_chunk(t, &p, 0x50, PREV_INUSE, 0);
+    im->in_register = fixture_chunk(t, &p, 0x60, PREV_INUSE, 0);
     for (int i = 0; i < 2; i++)
-        im->on_stack[i] = lay(&p, 0x70, PREV_INUSE, 0);
-    im->in_tls = lay(&p, 0x90, PREV_INUSE, 0);
-    im->interior = lay(&p, 0xa0, PREV_INUSE, 0);
-    im->fast = lay(&p, 0x30, PREV_INUSE, 0xfa);
-    im->head = lay(&p, 0xb0, PREV_INUSE, 0);
-    im->member = lay(&p, 0xc0, PREV_INUSE, 0);
-    im->below_sp = lay(&p, 0xd0, PREV_INUSE, 0);
-    im->before_free = lay(&p, 0xe0, PREV_INUSE, 0);
-    im->free_chunk = lay(&p, 0x500, PREV_INUSE, 0);
-    im->last = lay(&p, 0xb0, 0, 0);
+        im->on_stack[i] = fixture_chunk(t, &p, 0x70, PREV_INUSE, 0);
+    im->in_tls = fixture_chunk(t, &p, 0x90, PREV_INUSE, 0);
+    im->interior = fixture_chunk(t, &p, 0xa0, PREV_INUSE, 0);
+    im->fast = fixture_chunk(t, &p, 0x30, PREV_INUSE, 0xfa);
+    im->head = fixture_chunk(t, &p, 0xb0, PREV_INUSE, 0);
+    im->member = fixture_chunk(t, &p, 0xc0, PREV_INUSE, 0);
+    im->below_sp = fixture_chunk(t, &p, 0xd0, PREV_INUSE, 0);
+    im->before_free = fixture_chunk(t, &p, 0xe0, PREV_INUSE, 0);
+    im->free_chunk = fixture_chunk(t, &p, 0x500, PREV_INUSE, 0);
+    im->last = fixture_chunk(t, &p, 0xb0, 0, 0);
     fixture_put(t, im->last, 0x500); /* prev_size: the free chunk's */
     im->top = p;
     fixture_put(t, im->top + 8, (HEAP + HEAP_SIZE - im->top) | PREV_INUSE);
@@ -152,14 +117,14 @@ static void build(struct image *im)
     fixture_put(t, U(im->cached[0]) + 8, 0x5eed5eed5eed5eedull);
     fixture_put(t, U(im->cached[1]), protect(U(im->cached[1]), 0));
     fixture_put(t, U(im->cached[1]) + 8, 0x5eed5eed5eed5eedull);
-    fixture_put(t, MAIN_ARENA + ST(fastbins) + 1 * 8, im->fast);
+    fixture_put(t, MAIN_ARENA + GLIBC_ST(fastbins) + 1 * 8, im->fast);
     fixture_put(t, U(im->fast), protect(U(im->fast), 0));
-    fixture_put(t, MAIN_ARENA + ST(bins), im->free_chunk);     /* unsorted: fd */
-    fixture_put(t, MAIN_ARENA + ST(bins) + 8, im->free_chunk); /* and bk */
-    fixture_put(t, U(im->free_chunk), MAIN_ARENA + ST(top));
-    fixture_put(t, U(im->free_chunk) + 8, MAIN_ARENA + ST(top));
-    fixture_put(t, MAIN_ARENA + ST(top), im->top);
-    fixture_put(t, MAIN_ARENA + ST(system_mem), HEAP_SIZE);
+    fixture_put(t, MAIN_ARENA + GLIBC_ST(bins), im->free_chunk);     /* unsorted: fd */
+    fixture_put(t, MAIN_ARENA + GLIBC_ST(bins) + 8, im->free_chunk); /* and bk */
+    fixture_put(t, U(im->free_chunk), MAIN_ARENA + GLIBC_ST(top));
+    fixture_put(t, U(im->free_chunk) + 8, MAIN_ARENA + GLIBC_ST(top));
+    fixture_put(t, MAIN_ARENA + GLIBC_ST(top), im->top);
+    fixture_put(t, MAIN_ARENA + GLIBC_ST(system_mem), HEAP_SIZE);
 
     /* the references */
     fixture_put(t, GLOBAL, U(im->global_to));
@@ -485,16 +450,16 @@ static void build_list(uint64_t *list, uint64_t *more)
     fixture_map(t, LIBC_TEXT, 0x1d0000, "r-xp", LIBC_PATH, TARGET_MAP_FILE, false);
     fixture_map(t, LIBC_DATA, 0x4000, "rw-p", LIBC_PATH, TARGET_MAP_FILE, true);
     fixture_map(t, HEAP, HEAP_SIZE, "rw-p", "[heap]", TARGET_MAP_HEAP, true);
-    arena_init(MAIN_ARENA, MAIN_ARENA, MAIN_ARENA + ST(top), 0);
+    fixture_arena(t, MAIN_ARENA, MAIN_ARENA, MAIN_ARENA + GLIBC_ST(top), 0);
     uint64_t p = HEAP;
-    lay(&p, TCACHE_CHUNK, PREV_INUSE, 0);
+    fixture_chunk(t, &p, TCACHE_CHUNK, PREV_INUSE, 0);
     for (int i = 0; i < LIST; i++)
-        list[i] = lay(&p, i + 1 < LIST ? 0x20 : 0x100, PREV_INUSE, 0);
+        list[i] = fixture_chunk(t, &p, i + 1 < LIST ? 0x20 : 0x100, PREV_INUSE, 0);
     for (int i = 0; i < 4; i++)
-        more[i] = lay(&p, 0x50 + 0x10 * (uint64_t)i, PREV_INUSE, 0);
+        more[i] = fixture_chunk(t, &p, 0x50 + 0x10 * (uint64_t)i, PREV_INUSE, 0);
     fixture_put(t, p + 8, (HEAP + HEAP_SIZE - p) | PREV_INUSE);
-    fixture_put(t, MAIN_ARENA + ST(top), p);
-    fixture_put(t, MAIN_ARENA + ST(system_mem), HEAP_SIZE);
+    fixture_put(t, MAIN_ARENA + GLIBC_ST(top), p);
+    fixture_put(t, MAIN_ARENA + GLIBC_ST(system_mem), HEAP_SIZE);
     fixture_put(t, GLOBAL, U(list[0]));
     for (int i = 0; i + 1 < LIST; i++)
         fixture_put(t, U(list[i]), U(list[i + 1]));
