@@ -141,7 +141,10 @@ static void mark_roots(struct marking *mk, struct lt_reach_stack *stacks)
         if (m->kind == TARGET_MAP_ARENA || m->kind == TARGET_MAP_GUARD ||
             !lt_reach_mapping_may_root(m->perms, path_for_rules(m)))
             continue;
-        lt_reach_mapping(&mk->roots, m->start, m->end);
+        /* a core holds a segment's first rss bytes and no more (gcore's are whole; a damaged
+         * core's may claim terabytes it does not hold): the rest has no words to scan */
+        uint64_t end = t->is_core && m->rss < m->end - m->start ? m->start + m->rss : m->end;
+        lt_reach_mapping(&mk->roots, m->start, end);
     }
 }
 

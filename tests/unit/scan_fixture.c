@@ -83,7 +83,9 @@ uint8_t *fixture_map(struct target *t, uint64_t start, uint64_t size, const char
                      const char *path, enum target_map_kind kind, bool backed)
 {
     struct fixture *f = fixture_of(t);
-    struct target_map m = {.start = start, .end = start + size, .kind = kind};
+    /* (rss: the bytes behind it, as a core holds its segments' first filesz bytes) */
+    struct target_map m = {
+        .start = start, .end = start + size, .rss = backed ? size : 0, .kind = kind};
     memcpy(m.perms, perms, 4);
     m.path = path ? strdup(path) : NULL;
     if (target_push_map(t, &f->map_cap, &m) < 0)
